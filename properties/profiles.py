@@ -1,0 +1,50 @@
+"""Hypothesis settings profiles for rollcheck's own suite and for users' suites.
+
+Not a TorchLean definition. Profiles (select with ``ROLLCHECK_PROFILE=name`` or ``pytest
+--rollcheck-profile=name``):
+
+- ``ci`` — Hypothesis's built-in ``ci`` profile (auto-loaded when ``CI`` is set: derandomised, no
+  deadline, no example database, blobs printed) *extended*, not replaced: rollcheck keeps all of
+  that and only fixes ``max_examples`` so the default suite stays within CI's time budget.
+- ``dev`` — quick local runs (fewer examples, the example database on).
+- ``thorough`` — long campaigns: many more examples, no deadline.
+- ``crosshair`` — the ``hypothesis-crosshair`` backend (install ``rollcheck[crosshair]``) for the
+  small pure spec properties.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+__all__ = ["PROFILES", "load_profile", "register_profiles"]
+
+PROFILES = ("ci", "dev", "thorough", "crosshair")
+
+_registered = False
+
+
+def register_profiles() -> None:
+    """Register rollcheck's profiles (idempotent)."""
+    global _registered
+    if _registered:
+        return
+    builtin_ci = settings.get_profile("ci")
+    settings.register_profile("ci", parent=builtin_ci, max_examples=60,
+                              suppress_health_check=list(builtin_ci.suppress_health_check)
+                              + [HealthCheck.too_slow])
+    settings.register_profile("dev", max_examples=30, deadline=None)
+    settings.register_profile("thorough", max_examples=2000, deadline=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("crosshair", backend="crosshair", max_examples=50, deadline=None,
+                              suppress_health_check=list(HealthCheck))
+    _registered = True
+
+
+def load_profile(name: "str | None" = None) -> str:
+    """Load ``name``, else ``$ROLLCHECK_PROFILE``, else ``ci`` when ``$CI`` is set, else ``dev``."""
+    register_profiles()
+    chosen = name or os.environ.get("ROLLCHECK_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
+    settings.load_profile(chosen)
+    return chosen

@@ -1,0 +1,54 @@
+"""rollcheck.spec — the executable specification of TorchLean's PPO rollout collection.
+
+What TorchLean's Lean types guarantee, stated as small pure-Python values and functions:
+
+- :mod:`.shape` — ``Spec.Shape`` and the shape gate for tensors at the boundary;
+- :mod:`.contract` — ``Boundary.Contract``, its checkers and (side by side) its Prop predicates;
+- :mod:`.transition` — ``Spec.RL.ObservedTransition`` (``Boundary.Transition``);
+- :mod:`.rollout` — ``PPO.Step`` and ``PPO.Rollout`` (``steps_size_eq_horizon``);
+- :mod:`.environment` — ``Spec.RL.Env``, ``SafeEnv`` and the rollout helpers;
+- :mod:`.random_stream` — the ``(seed, counter)`` uniform (SplitMix64);
+- :mod:`.policy_gradient` — softmax, log-softmax, the inverse-CDF sampler;
+- :mod:`.advantage` — GAE with Gymnasium's split flags, λ-returns, z-score;
+- :mod:`.sample` — ``Rollout.toActorCriticSample``;
+- :mod:`.boundary_json` — ``Boundary.Json``: the interchange file, strictly parsed.
+
+Nothing here imports gymnasium or performs I/O beyond reading a rollout file in ``load_rollout``.
+The numpy fast paths that must agree with these functions live in :mod:`rollcheck.impl`.
+"""
+
+from .advantage import (discounted_returns_done, generalized_advantage_estimation, normalize_zscore,
+                        returns_from_advantages)
+from .boundary_json import (dumps_rollout, load_rollout, load_rollout_all, parse_rollout_text,
+                            parse_transition_json, transitions_to_json)
+from .contract import (Contract, action_violations, check_action, check_done_flags, check_observation,
+                       check_reward, check_transition, check_transition_fin, contract_holds,
+                       done_flags_holds, done_flags_violations, is_finite_float, observation_holds,
+                       observation_violations, reward_holds, reward_violations, tensor_finite,
+                       tensor_in_closed_interval, transition_violations)
+from .environment import (Env, SafeEnv, SafePathReport, StepResult, check_action_path_safe, evolve,
+                          evolve_from, reset, rollout, rollout_from, states, states_from, step_gym)
+from .errors import ContractViolation, InvalidArgument, Violation
+from .policy_gradient import (action_log_softmax, action_policy, sample_action_from_logits,
+                              sample_categorical)
+from .random_stream import random_bits, uniform
+from .rollout import Rollout, Step, steps_from_columns
+from .sample import ActorCriticSample, to_actor_critic_sample
+from .shape import Shape, as_shape, flatten_tensor, unflatten
+from .transition import Transition
+
+__all__ = [
+    "ActorCriticSample", "Contract", "ContractViolation", "Env", "InvalidArgument", "Rollout",
+    "SafeEnv", "SafePathReport", "Shape", "Step", "StepResult", "Transition", "Violation",
+    "action_log_softmax", "action_policy", "action_violations", "as_shape", "check_action",
+    "check_action_path_safe", "check_done_flags", "check_observation", "check_reward",
+    "check_transition", "check_transition_fin", "contract_holds", "discounted_returns_done",
+    "done_flags_holds", "done_flags_violations", "dumps_rollout", "evolve", "evolve_from",
+    "flatten_tensor", "generalized_advantage_estimation", "is_finite_float", "load_rollout",
+    "load_rollout_all", "normalize_zscore", "observation_holds", "observation_violations",
+    "parse_rollout_text", "parse_transition_json", "random_bits", "reset", "returns_from_advantages",
+    "reward_holds", "reward_violations", "rollout", "rollout_from", "sample_action_from_logits",
+    "sample_categorical", "states", "states_from", "step_gym", "steps_from_columns",
+    "tensor_finite", "tensor_in_closed_interval", "to_actor_critic_sample", "transitions_to_json",
+    "uniform", "unflatten",
+]

@@ -1,0 +1,187 @@
+"""The rollout interchange file: strict parsing and validation of external transitions.
+
+Mirrors TorchLean's ``NN.Runtime.RL.Boundary.Json``: the schema
+
+    {"transitions": [{"obs": <nested arrays of obs_shape>, "action": <nat>, "reward": <float>,
+                      "terminated": <bool>, "truncated": <bool>, "next_obs": <nested arrays>}, ...]}
+
+``parseNatStrict``, ``parseBool``, ``parseFloat``, ``parseTensorE``, ``parseTransitionJson``,
+``loadRollout`` (stops at the first bad transition) and ``loadRolloutAll`` (one result per
+transition, never stops early).
+
+Parsing is strict, stricter than Python's ``json`` module by default: the non-standard tokens
+``NaN``, ``Infinity`` and ``-Infinity`` are rejected, booleans are not numbers, an action must be
+a non-negative integral number, tensors must match ``obs_shape`` exactly, and every field must be
+present. Each problem is a :class:`~rollcheck.spec.errors.Violation` naming the transition index
+and the field; *all* problems of a transition are reported together.
+
+The parsing functions are pure (text in, values out); ``load_rollout``/``load_rollout_all`` add the
+single file read, which is this module's only I/O.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any, Iterable, Union
+
+from .contract import Contract, check_transition_fin, transition_violations
+from .errors import ContractViolation, InvalidArgument, Violation, format_value
+from .shape import Shape, as_shape, unflatten
+from .transition import Transition
+
+__all__ = ["TRANSITION_FIELDS", "TransitionResult", "load_rollout", "load_rollout_all",
+           "parse_rollout_text", "parse_transition_json", "transitions_to_json", "dumps_rollout"]
+
+TRANSITION_FIELDS = ("obs", "action", "reward", "terminated", "truncated", "next_obs")
+
+TransitionResult = Union[Transition, ContractViolation]
+
+
+def _reject_constant(token: str) -> Any:
+    raise ValueError(f"non-standard JSON token {token!r} (NaN/Infinity are not JSON numbers)")
+
+
+def _file_error(field: str, value: Any, message: str) -> ContractViolation:
+    return ContractViolation([Violation(field, value, "Boundary.Json", message)])
+
+
+def _parse_document(text: str) -> list[Any]:
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise _file_error("file", format_value(text, 40), f"bad JSON: {exc}") from None
+    if not isinstance(doc, dict):
+        raise _file_error("file", type(doc).__name__, "top-level JSON must be an object")
+    if "transitions" not in doc:
+        raise _file_error("transitions", None, "missing required field `transitions`")
+    transitions = doc["transitions"]
+    if not isinstance(transitions, list):
+        raise _file_error("transitions", type(transitions).__name__, "field `transitions` must be an array")
+    return transitions
+
+
+def _parse_action(j: Any) -> Any:
+    """Lean ``parseNatStrict``: an integral, non-negative JSON number (``2`` or ``2.0``)."""
+    if isinstance(j, bool) or not isinstance(j, (int, float)):
+        return Violation("action", format_value(j), "Boundary.Json.parseNatStrict",
+                         f"expected a non-negative integer JSON number, got {format_value(j)}")
+    if isinstance(j, float):
+        if math.isnan(j) or math.isinf(j) or not j.is_integer():
+            return Violation("action", j, "Boundary.Json.parseNatStrict",
+                             f"expected an integer JSON number, got {j}")
+        j = int(j)
+    if j < 0:
+        return Violation("action", j, "Boundary.Json.parseNatStrict", f"expected a non-negative integer, got {j}")
+    return j
+
+
+def parse_transition_json(j: Any, obs_shape: "Shape | Iterable[int]", n_actions: int,
+                          contract: "Contract | None" = None) -> Transition:
+    """Parse and validate one transition object (Lean ``parseTransitionJson``).
+
+    Raises :class:`ContractViolation` with every problem found in this transition.
+    """
+    contract = Contract() if contract is None else contract
+    shape = as_shape(obs_shape)
+    if not isinstance(j, dict):
+        raise ContractViolation([Violation("transition", format_value(j), "Boundary.Json",
+                                           "transition must be a JSON object")])
+    violations = [Violation(f, None, "Boundary.Json", f"transition missing field `{f}`")
+                  for f in TRANSITION_FIELDS if f not in j]
+    if violations:
+        raise ContractViolation(violations)
+    action = _parse_action(j["action"])
+    if isinstance(action, Violation):
+        violations.append(action)
+        action = 0  # placeholder so the other fields are still checked
+    for name in ("terminated", "truncated"):
+        if not isinstance(j[name], bool):
+            violations.append(Violation(name, format_value(j[name]), "Boundary.Json.parseBool",
+                                        f"expected `{name}` to be a JSON boolean"))
+    if isinstance(j["reward"], bool) or not isinstance(j["reward"], (int, float)):
+        violations.append(Violation("reward", format_value(j["reward"]), "Boundary.Json.parseFloat",
+                                    "expected `reward` to be a JSON number"))
+    structural = {v.field for v in violations}
+    rest = transition_violations(contract, j["obs"], j["next_obs"], action,
+                                 j["reward"] if "reward" not in structural else 0.0,
+                                 j["terminated"] if "terminated" not in structural else False,
+                                 j["truncated"] if "truncated" not in structural else False,
+                                 obs_shape=shape, n_actions=n_actions)
+    for v in rest:
+        field = {"observation": "obs", "next_observation": "next_obs"}.get(v.field, v.field)
+        if field not in structural:
+            violations.append(Violation(field, v.value, v.rule, v.message.replace(v.field, field)))
+    if violations:
+        raise ContractViolation(violations)
+    return check_transition_fin(contract, j["obs"], j["next_obs"], action, j["reward"], j["terminated"],
+                                j["truncated"], obs_shape=shape, n_actions=n_actions)
+
+
+def parse_rollout_text(text: str, obs_shape: "Shape | Iterable[int]", n_actions: int,
+                       contract: "Contract | None" = None) -> list[TransitionResult]:
+    """One result per transition of an interchange document: a ``Transition`` or the ``ContractViolation``."""
+    if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0:
+        raise InvalidArgument(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
+    shape = as_shape(obs_shape)
+    results: list[TransitionResult] = []
+    for i, tj in enumerate(_parse_document(text)):
+        try:
+            results.append(parse_transition_json(tj, shape, n_actions, contract))
+        except ContractViolation as exc:
+            results.append(exc.at(i))
+    return results
+
+
+def _read(path: "str | Path") -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise _file_error("file", str(path), f"cannot read rollout file: {exc}") from None
+
+
+def load_rollout_all(path: "str | Path", obs_shape: "Shape | Iterable[int]", n_actions: int,
+                     contract: "Contract | None" = None) -> list[TransitionResult]:
+    """Load a rollout file; one result per transition (Lean ``loadRolloutAll``), never stopping early."""
+    return parse_rollout_text(_read(path), obs_shape, n_actions, contract)
+
+
+def load_rollout(path: "str | Path", obs_shape: "Shape | Iterable[int]", n_actions: int,
+                 contract: "Contract | None" = None) -> list[Transition]:
+    """Load a rollout file; raise the first bad transition's ``ContractViolation`` (Lean ``loadRollout``)."""
+    if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0:
+        raise InvalidArgument(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
+    shape = as_shape(obs_shape)
+    out: list[Transition] = []
+    for i, tj in enumerate(_parse_document(_read(path))):
+        try:
+            out.append(parse_transition_json(tj, shape, n_actions, contract))
+        except ContractViolation as exc:
+            raise exc.at(i) from None
+    return out
+
+
+def _tensor_json(arr: Any, field: str, index: int) -> Any:
+    flat = [float(x) for x in (arr.ravel().tolist() if hasattr(arr, "ravel") else [arr])]
+    for x in flat:
+        if math.isnan(x) or math.isinf(x):
+            raise InvalidArgument(f"transition {index}, field {field!r}: {x} cannot be written as a JSON number")
+    return unflatten(flat, Shape(tuple(getattr(arr, "shape", ()))))
+
+
+def transitions_to_json(transitions: Iterable[Transition]) -> dict:
+    """The interchange document for ``transitions`` (finite values only; JSON has no NaN/inf)."""
+    out = []
+    for i, t in enumerate(transitions):
+        if math.isnan(t.reward) or math.isinf(t.reward):
+            raise InvalidArgument(f"transition {i}, field 'reward': {t.reward} cannot be written as a JSON number")
+        out.append({"obs": _tensor_json(t.observation, "obs", i), "action": t.action, "reward": t.reward,
+                    "terminated": t.terminated, "truncated": t.truncated,
+                    "next_obs": _tensor_json(t.next_observation, "next_obs", i)})
+    return {"transitions": out}
+
+
+def dumps_rollout(transitions: Iterable[Transition]) -> str:
+    """:func:`transitions_to_json` as strict JSON text (``allow_nan=False``)."""
+    return json.dumps(transitions_to_json(transitions), allow_nan=False)

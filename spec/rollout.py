@@ -1,0 +1,175 @@
+"""PPO step records and fixed-horizon rollouts.
+
+Mirrors TorchLean's ``NN.Runtime.RL.PPO.Rollout``: ``PPO.Step`` (``state, action, oldLogProb,
+reward, done, value, nextValue, terminated``) and ``PPO.Rollout`` with its invariant
+``steps_size_eq_horizon : steps.size = horizon``.
+
+Invariants enforced by the constructors:
+- ``Step.state`` is a read-only *copy* (no aliasing with an environment's buffers);
+- ``Step.action`` is a non-negative ``int`` (``Fin n_actions`` when the rollout knows ``n_actions``);
+- ``Step.terminated`` implies ``Step.done`` (``done = terminated || truncated``);
+- ``Rollout`` has ``horizon > 0`` (``NeZero horizon``) and exactly ``horizon`` steps; when given
+  ``n_actions``/``obs_shape`` every step's action is in range and every state has that shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import numpy as np
+
+from .errors import InvalidArgument
+from .shape import Shape, as_shape
+from .transition import _same_float, as_bool, as_nat, as_real
+
+__all__ = ["Rollout", "Step"]
+
+
+@dataclass(frozen=True, eq=False)
+class Step:
+    """One PPO step: ``s_t, a_t, log π_old(a_t|s_t), r_t, done_t, V(s_t), V(s_{t+1}), terminated_t``.
+
+    ``next_value`` is the critic at the next observation *before* any auto-reset.
+    """
+
+    state: Any
+    action: int
+    old_log_prob: float
+    reward: float
+    done: bool
+    value: float
+    next_value: float
+    terminated: bool
+
+    def __post_init__(self) -> None:
+        state = np.array(self.state, copy=True)
+        if state.dtype.kind not in "fiu":
+            raise InvalidArgument(f"Step.state has dtype {state.dtype}; a real tensor is required")
+        state.setflags(write=False)
+        object.__setattr__(self, "state", state)
+        object.__setattr__(self, "action", as_nat(self.action, "Step.action"))
+        for name in ("old_log_prob", "reward", "value", "next_value"):
+            object.__setattr__(self, name, as_real(getattr(self, name), f"Step.{name}"))
+        object.__setattr__(self, "done", as_bool(self.done, "Step.done"))
+        object.__setattr__(self, "terminated", as_bool(self.terminated, "Step.terminated"))
+        if self.terminated and not self.done:
+            raise InvalidArgument("Step.terminated=True but Step.done=False (done = terminated or truncated)")
+
+    @property
+    def truncated_only(self) -> bool:
+        """``done`` without ``terminated``: the episode was cut (time limit), not ended."""
+        return self.done and not self.terminated
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Step):
+            return NotImplemented
+        return (self.action == other.action and self.done == other.done
+                and self.terminated == other.terminated
+                and all(_same_float(getattr(self, n), getattr(other, n))
+                        for n in ("old_log_prob", "reward", "value", "next_value"))
+                and self.state.shape == other.state.shape
+                and np.array_equal(self.state, other.state, equal_nan=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True, eq=False)
+class Rollout:
+    """Exactly ``horizon`` steps (Lean ``steps_size_eq_horizon``).
+
+    Build it by keyword: ``Rollout(steps=..., horizon=...)``; optionally ``n_actions=`` and
+    ``obs_shape=`` to have every step checked against them too.
+    """
+
+    steps: tuple[Step, ...]
+    horizon: int
+    n_actions: "int | None" = None
+    obs_shape: "Shape | None" = None
+
+    def __post_init__(self) -> None:
+        horizon = self.horizon
+        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon <= 0:
+            raise InvalidArgument(f"Rollout.horizon={horizon!r} should be a positive int (NeZero horizon)")
+        steps = tuple(self.steps)
+        for i, st in enumerate(steps):
+            if not isinstance(st, Step):
+                raise InvalidArgument(f"Rollout.steps[{i}]={st!r:.60} is not a Step")
+        if len(steps) != horizon:
+            raise InvalidArgument(
+                f"Rollout.steps has {len(steps)} steps but horizon={horizon} (steps_size_eq_horizon)")
+        object.__setattr__(self, "steps", steps)
+        object.__setattr__(self, "horizon", int(horizon))
+        if self.n_actions is not None:
+            n = self.n_actions
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
+                raise InvalidArgument(f"Rollout.n_actions={n!r} should be a positive int (NeZero nActions)")
+            object.__setattr__(self, "n_actions", int(n))
+            for i, st in enumerate(steps):
+                if st.action >= n:
+                    raise InvalidArgument(
+                        f"Rollout.steps[{i}].action={st.action} is out of range (n_actions={n})")
+        if self.obs_shape is not None:
+            shape = as_shape(self.obs_shape)
+            object.__setattr__(self, "obs_shape", shape)
+            for i, st in enumerate(steps):
+                if st.state.shape != shape.dims:
+                    raise InvalidArgument(
+                        f"Rollout.steps[{i}].state has shape {list(st.state.shape)}, expected {shape.pretty()}")
+
+    def __len__(self) -> int:
+        return self.horizon
+
+    def __iter__(self):
+        return iter(self.steps)
+
+    def __getitem__(self, t: int) -> Step:
+        return self.steps[t]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Rollout):
+            return NotImplemented
+        return self.horizon == other.horizon and all(a == b for a, b in zip(self.steps, other.steps))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    # Column views (pure Python lists), in step order.
+    @property
+    def actions(self) -> list[int]:
+        return [s.action for s in self.steps]
+
+    @property
+    def rewards(self) -> list[float]:
+        return [s.reward for s in self.steps]
+
+    @property
+    def values(self) -> list[float]:
+        return [s.value for s in self.steps]
+
+    @property
+    def next_values(self) -> list[float]:
+        return [s.next_value for s in self.steps]
+
+    @property
+    def dones(self) -> list[bool]:
+        return [s.done for s in self.steps]
+
+    @property
+    def terminateds(self) -> list[bool]:
+        return [s.terminated for s in self.steps]
+
+    @property
+    def old_log_probs(self) -> list[float]:
+        return [s.old_log_prob for s in self.steps]
+
+
+def steps_from_columns(states: Iterable[Any], actions: Iterable[int], old_log_probs: Iterable[float],
+                       rewards: Iterable[float], dones: Iterable[bool], values: Iterable[float],
+                       next_values: Iterable[float], terminated: Iterable[bool]) -> tuple[Step, ...]:
+    """Zip parallel columns into ``Step`` records (each column must have the same length)."""
+    cols = [list(c) for c in (states, actions, old_log_probs, rewards, dones, values, next_values, terminated)]
+    lengths = {len(c) for c in cols}
+    if len(lengths) != 1:
+        raise InvalidArgument(f"steps_from_columns: columns have different lengths {[len(c) for c in cols]}")
+    return tuple(Step(state=s, action=a, old_log_prob=lp, reward=r, done=d, value=v, next_value=nv, terminated=te)
+                 for s, a, lp, r, d, v, nv, te in zip(*cols))

@@ -1,0 +1,64 @@
+"""The actor-critic minibatch built from a rollout.
+
+Mirrors TorchLean's ``Runtime.RL.PPO.Rollout.toActorCriticSample``: five tensors
+
+    states          (T, *obs_shape)
+    actions_one_hot (T, n_actions)
+    old_log_prob    (T,)
+    advantages      (T,)      GAE, z-scored (variance reduction for the policy term)
+    value_target    (T, 1)    λ-returns from the *unnormalised* advantages
+
+The arithmetic is the pure-Python spec (:mod:`rollcheck.spec.advantage`); numpy only packages
+the result. Bootstrapping follows the split-flag choice documented there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .advantage import generalized_advantage_estimation, normalize_zscore, returns_from_advantages
+from .errors import InvalidArgument
+from .rollout import Rollout
+
+__all__ = ["ActorCriticSample", "to_actor_critic_sample"]
+
+
+@dataclass(frozen=True, eq=False)
+class ActorCriticSample:
+    """The PPO minibatch (shapes in the module docstring)."""
+
+    states: np.ndarray
+    actions_one_hot: np.ndarray
+    old_log_prob: np.ndarray
+    advantages: np.ndarray
+    value_target: np.ndarray
+
+    def as_tuple(self) -> tuple[np.ndarray, ...]:
+        return (self.states, self.actions_one_hot, self.old_log_prob, self.advantages, self.value_target)
+
+
+def to_actor_critic_sample(rollout: Rollout, gamma: float, lam: float,
+                           n_actions: "int | None" = None) -> ActorCriticSample:
+    """Build the minibatch; ``n_actions`` defaults to ``rollout.n_actions``."""
+    n = rollout.n_actions if n_actions is None else n_actions
+    if n is None:
+        raise InvalidArgument("to_actor_critic_sample: n_actions is required (the rollout does not record it)")
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise InvalidArgument(f"n_actions={n!r} should be a positive int")
+    for t, st in enumerate(rollout.steps):
+        if st.action >= n:
+            raise InvalidArgument(f"step {t}: action={st.action} is out of range (n_actions={n})")
+    raw = generalized_advantage_estimation(gamma, lam, rollout.rewards, rollout.values,
+                                           rollout.next_values, rollout.dones, rollout.terminateds)
+    returns = returns_from_advantages(raw, rollout.values)
+    one_hot = np.zeros((rollout.horizon, n), dtype=np.float64)
+    one_hot[np.arange(rollout.horizon), rollout.actions] = 1.0
+    return ActorCriticSample(
+        states=np.stack([np.asarray(st.state) for st in rollout.steps]),
+        actions_one_hot=one_hot,
+        old_log_prob=np.array(rollout.old_log_probs, dtype=np.float64),
+        advantages=np.array(normalize_zscore(raw), dtype=np.float64),
+        value_target=np.array(returns, dtype=np.float64).reshape(rollout.horizon, 1),
+    )

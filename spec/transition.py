@@ -1,0 +1,100 @@
+"""Observed transitions: the validated output type of the trust boundary.
+
+Mirrors TorchLean's ``Spec.RL.ObservedTransition`` (as ``Boundary.Transition obsShape nActions``):
+``observation, action, reward, next_observation, terminated, truncated`` with
+``done = terminated or truncated`` (``Boundary.Transition.done``).
+
+Invariants enforced by the constructor (what the Lean type admits):
+- ``observation`` and ``next_observation`` are real tensors of one shape; they are stored as
+  read-only float64 *copies*, so an environment that reuses its buffers cannot change a
+  transition after the fact;
+- ``action`` is a non-negative ``int`` (the ``Fin`` bound is checked by the contract checkers,
+  which know ``n_actions``);
+- ``reward`` is a real ``float`` (NaN and ±inf are admitted by the type; the contract rejects them);
+- ``terminated`` and ``truncated`` are booleans.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import InvalidArgument
+
+__all__ = ["Transition", "frozen_array"]
+
+
+def frozen_array(value: Any, field: str, dtype: Any = np.float64) -> np.ndarray:
+    """A read-only copy of ``value`` as a real array (``dtype=None`` keeps a real dtype)."""
+    try:
+        arr = np.array(value, dtype=dtype, copy=True)
+    except (TypeError, ValueError) as exc:
+        raise InvalidArgument(f"{field}={value!r:.80} is not a real tensor: {exc}") from None
+    if arr.dtype.kind not in "fiu" or (hasattr(value, "dtype") and np.asarray(value).dtype.kind == "b"):
+        raise InvalidArgument(f"{field}: dtype {np.asarray(value).dtype} is not real-valued")
+    arr.setflags(write=False)
+    return arr
+
+
+def as_bool(value: Any, field: str) -> bool:
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    raise InvalidArgument(f"{field}={value!r} should be a bool")
+
+
+def as_real(value: Any, field: str) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidArgument(f"{field}={value!r} should be a real number")
+    return float(value)
+
+
+def as_nat(value: Any, field: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise InvalidArgument(f"{field}={value!r} should be a non-negative int")
+    return int(value)
+
+
+@dataclass(frozen=True, eq=False)
+class Transition:
+    """One validated environment step ``(s, a, r, s', terminated, truncated)``."""
+
+    observation: np.ndarray
+    action: int
+    reward: float
+    next_observation: np.ndarray
+    terminated: bool
+    truncated: bool
+
+    def __post_init__(self) -> None:
+        obs = frozen_array(self.observation, "observation")
+        nxt = frozen_array(self.next_observation, "next_observation")
+        if obs.shape != nxt.shape:
+            raise InvalidArgument(
+                f"next_observation has shape {list(nxt.shape)} but observation has shape {list(obs.shape)}")
+        object.__setattr__(self, "observation", obs)
+        object.__setattr__(self, "next_observation", nxt)
+        object.__setattr__(self, "action", as_nat(self.action, "action"))
+        object.__setattr__(self, "reward", as_real(self.reward, "reward"))
+        object.__setattr__(self, "terminated", as_bool(self.terminated, "terminated"))
+        object.__setattr__(self, "truncated", as_bool(self.truncated, "truncated"))
+
+    @property
+    def done(self) -> bool:
+        """Gymnasium-style ``done``: ``terminated or truncated``."""
+        return self.terminated or self.truncated
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Transition):
+            return NotImplemented
+        return (self.action == other.action and _same_float(self.reward, other.reward)
+                and self.terminated == other.terminated and self.truncated == other.truncated
+                and np.array_equal(self.observation, other.observation, equal_nan=True)
+                and np.array_equal(self.next_observation, other.next_observation, equal_nan=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _same_float(a: float, b: float) -> bool:
+    return a == b or (a != a and b != b)
