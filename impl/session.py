@@ -1,36 +1,217 @@
 """Checked sessions: a stateful environment whose every step crosses the trust boundary checked.
 
 Mirrors TorchLean's ``NN.Runtime.RL.Session.CheckedSession`` (``Sess``, ``start``, ``observe``,
-``stepChecked``) and its constructors ``CheckedSession.gymnasium`` / ``CheckedSession.ofEnv``.
+``stepChecked``) and its constructors ``CheckedSession.gymnasium`` / ``CheckedSession.ofEnv``, with
+the step semantics of ``NN.Runtime.RL.Gymnasium.Session.stepChecked``.
 
 A ``CheckedSession`` is three functions over an opaque session value ``sess``:
 
 - ``start() -> sess`` — initialise (usually ``reset``);
-- ``observe(sess) -> obs`` — the current observation (a read-only array of ``obs_shape``);
+- ``observe(sess) -> obs`` — the current observation (a read-only float64 array of ``obs_shape``);
 - ``step_checked(sess, action) -> (Transition, sess)`` — one step, validated with
   :func:`rollcheck.spec.check_transition_fin`; a violation raises
   :class:`rollcheck.spec.ContractViolation` and nothing unchecked is ever returned.
 
-Invariants enforced: ``obs_shape``/``n_actions`` are fixed per session (``n_actions > 0``); every
-transition returned has passed the contract; observations are stored as copies.
-``close()`` releases external resources (a subprocess, a Gymnasium env); it is idempotent.
+Semantics of the two constructors (as in the Lean files):
+
+- ``start`` resets with ``seed`` (``seed? := some seed``); later resets pass no seed, so the
+  environment's own RNG continues;
+- the transition's ``next_observation`` is the true last observation of the step, *before* any
+  auto-reset; when ``reset_on_done`` and ``terminated or truncated``, the environment is reset and
+  ``observe`` on the returned session gives the reset observation;
+- every reset observation goes through ``check_observation`` (field ``"observation"``); every step
+  through ``check_transition_fin`` (all violations reported together);
+- observations are stored as read-only float64 *copies*: an environment that mutates and returns
+  the same buffer cannot change anything already observed.
+
+Fast path: a well-typed step (numpy real array of the right shape, float reward, bool flags, int
+action) is checked with numpy (:func:`observation_array_ok`, :func:`reward_ok`); anything else, and
+every failure, goes to the spec checker, which decides and produces the full violation list. The
+fast predicates are tested against the spec with Hypothesis (``tests/impl/test_session_fast_check.py``).
+The fast path checks the step's ``observation`` only once: it is the session's stored, already
+checked, immutable copy.
+
+References: Gymnasium ``Env.reset``/``Env.step`` (https://gymnasium.farama.org/api/env/).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Generic, Iterable, TypeVar
+from typing import Any, Callable, Generic, NamedTuple, TypeVar
 
-from rollcheck.spec import Contract, Shape, Transition, as_shape
+import numpy as np
+
+from rollcheck.spec import Contract, Shape, Transition, as_shape, check_observation, check_transition_fin
+from rollcheck.spec.environment import Env
 from rollcheck.spec.errors import InvalidArgument
 
-__all__ = ["CheckedSession"]
+__all__ = ["CheckedSession", "EnvSessionState", "GymnasiumSessionState", "checked_observation",
+           "checked_transition", "observation_array_ok", "reward_ok"]
 
 Sess = TypeVar("Sess")
 
 
 def _noop() -> None:
     return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Fast checks (numpy); the spec checker is the oracle and the fallback
+# ---------------------------------------------------------------------------------------------
+
+_SMALL = 32  # up to this many entries, summing Python floats beats a numpy ufunc + reduction
+
+
+def _all_finite(arr: np.ndarray) -> bool:
+    """``np.isfinite(arr).all()``, faster for small arrays: a NaN or ±inf entry makes the sum NaN or
+    ±inf whatever the order; a non-finite sum of finite entries (overflow) falls back to the exact
+    test. Python float arithmetic raises no numpy warnings."""
+    if arr.size <= _SMALL:
+        return math.isfinite(sum(arr.ravel().tolist())) or bool(np.isfinite(arr).all())
+    return bool(np.isfinite(arr).all())
+
+
+def observation_array_ok(contract: Contract, arr: np.ndarray) -> bool:
+    """The observation part of ``contract`` on a float64 array (Lean ``ObservationHolds``)."""
+    if contract.check_obs_finite and not _all_finite(arr):
+        return False
+    if contract.obs_range is not None:
+        lo, hi = contract.obs_range
+        if not ((arr >= lo).all() and (arr <= hi).all()):
+            return False
+    return True
+
+
+def reward_ok(contract: Contract, reward: float) -> bool:
+    """The reward part of ``contract`` on a float (Lean ``RewardHolds``)."""
+    if contract.check_reward_finite and not math.isfinite(reward):
+        return False
+    if contract.reward_range is not None:
+        lo, hi = contract.reward_range
+        if not (lo <= reward <= hi):
+            return False
+    return True
+
+
+_INT_FLOAT_MAX = 2 ** 1023  # ints below this convert to float without overflow
+
+
+def _fast_array(obs: Any, dims: tuple[int, ...]) -> "np.ndarray | None":
+    """A fresh writable float64 copy of ``obs`` if it is a real numpy value of shape ``dims``."""
+    if isinstance(obs, (np.ndarray, np.generic)) and obs.dtype.kind in "fiu" and obs.shape == dims:
+        return np.array(obs, dtype=np.float64)
+    return None
+
+
+def _frozen(arr: np.ndarray) -> np.ndarray:
+    arr.setflags(write=False)
+    return arr
+
+
+def checked_observation(contract: Contract, obs: Any, obs_shape: Shape, field: str = "observation") -> np.ndarray:
+    """A read-only float64 copy of ``obs`` after ``check_observation`` (raises on violation)."""
+    arr = _fast_array(obs, obs_shape.dims)
+    if arr is not None and observation_array_ok(contract, arr):
+        return _frozen(arr)
+    flat = check_observation(contract, obs, obs_shape, field)  # raises with every violation
+    return _frozen(np.array(flat, dtype=np.float64).reshape(obs_shape.dims))
+
+
+def _transition(observation: np.ndarray, action: int, reward: float, next_observation: np.ndarray,
+                terminated: bool, truncated: bool) -> Transition:
+    """A ``Transition`` from values that already satisfy its invariants (read-only float64 arrays of
+    one shape, ``int`` action ≥ 0, ``float`` reward, ``bool`` flags), without re-copying the arrays.
+    Tested equal to the constructor in ``test_session_fast_check.py``."""
+    tr = object.__new__(Transition)
+    tr.__dict__.update(observation=observation, action=action, reward=reward,
+                       next_observation=next_observation, terminated=terminated, truncated=truncated)
+    return tr
+
+
+def checked_transition(contract: Contract, observation: np.ndarray, next_obs: Any, action: Any, reward: Any,
+                       terminated: Any, truncated: Any, obs_shape: Shape, n_actions: int) -> Transition:
+    """``check_transition_fin`` with a numpy fast path.
+
+    ``observation`` must be the session's stored observation (a read-only float64 array that already
+    passed ``check_observation`` under ``contract``). Returns a ``Transition`` whose arrays are
+    read-only float64 copies; raises ``ContractViolation`` with every violation otherwise.
+    """
+    nxt = _fast_array(next_obs, obs_shape.dims)
+    if (nxt is not None and type(action) is int and 0 <= action < n_actions
+            and (type(terminated) is bool or type(terminated) is np.bool_)
+            and (type(truncated) is bool or type(truncated) is np.bool_)
+            and (isinstance(reward, (float, np.floating))
+                 or (type(reward) is int and -_INT_FLOAT_MAX < reward < _INT_FLOAT_MAX))):
+        te, tr, r = bool(terminated), bool(truncated), float(reward)
+        if (not (contract.require_exclusive_done_flags and te and tr) and reward_ok(contract, r)
+                and observation_array_ok(contract, nxt)):
+            return _transition(observation, action, r, _frozen(nxt), te, tr)
+    # Slow path: the spec decides, and raises with the full violation list.
+    checked = check_transition_fin(contract, observation, next_obs, action, reward, terminated, truncated,
+                                   obs_shape=obs_shape, n_actions=n_actions)
+    return checked
+
+
+# ---------------------------------------------------------------------------------------------
+# Session values of the two in-process constructors
+# ---------------------------------------------------------------------------------------------
+
+class GymnasiumSessionState(NamedTuple):
+    """``Gymnasium.Session``: the observation to be used as ``observation`` on the next step."""
+
+    observation: np.ndarray
+
+
+class EnvSessionState(NamedTuple):
+    """``ofEnv``'s session: the latent state and its checked observation."""
+
+    state: Any
+    observation: np.ndarray
+
+
+def _session_observation(sess: Any) -> np.ndarray:
+    return sess.observation
+
+
+def _gymnasium_spaces(env: Any, obs_shape: Any, n_actions: Any) -> tuple[Shape, int]:
+    from gymnasium import spaces
+
+    space = getattr(env, "action_space", None)
+    if not isinstance(space, spaces.Discrete):
+        raise InvalidArgument(f"env.action_space={space!r} is not a gymnasium.spaces.Discrete; "
+                              "rollcheck sessions take discrete actions (Fin n_actions) only")
+    if int(space.start) != 0:
+        raise InvalidArgument(f"env.action_space={space!r} starts at {int(space.start)}; rollcheck actions "
+                              "are Fin n_actions (0-based), wrap the env to shift its actions")
+    n = int(space.n)
+    if n_actions is not None and n_actions != n:
+        raise InvalidArgument(f"n_actions={n_actions!r} does not match env.action_space={space!r}")
+    obs_space = getattr(env, "observation_space", None)
+    space_shape = getattr(obs_space, "shape", None)
+    if obs_shape is None:
+        if space_shape is None:
+            raise InvalidArgument(f"env.observation_space={obs_space!r} has no shape; pass obs_shape=")
+        return Shape(tuple(int(d) for d in space_shape)), n
+    shape = as_shape(obs_shape)
+    if space_shape is not None and tuple(int(d) for d in space_shape) != shape.dims:
+        raise InvalidArgument(f"obs_shape={shape.to_list()} does not match "
+                              f"env.observation_space.shape={tuple(space_shape)!r}")
+    return shape, n
+
+
+def _check_seed(seed: Any) -> "int | None":
+    if seed is None:
+        return None
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidArgument(f"seed={seed!r} should be None or a non-negative int")
+    return int(seed)
+
+
+def _check_flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidArgument(f"{name}={value!r} should be a bool")
+    return value
 
 
 @dataclass(frozen=True)
@@ -58,3 +239,73 @@ class CheckedSession(Generic[Sess]):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @classmethod
+    def gymnasium(cls, env: Any, seed: "int | None" = None, reset_on_done: bool = True,
+                  contract: Contract = Contract(), obs_shape: Any = None,
+                  n_actions: "int | None" = None) -> "CheckedSession[GymnasiumSessionState]":
+        """A session over an in-process ``gymnasium.Env`` with a ``Discrete`` action space.
+
+        ``obs_shape``/``n_actions`` default to ``observation_space.shape``/``action_space.n`` and,
+        when given, must agree with them. ``close()`` closes ``env`` (once).
+        """
+        shape, n = _gymnasium_spaces(env, obs_shape, n_actions)
+        seed = _check_seed(seed)
+        reset_on_done = _check_flag("reset_on_done", reset_on_done)
+        if not isinstance(contract, Contract):
+            raise InvalidArgument(f"contract={contract!r} should be a rollcheck.spec.Contract")
+
+        def start() -> GymnasiumSessionState:
+            obs, _info = env.reset(seed=seed)
+            return GymnasiumSessionState(checked_observation(contract, obs, shape))
+
+        def step_checked(sess: GymnasiumSessionState, action: int) -> "tuple[Transition, GymnasiumSessionState]":
+            next_obs, reward, terminated, truncated, _info = env.step(action)
+            tr = checked_transition(contract, sess.observation, next_obs, action, reward, terminated,
+                                    truncated, shape, n)
+            if reset_on_done and (tr.terminated or tr.truncated):
+                obs, _info = env.reset()
+                return tr, GymnasiumSessionState(checked_observation(contract, obs, shape))
+            return tr, GymnasiumSessionState(tr.next_observation)
+
+        closed = []
+
+        def close() -> None:
+            if not closed:
+                closed.append(True)
+                env.close()
+
+        return cls(start=start, observe=_session_observation, step_checked=step_checked, obs_shape=shape,
+                   n_actions=n, contract=contract, close=close)
+
+    @classmethod
+    def of_env(cls, env: Env, contract: Contract = Contract(), reset_on_done: bool = True, *,
+               obs_shape: Any, n_actions: int) -> "CheckedSession[EnvSessionState]":
+        """A session over a pure spec ``Env`` (Lean ``CheckedSession.ofEnv``).
+
+        The session value is the latent state plus its checked observation; on ``done`` with
+        ``reset_on_done`` the state goes back to ``env.initial_state``.
+        """
+        if not isinstance(env, Env):
+            raise InvalidArgument(f"env={env!r:.80} should be a rollcheck.spec.Env")
+        if not isinstance(contract, Contract):
+            raise InvalidArgument(f"contract={contract!r} should be a rollcheck.spec.Contract")
+        shape = as_shape(obs_shape)
+        if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0:
+            raise InvalidArgument(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
+        reset_on_done = _check_flag("reset_on_done", reset_on_done)
+
+        def initial() -> EnvSessionState:
+            state = env.initial_state
+            return EnvSessionState(state, checked_observation(contract, env.observe(state), shape))
+
+        def step_checked(sess: EnvSessionState, action: int) -> "tuple[Transition, EnvSessionState]":
+            out = env.step(sess.state, action)
+            tr = checked_transition(contract, sess.observation, env.observe(out.state), action, out.reward,
+                                    out.terminated, out.truncated, shape, n_actions)
+            if reset_on_done and (tr.terminated or tr.truncated):
+                return tr, initial()
+            return tr, EnvSessionState(out.state, tr.next_observation)
+
+        return cls(start=initial, observe=_session_observation, step_checked=step_checked, obs_shape=shape,
+                   n_actions=n_actions, contract=contract)

@@ -37,6 +37,10 @@ from .sample import ActorCriticSample, to_actor_critic_sample
 from .shape import Shape, as_shape, flatten_tensor, unflatten
 from .transition import Transition
 
+# Importing the submodule ``.rollout`` (above) binds the package attribute ``rollout`` to that module,
+# shadowing the function of the same name imported from ``.environment``; rebind the public function.
+from .environment import rollout  # noqa: E402,F811  (must stay after ``from .rollout import ...``)
+
 __all__ = [
     "ActorCriticSample", "Contract", "ContractViolation", "Env", "InvalidArgument", "Rollout",
     "SafeEnv", "SafePathReport", "Shape", "Step", "StepResult", "Transition", "Violation",
@@ -49,6 +53,7 @@ __all__ = [
     "parse_rollout_text", "parse_transition_json", "random_bits", "reset", "returns_from_advantages",
     "reward_holds", "reward_violations", "rollout", "rollout_from", "sample_action_from_logits",
     "sample_categorical", "states", "states_from", "step_gym", "steps_from_columns",
-    "tensor_finite", "tensor_in_closed_interval", "to_actor_critic_sample", "transitions_to_json",
+    "tensor_finite", "tensor_in_closed_interval", "to_actor_critic_sample", "transition_violations",
+    "transitions_to_json",
     "uniform", "unflatten",
 ]

@@ -77,13 +77,32 @@ def discounted_returns_done(gamma: float, rewards: Sequence[float], dones: Seque
 
 
 def normalize_zscore(xs: Sequence[float]) -> list[float]:
-    """Subtract the mean, divide by the population std; mean-centred only when the std is 0."""
+    """Subtract the mean and divide by the population std (TorchLean ``normalizeZscoreSpec``).
+
+    - a constant input (including a single value) maps to all zeros (mean-centred, nothing to scale);
+    - otherwise the result has mean 0 and population std 1 up to rounding, for *every* finite input:
+      the values are first scaled by a power of two (exact) and then by their largest deviation, so
+      neither ``sum(x)`` nor ``(x - mean)**2`` can overflow or underflow to a zero std;
+    - an input containing NaN or ±inf has no z-score: every output is NaN.
+
+    pre: len(xs) <= 4
+    post: len(__return__) == len(xs)
+    post: not all(x == xs[0] for x in xs) or all(z == 0.0 for z in __return__)
+    """
     n = len(xs)
     if n == 0:
         return []
-    mean = math.fsum(xs) / n
-    centred = [x - mean for x in xs]
-    std = math.sqrt(math.fsum(c * c for c in centred) / n)
-    if std > 0:
-        return [c / std for c in centred]
-    return centred
+    if not all(math.isfinite(x) for x in xs):
+        return [math.nan] * n
+    if all(x == xs[0] for x in xs):
+        return [0.0] * n
+    k = math.frexp(max(abs(x) for x in xs))[1]
+    ys = [math.ldexp(x, -k) for x in xs]  # |y| < 1
+    mean = math.fsum(ys) / n
+    centred = [y - mean for y in ys]
+    spread = max(abs(c) for c in centred)
+    if spread == 0.0:  # unreachable for a non-constant input; kept so the division below is safe
+        return [0.0] * n
+    units = [c / spread for c in centred]  # |u| <= 1 and some |u| == 1, so the std is >= 1/sqrt(n)
+    std = math.sqrt(math.fsum(u * u for u in units) / n)
+    return [u / std for u in units]

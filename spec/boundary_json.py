@@ -10,7 +10,8 @@ Mirrors TorchLean's ``NN.Runtime.RL.Boundary.Json``: the schema
 transition, never stops early).
 
 Parsing is strict, stricter than Python's ``json`` module by default: the non-standard tokens
-``NaN``, ``Infinity`` and ``-Infinity`` are rejected, booleans are not numbers, an action must be
+``NaN``, ``Infinity`` and ``-Infinity`` are rejected (as a violation of the transition and field
+that holds them, so ``load_rollout_all`` still reports every other transition), booleans are not numbers, an action must be
 a non-negative integral number, tensors must match ``obs_shape`` exactly, and every field must be
 present. Each problem is a :class:`~rollcheck.spec.errors.Violation` naming the transition index
 and the field; *all* problems of a transition are reported together.
@@ -39,8 +40,28 @@ TRANSITION_FIELDS = ("obs", "action", "reward", "terminated", "truncated", "next
 TransitionResult = Union[Transition, ContractViolation]
 
 
-def _reject_constant(token: str) -> Any:
-    raise ValueError(f"non-standard JSON token {token!r} (NaN/Infinity are not JSON numbers)")
+class NonStandardToken:
+    """A ``NaN``/``Infinity``/``-Infinity`` token read from the file (kept so the transition that
+    holds it, and the field, can be named; it is never accepted as a number)."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __repr__(self) -> str:
+        return self.token
+
+
+def _contains_token(j: Any) -> "NonStandardToken | None":
+    if isinstance(j, NonStandardToken):
+        return j
+    if isinstance(j, list):
+        for item in j:
+            found = _contains_token(item)
+            if found is not None:
+                return found
+    return None
 
 
 def _file_error(field: str, value: Any, message: str) -> ContractViolation:
@@ -49,7 +70,7 @@ def _file_error(field: str, value: Any, message: str) -> ContractViolation:
 
 def _parse_document(text: str) -> list[Any]:
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
+        doc = json.loads(text, parse_constant=NonStandardToken)
     except ValueError as exc:
         raise _file_error("file", format_value(text, 40), f"bad JSON: {exc}") from None
     if not isinstance(doc, dict):
@@ -92,19 +113,27 @@ def parse_transition_json(j: Any, obs_shape: "Shape | Iterable[int]", n_actions:
                   for f in TRANSITION_FIELDS if f not in j]
     if violations:
         raise ContractViolation(violations)
-    action = _parse_action(j["action"])
+    for name in TRANSITION_FIELDS:
+        token = _contains_token(j[name])
+        if token is not None:
+            violations.append(Violation(name, token.token, "Boundary.Json",
+                                        f"non-standard JSON token {token.token} in `{name}` "
+                                        "(NaN/Infinity are not JSON numbers)"))
+    tokens = {v.field for v in violations}
+    action = _parse_action(j["action"]) if "action" not in tokens else 0
     if isinstance(action, Violation):
         violations.append(action)
         action = 0  # placeholder so the other fields are still checked
     for name in ("terminated", "truncated"):
-        if not isinstance(j[name], bool):
+        if name not in tokens and not isinstance(j[name], bool):
             violations.append(Violation(name, format_value(j[name]), "Boundary.Json.parseBool",
                                         f"expected `{name}` to be a JSON boolean"))
-    if isinstance(j["reward"], bool) or not isinstance(j["reward"], (int, float)):
+    if "reward" not in tokens and (isinstance(j["reward"], bool) or not isinstance(j["reward"], (int, float))):
         violations.append(Violation("reward", format_value(j["reward"]), "Boundary.Json.parseFloat",
                                     "expected `reward` to be a JSON number"))
     structural = {v.field for v in violations}
-    rest = transition_violations(contract, j["obs"], j["next_obs"], action,
+    rest = transition_violations(contract, j["obs"] if "obs" not in structural else [],
+                                 j["next_obs"] if "next_obs" not in structural else [], action,
                                  j["reward"] if "reward" not in structural else 0.0,
                                  j["terminated"] if "terminated" not in structural else False,
                                  j["truncated"] if "truncated" not in structural else False,

@@ -25,6 +25,8 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+import numpy as np
+
 from .errors import ContractViolation, InvalidArgument, Violation, format_value
 from .shape import Shape, as_shape, tensor_violations
 from .transition import Transition
@@ -42,18 +44,31 @@ __all__ = [
 # Basic numeric predicates (Lean: isFiniteFloat, tensorFinite, tensorInClosedInterval)
 # ---------------------------------------------------------------------------------------------
 
+# The ``post:`` lines are PEP 316 contracts checked symbolically by CrossHair (tests/spec/test_crosshair_spec.py).
+
 def is_finite_float(x: float) -> bool:
-    """``True`` iff ``x`` is neither NaN nor ±inf."""
+    """``True`` iff ``x`` is neither NaN nor ±inf.
+
+    post: __return__ == (x == x and x - x == 0.0)
+    """
     return not (math.isnan(x) or math.isinf(x))
 
 
 def tensor_finite(xs: Sequence[float]) -> bool:
-    """``True`` iff every entry is finite."""
+    """``True`` iff every entry is finite.
+
+    pre: len(xs) <= 3
+    post: __return__ == (not any(x != x or abs(x) == math.inf for x in xs))
+    """
     return all(is_finite_float(x) for x in xs)
 
 
 def tensor_in_closed_interval(lo: float, hi: float, xs: Sequence[float]) -> bool:
-    """``True`` iff every entry lies in ``[lo, hi]`` (NaN lies in no interval)."""
+    """``True`` iff every entry lies in ``[lo, hi]`` (NaN lies in no interval; a NaN bound admits nothing).
+
+    pre: len(xs) <= 3
+    post: __return__ == all(x == x and lo == lo and hi == hi and not (x < lo or hi < x) for x in xs)
+    """
     return all(lo <= x and x <= hi for x in xs)
 
 
@@ -71,7 +86,10 @@ def _check_range(name: str, rng: Any) -> "tuple[float, float] | None":
     for bound in (lo, hi):
         if isinstance(bound, bool) or not isinstance(bound, (int, float)) and not hasattr(bound, "__float__"):
             raise InvalidArgument(f"Contract.{name}={rng!r}: bound {bound!r} is not a real number")
-    lo, hi = float(lo), float(hi)
+    try:
+        lo, hi = float(lo), float(hi)
+    except OverflowError:
+        raise InvalidArgument(f"Contract.{name}={rng!r}: a bound is too large for a float") from None
     if math.isnan(lo) or math.isnan(hi):
         raise InvalidArgument(f"Contract.{name}={rng!r}: a NaN bound admits nothing and is rejected")
     if lo > hi:
@@ -112,17 +130,30 @@ class Contract:
 
 def action_violations(n_actions: int, action: Any, field: str = "action") -> list[Violation]:
     """Violations of ``action : Fin n_actions`` (Lean ``checkAction``)."""
-    if isinstance(action, bool) or not hasattr(action, "__index__"):
-        if isinstance(action, float) and action.is_integer():
-            action = int(action)
-        else:
-            return [Violation(field, format_value(action), "Fin n_actions",
-                              f"{format_value(action)} is not an integer action (n_actions={n_actions})")]
-    a = int(action)
+    a = _integral_action(action)
+    if a is None:
+        return [Violation(field, format_value(action), "Fin n_actions",
+                          f"{format_value(action)} is not an integer action (n_actions={n_actions})")]
     if not 0 <= a < n_actions:
         return [Violation(field, a, "Fin n_actions",
                           f"action out of range: {a} (n_actions={n_actions})")]
     return []
+
+
+def _integral_action(action: Any) -> "int | None":
+    """``action`` as an ``int`` if it is an integer scalar or an integral float scalar, else ``None``.
+
+    Booleans and arrays (even of size 1) are not actions; ``2.0`` is (as JSON's ``parseNatStrict``).
+    """
+    if _is_bool(action) or isinstance(action, bool) or getattr(action, "shape", ()) != ():
+        return None
+    if hasattr(action, "__index__"):
+        return int(action.__index__())
+    if _is_real_scalar(action) and getattr(getattr(action, "dtype", None), "kind", "f") == "f":
+        x = float(action)
+        if x.is_integer():
+            return int(x)
+    return None
 
 
 def check_action(n_actions: int, action: Any) -> int:
@@ -130,7 +161,7 @@ def check_action(n_actions: int, action: Any) -> int:
     violations = action_violations(n_actions, action)
     if violations:
         raise ContractViolation(violations)
-    return int(action)
+    return _integral_action(action)  # type: ignore[return-value]
 
 
 def _flat_observation_violations(contract: Contract, flat: Sequence[float], field: str, value: Any) -> list[Violation]:
@@ -174,7 +205,11 @@ def reward_violations(contract: Contract, reward: Any) -> list[Violation]:
     if isinstance(reward, bool) or not _is_real_scalar(reward):
         return [Violation("reward", format_value(reward), "Spec.Tensor Float",
                           f"{format_value(reward)} is not a real scalar")]
-    r = float(reward)
+    try:
+        r = float(reward)
+    except OverflowError:  # an int beyond the float range (JSON allows arbitrarily long integers)
+        return [Violation("reward", format_value(reward), "Spec.Tensor Float",
+                          f"{format_value(reward)} is too large for a float")]
     out: list[Violation] = []
     if contract.check_reward_finite and not is_finite_float(r):
         out.append(Violation("reward", r, "Contract.check_reward_finite", f"{r} is not finite"))
@@ -250,9 +285,13 @@ def check_transition_fin(contract: Contract, observation: Any, next_observation:
                                        terminated, truncated, obs_shape=obs_shape, n_actions=n_actions)
     if violations:
         raise ContractViolation(violations)
-    return Transition(observation=observation, action=int(action), reward=float(reward),
-                      next_observation=next_observation, terminated=bool(terminated),
-                      truncated=bool(truncated))
+    # Give both tensors the checked shape explicitly: a nested list with a side of 0 (``[]`` for
+    # shape [0, 3]) does not carry its full shape, and the Transition must have ``obs_shape``.
+    dims = as_shape(obs_shape).dims
+    return Transition(observation=np.asarray(observation, dtype=np.float64).reshape(dims),
+                      action=_integral_action(action), reward=float(reward),
+                      next_observation=np.asarray(next_observation, dtype=np.float64).reshape(dims),
+                      terminated=bool(terminated), truncated=bool(truncated))
 
 
 def check_transition(contract: Contract, observation: Any, next_observation: Any, action: Any,

@@ -21,7 +21,7 @@ from typing import Any, Sequence
 from .errors import InvalidArgument
 from .random_stream import uniform
 
-__all__ = ["action_log_softmax", "action_policy", "as_logits", "sample_action_from_logits",
+__all__ = ["action_log_softmax", "action_policy", "as_logits", "categorical_index", "sample_action_from_logits",
            "sample_categorical"]
 
 
@@ -66,17 +66,31 @@ def action_log_softmax(logits: Any, action: int) -> float:
     return (zs[int(action)] - m) - log_total
 
 
-def sample_categorical(seed: int, counter: int, probs: Sequence[float]) -> tuple[int, int]:
-    """Inverse-CDF draw from ``probs`` with the uniform of ``(seed, counter)``; returns ``(counter + 1, a)``."""
-    if len(probs) == 0:
-        raise InvalidArgument("probs is empty; n_actions must be positive (NeZero nActions)")
-    u = uniform(seed, counter)
+def categorical_index(u: float, probs: Sequence[float]) -> int:
+    """The inverse-CDF index: the first ``k`` whose running sum of ``probs`` exceeds ``u``, else the last.
+
+    Split out of :func:`sample_categorical` so the index logic can be checked symbolically (CrossHair
+    cannot see through the SplitMix64 hash; the known-answer vectors pin that part).
+
+    pre: 0.0 <= u < 1.0
+    pre: 1 <= len(probs) <= 4
+    pre: all(0.0 <= p <= 1.0 for p in probs)
+    post: 0 <= __return__ < len(probs)
+    post: probs[__return__] > 0.0 or __return__ == len(probs) - 1
+    """
     cum = 0.0
     for k, p in enumerate(probs):
         cum += p
         if cum > u:
-            return counter + 1, k
-    return counter + 1, len(probs) - 1
+            return k
+    return len(probs) - 1
+
+
+def sample_categorical(seed: int, counter: int, probs: Sequence[float]) -> tuple[int, int]:
+    """Inverse-CDF draw from ``probs`` with the uniform of ``(seed, counter)``; returns ``(counter + 1, a)``."""
+    if len(probs) == 0:
+        raise InvalidArgument("probs is empty; n_actions must be positive (NeZero nActions)")
+    return counter + 1, categorical_index(uniform(seed, counter), probs)
 
 
 def sample_action_from_logits(seed: int, counter: int, logits: Any) -> tuple[int, int]:

@@ -1,0 +1,168 @@
+"""The reference PPO rollout collector: every step contract-checked, every draw reproducible.
+
+Mirrors TorchLean's ``NN.Runtime.RL.PPO.Collect``:
+
+- :func:`collect_rollout_session_with` — ``collectRolloutFromCallbacks`` (the seed API);
+- :func:`collect_rollout_checked_session_with` — ``collectRolloutFromSession``;
+- :func:`collect_rollout_with` — ``collectRolloutFromGymnasium`` (the subprocess bridge).
+
+Per step ``t`` (in this order, read top to bottom in :func:`collect_rollout_session_with`)::
+
+    obs            = cast_obs(observe(sess))
+    logits         = predict_logits(obs)
+    (counter, a)   = sample_action_from_logits(rng_seed, counter, logits)
+    old_log_prob   = action_log_softmax(logits, a)
+    value          = predict_value(obs)
+    (tr, sess)     = step_checked(sess, a)
+    next_value     = predict_value(cast_obs(tr.next_observation))   # before any auto-reset
+    steps[t]       = Step(obs, tr.action, old_log_prob, cast_reward(tr.reward),
+                          tr.terminated or tr.truncated, value, next_value, tr.terminated)
+
+Invariants enforced: the rollout has exactly ``horizon`` steps (``steps_size_eq_horizon``); the
+returned counter is ``rng_counter + horizon`` (one draw per step); the result is a pure function of
+the inputs (the sampler is the spec's counter-based one, no global RNG), so the same inputs give the
+same rollout bit for bit. ``cast_obs`` receives the session's read-only float64 observation and
+``cast_reward`` the transition's float reward (Lean's ``castObservation``/``castReward``, applied to
+the whole tensor rather than per entry, so ``cast_obs`` must keep ``obs_shape``: the rollout checks
+every state against it). Passing ``on_transition=`` receives each checked
+``Transition`` as it is collected (the CLI keeps them to write the interchange file).
+
+References: Schulman et al., "Proximal Policy Optimization Algorithms" (2017),
+https://arxiv.org/abs/1707.06347; CleanRL ``ppo.py`` (rollout phase).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from rollcheck.spec import (ContractViolation, InvalidArgument, Rollout, Step, Transition, Violation,
+                            action_log_softmax, as_shape, sample_action_from_logits)
+from rollcheck.spec.random_stream import MASK64
+
+from .session import CheckedSession
+
+__all__ = ["collect_rollout_checked_session_with", "collect_rollout_session_with", "collect_rollout_with"]
+
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise InvalidArgument(f"{name}={value!r} should be a positive int")
+    return int(value)
+
+
+def _word(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= MASK64:
+        raise InvalidArgument(f"{name}={value!r} should be an int in [0, 2**64)")
+    return int(value)
+
+
+def _real(value: Any, field: str) -> float:
+    if type(value) is float:
+        return value
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise InvalidArgument(f"{field}={value!r:.80} should be a real number")
+    return float(value)
+
+
+def _make_step(state: Any, action: int, old_log_prob: float, reward: Any, done: bool, value: Any,
+               next_value: Any, terminated: bool) -> Step:
+    """``Step(...)`` for a numpy real ``state``, without the constructor's per-field dispatch.
+
+    ``action`` (a checked ``Fin``), ``old_log_prob`` (the spec's float) and the flags (a checked
+    transition's bools, ``terminated → done``) already satisfy ``Step``'s invariants; the state is
+    copied and frozen here, and the three caller-supplied numbers are checked. Tested equal to the
+    constructor in ``tests/impl/test_collect_invariants.py``.
+    """
+    if not (isinstance(state, np.ndarray) and state.dtype.kind in "fiu"):
+        return Step(state=state, action=action, old_log_prob=old_log_prob, reward=reward, done=done,
+                    value=value, next_value=next_value, terminated=terminated)
+    frozen = state.copy()
+    frozen.setflags(write=False)
+    step = object.__new__(Step)
+    step.__dict__.update(state=frozen, action=action, old_log_prob=old_log_prob,
+                         reward=_real(reward, "Step.reward"), done=done, value=_real(value, "Step.value"),
+                         next_value=_real(next_value, "Step.next_value"), terminated=terminated)
+    return step
+
+
+def _session_error(message: str, value: Any) -> ContractViolation:
+    return ContractViolation([Violation("transition", value, "CheckedSession.step_checked", message)])
+
+
+def collect_rollout_session_with(start: Callable[[], Any], observe: Callable[[Any], Any],
+                                 step_checked: Callable[[Any, int], "tuple[Transition, Any]"],
+                                 cast_obs: Callable[[Any], Any], cast_reward: Callable[[float], Any],
+                                 predict_logits: Callable[[Any], Any], predict_value: Callable[[Any], Any],
+                                 rng_seed: int, rng_counter: int, *, horizon: int, n_actions: int,
+                                 obs_shape: Any,
+                                 on_transition: "Callable[[Transition], None] | None" = None,
+                                 ) -> "tuple[Rollout, int]":
+    """Collect exactly ``horizon`` checked PPO steps (Lean ``collectRolloutFromCallbacks``).
+
+    Returns ``(rollout, rng_counter + horizon)``. Raises ``InvalidArgument`` for bad arguments and
+    lets the session's ``ContractViolation`` propagate (nothing unchecked is ever recorded).
+    """
+    horizon = _positive_int("horizon", horizon)
+    n_actions = _positive_int("n_actions", n_actions)
+    shape = as_shape(obs_shape)
+    seed = _word("rng_seed", rng_seed)
+    counter = _word("rng_counter", rng_counter)
+    if counter + horizon > MASK64:
+        raise InvalidArgument(f"rng_counter={counter} + horizon={horizon} overflows the 64-bit RNG stream")
+
+    sess = start()                                                     # let mut sess ← start
+    steps: list[Step] = []
+    for _t in range(horizon):
+        obs = cast_obs(observe(sess))                                  # obs := map castObservation (observe sess)
+        logits = predict_logits(obs)                                   # logits := predictLogits obs
+        counter, a = sample_action_from_logits(seed, counter, logits)  # sampleActionFromLogits seed counter
+        old_log_prob = action_log_softmax(logits, a)                   # lp := actionLogSoftmax logits a
+        value = predict_value(obs)                                     # v := predictValue obs
+        tr, sess = step_checked(sess, a)                               # (tr, sess') ← stepChecked sess a
+        if type(tr) is not Transition or tr.action != a:
+            raise _session_error(f"step_checked(sess, {a}) returned {tr!r:.80}, not a Transition "
+                                 f"for action {a}", tr)
+        next_value = predict_value(cast_obs(tr.next_observation))     # nv := predictValue nextObs (pre-reset)
+        steps.append(_make_step(obs, tr.action, old_log_prob, cast_reward(tr.reward),
+                                tr.terminated or tr.truncated, value, next_value, tr.terminated))
+        if on_transition is not None:
+            on_transition(tr)
+    return Rollout(steps=tuple(steps), horizon=horizon, n_actions=n_actions, obs_shape=shape), counter
+
+
+def collect_rollout_checked_session_with(sess: CheckedSession, cast_obs: Callable[[Any], Any],
+                                         cast_reward: Callable[[float], Any],
+                                         predict_logits: Callable[[Any], Any],
+                                         predict_value: Callable[[Any], Any], rng_seed: int, rng_counter: int,
+                                         *, horizon: int,
+                                         on_transition: "Callable[[Transition], None] | None" = None,
+                                         ) -> "tuple[Rollout, int]":
+    """Collect from a :class:`CheckedSession` (Lean ``collectRolloutFromSession``); the session stays open."""
+    if not isinstance(sess, CheckedSession):
+        raise InvalidArgument(f"sess={sess!r:.80} should be a rollcheck.impl.session.CheckedSession")
+    return collect_rollout_session_with(sess.start, sess.observe, sess.step_checked, cast_obs, cast_reward,
+                                        predict_logits, predict_value, rng_seed, rng_counter, horizon=horizon,
+                                        n_actions=sess.n_actions, obs_shape=sess.obs_shape,
+                                        on_transition=on_transition)
+
+
+def collect_rollout_with(cast_obs: Callable[[Any], Any], cast_reward: Callable[[float], Any], gym_client: Any,
+                         predict_logits: Callable[[Any], Any], predict_value: Callable[[Any], Any],
+                         rng_seed: int, rng_counter: int, reset_seed: int, *, horizon: int,
+                         on_transition: "Callable[[Transition], None] | None" = None) -> "tuple[Rollout, int]":
+    """Collect over the subprocess bridge (Lean ``collectRolloutFromGymnasium``).
+
+    The first reset uses ``reset_seed``; episodes auto-reset on ``done``. The client's contract (if it
+    carries one) is enforced; the client stays open (close it with its context manager).
+    """
+    from .bridge_client import bridge_session
+
+    reset_seed = _word("reset_seed", reset_seed)
+    contract = getattr(gym_client, "contract", None)
+    kwargs = {} if contract is None else {"contract": contract}
+    sess = bridge_session(gym_client, seed=reset_seed, reset_on_done=True, **kwargs)
+    return collect_rollout_checked_session_with(sess, cast_obs, cast_reward, predict_logits, predict_value,
+                                                rng_seed, rng_counter, horizon=horizon,
+                                                on_transition=on_transition)

@@ -1,0 +1,510 @@
+"""The vectorised PPO collector over ``gymnasium.vector`` environments, every sub-env step checked.
+
+Mirrors TorchLean's ``NN.Runtime.RL.PPO.Collect.collectRolloutFromCallbacks`` run on ``N``
+independent sessions at once (rollcheck's reference is :mod:`rollcheck.impl.collect`): batched
+policy calls, the same contract per sub-env, per-sub-env RNG streams ``(rng_seeds[i],
+rng_counters[i])``, and a rollout of shape ``(horizon, N)``.
+
+Invariant enforced (tested): sub-env ``i`` of the result, ``VectorRollout.env_rollout(i)``, EQUALS
+the reference collection ``collect_rollout_checked_session_with(CheckedSession.gymnasium(
+gym.make(id), seed=reset_seeds[i]), ..., rng_seeds[i], rng_counters[i], horizon=horizon)`` with a
+policy whose single-observation predict equals the batch predict's row (bit for bit with
+``MlpActorCritic(exact=True)``; to BLAS rounding otherwise), and the returned counters are
+``rng_counters[i] + horizon``. Per recorded step, in the reference's order: logits on the cast
+observation batch; one draw per sub-env with the spec sampler's semantics; ``old_log_prob``; the
+value; ``vec_env.step``; every sub-env transition checked against ``contract``; ``next_value`` on
+the true last observation (before auto-reset); reset observations checked as they appear.
+
+Autoreset modes (both supported; ``DISABLED`` and a missing ``metadata["autoreset_mode"]`` are
+rejected, as are non-``Discrete`` action spaces and observation spaces without a shape):
+
+- ``SAME_STEP``: a ``done`` sub-env is reset inside the same ``step``; the returned observation is
+  the reset one and the true last observation (for ``next_value`` and the contract check) is
+  ``info["final_obs"][i]``. Exactly ``horizon`` vector steps, no wasted step. Preferred.
+- ``NEXT_STEP`` (Gymnasium's default): the step after a ``done`` is a reset whose action is ignored
+  and whose reward/flags are placeholders; it never becomes a transition and draws no random
+  number. Sub-envs therefore fall out of step: the collector steps until every sub-env has
+  ``horizon`` transitions (sub-envs already complete take action 0, unrecorded and unchecked),
+  then packs column ``i`` from sub-env ``i``'s first ``horizon`` transitions.
+
+The hot path is numpy: :func:`rollcheck.impl.fast_checks.batch_bad_mask` finds rows that may be
+bad, and only those rows go to the spec checker (:func:`rollcheck.spec.transition_violations`,
+:func:`rollcheck.spec.check_observation`) for the exact violation list, raised as
+:class:`VectorContractViolation` (which sub-env, which of its transitions). The uniform draw is
+SplitMix64 in numpy ``uint64`` arithmetic (:func:`uniform_batch`, bit-equal to
+:func:`rollcheck.spec.uniform`); the categorical draw and log-softmax run the spec's scalar float
+operations row by row (:func:`sample_actions_from_logits_batch`), so actions and log-probs are
+bit-identical to ``sample_action_from_logits`` / ``action_log_softmax``.
+
+``cast_obs`` receives a read-only float64 ``(N, *obs_shape)`` batch and ``cast_reward`` a float64
+``(N,)`` array: they must act row by row (Lean's ``castObservation``/``castReward`` are maps, so
+any elementwise function qualifies).
+
+References: Gymnasium vector autoreset modes, https://farama.org/Vector-Autoreset-Mode;
+Steele, Lea & Flood, "Fast splittable pseudorandom number generators" (OOPSLA 2014).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from rollcheck.spec import (Contract, ContractViolation, InvalidArgument, Rollout, Shape, Violation,
+                            check_observation, sample_action_from_logits, steps_from_columns,
+                            transition_violations)
+from rollcheck.spec.random_stream import GOLDEN_GAMMA, MASK64
+
+from .fast_checks import batch_bad_mask, observation_bad_mask
+from .fast_gae import generalized_advantage_estimation_batch
+
+__all__ = ["VectorContractViolation", "VectorRollout", "collect_rollout_vector_with",
+           "sample_actions_from_logits_batch", "uniform_batch"]
+
+# --------------------------------------------------------------------------------------------
+# The sampler: SplitMix64 in uint64 numpy, then the spec's scalar categorical per row
+# --------------------------------------------------------------------------------------------
+
+_U = np.uint64
+_GOLDEN, _M1, _M2 = _U(GOLDEN_GAMMA), _U(0xBF58476D1CE4E5B9), _U(0x94D049BB133111EB)
+_S11, _S27, _S30, _S31, _ONE = _U(11), _U(27), _U(30), _U(31), _U(1)
+
+
+def _uniform_u64(seeds: np.ndarray, counters: np.ndarray) -> np.ndarray:
+    z = seeds + (counters + _ONE) * _GOLDEN  # uint64 arrays wrap mod 2**64, as the spec's mask
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    z = z ^ (z >> _S31)
+    return (z >> _S11).astype(np.float64) * (2.0 ** -53)  # < 2**53: converted exactly
+
+
+def _words(name: str, values: Any, n: "int | None" = None) -> np.ndarray:
+    items = list(np.asarray(values, dtype=object).reshape(-1)) if not isinstance(values, (list, tuple)) else list(values)
+    if n is not None and len(items) != n:
+        raise InvalidArgument(f"{name} has {len(items)} entries; expected one per sub-env (num_envs={n})")
+    for i, v in enumerate(items):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or not 0 <= v <= MASK64:
+            raise InvalidArgument(f"{name}[{i}]={v!r} should be an int in [0, 2**64)")
+    return np.array([int(v) for v in items], dtype=np.uint64)
+
+
+def uniform_batch(seeds: Sequence[int], counters: Sequence[int]) -> np.ndarray:
+    """``[uniform(seeds[i], counters[i]) for i]`` as a float64 array, bit for bit."""
+    s = _words("seeds", seeds)
+    return _uniform_u64(s, _words("counters", counters, len(s)))
+
+
+def _sample_rows(rows: list, us: list) -> tuple[list[int], list[float]]:
+    """The spec's ``action_policy`` + ``sample_categorical`` + ``action_log_softmax`` float operations."""
+    actions, log_probs = [], []
+    exp, fsum, log = math.exp, math.fsum, math.log
+    for zs, u in zip(rows, us):
+        m = max(zs)
+        exps = [exp(z - m) for z in zs]
+        total = fsum(exps)
+        cum, a = 0.0, len(zs) - 1
+        for k, e in enumerate(exps):
+            cum += e / total
+            if cum > u:
+                a = k
+                break
+        actions.append(a)
+        log_probs.append((zs[a] - m) - log(total))
+    return actions, log_probs
+
+
+def _raise_bad_logits(logits: np.ndarray, seeds: np.ndarray, counters: np.ndarray) -> None:
+    for i in np.flatnonzero(~np.isfinite(logits).all(axis=1)).tolist():
+        sample_action_from_logits(int(seeds[i]), int(counters[i]), logits[i])  # raises the spec's error
+
+
+def sample_actions_from_logits_batch(seeds: Sequence[int], counters: Sequence[int],
+                                     logits: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Row ``i``: ``sample_action_from_logits(seeds[i], counters[i], logits[i])`` and its
+    ``action_log_softmax``, bit for bit; returns ``(actions int64 (N,), log_probs float64 (N,))``.
+    Counters are not advanced here (the caller adds one per draw)."""
+    s = _words("seeds", seeds)
+    c = _words("counters", counters, len(s))
+    arr = np.asarray(logits, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] != len(s) or arr.shape[1] == 0:
+        raise InvalidArgument(f"logits has shape {list(arr.shape)}; expected [{len(s)}, n_actions > 0]")
+    _raise_bad_logits(arr, s, c)
+    actions, log_probs = _sample_rows(arr.tolist(), _uniform_u64(s, c).tolist())
+    return np.array(actions, dtype=np.int64), np.array(log_probs, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# Values: the (T, N) rollout and the sub-env-located violation
+# --------------------------------------------------------------------------------------------
+
+class VectorContractViolation(ContractViolation):
+    """Violations from sub-envs: ``env_indices[k]`` is the sub-env of ``violations[k]``, whose
+    ``index`` is the transition index within that sub-env's rollout (``None`` for a reset)."""
+
+    def __init__(self, violations: Sequence[Violation], env_indices: Sequence[int]) -> None:
+        super().__init__(violations)
+        self.env_indices: tuple[int, ...] = tuple(int(i) for i in env_indices)
+        if len(self.env_indices) != len(self.violations):
+            raise InvalidArgument("VectorContractViolation: one env index per violation is required")
+        self.args = ("; ".join(f"sub-env {e}, {v}" for e, v in zip(self.env_indices, self.violations)),)
+
+    def for_env(self, i: int) -> tuple[Violation, ...]:
+        """The violations of sub-env ``i``."""
+        return tuple(v for e, v in zip(self.env_indices, self.violations) if e == i)
+
+
+_COLUMNS = ("actions", "old_log_prob", "rewards", "dones", "terminated", "values", "next_values")
+
+
+@dataclass(frozen=True, eq=False)
+class VectorRollout:
+    """``horizon`` steps of ``N`` sub-envs: ``states (T, N, *obs_shape)``, the other columns ``(T, N)``.
+
+    Stores read-only copies; ``actions`` int64 in ``[0, n_actions)``, flags bool with
+    ``terminated → dones``, floats float64. Column ``i`` is sub-env ``i``'s ``Rollout``
+    (:meth:`env_rollout`).
+    """
+
+    states: np.ndarray
+    actions: np.ndarray
+    old_log_prob: np.ndarray
+    rewards: np.ndarray
+    dones: np.ndarray
+    terminated: np.ndarray
+    values: np.ndarray
+    next_values: np.ndarray
+    n_actions: "int | None" = None
+
+    def __post_init__(self) -> None:
+        states = np.array(self.states, copy=True)
+        if states.dtype.kind not in "fiu" or states.ndim < 2 or 0 in states.shape[:2]:
+            raise InvalidArgument(f"VectorRollout.states has shape {list(states.shape)} and dtype "
+                                  f"{states.dtype}; a real (T, N, *obs_shape) array with T, N > 0 is required")
+        tn = states.shape[:2]
+        kinds = {"actions": "iu", "dones": "b", "terminated": "b"}
+        cols = {"states": states}
+        for name in _COLUMNS:
+            col = np.array(getattr(self, name), copy=True)
+            if col.shape != tn:
+                raise InvalidArgument(f"VectorRollout.{name} has shape {list(col.shape)}; expected {list(tn)}")
+            if col.dtype.kind not in kinds.get(name, "fiu"):
+                raise InvalidArgument(f"VectorRollout.{name} has dtype {col.dtype}")
+            cols[name] = col.astype(np.float64) if name not in kinds else col.astype(np.int64) if name == "actions" else col
+        if (cols["actions"] < 0).any() or (self.n_actions is not None and (cols["actions"] >= self.n_actions).any()):
+            t, i = np.argwhere((cols["actions"] < 0) | (cols["actions"] >= (self.n_actions or 2 ** 62)))[0]
+            raise InvalidArgument(f"VectorRollout.actions[{t}, {i}]={cols['actions'][t, i]} is out of range "
+                                  f"(n_actions={self.n_actions})")
+        bad = cols["terminated"] & ~cols["dones"]
+        if bad.any():
+            t, i = np.argwhere(bad)[0]
+            raise InvalidArgument(f"VectorRollout.terminated[{t}, {i}]=True but dones[{t}, {i}]=False")
+        for name, col in cols.items():
+            col.setflags(write=False)
+            object.__setattr__(self, name, col)
+
+    @property
+    def horizon(self) -> int:
+        return int(self.actions.shape[0])
+
+    @property
+    def num_envs(self) -> int:
+        return int(self.actions.shape[1])
+
+    def env_rollout(self, i: int) -> Rollout:
+        """Sub-env ``i``'s rollout as a spec ``Rollout`` (comparable with the reference collector's)."""
+        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < self.num_envs:
+            raise InvalidArgument(f"i={i!r} should be a sub-env index in [0, {self.num_envs})")
+        steps = steps_from_columns(self.states[:, i], self.actions[:, i].tolist(), self.old_log_prob[:, i].tolist(),
+                                   self.rewards[:, i].tolist(), self.dones[:, i].tolist(),
+                                   self.values[:, i].tolist(), self.next_values[:, i].tolist(),
+                                   self.terminated[:, i].tolist())
+        return Rollout(steps=steps, horizon=self.horizon, n_actions=self.n_actions,
+                       obs_shape=Shape(tuple(self.states.shape[2:])))
+
+    def advantages(self, gamma: float, lam: float) -> np.ndarray:
+        """GAE ``(T, N)``, column ``i`` bit-equal to the spec's GAE of :meth:`env_rollout` ``(i)``."""
+        return generalized_advantage_estimation_batch(gamma, lam, self.rewards, self.values, self.next_values,
+                                                      self.dones, self.terminated)
+
+
+# --------------------------------------------------------------------------------------------
+# The collector
+# --------------------------------------------------------------------------------------------
+
+def _vector_spaces(vec_env: Any) -> tuple[int, Shape, int, str]:
+    from gymnasium import spaces
+    from gymnasium.vector import AutoresetMode, VectorEnv
+
+    if not isinstance(vec_env, VectorEnv):
+        raise InvalidArgument(f"vec_env={vec_env!r:.80} should be a gymnasium.vector.VectorEnv")
+    act = vec_env.single_action_space
+    if not isinstance(act, spaces.Discrete) or int(act.start) != 0:
+        raise InvalidArgument(f"vec_env.single_action_space={act!r} should be Discrete(n) starting at 0 "
+                              "(actions are Fin n_actions)")
+    dims = getattr(vec_env.single_observation_space, "shape", None)
+    if dims is None:
+        raise InvalidArgument(f"vec_env.single_observation_space={vec_env.single_observation_space!r} "
+                              "has no shape; a tensor (Box-like) observation space is required")
+    mode = vec_env.metadata.get("autoreset_mode")
+    try:
+        mode = AutoresetMode(mode)
+    except ValueError:
+        raise InvalidArgument(f"vec_env.metadata['autoreset_mode']={mode!r} should be AutoresetMode.SAME_STEP "
+                              "or NEXT_STEP") from None
+    if mode not in (AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP):
+        raise InvalidArgument(f"vec_env.metadata['autoreset_mode']={mode} is not supported: the collector "
+                              "needs Gymnasium's auto-reset (SAME_STEP or NEXT_STEP)")
+    return int(vec_env.num_envs), Shape(tuple(int(d) for d in dims)), int(act.n), mode.name
+
+
+def _check_resets(contract: Contract, raw: np.ndarray, rows: np.ndarray, shape: Shape) -> None:
+    """``check_observation`` on the reset observations ``raw[rows]`` (numpy mask, then the spec)."""
+    idx = np.flatnonzero(rows)
+    bad = idx[observation_bad_mask(contract, raw[idx], shape)]
+    found, envs = [], []
+    for i in bad.tolist():
+        try:
+            check_observation(contract, raw[i], shape)
+        except ContractViolation as exc:
+            found += exc.violations
+            envs += [i] * len(exc.violations)
+    if found:
+        raise VectorContractViolation(found, envs)
+
+
+def _batch_clean(contract: Contract, next64: np.ndarray, rew: Any, te: Any, tr: Any, n: int) -> bool:
+    """Quick whole-batch test: ``True`` only if no row of the step can violate ``contract``.
+
+    A superset test of :func:`rollcheck.impl.fast_checks.batch_bad_mask` for what the collector
+    does not already know: actions come from the sampler (``Fin n_actions`` by construction) and
+    each current observation was checked when it arrived (as a reset or as a next observation).
+    """
+    if not (isinstance(rew, np.ndarray) and isinstance(te, np.ndarray) and isinstance(tr, np.ndarray)
+            and te.dtype == np.bool_ and tr.dtype == np.bool_ and rew.dtype.kind in "fiu"
+            and rew.shape == te.shape == tr.shape == (n,)):
+        return False
+    if contract.check_reward_finite and not np.isfinite(rew).all():
+        return False
+    if contract.check_obs_finite and not np.isfinite(next64).all():
+        return False
+    if contract.reward_range is not None:
+        r64 = rew.astype(np.float64)
+        if not ((r64 >= contract.reward_range[0]).all() and (r64 <= contract.reward_range[1]).all()):
+            return False
+    if contract.obs_range is not None:
+        if not ((next64 >= contract.obs_range[0]).all() and (next64 <= contract.obs_range[1]).all()):
+            return False
+    return not (contract.require_exclusive_done_flags and (te & tr).any())
+
+
+def _frozen64(raw: Any) -> np.ndarray:
+    out = np.array(raw, dtype=np.float64)
+    out.setflags(write=False)
+    return out
+
+
+def _batch(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A policy/cast output as a real array of ``shape`` (``(N, 1)`` accepted for values)."""
+    if type(value) is np.ndarray and value.shape == shape and value.dtype.kind in "fiu":
+        return value
+    arr = np.asarray(value)
+    if arr.shape != shape and not (name == "predict_value_batch" and arr.shape == (*shape, 1)):
+        raise InvalidArgument(f"{name} returned shape {list(arr.shape)}; expected {list(shape)}")
+    if arr.dtype.kind not in "fiu":
+        raise InvalidArgument(f"{name} returned dtype {arr.dtype}; a real array is required")
+    return arr.reshape(shape)
+
+
+def _check_arguments(vec_env: Any, rng_seeds: Any, rng_counters: Any, horizon: Any, contract: Any,
+                     reset_seeds: Any) -> tuple:
+    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon <= 0:
+        raise InvalidArgument(f"horizon={horizon!r} should be a positive int")
+    if not isinstance(contract, Contract):
+        raise InvalidArgument(f"contract={contract!r:.80} should be a rollcheck.spec.Contract")
+    n, shape, n_actions, mode = _vector_spaces(vec_env)
+    seeds = _words("rng_seeds", rng_seeds, n)
+    ctr = _words("rng_counters", rng_counters, n)
+    for i, c in enumerate(ctr.tolist()):
+        if c + int(horizon) > MASK64:
+            raise InvalidArgument(f"rng_counters[{i}]={c} + horizon={horizon} overflows the 64-bit RNG stream")
+    if reset_seeds is not None:
+        reset_seeds = list(reset_seeds)
+        if len(reset_seeds) != n:
+            raise InvalidArgument(f"reset_seeds has {len(reset_seeds)} entries; expected num_envs={n}")
+        for i, s in enumerate(reset_seeds):
+            if s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0):
+                raise InvalidArgument(f"reset_seeds[{i}]={s!r} should be None or a non-negative int")
+    return int(horizon), n, shape, n_actions, mode == "SAME_STEP", seeds, ctr, reset_seeds
+
+
+def collect_rollout_vector_with(vec_env: Any, cast_obs: Callable[[np.ndarray], Any],
+                                cast_reward: Callable[[np.ndarray], Any],
+                                predict_logits_batch: Callable[[Any], Any], predict_value_batch: Callable[[Any], Any],
+                                rng_seeds: Sequence[int], rng_counters: Sequence[int], *, horizon: int,
+                                contract: Contract = Contract(),
+                                reset_seeds: "Sequence[int | None] | None" = None,
+                                ) -> "tuple[VectorRollout, tuple[int, ...]]":
+    """Collect ``horizon`` checked steps from each of ``vec_env``'s ``N`` sub-envs (see the module docstring).
+
+    Resets ``vec_env`` first (``reset_seeds[i]`` for sub-env ``i``). Returns the ``(horizon, N)``
+    rollout and the counters ``rng_counters[i] + horizon``. Raises ``InvalidArgument`` for bad
+    arguments and :class:`VectorContractViolation` as soon as a sub-env breaks the contract.
+    """
+    T, n, shape, n_actions, same_step, seeds, ctr0, reset_seeds = _check_arguments(
+        vec_env, rng_seeds, rng_counters, horizon, contract, reset_seeds)
+    obs_dims, env_idx = (n, *shape.dims), np.arange(n)
+    # Sub-env i's k-th draw is uniform(seeds[i], ctr0[i] + k): all T draws at once.
+    draws = _uniform_u64(seeds[None, :], ctr0[None, :] + np.arange(T, dtype=np.uint64)[:, None])
+
+    raw = np.array(vec_env.reset(seed=reset_seeds)[0], copy=True)  # vector envs reuse their buffers
+    _check_resets(contract, raw, np.ones(n, dtype=bool), shape)
+    obs64 = _frozen64(raw)                              # the sessions' read-only float64 observations
+    obs_c = _batch("cast_obs", cast_obs(obs64), obs_dims)
+    value = _batch("predict_value_batch", predict_value_batch(obs_c), (n,)).astype(np.float64)
+
+    cap = T if same_step else T + T // 4 + 4
+    buf = _buffers(cap, obs_dims, obs_c.dtype)
+    states, actions_b, log_probs_b, rewards_b, dones_b, terminated_b, values_b, next_values_b, valid_b = buf.values()
+    counts = np.zeros(n, dtype=np.int64)                # transitions recorded per sub-env
+    prev_done = np.zeros(n, dtype=bool)                 # NEXT_STEP: this step is a reset for these rows
+    check_reset = np.zeros(n, dtype=bool)               # ... after a recorded done (the reference resets too)
+    s = 0
+    while (s < T) if same_step else (counts.min() < T):
+        active = None if same_step else (counts < T) & ~prev_done   # None: every sub-env records
+        if s == cap:
+            cap += cap // 2 + 4
+            buf = {k: np.concatenate([v, np.zeros((cap - s, *v.shape[1:]), v.dtype)]) for k, v in buf.items()}
+            states, actions_b, log_probs_b, rewards_b, dones_b, terminated_b, values_b, next_values_b, valid_b = \
+                buf.values()
+        # 1. policy on the current observations, one draw per recording sub-env
+        logits = _batch("predict_logits_batch", predict_logits_batch(obs_c), (n, n_actions))
+        if active is None:
+            lg, us = logits, draws[s]
+        else:
+            rows = np.flatnonzero(active)
+            lg, us = logits[rows], draws[counts[rows], rows]
+        if not np.isfinite(lg).all():
+            mask = np.ones(n, bool) if active is None else active
+            _raise_bad_logits(np.where(mask[:, None], logits, 0.0), seeds, ctr0 + counts.astype(np.uint64))
+        acts, lps = _sample_rows(lg.tolist(), us.tolist())
+        if active is None:
+            actions, log_probs = np.array(acts, dtype=np.int64), lps
+        else:
+            actions, log_probs = np.zeros(n, dtype=np.int64), np.zeros(n)
+            actions[rows], log_probs[rows] = acts, lps
+        # 2. the environment step; the true last observations (SAME_STEP: info["final_obs"])
+        next_raw, rew, te, tr, info = vec_env.step(actions)
+        done = te | tr if type(te) is np.ndarray and te.dtype == np.bool_ else np.logical_or(te, tr)
+        next64 = np.array(next_raw, dtype=np.float64) if getattr(next_raw, "dtype", np.dtype("O")).kind in "fiu" \
+            else np.full(obs_dims, np.nan)              # a non-real batch goes to the spec below
+        true64, finals, misfit = next64, None, []
+        if same_step and done.any():
+            finals, misfit, true64 = _final_observations(info, done, next64, shape)
+        true64.setflags(write=False)
+        # 3. the contract, per recording sub-env: quick test, then numpy mask, then the spec's violations
+        if misfit or next64.shape != obs_dims or not _batch_clean(contract, true64, rew, te, tr, n):
+            _raise_step_violations(contract, obs64, true64, next_raw, finals or {}, misfit, actions, rew, te, tr,
+                                   active, counts, shape, n_actions)
+        if finals:                                      # SAME_STEP: the resets are in this step's output
+            _check_resets(contract, next_raw, done, shape)
+        elif not same_step and check_reset.any():       # NEXT_STEP: one step after the recorded done
+            _check_resets(contract, next_raw, check_reset, shape)
+        if finals:   # one critic call: the true last observations, then the reset ones of the done rows
+            idx = np.array(sorted(finals))
+            next64.setflags(write=False)
+            next_c = _batch("cast_obs", cast_obs(true64), obs_dims)
+            reset_c = _batch("cast_obs", cast_obs(next64), obs_dims)
+            both = _batch("predict_value_batch", predict_value_batch(np.concatenate([next_c, reset_c[idx]])),
+                          (n + len(idx),))
+            next_value = both[:n]
+        else:
+            next_c = _batch("cast_obs", cast_obs(true64), obs_dims)
+            next_value = _batch("predict_value_batch", predict_value_batch(next_c), (n,))
+        # 4. record
+        states[s] = obs_c
+        actions_b[s] = actions
+        log_probs_b[s] = log_probs
+        rewards_b[s] = _batch("cast_reward", cast_reward(np.asarray(rew, dtype=np.float64)), (n,))
+        dones_b[s] = done
+        terminated_b[s] = te
+        values_b[s] = value
+        next_values_b[s] = next_value
+        s += 1
+        if active is None:
+            counts += 1
+        else:
+            valid_b[s - 1] = active
+            counts += active
+            check_reset = done & active
+            prev_done = done
+        # 5. the next observations (SAME_STEP: the reset ones replace the finals)
+        if finals:
+            obs64, obs_c = next64, reset_c
+            value = np.array(next_value, dtype=np.float64)
+            value[idx] = both[n:]
+        else:
+            obs64, obs_c, value = true64, next_c, next_value
+    if same_step:
+        valid_b[:] = True
+    counters = tuple(int(c) + T for c in ctr0.tolist())
+    return _pack(buf, s, T, env_idx, n_actions), counters
+
+
+def _buffers(cap: int, obs_dims: tuple, obs_dtype: Any) -> dict:
+    return {"states": np.empty((cap, *obs_dims), dtype=obs_dtype), "actions": np.zeros((cap, obs_dims[0]), np.int64),
+            **{k: np.zeros((cap, obs_dims[0])) for k in ("old_log_prob", "rewards")},
+            **{k: np.zeros((cap, obs_dims[0]), bool) for k in ("dones", "terminated")},
+            **{k: np.zeros((cap, obs_dims[0])) for k in ("values", "next_values")},
+            "valid": np.zeros((cap, obs_dims[0]), bool)}
+
+
+def _final_observations(info: Any, done: np.ndarray, next64: np.ndarray, shape: Shape) -> tuple[dict, list, np.ndarray]:
+    """SAME_STEP: ``({i: info["final_obs"][i]}, rows that do not fit the batch, float64 true next obs)``."""
+    fo = info.get("final_obs") if isinstance(info, dict) else None
+    if fo is None:
+        raise InvalidArgument("vec_env (SAME_STEP) reported done without info['final_obs']")
+    true64, finals, misfit = next64.copy(), {}, []
+    for i in np.flatnonzero(done).tolist():
+        finals[i] = fo[i]
+        f = np.asarray(fo[i])
+        if f.shape == shape.dims and f.dtype.kind in "fiu":
+            pass
+        else:
+            misfit.append(i)
+    return finals, misfit, true64
+
+
+def _raise_step_violations(contract: Contract, obs64: np.ndarray, true64: np.ndarray, next_raw: Any,
+                           finals: dict, misfit: list, actions: np.ndarray, rew: Any, te: Any, tr: Any,
+                           active: "np.ndarray | None", counts: np.ndarray, shape: Shape, n_actions: int) -> None:
+    """Raise :class:`VectorContractViolation` with the spec's violations of every bad recording row."""
+    n = len(actions)
+    try:
+        bad = batch_bad_mask(contract, obs64, true64, actions, rew, te, tr, obs_shape=shape, n_actions=n_actions)
+    except InvalidArgument:
+        bad = np.ones(n, dtype=bool)                    # malformed step output: let the spec judge each row
+    bad[misfit] = True
+    if active is not None:
+        bad &= active
+    found, envs = [], []
+    for i in np.flatnonzero(bad).tolist():
+        nxt = finals[i] if i in finals else next_raw[i]
+        for v in transition_violations(contract, obs64[i], nxt, int(actions[i]), rew[i], te[i], tr[i],
+                                       obs_shape=shape, n_actions=n_actions):
+            found.append(v.at(int(counts[i])))
+            envs.append(i)
+    if found:
+        raise VectorContractViolation(found, envs)
+
+
+def _pack(buf: dict, s: int, T: int, env_idx: np.ndarray, n_actions: int) -> VectorRollout:
+    """Column ``i`` := sub-env ``i``'s first ``T`` recorded transitions (all of them under SAME_STEP)."""
+    valid = buf.pop("valid")[:s]
+    if s == T and valid.all():
+        cols = {k: v[:T] for k, v in buf.items()}
+    else:
+        order = np.argsort(~valid, axis=0, kind="stable")[:T]  # recorded rows first, in time order
+        cols = {k: v[:s][order, env_idx[None, :]] for k, v in buf.items()}
+    return VectorRollout(n_actions=n_actions, **cols)

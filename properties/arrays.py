@@ -1,0 +1,447 @@
+"""Validate a CleanRL-style rollout buffer (plain ``(T, N)`` arrays) against the env, the policy and the spec.
+
+Mirrors TorchLean's ``PPO.collectRolloutFromCallbacks`` (what each step must record),
+``Boundary.Core.checkTransitionFin`` (the contract) and ``Runtime.RL.Core.generalizedAdvantageEstimationVec``
+with Gymnasium's split flags (:mod:`rollcheck.spec.advantage`), for buffers laid out as in CleanRL's
+``ppo.py``: ``T`` steps (axis 0) of ``N`` sub-environments (axis 1).
+
+Array names and shapes (``arrays`` is a dict; numpy arrays or anything ``np.asarray`` accepts, e.g.
+CPU torch tensors):
+
+==============  ==================  =========================================================
+key             shape               meaning
+==============  ==================  =========================================================
+``obs``         ``(T, N, *obs)``    observation the policy saw before step ``t``
+``actions``     ``(T, N)``          action taken at step ``t`` (integral)
+``logprobs``    ``(T, N)``          ``log_softmax(logits(obs[t]))[actions[t]]`` at collection
+``rewards``     ``(T, N)``          reward of step ``t``
+``dones``       ``(T, N)``          done flags, convention below
+``values``      ``(T, N)``          ``V(obs[t])`` at collection
+``advantages``  ``(T, N)``          optional; checked against the spec's GAE
+``returns``     ``(T, N)``          optional; checked to be ``advantages + values``
+``terminated``  ``(T, N)``          optional; step ``t`` reached a terminal state
+``truncated``   ``(T, N)``          optional; step ``t`` was cut by a time limit
+``next_obs``    ``(N, *obs)``       optional; CleanRL's ``next_obs`` after the last step
+``next_done``   ``(N,)``            optional; CleanRL's ``next_done`` after the last step
+``next_value``  ``(N,)``            optional; CleanRL's bootstrap ``V(next_obs)``
+==============  ==================  =========================================================
+
+The ``dones`` convention (parameter ``dones_convention``):
+
+- ``"episode_start"`` (default, CleanRL): ``dones[t]`` is the done flag *of the observation*
+  ``obs[t]``, i.e. CleanRL's ``next_done`` stored before step ``t``: ``dones[t] = terminated[t-1]
+  or truncated[t-1]`` (``dones[0]`` comes from the previous rollout and is not checked) and the done
+  flag of the last step is ``next_done``;
+- ``"step"``: ``dones[t] = terminated[t] or truncated[t]``, the done flag of step ``t`` itself.
+
+Where the split flags come from: ``terminated``/``truncated`` arrays if given, else the ``trace``,
+else every done is assumed a termination (and ``arrays.truncation_bootstrapped`` is skipped).
+The spec's GAE needs ``V(s_{t+1})`` of each step: ``values[t+1]`` inside an episode,
+``next_value`` at the last step, and on a truncation ``V(final observation)``, computed from the
+``policy`` at the trace's true next observation; without them those entries are not compared
+(counted in the report's meta). The classic bug of treating truncation as termination (CleanRL's
+``nextnonterminal = 1 - dones[t+1]``) is reported by ``arrays.truncation_bootstrapped`` with the
+size of the error it causes, not as a crash.
+
+Tolerances: float64 buffers are compared at ``1e-9`` (relative and absolute), buffers holding any
+float32 (CleanRL's default) at ``2e-4``; pass ``rtol``/``atol`` to override.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from rollcheck.impl.fast_checks import action_bad_mask, observation_bad_mask, reward_bad_mask
+from rollcheck.impl.fast_gae import generalized_advantage_estimation_batch
+from rollcheck.spec.contract import Contract, observation_violations, reward_violations
+from rollcheck.spec.errors import InvalidArgument
+
+from .property import Property
+from .recording import VecTrace
+from .report import Finding, PropertyResult, Report
+
+__all__ = ["ARRAY_PROPERTIES", "REQUIRED_KEYS", "validate_arrays"]
+
+REQUIRED_KEYS = ("obs", "actions", "logprobs", "rewards", "dones", "values")
+OPTIONAL_KEYS = ("advantages", "returns", "terminated", "truncated", "next_obs", "next_done", "next_value")
+CONVENTIONS = ("episode_start", "step")
+
+ARRAY_PROPERTIES = {p.id: p for p in [
+    Property("arrays.shapes", "PPO.Rollout.steps_size_eq_horizon",
+             "every array has the documented shape (T, N, ...) and a real or boolean dtype", None),
+    Property("arrays.contract", "Boundary.Core.checkTransitionFin",
+             "observations, actions and rewards satisfy the contract", None),
+    Property("arrays.obs_match_trace", "PPO.collectRolloutFromCallbacks (state)",
+             "obs[t] is the observation the env presented before step t", None),
+    Property("arrays.actions_match_trace", "PPO.collectRolloutFromCallbacks (action)",
+             "actions[t] is the action passed to the env at step t", None),
+    Property("arrays.rewards_match_trace", "PPO.collectRolloutFromCallbacks (reward)",
+             "rewards[t] is the reward the env returned at step t", None),
+    Property("arrays.dones_match_flags", "PPO.Step.done = terminated || truncated",
+             "dones (under the chosen convention) equal terminated or truncated", None),
+    Property("arrays.logprob_matches_policy", "PolicyGradient.actionLogSoftmax",
+             "logprobs[t] = log_softmax(logits(obs[t]))[actions[t]]", None),
+    Property("arrays.value_matches_critic", "PPO.collectRolloutFromCallbacks (value)",
+             "values[t] = V(obs[t])", None),
+    Property("arrays.next_value_matches_critic", "PPO.collectRolloutFromCallbacks (nextValue)",
+             "next_value = V(next_obs)", None),
+    Property("arrays.gae_matches_spec", "Runtime.RL.Core.generalizedAdvantageEstimationVec",
+             "advantages equal the spec's GAE with split terminated/truncated flags", None),
+    Property("arrays.returns_are_advantages_plus_values", "Runtime.RL.Core.returnsFromAdvantagesVec",
+             "returns = advantages + values", None),
+    Property("arrays.truncation_bootstrapped", "Runtime.RL.Core.generalizedAdvantageEstimationVec (truncated)",
+             "a time-limit truncation bootstraps from V(final observation) instead of ending the return", None),
+]}
+
+
+def _result(pid: str, **kw: Any) -> PropertyResult:
+    p = ARRAY_PROPERTIES[pid]
+    return PropertyResult(p.id, p.lean, p.statement, **kw)
+
+
+def _skip(pid: str, reason: str) -> PropertyResult:
+    return _result(pid, status="skipped", skip_reason=reason)
+
+
+def _positions(mask: np.ndarray, limit: int = 1000) -> list[list[int]]:
+    return [list(map(int, p)) for p in np.argwhere(mask)[:limit]]
+
+
+def _compare(pid: str, what: str, expected: np.ndarray, actual: np.ndarray, rtol: float, atol: float,
+             checked: "np.ndarray | None" = None, exact: bool = False, hint: str = "",
+             meta: "dict | None" = None) -> PropertyResult:
+    """A result comparing ``actual`` with ``expected`` elementwise (NaN equals NaN); one finding
+    naming the first mismatch (step t, env i), how many there are and the largest error."""
+    expected = np.asarray(expected)
+    actual = np.asarray(actual)
+    checked = np.ones(expected.shape, bool) if checked is None else checked
+    if exact:
+        same = (expected == actual) | ((expected != expected) & (actual != actual))
+    else:
+        e64, a64 = expected.astype(np.float64), actual.astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            same = np.isclose(a64, e64, rtol=rtol, atol=atol, equal_nan=True)
+    bad = checked & ~same
+    res = _result(pid, examples=1, steps=int(checked.sum()))
+    if meta is not None and not exact and checked.any():  # the measured agreement, even when it holds
+        with np.errstate(invalid="ignore"):
+            diffs = np.abs(expected.astype(np.float64) - actual.astype(np.float64))[checked]
+        meta[f"{pid}.max_abs_error"] = float(np.nanmax(diffs)) if np.isfinite(diffs).any() else None
+    if bad.any():
+        first = tuple(int(k) for k in np.argwhere(bad)[0])
+        err = None
+        if not exact:
+            with np.errstate(invalid="ignore"):
+                diffs = np.abs(expected.astype(np.float64) - actual.astype(np.float64))[bad]
+            err = float(np.nanmax(diffs)) if np.isfinite(diffs).any() else float("nan")
+        where = f"step {first[0]}, env {first[1]}" if len(first) > 1 else f"env {first[0]}"
+        exp_v, act_v = expected[first].item(), actual[first].item()
+        msg = (f"{what} differs at {int(bad.sum())} of {int(checked.sum())} entries; first at {where}: "
+               f"expected {exp_v!r}, got {act_v!r}"
+               + (f"; largest error {err:.6g}" if err is not None else "") + (f" ({hint})" if hint else ""))
+        res.fail(Finding(message=msg, step=first[0], expected=exp_v, actual=act_v,
+                         context={"env": first[1] if len(first) > 1 else first[0], "count": int(bad.sum()),
+                                  "max_abs_error": err, "positions": _positions(bad)}))
+    return res
+
+
+def _policy_fns(policy: Any) -> tuple[Callable, Callable]:
+    """``(logits_batch, values_batch)`` from an object with ``predict_logits``/``predict_value``
+    (``*_batch`` variants used when present) or a pair of single-observation callables."""
+    if isinstance(policy, (tuple, list)) and len(policy) == 2 and all(callable(f) for f in policy):
+        logits_one, value_one = policy
+        return (lambda x: np.stack([np.asarray(logits_one(o), dtype=np.float64) for o in x]),
+                lambda x: np.array([float(value_one(o)) for o in x]))
+    if hasattr(policy, "predict_logits") and hasattr(policy, "predict_value"):
+        logits_b = getattr(policy, "predict_logits_batch", None)
+        value_b = getattr(policy, "predict_value_batch", None)
+        return (logits_b or (lambda x: np.stack([np.asarray(policy.predict_logits(o), dtype=np.float64) for o in x])),
+                value_b or (lambda x: np.array([float(policy.predict_value(o)) for o in x])))
+    raise InvalidArgument(f"policy={policy!r:.80} should have predict_logits/predict_value "
+                          "or be a pair (predict_logits, predict_value) of callables")
+
+
+def log_softmax_rows(logits: np.ndarray) -> np.ndarray:
+    """Max-shifted log-softmax over the last axis (float64)."""
+    z = np.asarray(logits, dtype=np.float64)
+    m = z.max(axis=-1, keepdims=True)
+    return (z - m) - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+
+
+def _shapes(arrays: dict, trace: "VecTrace | None", n_actions: "int | None") -> tuple[PropertyResult, dict]:
+    res = _result("arrays.shapes", examples=1)
+    cols: dict[str, np.ndarray] = {}
+    problems: list[str] = []
+    unknown = sorted(set(arrays) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
+    if unknown:
+        problems.append(f"unknown key(s) {unknown}; known: {list(REQUIRED_KEYS + OPTIONAL_KEYS)}")
+    missing = [k for k in REQUIRED_KEYS if k not in arrays]
+    if missing:
+        problems.append(f"missing required array(s) {missing}")
+    for k in REQUIRED_KEYS + OPTIONAL_KEYS:
+        if k in arrays and arrays[k] is not None:
+            value = arrays[k]
+            if hasattr(value, "detach"):  # a torch tensor
+                value = value.detach().cpu().numpy()
+            cols[k] = np.asarray(value)
+            if cols[k].dtype.kind not in "fiub":
+                problems.append(f"{k} has dtype {cols[k].dtype}; a real or boolean array is required")
+    if "obs" in cols and cols["obs"].ndim < 2:
+        problems.append(f"obs has shape {list(cols['obs'].shape)}; expected (T, N, *obs_shape)")
+    if not problems:
+        t, n = cols["obs"].shape[:2]
+        obs_shape = cols["obs"].shape[2:]
+        want = {k: (t, n) for k in REQUIRED_KEYS[1:] + OPTIONAL_KEYS[:4]}
+        want.update(next_obs=(n, *obs_shape), next_done=(n,), next_value=(n,))
+        for k, shape in want.items():
+            if k in cols and cols[k].shape != shape:
+                problems.append(f"{k} has shape {list(cols[k].shape)}; expected {list(shape)} (T={t}, N={n})")
+        for k in ("terminated", "truncated", "next_done"):
+            if k in cols and cols[k].dtype.kind not in "biu":
+                problems.append(f"{k} has dtype {cols[k].dtype}; flags must be boolean (or 0/1 integers)")
+        if "actions" in cols and n_actions is not None and cols["actions"].size:
+            bad = action_bad_mask(n_actions, cols["actions"].reshape(-1))
+            if bad.any():
+                problems.append(f"actions out of Fin {n_actions} at (step, env) {_positions(bad.reshape(t, n), 20)}")
+        if trace is not None:
+            if trace.actions.shape != (t, n) or trace.obs.shape[2:] != obs_shape:
+                problems.append(f"trace holds {list(trace.actions.shape)} steps of obs {list(trace.obs.shape[2:])}; "
+                                f"the buffer has (T, N) = {[t, n]} of obs {list(obs_shape)}")
+        res.steps = t
+    for p in problems:
+        res.fail(Finding(message=p))
+    return res, cols
+
+
+def _step_done(cols: dict, convention: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(done_of_step (T, N), known (T, N))`` read from ``dones`` under ``convention``."""
+    d = cols["dones"].astype(bool)
+    if convention == "step":
+        return d, np.ones(d.shape, bool)
+    done = np.zeros(d.shape, bool)
+    known = np.zeros(d.shape, bool)
+    done[:-1], known[:-1] = d[1:], True
+    if "next_done" in cols:
+        done[-1], known[-1] = cols["next_done"].astype(bool), True
+    return done, known
+
+
+def validate_arrays(arrays: dict, *, trace: "VecTrace | None" = None, policy: Any = None, gamma: float = 0.99,
+                    lam: float = 0.95, n_actions: "int | None" = None, contract: "Contract | None" = None,
+                    rng: Any = None, dones_convention: str = "episode_start", policy_sample: "int | None" = None,
+                    rtol: "float | None" = None, atol: "float | None" = None) -> Report:
+    """Check a CleanRL-style buffer (see the module docstring); every property is in the report.
+
+    ``policy_sample`` re-evaluates the policy on that many (step, env) entries chosen with ``rng``
+    (a ``numpy.random.Generator`` or a seed) instead of on all ``T*N``.
+    """
+    if dones_convention not in CONVENTIONS:
+        raise InvalidArgument(f"dones_convention={dones_convention!r} should be one of {CONVENTIONS}")
+    for name, value in (("gamma", gamma), ("lam", lam)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+            raise InvalidArgument(f"{name}={value!r} should be a real number in [0, 1]")
+    if n_actions is not None and (isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0):
+        raise InvalidArgument(f"n_actions={n_actions!r} should be a positive int")
+    contract = Contract() if contract is None else contract
+    fns = _policy_fns(policy) if policy is not None else None
+    start = time.perf_counter()
+    report = Report(title="rollcheck arrays", target="CleanRL-style buffer",
+                    meta={"dones_convention": dones_convention, "gamma": gamma, "lam": lam})
+    shapes, cols = _shapes(arrays, trace, n_actions)
+    report.results.append(shapes)
+    if shapes.status == "failed":
+        for pid in list(ARRAY_PROPERTIES)[1:]:
+            report.results.append(_skip(pid, "arrays.shapes failed"))
+        report.duration_s = time.perf_counter() - start
+        return report
+    t_len, n_env = cols["actions"].shape
+    floats32 = any(c.dtype == np.float32 for c in cols.values())
+    rtol = (2e-4 if floats32 else 1e-9) if rtol is None else rtol
+    atol = (2e-4 if floats32 else 1e-9) if atol is None else atol
+    report.meta.update(T=t_len, N=n_env, obs_shape=list(cols["obs"].shape[2:]), rtol=rtol, atol=atol)
+    report.results += _trace_and_contract(cols, trace, contract, n_actions, dones_convention)
+    report.results += _policy_checks(cols, trace, fns, rng, policy_sample, rtol, atol, report.meta)
+    report.results += _gae_checks(cols, trace, fns, gamma, lam, dones_convention, rtol, atol, report.meta)
+    report.duration_s = time.perf_counter() - start
+    return report
+
+
+def _trace_and_contract(cols: dict, trace: "VecTrace | None", contract: Contract, n_actions: "int | None",
+                        convention: str) -> list[PropertyResult]:
+    out = []
+    t_len, n_env = cols["actions"].shape
+    obs_flat = cols["obs"].reshape(t_len * n_env, *cols["obs"].shape[2:])
+    res = _result("arrays.contract", examples=1, steps=t_len * n_env)
+    bad_obs = observation_bad_mask(contract, obs_flat, obs_flat.shape[1:])
+    bad_rew = reward_bad_mask(contract, cols["rewards"].reshape(-1))
+    for k in np.flatnonzero(bad_obs | bad_rew).tolist():
+        t, i = divmod(k, n_env)
+        vs = (observation_violations(contract, obs_flat[k], obs_flat.shape[1:], "obs") if bad_obs[k] else []) + \
+             (reward_violations(contract, cols["rewards"].reshape(-1)[k]) if bad_rew[k] else [])
+        for v in vs:
+            res.fail(Finding(message=f"step {t}, env {i}: {v}", step=t, actual=v.value, expected=v.rule,
+                             context={"env": i, "field": v.field, "rule": v.rule}))
+    out.append(res)
+    if trace is None:
+        for pid in ("arrays.obs_match_trace", "arrays.actions_match_trace", "arrays.rewards_match_trace"):
+            out.append(_skip(pid, "no trace= given (record the env with RecordingVecEnv)"))
+    else:
+        # The buffer may store a narrower dtype than the env (CleanRL keeps float32): compare in the buffer's.
+        out.append(_compare("arrays.obs_match_trace", "obs", trace.obs.astype(cols["obs"].dtype), cols["obs"],
+                            0, 0, exact=True, hint="obs[t] should be the observation presented before step t"))
+        out.append(_compare("arrays.actions_match_trace", "actions", trace.actions, cols["actions"], 0, 0, exact=True))
+        out.append(_compare("arrays.rewards_match_trace", "rewards", trace.rewards.astype(cols["rewards"].dtype),
+                            cols["rewards"], 0, 0, exact=True, hint=_shift_hint(trace.rewards, cols["rewards"])))
+    te, tr = _split_flags(cols, trace)
+    if te is None:
+        out.append(_skip("arrays.dones_match_flags", "no terminated/truncated arrays and no trace"))
+    else:
+        done, known = _step_done(cols, convention)
+        out.append(_compare("arrays.dones_match_flags", f"done of each step (dones, convention {convention!r})",
+                            te | tr, done, 0, 0, checked=known, exact=True))
+    return out
+
+
+def _shift_hint(true_rewards: np.ndarray, rewards: np.ndarray) -> str:
+    r = rewards.astype(np.float64)
+    if len(r) > 1 and np.array_equal(r[1:], true_rewards[:-1]):
+        return "rewards are shifted one step later: rewards[t] holds the reward of step t-1"
+    if len(r) > 1 and np.array_equal(r[:-1], true_rewards[1:]):
+        return "rewards are shifted one step earlier: rewards[t] holds the reward of step t+1"
+    return ""
+
+
+def _split_flags(cols: dict, trace: "VecTrace | None") -> tuple["np.ndarray | None", "np.ndarray | None"]:
+    if "terminated" in cols and "truncated" in cols:
+        return cols["terminated"].astype(bool), cols["truncated"].astype(bool)
+    if trace is not None:
+        return trace.terminated, trace.truncated
+    return None, None
+
+
+def _policy_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", rng: Any, sample: "int | None",
+                   rtol: float, atol: float, meta: dict) -> list[PropertyResult]:
+    pids = ("arrays.logprob_matches_policy", "arrays.value_matches_critic", "arrays.next_value_matches_critic")
+    if fns is None:
+        return [_skip(pid, "no policy= given") for pid in pids]
+    logits_fn, value_fn = fns
+    t_len, n_env = cols["actions"].shape
+    obs_flat = cols["obs"].reshape(t_len * n_env, *cols["obs"].shape[2:])
+    checked = np.ones(t_len * n_env, bool)
+    if sample is not None and sample < t_len * n_env:
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+        checked[:] = False
+        checked[gen.choice(t_len * n_env, size=sample, replace=False)] = True
+    rows = np.flatnonzero(checked)
+    logp_all = np.full((t_len * n_env, 1), np.nan)
+    values = np.full(t_len * n_env, np.nan)
+    if rows.size:
+        lp = log_softmax_rows(logits_fn(obs_flat[rows]))
+        logp_all = np.full((t_len * n_env, lp.shape[1]), np.nan)
+        logp_all[rows] = lp
+        values[rows] = np.asarray(value_fn(obs_flat[rows]), dtype=np.float64).reshape(-1)
+    acts = cols["actions"].reshape(-1).astype(np.int64)
+    expected = logp_all[np.arange(acts.size), np.clip(acts, 0, logp_all.shape[1] - 1)]
+    got = cols["logprobs"].reshape(-1)
+    res = _compare(pids[0], "logprobs", expected.reshape(t_len, n_env), got.reshape(t_len, n_env), rtol, atol,
+                   checked=checked.reshape(t_len, n_env), meta=meta)
+    if res.findings:
+        # Which action's log-prob was recorded instead? (the classic 'log-prob of the wrong action')
+        k = int(np.ravel_multi_index(tuple(res.findings[0].context["positions"][0]), (t_len, n_env)))
+        close = [a for a in range(logp_all.shape[1]) if a != acts[k]
+                 and np.isclose(float(got[k]), logp_all[k, a], rtol=rtol, atol=atol)]
+        if close:
+            res.findings[0].message += f"; the recorded value is the log-prob of action {close[0]}, not of the action taken"
+    out = [res, _compare(pids[1], "values", values.reshape(t_len, n_env), cols["values"], rtol, atol,
+                         checked=checked.reshape(t_len, n_env), meta=meta)]
+    if "next_value" in cols and "next_obs" in cols:
+        nv = np.asarray(value_fn(cols["next_obs"]), dtype=np.float64).reshape(-1)
+        out.append(_compare(pids[2], "next_value", nv, cols["next_value"], rtol, atol))
+    else:
+        out.append(_skip(pids[2], "needs next_obs and next_value arrays"))
+    return out
+
+
+def _gae_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", gamma: float, lam: float,
+                convention: str, rtol: float, atol: float, meta: dict) -> list[PropertyResult]:
+    out: list[PropertyResult] = []
+    pids = ("arrays.gae_matches_spec", "arrays.returns_are_advantages_plus_values", "arrays.truncation_bootstrapped")
+    values = cols["values"].astype(np.float64)
+    rewards = cols["rewards"].astype(np.float64)
+    te, tr = _split_flags(cols, trace)
+    done, known = _step_done(cols, convention)
+    if te is not None:
+        done, known = te | tr, np.ones(done.shape, bool)
+    split = te is not None
+    te = done.copy() if te is None else te
+    t_len = values.shape[0]
+    # V(s_{t+1}) of each step (NaN where unknown, so those entries are not compared)
+    nv = np.full(values.shape, np.nan)
+    nv[:-1] = values[1:]
+    if "next_value" in cols:
+        nv[-1] = cols["next_value"].astype(np.float64)
+    nv[te] = 0.0  # never used (terminated steps do not bootstrap)
+    cut = done & ~te  # truncations
+    if cut.any():
+        nv[cut] = np.nan
+        if fns is not None and trace is not None:
+            nv[cut] = np.asarray(fns[1](trace.next_obs[cut]), dtype=np.float64).reshape(-1)
+    have = "advantages" in cols
+    if not have:
+        out.append(_skip(pids[0], "no advantages array"))
+    elif not known.all():
+        out.append(_skip(pids[0], "the done flag of the last step is unknown: pass next_done (or trace=/flags)"))
+    else:
+        with np.errstate(invalid="ignore"):
+            spec = generalized_advantage_estimation_batch(gamma, lam, rewards, values, nv, done, te)
+        comparable = np.isfinite(spec)
+        meta["gae_entries_not_compared"] = int((~comparable).sum())
+        out.append(_compare(pids[0], "advantages", spec, cols["advantages"], rtol, atol, checked=comparable,
+                            hint="spec GAE with split terminated/truncated flags", meta=meta))
+    if have and "returns" in cols:
+        out.append(_compare(pids[1], "returns", cols["advantages"].astype(np.float64) + values, cols["returns"],
+                            rtol, atol))
+    else:
+        out.append(_skip(pids[1], "needs advantages and returns arrays"))
+    if not split:
+        out.append(_skip(pids[2], "no split flags: pass terminated/truncated arrays or trace="))
+    elif not cut.any():
+        out.append(_skip(pids[2], "no step was truncated in this rollout; nothing to check"))
+    elif not have or not known.all():
+        out.append(_skip(pids[2], "needs advantages and the done flag of every step"))
+    else:
+        out.append(_truncation(cols["advantages"].astype(np.float64), rewards, values, nv, done, te, cut, gamma,
+                               lam, rtol, atol, t_len))
+    return out
+
+
+def _truncation(adv: np.ndarray, rewards: np.ndarray, values: np.ndarray, nv: np.ndarray, done: np.ndarray,
+                te: np.ndarray, cut: np.ndarray, gamma: float, lam: float, rtol: float, atol: float,
+                t_len: int) -> PropertyResult:
+    res = _result("arrays.truncation_bootstrapped", examples=1, steps=t_len, episodes=int(cut.sum()))
+    nv_bug = np.where(cut, 0.0, nv)
+    with np.errstate(invalid="ignore"):
+        as_terminal = generalized_advantage_estimation_batch(gamma, lam, rewards, values, nv_bug, done, done)
+        correct = generalized_advantage_estimation_batch(gamma, lam, rewards, values, nv, done, te)
+    close_bug = np.isclose(adv[cut], as_terminal[cut], rtol=rtol, atol=atol)
+    close_ok = np.isclose(adv[cut], correct[cut], rtol=rtol, atol=atol)
+    bug = close_bug & ~close_ok
+    if bug.any():
+        positions = np.argwhere(cut)[bug]
+        t, i = (int(k) for k in positions[0])
+        if np.isfinite(correct[cut]).all():
+            err = np.abs(adv - correct)[np.isfinite(correct)]
+            size = (f"the advantages are off by up to {float(err.max()):.6g} (mean {float(err.mean()):.6g} "
+                    f"over all {err.size} entries; at the truncated steps gamma * V(final obs) is missing)")
+        else:
+            size = "pass policy= and trace= to measure the error (V(final observation) is unknown)"
+        res.fail(Finding(
+            message=(f"truncation treated as termination at {int(bug.sum())} of {int(cut.sum())} truncated steps "
+                     f"(first: step {t}, env {i}): the advantage equals the GAE that ends the return there; {size}"),
+            step=t, expected=float(correct[t, i]), actual=float(adv[t, i]),
+            context={"env": i, "positions": [list(map(int, p)) for p in positions[:1000]],
+                     "classic_bug": "nextnonterminal = 1 - dones[t+1] also on truncation"}))
+    return res

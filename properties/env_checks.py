@@ -1,0 +1,251 @@
+"""Value-level checks for values a Gymnasium env returns: spaces, numerics, snapshots.
+
+Pure functions used by the env fuzzer (:mod:`rollcheck.properties.env_runner`). Each returns a
+list of human-readable problems (empty when the value is fine), never raises on a bad value.
+
+Mirrors:
+
+- TorchLean ``Boundary.checkObservation`` (the shape gate and ``Contract.check_obs_finite`` /
+  ``obs_range``), ``Boundary.checkReward``, ``Boundary.checkDoneFlags``: the numeric checks below
+  are a vectorised equivalent of :func:`rollcheck.spec.contract.observation_violations`,
+  ``reward_violations`` and ``done_flags_violations`` (the spec functions stay the oracle; the
+  agreement is tested with Hypothesis in ``tests/properties/test_env_checks.py``);
+- Gymnasium ``Space.contains`` made stricter: an observation must carry *exactly* the space's
+  dtype and shape (Gymnasium accepts any dtype that can be cast), a ``Discrete`` value may be a
+  Python ``int`` or a numpy integer of the space's dtype;
+- Gymnasium's ``Box``/``Discrete``/... constructors, re-checked on the live objects for
+  :func:`space_problems` (a space can be mutated after construction).
+
+Invariant enforced: :func:`snapshot` copies every mutable container and array, so comparing a
+snapshot with the live value (:func:`values_equal`) detects aliasing by *value*, not identity.
+
+References: https://gymnasium.farama.org/api/spaces/ , ``gymnasium.utils.env_checker``.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from rollcheck.spec.contract import Contract, done_flags_violations, reward_violations
+
+__all__ = ["snapshot", "values_equal", "first_difference", "space_problems", "value_in_space_problems",
+           "observation_numeric_problems", "reward_problems", "done_flag_problems", "short"]
+
+
+def short(value: Any, limit: int = 120) -> str:
+    """A one-line rendering of ``value`` for findings."""
+    if isinstance(value, np.ndarray):
+        text = f"array({np.array2string(value, threshold=8, precision=6, separator=', ')}, dtype={value.dtype})"
+    else:
+        text = repr(value)
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# ---------------------------------------------------------------------------------------------
+# Snapshots and value comparison (aliasing, determinism)
+# ---------------------------------------------------------------------------------------------
+
+def snapshot(value: Any) -> Any:
+    """A deep copy of ``value`` fast for the common cases (arrays, dicts, lists, tuples, scalars)."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if value is None or isinstance(value, (bool, int, float, str, np.generic)):
+        return value
+    if isinstance(value, dict):
+        return {k: snapshot(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [snapshot(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(snapshot(v) for v in value)
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # an object that cannot be copied is compared by its repr
+        return ("<uncopyable>", repr(value))
+
+
+def values_equal(a: Any, b: Any) -> bool:
+    """``a`` and ``b`` are the same value: same types of container, same dtypes, same entries (NaN == NaN)."""
+    return first_difference(a, b) is None
+
+
+def first_difference(a: Any, b: Any, path: str = "") -> "str | None":
+    """Where ``a`` and ``b`` first differ (a path like ``['episode']['r']``), or ``None``."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+            return f"{path or 'value'}: {type(a).__name__} vs {type(b).__name__}"
+        if a.dtype != b.dtype or a.shape != b.shape:
+            return f"{path or 'value'}: {a.dtype}{list(a.shape)} vs {b.dtype}{list(b.shape)}"
+        same = np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+        return None if same else f"{path or 'value'}: {short(a)} vs {short(b)}"
+    if isinstance(a, dict) and isinstance(b, dict):
+        if list(a) != list(b):
+            return f"{path or 'value'}: keys {list(a)} vs {list(b)}"
+        for k in a:
+            d = first_difference(a[k], b[k], f"{path}[{k!r}]")
+            if d is not None:
+                return d
+        return None
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        if type(a) is not type(b) or len(a) != len(b):
+            return f"{path or 'value'}: {short(a)} vs {short(b)}"
+        for i, (x, y) in enumerate(zip(a, b)):
+            d = first_difference(x, y, f"{path}[{i}]")
+            if d is not None:
+                return d
+        return None
+    if type(a) is not type(b):
+        return f"{path or 'value'}: {type(a).__name__} {short(a)} vs {type(b).__name__} {short(b)}"
+    if isinstance(a, (float, np.floating)) and math.isnan(a) and math.isnan(b):
+        return None
+    try:
+        same = bool(a == b)
+    except Exception:
+        same = repr(a) == repr(b)
+    return None if same else f"{path or 'value'}: {short(a)} vs {short(b)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Spaces
+# ---------------------------------------------------------------------------------------------
+
+def space_problems(space: Any, name: str) -> list[str]:
+    """Everything wrong with ``space`` itself (what Gymnasium's constructors would have rejected)."""
+    if not isinstance(space, spaces.Space):
+        return [f"{name}={short(space)} is not a gymnasium.spaces.Space"]
+    out: list[str] = []
+    if isinstance(space, spaces.Box):
+        low, high = np.asarray(space.low), np.asarray(space.high)
+        if low.shape != space.shape or high.shape != space.shape:
+            out.append(f"{name}: low{list(low.shape)}/high{list(high.shape)} do not have the space's shape {list(space.shape)}")
+        elif np.isnan(low).any() or np.isnan(high).any():
+            out.append(f"{name}: a NaN bound (low={short(low)}, high={short(high)})")
+        elif (low > high).any():
+            i = int(np.argmax((low > high).ravel()))
+            out.append(f"{name}: low > high at flat index {i} ({low.ravel()[i]} > {high.ravel()[i]})")
+    elif isinstance(space, spaces.Discrete):
+        if int(space.n) <= 0:
+            out.append(f"{name}: Discrete n={space.n} should be at least one")
+    elif isinstance(space, spaces.MultiDiscrete):
+        if (np.asarray(space.nvec) <= 0).any():
+            out.append(f"{name}: MultiDiscrete nvec={space.nvec} has a non-positive entry")
+    elif isinstance(space, spaces.Dict):
+        for k, sub in space.spaces.items():
+            out += space_problems(sub, f"{name}[{k!r}]")
+    elif isinstance(space, spaces.Tuple):
+        for i, sub in enumerate(space.spaces):
+            out += space_problems(sub, f"{name}[{i}]")
+    if not out:
+        probe = copy.deepcopy(space)  # never touch the env's own space RNG
+        probe.seed(0)
+        try:
+            sample = probe.sample()
+        except Exception as exc:
+            return [f"{name}.sample() raised {type(exc).__name__}: {exc}"]
+        if not space.contains(sample):
+            out.append(f"{name}.sample() returned {short(sample)}, which {name}.contains rejects")
+    return out
+
+
+def value_in_space_problems(space: Any, value: Any, name: str) -> list[str]:
+    """Why ``value`` is not an element of ``space`` with exactly its dtype and shape (empty if it is)."""
+    if isinstance(space, spaces.Discrete):
+        if isinstance(value, bool) or isinstance(value, np.bool_):
+            return [f"{name}={short(value)} is a boolean, not an integer of {space}"]
+        if isinstance(value, (np.ndarray, np.generic)):
+            if value.shape != () or value.dtype != space.dtype:
+                return [f"{name}={short(value)} has dtype {value.dtype} shape {list(value.shape)}; "
+                        f"{space} expects a Python int or a {space.dtype} scalar"]
+        elif not isinstance(value, int):
+            return [f"{name}={short(value)} of type {type(value).__name__} is not an integer"]
+        v = int(value)
+        if not space.start <= v < space.start + space.n:
+            return [f"{name}={v} is outside {space}"]
+        return []
+    if isinstance(space, (spaces.Box, spaces.MultiDiscrete, spaces.MultiBinary)):
+        if not isinstance(value, np.ndarray):
+            return [f"{name}={short(value)} is a {type(value).__name__}, not a numpy array of {space}"]
+        if value.dtype != space.dtype:
+            return [f"{name} has dtype {value.dtype}; {space} declares {space.dtype}"]
+        if value.shape != space.shape:
+            return [f"{name} has shape {list(value.shape)}; {space} declares {list(space.shape)}"]
+        if not space.contains(value):
+            if isinstance(space, spaces.Box):
+                bad = ~((value >= space.low) & (value <= space.high))
+                i = int(np.argmax(bad.ravel())) if bad.any() else 0
+                return [f"{name}={short(value)} is outside the bounds of {space} "
+                        f"(flat index {i}: {value.ravel()[i]} not in [{space.low.ravel()[i]}, {space.high.ravel()[i]}])"]
+            return [f"{name}={short(value)} is not in {space}"]
+        return []
+    if isinstance(space, spaces.Dict):
+        if not isinstance(value, dict) or set(value) != set(space.spaces):
+            return [f"{name}={short(value)} does not have the keys of {space}"]
+        out: list[str] = []
+        for k, sub in space.spaces.items():
+            out += value_in_space_problems(sub, value[k], f"{name}[{k!r}]")
+        return out
+    if isinstance(space, spaces.Tuple):
+        if not isinstance(value, tuple) or len(value) != len(space.spaces):
+            return [f"{name}={short(value)} is not a tuple of length {len(space.spaces)}"]
+        out = []
+        for i, sub in enumerate(space.spaces):
+            out += value_in_space_problems(sub, value[i], f"{name}[{i}]")
+        return out
+    try:
+        ok = space.contains(value)
+    except Exception as exc:
+        return [f"{name}: {space}.contains raised {type(exc).__name__}: {exc}"]
+    return [] if ok else [f"{name}={short(value)} is not in {space}"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Numerics (vectorised equivalents of the spec's checkers)
+# ---------------------------------------------------------------------------------------------
+
+def _numeric_leaves(value: Any, path: str, out: list) -> None:
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "fiu":
+            out.append((path, value))
+    elif isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        out.append((path, np.asarray(value)))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _numeric_leaves(v, f"{path}[{k!r}]", out)
+    elif isinstance(value, (list, tuple)):
+        for i, v in enumerate(value):
+            _numeric_leaves(v, f"{path}[{i}]", out)
+
+
+def observation_numeric_problems(contract: Contract, obs: Any, name: str = "observation") -> list[str]:
+    """Contract.check_obs_finite / Contract.obs_range on every numeric entry of ``obs`` (vectorised)."""
+    leaves: list = []
+    _numeric_leaves(obs, name, leaves)
+    out: list[str] = []
+    for path, arr in leaves:
+        if contract.check_obs_finite and arr.dtype.kind == "f":
+            finite = np.isfinite(arr)
+            if not finite.all():
+                bad = arr.ravel()[int(np.argmin(finite.ravel()))]
+                out.append(f"expected a finite {path} (no NaN/inf), found {bad} (Contract.check_obs_finite)")
+        if contract.obs_range is not None:
+            lo, hi = contract.obs_range
+            inside = (arr >= lo) & (arr <= hi)
+            if not inside.all():
+                bad = arr.ravel()[int(np.argmin(inside.ravel()))]
+                out.append(f"{path} entry {bad} is outside [{lo}, {hi}] (Contract.obs_range)")
+    return out
+
+
+def reward_problems(contract: Contract, reward: Any) -> list[str]:
+    """The spec's ``reward_violations`` (real scalar, finite, in range), as sentences."""
+    return [f"{v.message} ({v.rule})" for v in reward_violations(contract, reward)]
+
+
+def done_flag_problems(contract: Contract, terminated: Any, truncated: Any) -> list[str]:
+    """The spec's ``done_flags_violations`` (Python or numpy booleans), as sentences."""
+    return [f"{v.field}: {v.message} ({v.rule})" for v in done_flags_violations(contract, terminated, truncated)]

@@ -1,0 +1,210 @@
+"""The named properties ``rollcheck env`` checks on an environment and its wrapper stack.
+
+Each :class:`~rollcheck.properties.property.Property` has a stable dotted id, the TorchLean or
+Gymnasium definition it mirrors and a one-line statement. Per-call properties carry a ``check``
+that takes one :class:`Call` (what one ``reset``/``step`` of the outermost env returned, plus
+what every wrapper layer saw and emitted during it) and returns a list of problems (sentences;
+empty when the property holds). Run-level properties (determinism, reset purity, probing every
+action, vector envs) carry a ``check`` over two recorded trajectories or a probe outcome.
+
+Mirrors: TorchLean ``NN.Runtime.RL.Boundary.Core`` (``checkObservation``, ``checkReward``,
+``checkDoneFlags``, ``checkAction``), ``Gymnasium.Session.stepChecked`` (reset on done, never
+step past it), ``Gymnasium.Session.reset (seed?)``; Gymnasium ``Env.reset``/``Env.step``,
+``Space.contains``, ``TimeLimit``, ``gymnasium.vector.AutoresetMode.NEXT_STEP``.
+
+Invariant enforced: ids are unique (``ENV_PROPERTIES`` is a :class:`PropertySet`) and are the
+names users pass to ``--skip`` and read in reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from rollcheck.properties.env_checks import (done_flag_problems, first_difference, observation_numeric_problems,
+                                             reward_problems, short, value_in_space_problems)
+from rollcheck.properties.property import Property, PropertySet
+from rollcheck.spec.contract import Contract
+
+__all__ = ["Call", "LayerCall", "ENV_PROPERTIES", "PER_CALL", "VECTOR_PROPERTIES", "trajectory_difference"]
+
+
+@dataclass
+class LayerCall:
+    """One ``reset``/``step`` call received by one layer of the wrapper stack (0 = outermost)."""
+
+    index: int
+    name: str
+    kind: str
+    action: Any
+    out: Any
+    observation_space: Any
+    action_space: Any
+    past_done: bool = False
+    caller: str = "the harness"
+
+
+@dataclass
+class Call:
+    """One ``reset`` or ``step`` of the outermost env, as the harness saw it."""
+
+    kind: str
+    step: int
+    episode: int
+    t: int
+    action: Any
+    obs: Any
+    reward: Any
+    terminated: Any
+    truncated: Any
+    info: Any
+    observation_space: Any
+    contract: Contract
+    limit: "int | None" = None
+    base_terminated: bool = False
+    layers: list = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-call checks
+# ---------------------------------------------------------------------------------------------
+
+def _obs_in_space(c: Call) -> list[str]:
+    return value_in_space_problems(c.observation_space, c.obs, f"observation from {c.kind}")
+
+
+def _obs_finite(c: Call) -> list[str]:
+    return observation_numeric_problems(c.contract, c.obs, f"observation from {c.kind}")
+
+
+def _reward(c: Call) -> list[str]:
+    return [f"reward {p}" for p in reward_problems(c.contract, c.reward)] if c.kind == "step" else []
+
+
+def _flags(c: Call) -> list[str]:
+    return done_flag_problems(c.contract, c.terminated, c.truncated) if c.kind == "step" else []
+
+
+def _info(c: Call) -> list[str]:
+    return [] if isinstance(c.info, dict) else [f"info from {c.kind} is a {type(c.info).__name__}, not a dict: {short(c.info)}"]
+
+
+def _truncated_at_limit(c: Call) -> list[str]:
+    if c.kind != "step" or c.limit is None or c.t != c.limit:
+        return []
+    if bool(c.truncated) or c.base_terminated:
+        return []
+    return [f"step {c.t} of the episode reached max_episode_steps={c.limit} but returned "
+            f"terminated={c.terminated!r}, truncated={c.truncated!r} (the base env did not terminate, "
+            f"so the cut is a truncation)"]
+
+
+def _never_past_done(c: Call) -> list[str]:
+    return [f"layer {lc.index} ({lc.name}) was stepped by {lc.caller} after it returned terminated/truncated "
+            f"and before any reset" for lc in c.layers if lc.past_done][:1]
+
+
+def _layer_contract(c: Call) -> list[str]:
+    for lc in sorted(c.layers, key=lambda lc: -lc.index):  # innermost first
+        if lc.kind == "step" and lc.action is not None and lc.action_space is not None:
+            try:
+                ok = lc.action_space.contains(lc.action)
+            except Exception:
+                ok = False
+            if not ok:
+                return [f"{lc.caller} passed action {short(lc.action)} to layer {lc.index} ({lc.name}), "
+                        f"outside its action_space {lc.action_space}"]
+        if not isinstance(lc.out, tuple) or len(lc.out) != (5 if lc.kind == "step" else 2):
+            return [f"layer {lc.index} ({lc.name}).{lc.kind} returned {short(lc.out)}, not a "
+                    f"{5 if lc.kind == 'step' else 2}-tuple"]
+        problems = value_in_space_problems(lc.observation_space, lc.out[0], f"observation from {lc.kind}")
+        if lc.kind == "step":
+            problems += reward_problems(Contract(check_reward_finite=False), lc.out[1])
+            problems += done_flag_problems(Contract(), lc.out[2], lc.out[3])
+        if problems:
+            return [f"layer {lc.index} ({lc.name}) breaks its own declared spaces: {problems[0]}"]
+    return []
+
+
+def trajectory_difference(expected: list, actual: list) -> "tuple[int, str] | None":
+    """First record where two trajectories differ: ``(record index, description)`` or ``None``.
+
+    Records are ``(kind, obs, reward, terminated, truncated)``; ``info`` is not compared (it may
+    carry wall-clock time, e.g. ``RecordEpisodeStatistics``'s ``episode.t``).
+    """
+    for i, (a, b) in enumerate(zip(expected, actual)):
+        d = first_difference(a, b)
+        if d is not None:
+            return i, _name(d, ("kind", "observation", "reward", "terminated", "truncated"))
+    if len(expected) != len(actual):
+        return min(len(expected), len(actual)), f"lengths differ: {len(expected)} vs {len(actual)} calls"
+    return None
+
+
+def _name(diff: str, names: tuple) -> str:
+    for i, n in enumerate(names):
+        prefix = f"[{i}]"
+        if diff.startswith(prefix):
+            return n + diff[len(prefix):]
+    return diff
+
+
+def _no_check(*_a: Any) -> list[str]:
+    return []
+
+
+def _prop(pid: str, lean: str, statement: str, check: Any = _no_check) -> Property:
+    return Property(id=pid, lean=lean, statement=statement, check=check)
+
+
+PER_CALL = PropertySet([
+    _prop("spaces.observation_in_space", "Boundary.checkObservation; gymnasium Space.contains",
+          "every observation from reset and step is in observation_space with exactly its dtype and shape",
+          _obs_in_space),
+    _prop("numerics.observation_finite", "Boundary.checkObservation (Contract.check_obs_finite, obs_range)",
+          "every observation entry is finite (and in Contract.obs_range when set)", _obs_finite),
+    _prop("numerics.reward", "Boundary.checkReward", "every reward is a real scalar, finite (and in Contract.reward_range)",
+          _reward),
+    _prop("numerics.done_flags", "Boundary.checkDoneFlags", "terminated and truncated are booleans (Python or numpy)",
+          _flags),
+    _prop("numerics.info_dict", "gymnasium Env.reset / Env.step", "info is a dict on reset and on step", _info),
+    _prop("episode.never_past_done", "Gymnasium.Session.stepChecked (resetOnDone)",
+          "no layer is stepped after it returned terminated or truncated, before a reset", _never_past_done),
+    _prop("episode.truncated_at_limit", "gymnasium TimeLimit; Boundary.Transition.done",
+          "with a known max_episode_steps, an episode cut at the limit is truncated unless the base env terminated then",
+          _truncated_at_limit),
+    _prop("wrapper.layer_contract", "gymnasium Wrapper spaces; Boundary.checkObservation per layer",
+          "every layer emits observations in its own observation_space and passes inward actions in its inner action_space",
+          _layer_contract),
+])
+
+RUN_LEVEL = PropertySet([
+    _prop("spaces.well_formed", "gymnasium.spaces (Box, Discrete, ...) constructors",
+          "observation_space and action_space of every layer are well-formed spaces whose samples they contain"),
+    _prop("actions.accepted", "Boundary.checkAction (every a : Fin n_actions)",
+          "every valid action (each discrete value, Box bounds in the space's dtype) is accepted in every probed state"),
+    _prop("aliasing.no_mutation", "Boundary.Transition (stores copies)",
+          "no observation or info returned earlier changes value because of a later call"),
+    _prop("determinism.fresh_instances", "Gymnasium.Session.reset (seed?)",
+          "the same seed and actions give the same multi-episode trajectory on two fresh instances",
+          trajectory_difference),
+    _prop("determinism.reseeded_instance", "Gymnasium.Session.reset (seed?)",
+          "re-seeding the same instance and replaying the actions gives the same trajectory again",
+          trajectory_difference),
+    _prop("determinism.seeds_differ", "gymnasium Env.reset(seed=...) seeds np_random",
+          "different seeds do not all give identical trajectories (the seed reaches the env)"),
+    _prop("reset.purity", "Gymnasium.Session.reset (seed?)",
+          "after any history, reset(seed=s) replays exactly like a fresh env's reset(seed=s)", trajectory_difference),
+])
+
+VECTOR_PROPERTIES = PropertySet([
+    _prop("vector.sub_env_matches_single", "gymnasium.vector.SyncVectorEnv (reset seeds seed+i)",
+          "sub-env i of the vector env steps exactly like a single env reset with seed+i, per its autoreset mode",
+          trajectory_difference),
+    _prop("vector.autoreset_next_step", "gymnasium.vector.AutoresetMode.NEXT_STEP",
+          "the step after a sub-env is done resets it: reward 0, terminated and truncated false, action ignored"),
+    _prop("vector.batch_in_space", "gymnasium.vector.VectorEnv observation_space",
+          "batched observations are in the vector observation_space with its dtype; rewards and flags are (N,) arrays"),
+])
+
+ENV_PROPERTIES = PropertySet(list(PER_CALL) + list(RUN_LEVEL) + list(VECTOR_PROPERTIES))

@@ -1,0 +1,132 @@
+"""One pytest test per collector property, in a few lines of a user's test suite.
+
+Not a TorchLean definition: this is how the properties of :mod:`.collector_properties` (which
+mirror ``PPO.collectRolloutFromCallbacks``) reach a CI run. Two ways in::
+
+    # tests/test_my_collector.py — a parametrized test, one case per property id
+    from rollcheck.properties.pytest_support import collector_property_tests
+    test_my_collector = collector_property_tests("mypkg.ppo:collect", horizon=None)
+
+    # or, with the rollcheck pytest plugin's marker and fixture
+    @pytest.mark.rollcheck_collector("mypkg.ppo:collect")
+    def test_my_collector(rollcheck_property):
+        rollcheck_property.assert_holds()
+
+Each test id is the property id (``test_my_collector[step.next_value_before_reset]``), so
+``-k``, ``--deselect`` and JUnit dashboards use the same names as reports and ``--skip``. The
+number of examples and the example database come from the active Hypothesis settings profile
+(``--rollcheck-profile ci|dev|thorough``; ``ci`` under ``CI=true``); pass ``examples=`` to fix it.
+Tests are independent, so ``pytest -n auto`` (pytest-xdist) spreads them over workers; runs of the
+collector are memoised per worker process, so the properties on one worker share their runs.
+
+Invariant enforced: a failing test's message carries the property, the TorchLean definition, the
+first failing step, expected and actual values and the paste-able reproducer.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from hypothesis import settings
+
+from rollcheck.spec.errors import InvalidArgument
+
+from .collector_properties import COLLECTOR_PROPERTIES
+from .report import PropertyResult
+from .validate_collector import RunCache, check_property, collector_cases, describe_target, signature_problem
+
+__all__ = ["PropertyCheck", "collector_property_tests", "format_result", "property_checks", "resolve_target"]
+
+_CACHES: dict[tuple, tuple] = {}
+
+
+def resolve_target(target: "str | Callable[..., Any]") -> Callable[..., Any]:
+    """``"package.module:function"`` (or a callable, returned as is) as the collector function."""
+    if callable(target):
+        return target
+    if not isinstance(target, str) or ":" not in target:
+        raise InvalidArgument(f"target={target!r} should be a callable or 'module:function'")
+    module_name, qual = target.split(":", 1)
+    obj: Any = importlib.import_module(module_name)
+    for part in qual.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise InvalidArgument(f"target={target!r}: module {module_name!r} has no attribute {qual!r}") from None
+    return obj
+
+
+def format_result(result: PropertyResult) -> str:
+    """A failing property as text for a test failure (every finding, with its reproducer)."""
+    lines = [f"{result.id} violated — {result.statement}", f"TorchLean: {result.lean}",
+             f"({result.examples} cases tried)"]
+    for f in result.findings:
+        lines += ["", f.message]
+        if f.step is not None:
+            lines.append(f"  first failing step: {f.step}")
+        lines += [f"  expected: {f.expected!r}", f"  actual:   {f.actual!r}"]
+        if f.reproducer:
+            lines += ["", "Reproducer:", f.reproducer]
+    return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class PropertyCheck:
+    """One property of one collector, ready to run inside a test."""
+
+    target: Any
+    property_id: str
+    env: "str | None" = None
+    horizon: "int | None" = None
+    examples: "int | None" = None
+    seed: int = 0
+    tolerance: float = 1e-9
+
+    def run(self) -> PropertyResult:
+        collect = resolve_target(self.target)
+        problem = signature_problem(collect)
+        if problem is not None:
+            raise InvalidArgument(problem)
+        examples = settings.default.max_examples if self.examples is None else self.examples
+        key = (id(collect), self.env, self.horizon, self.tolerance)
+        if key not in _CACHES:
+            _CACHES[key] = (collect, collector_cases(horizon=self.horizon, env=self.env), RunCache(collect, self.tolerance))
+        _collect, strategy, cache = _CACHES[key]
+        return check_property(collect, COLLECTOR_PROPERTIES[self.property_id], strategy, examples=examples,
+                              seed=self.seed, cache=cache, database=settings.default.database,
+                              key=f"{describe_target(collect)}:{self.env}:{self.horizon}")
+
+    def assert_holds(self) -> PropertyResult:
+        """Run the check; fail the current pytest test (with the reproducer) if it is violated."""
+        import pytest
+
+        result = self.run()
+        if result.status == "failed":
+            pytest.fail(format_result(result), pytrace=False)
+        return result
+
+
+def property_checks(target: Any, *, env: "str | None" = None, horizon: "int | None" = None,
+                    examples: "int | None" = None, seed: int = 0, skip: Iterable[str] = (),
+                    tolerance: float = 1e-9) -> list[PropertyCheck]:
+    """One :class:`PropertyCheck` per property id not in ``skip``."""
+    return [PropertyCheck(target, pid, env, horizon, examples, seed, tolerance)
+            for pid in COLLECTOR_PROPERTIES.without(skip).ids]
+
+
+def collector_property_tests(target: Any, *, env: "str | None" = None, horizon: "int | None" = None,
+                             examples: "int | None" = None, seed: int = 0, skip: Iterable[str] = (),
+                             tolerance: float = 1e-9) -> Callable[..., None]:
+    """A pytest test function parametrized over the collector properties (assign it to ``test_...``)."""
+    import pytest
+
+    checks = property_checks(target, env=env, horizon=horizon, examples=examples, seed=seed, skip=skip,
+                             tolerance=tolerance)
+
+    @pytest.mark.parametrize("rollcheck_check", checks, ids=[c.property_id for c in checks])
+    def test_collector_property(rollcheck_check: PropertyCheck) -> None:
+        rollcheck_check.assert_holds()
+
+    return test_collector_property

@@ -1,0 +1,253 @@
+"""Validate Stable-Baselines3's PPO rollout collection against the env, its own policy and the spec.
+
+Mirrors TorchLean's ``PPO.collectRolloutFromCallbacks`` and the split-flag
+``generalizedAdvantageEstimationVec`` (:mod:`rollcheck.spec.advantage`), applied to SB3's
+``OnPolicyAlgorithm.collect_rollouts`` and its ``RolloutBuffer``. Optional extra:
+``pip install 'rollcheck[sb3]'`` (stable-baselines3 and torch are imported lazily, only here).
+
+:func:`validate_sb3` runs one real ``model.collect_rollouts`` on a recording ``VecEnvWrapper`` around
+the model's own env (it keeps a copy of every step's observation, action, reward, done and info,
+*before* SB3 edits the rewards in place), into a fresh ``RolloutBuffer`` of ``n_steps`` steps, then
+checks the buffer (``observations, actions, rewards, episode_starts, values, log_probs, advantages,
+returns``; shape ``(n_steps, n_envs, ...)``, float32) with the model's policy re-run under
+``torch.no_grad``:
+
+- ``sb3.truncation_value_folded`` — SB3 handles a time-limit truncation by folding the value of the
+  terminal observation into the reward (``rewards[t] += gamma * V(infos["terminal_observation"])``
+  when ``infos["TimeLimit.truncated"]``, stable-baselines3 issue #633) and then ending the return as
+  if terminal. Checked: every truncated step's buffer reward equals ``r + gamma * V(final obs)``
+  (V recomputed now, with the same weights), within float32 tolerance. Those entries are then
+  unfolded (set to the env's reward) so the generic checks below see plain rewards;
+- everything of :func:`rollcheck.properties.arrays.validate_arrays` (``arrays.*``: obs, actions,
+  rewards against the trace; ``episode_starts`` as the ``"episode_start"`` dones convention;
+  log-probs and values against the policy; advantages against the spec's split-flag GAE, whose
+  ``V(s_{t+1})`` at a truncation is the critic at the true final observation — mathematically what
+  the fold computes; ``returns = advantages + values``; truncation bootstrapped).
+
+Only ``Discrete`` action spaces are supported (the TorchLean collector's ``Fin n_actions``).
+The model's env is stepped (this *is* a rollout); afterwards ``model.env`` and ``num_timesteps`` are
+restored and ``model._last_obs`` is cleared so the next ``learn`` resets the env.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from rollcheck.spec.errors import InvalidArgument
+
+from .arrays import validate_arrays
+from .property import Property
+from .recording import VecTrace
+from .report import Finding, PropertyResult, Report
+
+__all__ = ["SB3_PROPERTIES", "SB3Policy", "check_value_fold", "import_sb3", "recording_vec_env", "validate_sb3"]
+
+EXTRA_HINT = "install the optional extra: pip install 'rollcheck[sb3]' (stable-baselines3 and torch)"
+
+SB3_PROPERTIES = {p.id: p for p in [
+    Property("sb3.truncation_value_folded", "Runtime.RL.Core.generalizedAdvantageEstimationVec (truncated)",
+             "on TimeLimit.truncated the buffer reward is r + gamma * V(terminal_observation)", None),
+]}
+
+
+def import_sb3() -> Any:
+    """``stable_baselines3`` or an ``ImportError`` naming the extra to install."""
+    try:
+        import stable_baselines3
+        import torch  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(f"rollcheck's SB3 adapter needs stable-baselines3 and torch ({exc}); {EXTRA_HINT}") from None
+    return stable_baselines3
+
+
+_RECORDER: "type | None" = None
+
+
+def recording_vec_env(venv: Any) -> Any:
+    """Wrap an SB3 ``VecEnv`` so every step is recorded (see the module docstring); ``.trace()``."""
+    global _RECORDER
+    if _RECORDER is None:
+        import_sb3()
+        from stable_baselines3.common.vec_env import VecEnvWrapper
+
+        class RecordingSB3VecEnv(VecEnvWrapper):
+            """Records obs before each step, actions, true rewards, dones, truncation and final obs."""
+
+            def __init__(self, venv: Any) -> None:
+                super().__init__(venv)
+                self.steps: list[tuple[np.ndarray, ...]] = []
+                self._last_obs: "np.ndarray | None" = None
+                self._actions: "np.ndarray | None" = None
+
+            def reset(self) -> Any:
+                obs = self.venv.reset()
+                self._last_obs = np.array(obs, copy=True)
+                return obs
+
+            def step_async(self, actions: np.ndarray) -> None:
+                self._actions = np.array(actions, copy=True)
+                self.venv.step_async(actions)
+
+            def step_wait(self) -> Any:
+                obs, rewards, dones, infos = self.venv.step_wait()
+                dones = np.asarray(dones, bool)
+                trunc = np.array([bool(d and info.get("TimeLimit.truncated", False)) for d, info in zip(dones, infos)])
+                final = np.array(obs, copy=True)
+                for i in np.flatnonzero(dones):
+                    if infos[i].get("terminal_observation") is not None:
+                        final[i] = infos[i]["terminal_observation"]
+                self.steps.append((self._last_obs, self._actions, np.array(rewards, dtype=np.float64, copy=True),
+                                   dones & ~trunc, trunc, final, np.zeros(len(dones), bool)))
+                self._last_obs = np.array(obs, copy=True)
+                return obs, rewards, dones, infos
+
+            def trace(self) -> VecTrace:
+                if not self.steps:
+                    raise InvalidArgument("no step was recorded")
+                return VecTrace(*[np.stack(c) for c in zip(*self.steps)])
+
+        _RECORDER = RecordingSB3VecEnv
+    return _RECORDER(venv)
+
+
+class SB3Policy:
+    """An SB3 ``ActorCriticPolicy`` as ``predict_logits``/``predict_value`` (float64 numpy, no grad)."""
+
+    def __init__(self, policy: Any) -> None:
+        self.policy = policy
+
+    def predict_logits_batch(self, obs: Any) -> np.ndarray:
+        import torch as th
+
+        with th.no_grad():
+            tensor = self.policy.obs_to_tensor(np.asarray(obs))[0]
+            dist = self.policy.get_distribution(tensor)
+            return dist.distribution.logits.cpu().numpy().astype(np.float64)
+
+    def predict_value_batch(self, obs: Any) -> np.ndarray:
+        import torch as th
+
+        with th.no_grad():
+            tensor = self.policy.obs_to_tensor(np.asarray(obs))[0]
+            return self.policy.predict_values(tensor).cpu().numpy().astype(np.float64).reshape(-1)
+
+    def predict_logits(self, obs: Any) -> np.ndarray:
+        return self.predict_logits_batch(np.asarray(obs)[None])[0]
+
+    def predict_value(self, obs: Any) -> float:
+        return float(self.predict_value_batch(np.asarray(obs)[None])[0])
+
+
+def check_value_fold(buffer_rewards: np.ndarray, trace: VecTrace, final_values: np.ndarray, gamma: float,
+                     rtol: float = 2e-5, atol: float = 2e-5) -> tuple[PropertyResult, np.ndarray, "float | None"]:
+    """``(result of sb3.truncation_value_folded, rewards unfolded where the fold is as expected,
+    largest |buffer reward - (r + gamma * V(final obs))| over the truncated steps)``.
+
+    ``final_values[t, i]`` is ``V(trace.next_obs[t, i])``; only truncated entries are read.
+    """
+    p = SB3_PROPERTIES["sb3.truncation_value_folded"]
+    cut = trace.truncated
+    res = PropertyResult(p.id, p.lean, p.statement, examples=1, steps=int(cut.size), episodes=int(cut.sum()))
+    if not cut.any():
+        res.status, res.skip_reason = "skipped", "no step was truncated in this rollout; nothing to check"
+        return res, buffer_rewards, None
+    expected = (trace.rewards + gamma * final_values)[cut]
+    got = buffer_rewards[cut].astype(np.float64)
+    ok = np.isclose(got, expected, rtol=rtol, atol=atol)
+    unfolded = np.array(buffer_rewards, copy=True)
+    unfolded[cut] = np.where(ok, trace.rewards[cut], got - gamma * final_values[cut])
+    if not ok.all():
+        where = np.argwhere(cut)[~ok]
+        t, i = (int(k) for k in where[0])
+        k = int(np.flatnonzero(~ok)[0])
+        not_folded = np.isclose(got, trace.rewards[cut], rtol=rtol, atol=atol)[k]
+        res.fail(Finding(
+            message=(f"{int((~ok).sum())} of {int(cut.sum())} truncated steps do not hold r + gamma * V(final obs) "
+                     f"(first: step {t}, env {i}: expected {expected[k]!r}, got {got[k]!r}"
+                     + ("; the reward was not folded at all, so truncation is treated as termination" if not_folded
+                        else "") + ")"),
+            step=t, expected=float(expected[k]), actual=float(got[k]),
+            context={"env": i, "positions": [list(map(int, w)) for w in where[:1000]]}))
+    return res, unfolded, float(np.abs(got - expected).max())
+
+
+def _collect(model: Any, n_steps: int, seed: int) -> tuple[Any, VecTrace, np.ndarray]:
+    """One real ``collect_rollouts`` on a recording wrapper; ``(buffer, trace, last dones)``."""
+    from gymnasium import spaces
+
+    if not isinstance(model.action_space, spaces.Discrete):
+        raise InvalidArgument(f"model.action_space={model.action_space}; rollcheck checks Discrete actions only")
+    original = model.get_env()
+    if original is None:
+        raise InvalidArgument("the model has no env (pass env= when building it, or model.set_env(env))")
+    rec = recording_vec_env(original)
+    saved = (model.env, model.num_timesteps)
+    try:
+        model.env = rec
+        model.set_random_seed(seed)
+        if model.ep_info_buffer is None:
+            model.ep_info_buffer, model.ep_success_buffer = deque(maxlen=100), deque(maxlen=100)
+        model._last_obs = rec.reset()
+        model._last_episode_starts = np.ones((rec.num_envs,), dtype=bool)
+        buffer = model.rollout_buffer_class(n_steps, model.observation_space, model.action_space,
+                                            device=model.device, gamma=model.gamma, gae_lambda=model.gae_lambda,
+                                            n_envs=rec.num_envs, **(model.rollout_buffer_kwargs or {}))
+        callback = model._init_callback(None)
+        if not model.collect_rollouts(rec, callback, buffer, n_rollout_steps=n_steps):
+            raise RuntimeError("collect_rollouts returned False (stopped by a callback)")
+    finally:
+        model.env, model.num_timesteps = saved
+        model._last_obs = None
+    trace = rec.trace()
+    return buffer, trace, trace.terminated[-1] | trace.truncated[-1]
+
+
+def validate_sb3(model: Any, *, n_steps: "int | None" = None, seed: int = 0, policy_sample: "int | None" = None,
+                 rtol: float = 2e-4, atol: float = 2e-4) -> Report:
+    """Run ``model.collect_rollouts`` once for real and check the ``RolloutBuffer`` (module docstring).
+
+    ``model`` is an SB3 ``PPO`` (any ``OnPolicyAlgorithm`` with a ``Discrete`` action space and a
+    ``RolloutBuffer``); ``n_steps`` defaults to ``model.n_steps``.
+    """
+    import_sb3()
+    n_steps = model.n_steps if n_steps is None else n_steps
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps <= 0:
+        raise InvalidArgument(f"n_steps={n_steps!r} should be a positive int")
+    start = time.perf_counter()
+    buffer, trace, last_dones = _collect(model, n_steps, seed)
+    policy = SB3Policy(model.policy)
+    gamma, lam = float(model.gamma), float(model.gae_lambda)
+    final_values = np.zeros(trace.rewards.shape)
+    if trace.truncated.any():
+        final_values[trace.truncated] = policy.predict_value_batch(trace.next_obs[trace.truncated])
+    fold, rewards, fold_err = check_value_fold(buffer.rewards, trace, final_values, gamma, rtol=rtol, atol=atol)
+    arrays = {"obs": buffer.observations, "actions": buffer.actions.reshape(n_steps, -1),
+              "logprobs": buffer.log_probs, "rewards": rewards, "dones": buffer.episode_starts,
+              "values": buffer.values, "advantages": buffer.advantages, "returns": buffer.returns,
+              "next_done": last_dones}
+    report = validate_arrays(arrays, trace=trace, policy=policy, gamma=gamma, lam=lam,
+                             n_actions=int(model.action_space.n), policy_sample=policy_sample, rng=seed,
+                             rtol=rtol, atol=atol)
+    report.title = "rollcheck sb3"
+    report.target = f"{type(model).__name__}({getattr(model.policy, '__class__', type(None)).__name__}) on " \
+                    f"{_env_id(model)}"
+    report.results.insert(0, fold)
+    first = buffer.episode_starts[0]
+    report.meta.update(n_envs=int(trace.num_envs), n_steps=n_steps, seed=seed,
+                       truncations=int(trace.truncated.sum()), terminations=int(trace.terminated.sum()),
+                       fold_max_abs_error=fold_err, episode_starts_row0_all_true=bool(np.all(first == 1)))
+    report.duration_s = time.perf_counter() - start
+    return report
+
+
+def _env_id(model: Any) -> str:
+    try:
+        spec = model.get_env().get_attr("spec")[0]
+        return spec.id if spec is not None else "env"
+    except Exception:  # noqa: BLE001 — only used for the report title
+        return "env"
+

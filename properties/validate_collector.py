@@ -1,0 +1,316 @@
+"""Validate a third-party rollout collector with the seed's signature, with shrunk reproducers.
+
+Mirrors TorchLean's ``NN.Runtime.RL.PPO.collectRolloutFromCallbacks`` as a *specification*: a
+user's ``collect(start, observe, step_checked, cast_obs, cast_reward, predict_logits,
+predict_value, rng_seed, rng_counter, *, horizon, n_actions, obs_shape) -> (Rollout, counter)``
+is driven with instrumented callbacks (:mod:`.collector_trace`) over Hypothesis-generated cases,
+and every property of :data:`~.collector_properties.COLLECTOR_PROPERTIES` is checked on each run.
+
+How the search works: one seeded pass over ``examples`` generated cases checks every property on
+each run (:func:`explore`); then, for each property violated there (or with a failure saved in
+the Hypothesis example database of the active settings profile, keyed by target, property and
+case space), ``hypothesis.find`` searches the same seeded sequence again with that property alone
+and *shrinks* the first violating case to a minimal one. Runs are memoised per case, so the
+collector runs about ``examples`` times plus the shrinking.
+
+Invariant enforced: the :class:`Report` has one result per (non-skipped) property; each failure
+carries the first failing step, expected and actual values and a paste-able reproducer; a target
+that cannot be called with the seed's signature is ``Report.error`` (exit status 2).
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+from random import Random
+from typing import Any, Callable, Iterable
+
+from hypothesis import HealthCheck, Phase, find, settings
+from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
+
+from rollcheck.spec.errors import InvalidArgument
+
+from .collector_properties import COLLECTOR_PROPERTIES
+from .collector_trace import (BUFFERS, CASTS, END_KINDS, LOGIT_MODES, SESSION_STYLES, CollectorCase, CollectorRun,
+                              PolicySpec, build_inputs, env_signature, run_collector)
+from .property import Property
+from .report import Finding, PropertyResult, Report
+
+__all__ = ["RunCache", "check_case", "check_property", "explore", "collector_cases", "describe_target", "render_reproducer",
+           "signature_problem", "validate_collector"]
+
+_SHAPES = [(), (1,), (2,), (3,), (2, 2)]
+_MAX_HORIZON = 24
+
+
+_POLICIES = st.builds(PolicySpec, hidden=st.integers(1, 6), weight_seed=st.integers(0, 2**16),
+                      logits=st.sampled_from(LOGIT_MODES), value_scale=st.sampled_from([1.0, 1000.0]))
+_SEEDS = st.one_of(st.integers(0, 2**16), st.integers(0, 2**64 - 1))
+_EPISODES = st.lists(st.tuples(st.integers(1, 6), st.sampled_from(END_KINDS)), max_size=6).map(tuple)
+_SMALL = st.one_of(st.integers(0, 1000), st.integers(2**63 - 40, 2**63 + 40))
+_ANY_COUNTER = st.integers(0, 2**64 - 1)
+_SHAPE, _N_ACTIONS = st.sampled_from(_SHAPES), st.integers(1, 5)
+_BUFFERS, _STYLES, _CASTS = st.sampled_from(BUFFERS), st.sampled_from(SESSION_STYLES), st.sampled_from(CASTS)
+_COUNTER_KIND = st.integers(0, 2)
+
+
+def collector_cases(*, horizon: "int | None" = None, env: "str | None" = None,
+                    env_spaces: "tuple[tuple, int] | None" = None) -> st.SearchStrategy[CollectorCase]:
+    """Cases for :func:`validate_collector`: scripted adversarial sessions, plus ``env`` runs if given.
+
+    ``horizon`` fixes every case's horizon (else 1..24, 1 included). Counters include values near
+    2**63 (int64 overflow) and up to 2**64 - 1 - horizon. Shrinking goes towards a scalar
+    observation, one action, horizon 1, seed and counter 0, no episode end, fresh buffers.
+    """
+    if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon <= 0):
+        raise InvalidArgument(f"horizon={horizon!r} should be a positive int")
+    horizons = st.just(horizon) if horizon is not None else st.integers(1, _MAX_HORIZON)
+
+    @st.composite
+    def scripted(draw: Any) -> CollectorCase:
+        h = draw(horizons)
+        counter = draw(_SMALL) if draw(_COUNTER_KIND) < 2 else draw(_ANY_COUNTER) % (2**64 - h)
+        return CollectorCase(obs_shape=draw(_SHAPE), n_actions=draw(_N_ACTIONS), horizon=h, rng_seed=draw(_SEEDS),
+                             rng_counter=counter, episodes=draw(_EPISODES), buffers=draw(_BUFFERS),
+                             session_style=draw(_STYLES), obs_dtype=draw(_CASTS), cast=draw(_CASTS),
+                             policy=draw(_POLICIES))
+
+    if env is None:
+        return scripted()
+    if env_spaces is None:
+        env_spaces = env_signature(env)
+    shape, n_actions = env_spaces
+
+    env_horizons = st.just(horizon) if horizon is not None else st.integers(1, 64)
+    env_seeds = st.integers(0, 1000)
+
+    @st.composite
+    def real(draw: Any) -> CollectorCase:
+        h = draw(env_horizons)
+        return CollectorCase(obs_shape=shape, n_actions=n_actions, horizon=h, rng_seed=draw(_SEEDS),
+                             rng_counter=draw(_SMALL), cast=draw(_CASTS), policy=draw(_POLICIES), env_id=env,
+                             env_seed=draw(env_seeds))
+
+    return st.one_of(scripted(), real())
+
+
+class RunCache:
+    """Memoised ``run_collector`` per case (cases are frozen and hashable)."""
+
+    def __init__(self, collect: Callable[..., Any], tolerance: float, limit: int = 4096) -> None:
+        self.collect, self.tolerance, self.limit = collect, tolerance, limit
+        self.runs: dict[CollectorCase, CollectorRun] = {}
+
+    def get(self, case: CollectorCase) -> CollectorRun:
+        run = self.runs.get(case)
+        if run is None:
+            if len(self.runs) >= self.limit:
+                self.runs.clear()
+            run = self.runs[case] = run_collector(self.collect, case, tolerance=self.tolerance)
+        return run
+
+
+def describe_target(collect: Any) -> str:
+    """``module:qualname`` of a function (or its ``repr`` when it has no importable name)."""
+    module, qual = getattr(collect, "__module__", None), getattr(collect, "__qualname__", None)
+    if module and qual and "<" not in qual:
+        return f"{module}:{qual}"
+    return repr(collect)
+
+
+def signature_problem(collect: Any) -> "str | None":
+    """Why ``collect`` cannot be called with the seed's signature, or ``None``."""
+    if not callable(collect):
+        return f"{collect!r:.80} is not callable"
+    try:
+        sig = inspect.signature(collect)
+    except (TypeError, ValueError):
+        return None   # builtins and C functions: try calling
+    case = CollectorCase()
+    args, kwargs = build_inputs(case).args()
+    try:
+        sig.bind(*args, **kwargs)
+    except TypeError as exc:
+        return (f"{describe_target(collect)}{sig} cannot be called as collect(start, observe, step_checked, cast_obs, "
+                f"cast_reward, predict_logits, predict_value, rng_seed, rng_counter, *, horizon, n_actions, "
+                f"obs_shape): {exc}")
+    return None
+
+
+def render_reproducer(collect: Any, case: CollectorCase, pid: str) -> str:
+    """A paste-able Python snippet that rebuilds ``case`` and re-checks ``pid`` on ``collect``."""
+    target = describe_target(collect)
+    if ":" in target and not target.startswith("<"):
+        module, qual = target.split(":", 1)
+        if "." in qual:
+            head = qual.split(".")[0]
+            get = [f"from {module} import {head}", f"collect = {qual}"]
+        else:
+            get = [f"from {module} import {qual} as collect"]
+    else:
+        get = [f"collect = ...  # your collector ({target} has no importable name)"]
+    return "\n".join([
+        f"# rollcheck: minimal (Hypothesis-shrunk) case violating {pid}",
+        "from rollcheck.properties.collector_trace import CollectorCase, PolicySpec",
+        "from rollcheck.properties.validate_collector import check_case",
+        *get,
+        "",
+        f"case = {case!r}",
+        f"for finding in check_case(collect, case, only=[{pid!r}]):",
+        "    print(finding.message, '| expected:', finding.expected, '| actual:', finding.actual)",
+    ])
+
+
+def _evaluate(prop: Property, run: CollectorRun) -> list[Finding]:
+    try:
+        return list(prop.check(run))
+    except Exception as exc:   # a property must never take the harness down; say what happened
+        return [Finding(message=f"checking {prop.id} raised {type(exc).__name__}: {exc}", actual=repr(exc))]
+
+
+def check_case(collect: Callable[..., Any], case: CollectorCase, *, only: "Iterable[str] | None" = None,
+               tolerance: float = 1e-9) -> list[Finding]:
+    """Run ``collect`` once on ``case`` and return the findings of every (or ``only`` the named) property."""
+    props = [COLLECTOR_PROPERTIES[p] for p in only] if only is not None else list(COLLECTOR_PROPERTIES)
+    run = run_collector(collect, case, tolerance=tolerance)
+    out = []
+    for prop in props:
+        for f in _evaluate(prop, run):
+            f.context.setdefault("property", prop.id)
+            out.append(f)
+    return out
+
+
+def _search_settings(examples: int, database: Any) -> settings:
+    return settings(max_examples=examples, deadline=None, database=database, derandomize=False,
+                    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
+                    suppress_health_check=list(HealthCheck))
+
+
+def _count(result: PropertyResult, run: CollectorRun) -> None:
+    result.examples += 1
+    result.steps += len(run.trace.steps)
+    result.episodes += run.trace.episodes
+
+
+def check_property(collect: Callable[..., Any], prop: Property, strategy: st.SearchStrategy, *, examples: int,
+                   seed: int, cache: RunCache, database: Any, key: str,
+                   result: "PropertyResult | None" = None, seen: "set | None" = None) -> PropertyResult:
+    """Search for a minimal case violating ``prop`` (Hypothesis ``find``, shrinking); count what was tried."""
+    result = result or PropertyResult(id=prop.id, lean=prop.lean, statement=prop.statement)
+    seen = set() if seen is None else seen
+
+    def violated(case: CollectorCase) -> bool:
+        run = cache.get(case)
+        if case not in seen:
+            seen.add(case)
+            _count(result, run)
+        return bool(_evaluate(prop, run))
+
+    try:
+        case = find(strategy, violated, settings=_search_settings(examples, database), random=Random(seed),
+                    database_key=_db_key(key, prop.id))
+    except NoSuchExample:
+        return result
+    run = cache.get(case)
+    for f in _evaluate(prop, run) or [Finding(message="violated during the search but not on replay (flaky collector)")]:
+        f.reproducer = render_reproducer(collect, case, prop.id)
+        f.context.update(property=prop.id, lean=prop.lean, case=repr(case))
+        result.fail(f)
+    return result
+
+
+def _db_key(key: str, pid: str) -> bytes:
+    return f"rollcheck.collector:{key}:{pid}".encode()
+
+
+def explore(props: "list[Property]", strategy: st.SearchStrategy, *, examples: int, seed: int,
+            cache: RunCache) -> "tuple[dict[str, PropertyResult], dict[str, set], set[str]]":
+    """One pass over ``examples`` generated cases, every property checked on each run.
+
+    Returns the per-property results (counts only), the cases each has seen, and the ids of the
+    properties violated somewhere; only those are then searched again one by one, to shrink.
+    """
+    results = {p.id: PropertyResult(id=p.id, lean=p.lean, statement=p.statement) for p in props}
+    seen: dict[str, set] = {p.id: set() for p in props}
+    violated: set[str] = set()
+
+    def observe(case: CollectorCase) -> bool:
+        run = cache.get(case)
+        for p in props:
+            if case not in seen[p.id]:
+                seen[p.id].add(case)
+                _count(results[p.id], run)
+            if p.id not in violated and _evaluate(p, run):
+                violated.add(p.id)
+        return False
+
+    try:
+        find(strategy, observe, settings=_search_settings(examples, None), random=Random(seed))
+    except NoSuchExample:
+        pass
+    return results, seen, violated
+
+
+def validate_collector(collect: Callable[..., Any], *, env: "str | None" = None, horizon: "int | None" = None,
+                       examples: "int | None" = None, seed: int = 0, skip: Iterable[str] = (),
+                       report_dir: Any = None, tolerance: float = 1e-9, database: Any = "profile",
+                       only: "Iterable[str] | None" = None, target_name: "str | None" = None) -> Report:
+    """Check ``collect`` against every collector property; returns a :class:`Report`.
+
+    ``env`` adds runs on that Gymnasium environment id (its own sessions always run too);
+    ``horizon`` fixes the horizon (default: 1..24); ``examples`` cases per property (default: the
+    active Hypothesis profile's ``max_examples``); ``seed`` seeds the search; ``skip`` drops
+    property ids or prefixes; ``only`` keeps just those ids; ``report_dir`` writes
+    ``collector-<name>.{md,json,junit.xml}`` there; ``tolerance`` is the relative and absolute
+    float tolerance; ``database`` is a Hypothesis example database (``"profile"``: the active one);
+    ``target_name`` names the target in the report (default ``module:qualname`` of ``collect``).
+    """
+    t0 = time.time()
+    examples = settings.default.max_examples if examples is None else examples
+    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
+        raise InvalidArgument(f"examples={examples!r} should be at least one")
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise InvalidArgument(f"seed={seed!r} should be an int")
+    if not (isinstance(tolerance, float) and 0 <= tolerance < 1):
+        raise InvalidArgument(f"tolerance={tolerance!r} should be a float in [0, 1)")
+    props = COLLECTOR_PROPERTIES.without(skip)
+    if only is not None:
+        only = list(only)
+        for pid in only:
+            COLLECTOR_PROPERTIES[pid]
+        props = [p for p in props if p.id in only]
+    target = target_name or describe_target(collect)
+    report = Report(title=f"rollcheck collector: {target}", target=target,
+                    meta={"examples": examples, "seed": seed, "env": env or "(scripted sessions only)",
+                          "horizon": horizon or f"1..{_MAX_HORIZON}", "tolerance": tolerance,
+                          "skipped": ", ".join(skip) or "none"})
+    report.error = signature_problem(collect)
+    strategy = None
+    if report.error is None:
+        try:
+            strategy = collector_cases(horizon=horizon, env=env)
+        except Exception as exc:
+            report.error = f"environment {env!r} cannot be used: {type(exc).__name__}: {exc}"
+    if strategy is not None:
+        db = settings.default.database if database == "profile" else database
+        cache = RunCache(collect, tolerance)
+        key = f"{target}:{env}:{horizon}"
+        props = list(props)
+        results, seen, violated = explore(props, strategy, examples=examples, seed=seed, cache=cache)
+        for prop in props:
+            saved = db is not None and next(iter(db.fetch(_db_key(key, prop.id))), None) is not None
+            if prop.id in violated or saved:   # shrink it (or replay the database's saved failure)
+                check_property(collect, prop, strategy, examples=examples, seed=seed, cache=cache, database=db,
+                               key=key, result=results[prop.id], seen=seen[prop.id])
+            report.results.append(results[prop.id])
+    report.duration_s = time.time() - t0
+    if report_dir is not None:
+        report.meta["written"] = {k: str(v) for k, v in report.write(report_dir, _stem(target)).items()}
+    return report
+
+
+def _stem(target: str) -> str:
+    name = target.split(":")[-1] if ":" in target else "target"
+    return "collector-" + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:60]

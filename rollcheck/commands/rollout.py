@@ -1,0 +1,128 @@
+"""``rollcheck rollout FILE`` — validate a recorded rollout (interchange JSON or ``.npz``).
+
+Mirrors TorchLean's ``Boundary.Json.loadRolloutAll`` as a command: every transition of ``FILE`` is
+checked against the contract built from the options (``Boundary.Core.Contract``), and *all* bad
+transitions are reported (see :mod:`rollcheck.properties.recorded`).
+
+    rollcheck rollout FILE --obs-shape 4 --n-actions 2 [--obs-range LO HI] [--reward-range LO HI]
+                      [--no-obs-finite] [--no-reward-finite] [--exclusive-done-flags]
+                      [--report-dir DIR] [--show N]
+
+``--obs-shape`` takes the dimensions as separate numbers (``--obs-shape 2 3``), comma separated
+(``2,3``) or as a JSON list (``[2, 3]``); ``--obs-shape`` with no number, ``[]`` or ``scalar`` is
+the scalar shape. Exit status: 0 every transition satisfies the contract, 1 some do not (a summary
+of all of them is printed), 2 the file cannot be read or the options are invalid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rollcheck.spec.contract import Contract
+from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.shape import Shape
+
+__all__ = ["parse_obs_shape", "register", "run"]
+
+
+def parse_obs_shape(parts: "list[str]") -> Shape:
+    """``['2', '3']``, ``['2,3']``, ``['[2, 3]']``, ``[]``, ``['[]']`` or ``['scalar']`` as a :class:`Shape`."""
+    text = " ".join(parts).strip()
+    if text in ("", "[]", "scalar", "()"):
+        return Shape.scalar()
+    cleaned = text.strip("[]()").replace(",", " ").split()
+    dims = []
+    for token in cleaned:
+        try:
+            d = int(token)
+        except ValueError:
+            raise InvalidArgument(f"--obs-shape {text!r}: {token!r} is not a non-negative integer") from None
+        if d < 0:
+            raise InvalidArgument(f"--obs-shape {text!r}: dimension {d} should be non-negative")
+        dims.append(d)
+    return Shape(tuple(dims))
+
+
+def _ranges(indices: "list[int]", limit: int = 200) -> str:
+    spans: list[str] = []
+    start = prev = None
+    for i in indices + [None]:  # type: ignore[list-item]
+        if start is not None and (i is None or i != prev + 1):
+            spans.append(str(start) if start == prev else f"{start}-{prev}")
+            start = None
+        if i is not None and start is None:
+            start = i
+        prev = i
+    if len(spans) > limit:
+        return ", ".join(spans[:limit]) + f", ... ({len(spans) - limit} more spans)"
+    return ", ".join(spans)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rollcheck.properties.recorded import validate_rollout_file
+
+    try:
+        shape = parse_obs_shape(args.obs_shape)
+        contract = Contract(check_obs_finite=not args.no_obs_finite,
+                            check_reward_finite=not args.no_reward_finite,
+                            obs_range=tuple(args.obs_range) if args.obs_range else None,
+                            reward_range=tuple(args.reward_range) if args.reward_range else None,
+                            require_exclusive_done_flags=args.exclusive_done_flags)
+        if args.n_actions <= 0:
+            raise InvalidArgument(f"--n-actions {args.n_actions} should be a positive int")
+        if args.show < 0:
+            raise InvalidArgument(f"--show {args.show} should be at least 0")
+        report = validate_rollout_file(args.file, shape, args.n_actions, contract)
+    except InvalidArgument as exc:
+        print(f"rollcheck rollout: InvalidArgument: {exc}", file=sys.stderr)
+        return 2
+    if args.report_dir:
+        paths = report.write(args.report_dir, f"rollout-{Path(args.file).stem}")
+        print(f"report: {', '.join(str(p) for p in paths.values())}")
+    if report.error:
+        print(f"rollcheck rollout: {args.file}: {report.error}", file=sys.stderr)
+        return 2
+    meta = report.meta
+    if report.ok:
+        print(f"OK {args.file}: all {meta['transitions']} transitions satisfy the contract "
+              f"(obs_shape {shape.pretty()}, n_actions {args.n_actions}; {report.duration_s * 1e3:.0f} ms)")
+        return 0
+    print(f"FAIL {args.file}: {meta['bad_transitions']} of {meta['transitions']} transitions violate the "
+          f"contract ({meta['violations']} violations; {report.duration_s * 1e3:.0f} ms)")
+    for r in report.failed:
+        print(f"  {r.id} ({r.lean}): {len(r.findings)} violation(s)")
+    indices = meta.get("bad_transition_indices", [])
+    if indices:
+        more = meta["bad_transitions"] - len(indices)
+        print(f"  bad transitions: {_ranges(indices)}" + (f" (+{more} more in the report)" if more > 0 else ""))
+    findings = sorted((f for r in report.failed for f in r.findings),
+                      key=lambda f: (-1 if f.step is None else f.step))
+    for f in findings[:args.show]:
+        print(f"    {f.message}")
+    if len(findings) > args.show:
+        print(f"    ... {len(findings) - args.show} more (use --show N or --report-dir DIR for all)")
+    return 1
+
+
+def register(subparsers: "argparse._SubParsersAction") -> None:
+    p = subparsers.add_parser(
+        "rollout", help="validate a recorded rollout file (interchange JSON or .npz) against the contract",
+        description=__doc__.split("\n\n")[0])
+    p.add_argument("file", metavar="FILE", help="rollout file: interchange JSON or .npz "
+                   "(arrays obs, actions, rewards, terminated, truncated, next_obs)")
+    p.add_argument("--obs-shape", nargs="*", required=True, metavar="DIM",
+                   help="observation shape, e.g. --obs-shape 4 or --obs-shape 2,3; none for a scalar")
+    p.add_argument("--n-actions", type=int, required=True, help="number of discrete actions")
+    p.add_argument("--obs-range", nargs=2, type=float, metavar=("LO", "HI"),
+                   help="closed interval every observation entry must lie in")
+    p.add_argument("--reward-range", nargs=2, type=float, metavar=("LO", "HI"),
+                   help="closed interval every reward must lie in")
+    p.add_argument("--no-obs-finite", action="store_true", help="allow NaN/inf observation entries")
+    p.add_argument("--no-reward-finite", action="store_true", help="allow NaN/inf rewards")
+    p.add_argument("--exclusive-done-flags", action="store_true",
+                   help="reject transitions with both terminated and truncated true")
+    p.add_argument("--report-dir", help="write rollout-<stem>.md/.json/.junit.xml here")
+    p.add_argument("--show", type=int, default=20, help="violations to print (default 20)")
+    p.set_defaults(handler=run)

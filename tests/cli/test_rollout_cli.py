@@ -1,0 +1,91 @@
+"""``rollcheck rollout FILE``: exit 0 valid, 1 violations (all listed), 2 unreadable file or bad usage."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rollcheck.cli import main
+from rollcheck.commands.rollout import parse_obs_shape
+from rollcheck.spec import InvalidArgument, Shape
+
+
+def _write_npz(path, n=5, **override):
+    cols = {"obs": np.zeros((n, 2)), "actions": np.zeros(n, int), "rewards": np.ones(n),
+            "terminated": np.zeros(n, bool), "truncated": np.zeros(n, bool), "next_obs": np.zeros((n, 2))}
+    cols.update(override)
+    np.savez(path, **cols)
+    return str(path)
+
+
+def test_valid_file_exits_0(tmp_path, capsys):
+    assert main(["rollout", _write_npz(tmp_path / "a.npz"), "--obs-shape", "2", "--n-actions", "2"]) == 0
+    assert "all 5 transitions satisfy the contract" in capsys.readouterr().out
+
+
+def test_violations_exit_1_and_every_bad_transition_is_listed(tmp_path, capsys):
+    rewards = np.ones(5)
+    rewards[[1, 2, 4]] = 3.0
+    path = _write_npz(tmp_path / "b.npz", rewards=rewards)
+    code = main(["rollout", path, "--obs-shape", "2", "--n-actions", "2", "--reward-range", "-1", "1",
+                 "--report-dir", str(tmp_path / "rep")])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "3 of 5 transitions violate" in out and "bad transitions: 1-2, 4" in out
+    assert 'transition 4, field "reward": reward out of range' in out
+    saved = json.loads((tmp_path / "rep" / "rollout-b.json").read_text())
+    assert saved["exit_code"] == 1
+    assert (tmp_path / "rep" / "rollout-b.junit.xml").exists() and (tmp_path / "rep" / "rollout-b.md").exists()
+
+
+def test_contract_options_are_applied(tmp_path, capsys):
+    obs = np.zeros((3, 2))
+    obs[1, 1] = np.nan
+    te = np.array([False, True, False])
+    path = _write_npz(tmp_path / "c.npz", n=3, obs=obs, terminated=te, truncated=te)
+    assert main(["rollout", path, "--obs-shape", "2", "--n-actions", "1"]) == 1
+    assert main(["rollout", path, "--obs-shape", "2", "--n-actions", "1", "--no-obs-finite"]) == 0
+    assert main(["rollout", path, "--obs-shape", "2", "--n-actions", "1", "--no-obs-finite",
+                 "--exclusive-done-flags"]) == 1
+    out = capsys.readouterr().out
+    assert "require_exclusive_done_flags" in out
+
+
+def test_json_file_and_show_limit(tmp_path, capsys):
+    rows = [{"obs": 0.0, "action": a, "reward": 0.0, "terminated": False, "truncated": False, "next_obs": 0.0}
+            for a in range(6)]
+    (tmp_path / "r.json").write_text(json.dumps({"transitions": rows}))
+    assert main(["rollout", str(tmp_path / "r.json"), "--obs-shape", "--n-actions", "2", "--show", "1"]) == 1
+    out = capsys.readouterr().out
+    assert "bad transitions: 2-5" in out and "... 3 more" in out
+
+
+@pytest.mark.parametrize("argv", [
+    ["--obs-shape", "2", "--n-actions", "0"],
+    ["--obs-shape", "x", "--n-actions", "2"],
+    ["--obs-shape", "2", "--n-actions", "2", "--obs-range", "1", "-1"],
+])
+def test_bad_usage_exits_2(tmp_path, capsys, argv):
+    assert main(["rollout", _write_npz(tmp_path / "d.npz"), *argv]) == 2
+    assert "InvalidArgument" in capsys.readouterr().err
+
+
+def test_unreadable_files_exit_2(tmp_path, capsys):
+    assert main(["rollout", str(tmp_path / "nope.json"), "--obs-shape", "2", "--n-actions", "2"]) == 2
+    (tmp_path / "garbage.json").write_text("[1, 2")
+    assert main(["rollout", str(tmp_path / "garbage.json"), "--obs-shape", "2", "--n-actions", "2"]) == 2
+    path = _write_npz(tmp_path / "obj.npz", obs=np.array([None] * 5))
+    assert main(["rollout", path, "--obs-shape", "2", "--n-actions", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read" in err and "bad JSON" in err and "object array" in err
+
+
+def test_parse_obs_shape():
+    assert parse_obs_shape(["2", "3"]) == Shape((2, 3))
+    assert parse_obs_shape(["2,3"]) == Shape((2, 3))
+    assert parse_obs_shape(["[2, 3]"]) == Shape((2, 3))
+    assert parse_obs_shape([]) == parse_obs_shape(["scalar"]) == Shape.scalar()
+    with pytest.raises(InvalidArgument, match="'-1'|dimension -1"):
+        parse_obs_shape(["-1"])

@@ -1,0 +1,135 @@
+"""The session's numpy fast path agrees with the spec checker (the oracle) on generated inputs,
+including NaN, ±inf, -0.0, subnormals, float16/32/64 and integer dtypes, ranges and ill-typed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import given, strategies as st
+
+from rollcheck.impl.session import (_transition, checked_observation, checked_transition, observation_array_ok,
+                                    reward_ok)
+from rollcheck.properties.strategies import SPECIAL_FLOATS, contracts, shaped_tensors, shapes, transitions
+from rollcheck.spec import (Contract, ContractViolation, Shape, Transition, check_observation, check_transition_fin,
+                            observation_holds, reward_holds)
+
+floats = st.one_of(st.floats(allow_subnormal=True), st.sampled_from(SPECIAL_FLOATS))
+
+
+def _outcome(fn, *args, **kwargs):
+    try:
+        return ("ok", fn(*args, **kwargs))
+    except ContractViolation as exc:
+        return ("violation", [(v.field, v.rule, v.message) for v in exc.violations])
+
+
+@given(contracts(), st.lists(floats, max_size=40))  # both sides of the small-array threshold (32)
+def test_observation_array_ok_is_observation_holds(contract, xs):
+    assert observation_array_ok(contract, np.array(xs, dtype=np.float64)) == observation_holds(contract, xs)
+
+
+@given(contracts(), floats)
+def test_reward_ok_is_reward_holds(contract, r):
+    assert reward_ok(contract, r) == reward_holds(contract, r)
+
+
+@st.composite
+def tensor_cases(draw):
+    dims = draw(shapes(max_rank=2, max_side=3))
+    kind = draw(st.sampled_from(["float", "int", "other_shape", "bool", "list"]))
+    if kind == "float":
+        value = draw(shaped_tensors(dims, as_numpy=True, dtypes=("float16", "float32", "float64")))
+    elif kind == "int":
+        dtype = draw(st.sampled_from(["int8", "int64", "uint8", "uint64"]))
+        value = np.array(draw(st.lists(st.integers(0, 100), min_size=math.prod(dims), max_size=math.prod(dims))),
+                         dtype=dtype).reshape(dims)
+    elif kind == "other_shape":
+        value = draw(shaped_tensors(draw(shapes(max_rank=2, max_side=3)), as_numpy=True))
+    elif kind == "bool":
+        value = np.zeros(dims, dtype=bool)
+    else:
+        value = draw(shaped_tensors(dims, as_numpy=False))
+    if draw(st.booleans()) and isinstance(value, np.ndarray) and value.shape == ():
+        value = value[()]  # a numpy scalar, as Gymnasium may return for shape ()
+    return Shape.of(dims), value
+
+
+@given(contracts(), tensor_cases())
+def test_checked_observation_agrees_with_check_observation(contract, case):
+    shape, value = case
+    fast = _outcome(checked_observation, contract, value, shape)
+    spec = _outcome(check_observation, contract, value, shape)
+    assert fast[0] == spec[0]
+    if fast[0] == "ok":
+        arr = fast[1]
+        assert arr.dtype == np.float64 and arr.shape == shape.dims and not arr.flags.writeable
+        assert arr.ravel().tolist() == list(spec[1]) or np.array_equal(arr.ravel(), spec[1], equal_nan=True)
+        assert np.array_equal(np.signbit(arr.ravel()), np.signbit(np.array(spec[1], dtype=np.float64)))
+    else:
+        assert fast[1] == spec[1]
+
+
+@st.composite
+def transition_cases(draw):
+    dims = draw(shapes(max_rank=2, max_side=3))
+    n_actions = draw(st.integers(1, 4))
+    raw = draw(transitions(dims, n_actions, well_typed=None))
+    reward = raw.reward
+    if draw(st.booleans()) and isinstance(reward, float) and math.isfinite(reward):
+        with np.errstate(over="ignore"):  # float32 may round a large reward to inf: still a valid input
+            reward = draw(st.sampled_from([np.float32, np.float64, int]))(reward)
+    return raw, reward
+
+
+@given(contracts(), transition_cases())
+def test_checked_transition_agrees_with_check_transition_fin(contract, case):
+    raw, reward = case
+    shape = Shape.of(raw.obs_shape)
+    try:  # the session's stored observation is always a checked float64 copy
+        observation = checked_observation(contract, raw.observation, shape)
+    except ContractViolation:
+        observation = None
+    if observation is None:
+        return
+    args = (contract, observation, raw.next_observation, raw.action, reward, raw.terminated, raw.truncated)
+    fast = _outcome(checked_transition, *args, shape, raw.n_actions)
+    spec = _outcome(check_transition_fin, *args, obs_shape=shape, n_actions=raw.n_actions)
+    assert fast[0] == spec[0]
+    if fast[0] == "ok":
+        assert fast[1] == spec[1]
+        assert fast[1].next_observation.dtype == np.float64 and not fast[1].next_observation.flags.writeable
+        assert type(fast[1].action) is int and type(fast[1].reward) is float
+    else:
+        assert fast[1] == spec[1]
+
+
+@given(st.lists(floats, min_size=3, max_size=3), st.lists(floats, min_size=3, max_size=3), st.integers(0, 5),
+       floats, st.booleans(), st.booleans())
+def test_transition_builder_equals_constructor(obs, nxt, action, reward, te, tr):
+    o, n = np.array(obs), np.array(nxt)
+    o.setflags(write=False)
+    n.setflags(write=False)
+    fast = _transition(o, action, reward, n, te, tr)
+    slow = Transition(observation=o, action=action, reward=reward, next_observation=n, terminated=te, truncated=tr)
+    assert type(fast) is Transition and fast == slow and vars(fast).keys() == vars(slow).keys()
+    assert fast.done == slow.done
+
+
+def test_buffer_mutation_after_check_does_not_leak():
+    buf = np.array([1.0, 2.0], dtype=np.float32)
+    arr = checked_observation(Contract(), buf, Shape.of([2]))
+    buf[:] = np.nan
+    assert arr.tolist() == [1.0, 2.0]
+
+
+def test_all_finite_handles_overflowing_sums_and_empty_arrays():
+    big = np.array([1.7976931348623157e308, 1.7976931348623157e308, -0.0])
+    assert observation_array_ok(Contract(), big)  # the dot overflows; the exact test decides
+    assert not observation_array_ok(Contract(), np.array([np.inf, -np.inf]))
+    assert observation_array_ok(Contract(), np.zeros((0, 3)))
+    assert not observation_array_ok(Contract(), np.array([[1.0, np.nan], [2.0, 3.0]]))
+    large = np.ones(100)
+    assert observation_array_ok(Contract(), large)
+    large[57] = -np.inf
+    assert not observation_array_ok(Contract(), large)

@@ -1,0 +1,94 @@
+"""The vectorised sampler equals the spec's sampler bit for bit, for every (seed, counter) and logits row."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from rollcheck.impl.vector_collect import sample_actions_from_logits_batch, uniform_batch
+from rollcheck.spec import InvalidArgument, action_log_softmax, sample_action_from_logits, uniform
+from rollcheck.spec.random_stream import MASK64
+
+words = st.integers(0, MASK64)
+logit = st.floats(min_value=-1e300, max_value=1e300, allow_nan=False, allow_infinity=False)
+small_logit = st.floats(min_value=-50, max_value=50, allow_nan=False)
+
+
+@given(st.lists(st.tuples(words, words), min_size=1, max_size=40))
+@example([(0, 0), (MASK64, MASK64), (0, MASK64), (MASK64, 0), (1, 2 ** 63), (0x9E3779B97F4A7C15, MASK64 - 1)])
+def test_uniform_batch_is_the_spec_uniform_bit_for_bit(pairs):
+    seeds, counters = zip(*pairs)
+    got = uniform_batch(seeds, counters)
+    assert got.dtype == np.float64
+    assert got.tolist() == [uniform(s, c) for s, c in pairs]
+
+
+@st.composite
+def sampler_cases(draw):
+    n = draw(st.integers(1, 6))
+    k = draw(st.integers(1, 6))
+    entries = draw(st.sampled_from([logit, small_logit]))
+    logits = np.array(draw(st.lists(st.lists(entries, min_size=k, max_size=k), min_size=n, max_size=n)))
+    seeds = draw(st.lists(words, min_size=n, max_size=n))
+    counters = draw(st.lists(words, min_size=n, max_size=n))
+    return seeds, counters, logits
+
+
+@given(sampler_cases())
+def test_batch_sampler_equals_the_spec_sampler_and_log_softmax_per_row(case):
+    seeds, counters, logits = case
+    actions, log_probs = sample_actions_from_logits_batch(seeds, counters, logits)
+    for i, (s, c) in enumerate(zip(seeds, counters)):
+        counter, a = sample_action_from_logits(s, c, logits[i])
+        assert counter == c + 1
+        assert actions[i] == a
+        assert log_probs[i] == action_log_softmax(logits[i], a)  # the same float, not merely close
+
+
+@given(st.integers(0, 2 ** 20), st.integers(0, 2 ** 20), st.integers(2, 5))
+def test_draws_on_a_cdf_boundary_pick_the_same_action(seed, counter, k):
+    # Logits whose softmax CDF hits the uniform exactly (or within one ulp) exercise the `cum > u` edge.
+    u = uniform(seed, counter)
+    p0 = min(max(u, 1e-12), 1 - 1e-12)
+    rest = (1 - p0) / (k - 1)
+    for nudge in (-1e-16, 0.0, 1e-16):
+        probs = [p0 + nudge] + [rest] * (k - 1)
+        logits = np.array([[math.log(max(p, 1e-300)) for p in probs]])
+        actions, log_probs = sample_actions_from_logits_batch([seed], [counter], logits)
+        assert (actions[0],) == (sample_action_from_logits(seed, counter, logits[0])[1],)
+        assert log_probs[0] == action_log_softmax(logits[0], int(actions[0]))
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_non_finite_logits_raise_the_spec_error(bad):
+    logits = np.array([[0.0, 1.0], [bad, 0.0]])
+    with pytest.raises(InvalidArgument) as spec_error:
+        sample_action_from_logits(3, 4, logits[1])
+    with pytest.raises(InvalidArgument) as batch_error:
+        sample_actions_from_logits_batch([1, 3], [2, 4], logits)
+    assert str(batch_error.value) == str(spec_error.value)
+
+
+@pytest.mark.parametrize("seeds, counters, logits, message", [
+    ([1, 2], [0], np.zeros((2, 2)), r"counters has 1 entries; expected one per sub-env \(num_envs=2\)"),
+    ([-1], [0], np.zeros((1, 2)), r"seeds\[0\]=-1 should be an int in \[0, 2\*\*64\)"),
+    ([2 ** 64], [0], np.zeros((1, 2)), r"seeds\[0\]=18446744073709551616 should be an int"),
+    ([True], [0], np.zeros((1, 2)), r"seeds\[0\]=True should be an int"),
+    ([1], [0.5], np.zeros((1, 2)), r"counters\[0\]=0.5 should be an int"),
+    ([1], [0], np.zeros((2, 2)), r"logits has shape \[2, 2\]; expected \[1, n_actions > 0\]"),
+    ([1], [0], np.zeros((1, 0)), r"logits has shape \[1, 0\]"),
+    ([1], [0], np.zeros(2), r"logits has shape \[2\]"),
+])
+def test_bad_sampler_arguments_name_the_field(seeds, counters, logits, message):
+    with pytest.raises(InvalidArgument, match=message):
+        sample_actions_from_logits_batch(seeds, counters, logits)
+
+
+def test_uniform_batch_accepts_numpy_words():
+    seeds = np.array([0, MASK64], dtype=np.uint64)
+    counters = np.array([5, 6], dtype=np.uint64)
+    assert uniform_batch(seeds, counters).tolist() == [uniform(0, 5), uniform(MASK64, 6)]

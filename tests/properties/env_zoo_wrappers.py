@@ -1,0 +1,273 @@
+"""Wrappers with planted bugs, one per env property, for rollcheck env's own tests.
+
+Each entry of :data:`PLANTED` names the stack (a registered id and wrappers from this module),
+the property that must catch the bug and the other properties the same bug may also break
+(e.g. a NaN observation is also outside its Box). Most bugs hide where ``check_env``'s few
+fixed-seed steps do not look: after twenty steps, in the second episode, in tilted states
+reached by repeating one action, at the exact Box bounds, at the time limit.
+
+Importable by name (``tests.properties.env_zoo_wrappers:NaNRewardAfterRun``) so reproducers
+and ``rollcheck env --wrapper`` can use them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gymnasium as gym
+import numpy as np
+
+
+class ObsDtypeFloat64(gym.ObservationWrapper):
+    """spaces: returns float64 observations while observation_space says float32."""
+
+    def observation(self, obs):
+        return np.asarray(obs, dtype=np.float64)
+
+
+class ObsOutOfBoundsLate(gym.Wrapper):
+    """spaces: after 20 steps of an episode, the cart position leaves its declared bounds."""
+
+    def reset(self, **kw):
+        self.t = 0
+        return self.env.reset(**kw)
+
+    def step(self, action):
+        obs, r, te, tr, info = self.env.step(action)
+        self.t += 1
+        if self.t > 20:
+            obs = obs.copy()
+            obs[0] = np.float32(9.0)
+        return obs, r, te, tr, info
+
+
+class NaNRewardAfterRun(gym.Wrapper):
+    """numerics.reward: the reward is NaN once the same action was taken 6 times in a row."""
+
+    def reset(self, **kw):
+        self.last, self.run = None, 0
+        return self.env.reset(**kw)
+
+    def step(self, action):
+        obs, r, te, tr, info = self.env.step(action)
+        self.run = self.run + 1 if action == self.last else 1
+        self.last = action
+        return obs, (float("nan") if self.run >= 6 else r), te, tr, info
+
+
+class IntDoneFlags(gym.Wrapper):
+    """numerics.done_flags: terminated comes back as an int (0/1), not a boolean."""
+
+    def step(self, action):
+        obs, r, te, tr, info = self.env.step(action)
+        return obs, r, int(te), tr, info
+
+
+class InfoListSecondEpisode(gym.Wrapper):
+    """numerics.info_dict: from the second episode on, step's info is a list."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.episodes = 0
+
+    def reset(self, **kw):
+        self.episodes += 1 if kw.get("seed") is None else -self.episodes + 1
+        return self.env.reset(**kw)
+
+    def step(self, action):
+        obs, r, te, tr, info = self.env.step(action)
+        return obs, r, te, tr, (list(info.items()) if self.episodes >= 2 else info)
+
+
+class NaNVelocityWhenTilted(gym.ObservationWrapper):
+    """numerics.observation_finite: the cart velocity becomes NaN when the pole tilts past 0.15 rad."""
+
+    def observation(self, obs):
+        if abs(float(obs[2])) > 0.15:
+            obs = obs.copy()
+            obs[1] = np.float32("nan")
+        return obs
+
+
+class RejectLastActionWhenTilted(gym.Wrapper):
+    """actions.accepted: rejects the last discrete action once the pole leans right past 0.05 rad."""
+
+    def reset(self, **kw):
+        obs, info = self.env.reset(**kw)
+        self.obs = obs
+        return obs, info
+
+    def step(self, action):
+        if action == self.action_space.n - 1 and float(self.obs[2]) > 0.05:
+            raise ValueError(f"action {action} not allowed in this state")
+        out = self.env.step(action)
+        self.obs = out[0]
+        return out
+
+
+class RejectExactBoxBounds(gym.ActionWrapper):
+    """actions.accepted: rejects Box actions exactly at the bounds (off-by-one interval)."""
+
+    def action(self, action):
+        a = np.asarray(action)
+        if np.any(a <= self.action_space.low) or np.any(a >= self.action_space.high):
+            raise ValueError(f"action {a} must be strictly inside the bounds")
+        return action
+
+
+class GlobalRNGNoise(gym.ObservationWrapper):
+    """determinism.fresh_instances: adds noise from the *global* numpy RNG to each observation."""
+
+    def observation(self, obs):
+        return (obs + np.random.normal(0.0, 1e-3, size=obs.shape)).astype(obs.dtype)
+
+
+class IgnoresSeed(gym.Wrapper):
+    """determinism.seeds_differ: resets the inner env with a fixed seed, whatever the caller asks."""
+
+    def reset(self, *, seed=None, options=None):
+        return self.env.reset(seed=12345, options=options)
+
+
+class LeakyEpisodeCounter(gym.Wrapper):
+    """reset.purity: a per-instance episode counter survives reset(seed=...) and shifts the reward."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.episodes = 0
+
+    def reset(self, **kw):
+        self.episodes += 1
+        return self.env.reset(**kw)
+
+    def step(self, action):
+        obs, r, te, tr, info = self.env.step(action)
+        return obs, float(r) + 0.01 * self.episodes, te, tr, info
+
+
+class SharedObsBuffer(gym.ObservationWrapper):
+    """aliasing.no_mutation: writes every observation into one buffer and returns that buffer."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.buffer = np.zeros(env.observation_space.shape, env.observation_space.dtype)
+
+    def observation(self, obs):
+        self.buffer[...] = obs
+        return self.buffer
+
+
+class SharedInfoDict(gym.Wrapper):
+    """aliasing.no_mutation: returns the same info dict every step, updated in place."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.info = {"steps": 0}
+
+    def step(self, action):
+        obs, r, te, tr, _ = self.env.step(action)
+        self.info["steps"] += 1
+        return obs, r, te, tr, self.info
+
+
+class TimeoutAsTermination(gym.Wrapper):
+    """episode.truncated_at_limit: reports a time-limit cut as a termination."""
+
+    def step(self, action):
+        obs, r, te, tr, info = self.env.step(action)
+        return obs, r, bool(te or tr), False, info
+
+
+class FrameSkipPastDone(gym.Wrapper):
+    """episode.never_past_done: steps the inner env twice per call, even after it is done."""
+
+    def step(self, action):
+        obs, r, te, tr, info = self.env.step(action)
+        obs2, r2, te2, tr2, info2 = self.env.step(action)
+        return obs2, float(r) + float(r2), bool(te or te2), bool(tr or tr2), info2
+
+
+class ScaleObsKeepSpace(gym.ObservationWrapper):
+    """wrapper.layer_contract: scales observations by 100 but keeps the inner observation_space."""
+
+    def observation(self, obs):
+        return (obs * 100).astype(obs.dtype)
+
+
+class ClipToSpace(gym.ObservationWrapper):
+    """A correct wrapper: clips observations into its own (declared) observation_space."""
+
+    def observation(self, obs):
+        return np.clip(obs, self.observation_space.low, self.observation_space.high).astype(self.observation_space.dtype)
+
+
+class InvertedBounds(gym.Wrapper):
+    """spaces.well_formed: the observation space's bounds were mutated so that low > high."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        space = gym.spaces.Box(env.observation_space.low, env.observation_space.high, dtype=env.observation_space.dtype)
+        space.low[0] = space.high[0] + 1
+        self.observation_space = space
+
+
+class StickyDoneVector(gym.vector.VectorWrapper):
+    """vector.autoreset_next_step: reports the autoreset step as still terminated."""
+
+    def reset(self, **kw):
+        self.prev = np.zeros(self.num_envs, dtype=bool)
+        return self.env.reset(**kw)
+
+    def step(self, actions):
+        obs, r, te, tr, info = self.env.step(actions)
+        te, self.prev = te | self.prev, te.copy()
+        return obs, r, te, tr, info
+
+
+@dataclass(frozen=True)
+class Planted:
+    """One planted bug: the stack, the property that must catch it, the others it may break."""
+
+    name: str
+    env: str
+    wrappers: tuple
+    catches: str
+    also: tuple = ()
+
+
+_M = __name__
+
+
+def _w(*names: str) -> tuple:
+    return tuple(f"{_M}:{n}" for n in names)
+
+
+PLANTED = (
+    Planted("obs dtype float64", "CartPole-v1", _w("ObsDtypeFloat64"), "spaces.observation_in_space",
+            ("wrapper.layer_contract",)),
+    Planted("obs out of bounds after 20 steps", "CartPole-v1", _w("ObsOutOfBoundsLate"), "spaces.observation_in_space",
+            ("wrapper.layer_contract",)),
+    Planted("space with low > high", "CartPole-v1", _w("InvertedBounds"), "spaces.well_formed",
+            ("spaces.observation_in_space", "wrapper.layer_contract")),
+    Planted("NaN reward after a run of one action", "CartPole-v1", _w("NaNRewardAfterRun"), "numerics.reward"),
+    Planted("int terminated flag", "CartPole-v1", _w("IntDoneFlags"), "numerics.done_flags",
+            ("wrapper.layer_contract", "determinism.fresh_instances", "determinism.reseeded_instance", "reset.purity")),
+    Planted("info a list from episode 2", "CartPole-v1", _w("InfoListSecondEpisode"), "numerics.info_dict"),
+    Planted("NaN observation when tilted", "CartPole-v1", _w("NaNVelocityWhenTilted"), "numerics.observation_finite",
+            ("spaces.observation_in_space", "wrapper.layer_contract")),
+    Planted("last action rejected when tilted", "CartPole-v1", _w("RejectLastActionWhenTilted"), "actions.accepted"),
+    Planted("Box bounds rejected", "Pendulum-v1", _w("RejectExactBoxBounds"), "actions.accepted",
+            ("determinism.seeds_differ",)),
+    Planted("global-RNG noise", "CartPole-v1", _w("GlobalRNGNoise"), "determinism.fresh_instances",
+            ("determinism.reseeded_instance", "reset.purity")),
+    Planted("seed ignored", "CartPole-v1", _w("IgnoresSeed"), "determinism.seeds_differ"),
+    Planted("episode counter survives reset(seed)", "CartPole-v1", _w("LeakyEpisodeCounter"), "reset.purity",
+            ("determinism.reseeded_instance",)),
+    Planted("shared observation buffer", "CartPole-v1", _w("SharedObsBuffer"), "aliasing.no_mutation"),
+    Planted("shared info dict", "CartPole-v1", _w("SharedInfoDict"), "aliasing.no_mutation"),
+    Planted("time-limit cut reported as termination", "MountainCar-v0", _w("TimeoutAsTermination"),
+            "episode.truncated_at_limit"),
+    Planted("frame skip steps past done", "CartPole-v1", _w("FrameSkipPastDone"), "episode.never_past_done"),
+    Planted("inner layer leaves its space, outer clips", "CartPole-v1", _w("ScaleObsKeepSpace", "ClipToSpace"),
+            "wrapper.layer_contract"),
+)
