@@ -17,7 +17,7 @@ Rounds are interleaved (raw, ours, sb3, raw, ours, sb3, ...) so machine load hit
 alike; the medians give the ratios (best round in brackets). Fairness: ``torch.set_num_threads``
 is set to ``--torch-threads`` (default 1: for a 64x64 MLP on 8 rows one thread is SB3's fastest
 setting here; pass another value to compare), and OpenBLAS/OMP are limited to one thread before
-numpy is imported (numpy's 8x64 products never use more anyway). Target: ours >= 3x sb3.
+numpy is imported (8x64 products are too small for OpenBLAS to split across threads anyway). Target: ours >= 3x sb3.
 
 Exits 0 with a clear message when stable-baselines3/torch are not installed (install the extra:
 ``pip install 'rollcheck[sb3]'``), still printing ours vs raw.

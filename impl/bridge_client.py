@@ -1,9 +1,10 @@
 """The Gymnasium bridge client: drive a bridge server subprocess, checked, without ever hanging.
 
 Mirrors TorchLean's ``NN.Runtime.RL.Gymnasium.Client`` (``spawn`` with its ``describe``
-handshake, ``reset``, ``stepRaw``, ``close``, ``withClient``) and ``NN.Runtime.RL.Gymnasium.Session``
-(``start``, ``stepChecked`` with ``resetOnDone``), as :class:`GymnasiumClient` and
-:func:`bridge_session` (a :class:`rollcheck.impl.session.CheckedSession`).
+handshake, ``reset``, ``stepRaw``, ``close``, ``withClient``) as :class:`GymnasiumClient`.
+TorchLean's ``NN.Runtime.RL.Gymnasium.Session`` (``start``, ``stepChecked`` with ``resetOnDone``)
+is :func:`bridge_session` in :mod:`rollcheck.impl.bridge_session`, re-exported here with the
+reply checks (:func:`check_step_reply` and friends).
 
 Invariants enforced:
 
@@ -13,8 +14,9 @@ Invariants enforced:
   boolean flags; :meth:`GymnasiumClient.reset`/:meth:`GymnasiumClient.step` also check the
   contract (finiteness, ranges) and raise :class:`BridgeContractViolation` (a
   ``ContractViolation`` *and* a ``BridgeError``) naming field and value;
-- **no call hangs**: each reply must arrive within ``timeout`` seconds (``poll`` on the pipe with a
-  deadline, never a blocking ``readline``); a dead, silent or garbage-writing server raises a
+- **no call hangs**: each reply must arrive within ``timeout`` seconds (a bounded spin of
+  ``spin_us`` microseconds, then ``poll`` on the pipe with the remaining deadline — see
+  :mod:`rollcheck.impl.bridge_io` — never a blocking ``readline``); a dead, silent or garbage-writing server raises a
   :class:`BridgeError` subclass (:class:`BridgeServerExited`, :class:`BridgeTimeout`,
   :class:`BridgeProtocolError`) whose message ends with the server's stderr tail, and the child
   is killed and reaped at once (after such an error the stream cannot be trusted);
@@ -23,11 +25,14 @@ Invariants enforced:
   then terminates and kills it.
 
 The server's stderr goes to an anonymous temporary file, so a chatty environment can never block
-on a full pipe, and costs nothing per step. POSIX only (``select.poll`` on pipes).
+on a full pipe, and costs nothing per step. ``step`` replies in our server's exact layout are
+decoded by :mod:`rollcheck.impl.bridge_fast_decode` (same results as the strict decoder, which
+handles every other line). POSIX only (``select.poll`` on pipes).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import select
@@ -36,38 +41,38 @@ import sys
 import tempfile
 import threading
 import time
+import warnings
 import weakref
-from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from rollcheck.impl.bridge_fast_decode import step_reply_decoder
+from rollcheck.impl.bridge_io import (DEFAULT_SPIN_US, POLL_READ, SPIN_ENV_VAR, validate_spin_us,
+                                      wait_readable)
 from rollcheck.impl.bridge_protocol import (BridgeContractViolation, BridgeError, BridgeHandshakeError,
                                             BridgeProtocolError, BridgeServerError, BridgeServerExited,
                                             BridgeTimeout, Description, StepBatch, as_actions,
                                             decode_describe_reply, decode_reset_reply,
                                             decode_step_many_reply, decode_step_reply,
                                             encode_request, expect_close_reply, step_request)
-from rollcheck.impl.session import CheckedSession
-from rollcheck.spec import (Contract, Shape, Transition, as_shape, check_action, check_observation,
-                            check_transition_fin, done_flags_violations, observation_violations,
-                            reward_violations)
+from rollcheck.impl.bridge_session import (BridgeSessionState, bridge_session, check_reset_reply,
+                                           check_step_batch, check_step_reply)
+from rollcheck.spec import Contract, Shape, as_shape, check_action
 from rollcheck.spec.errors import InvalidArgument
 
 __all__ = ["BridgeContractViolation", "BridgeError", "BridgeHandshakeError", "BridgeProtocolError",
-           "BridgeServerError", "BridgeServerExited", "BridgeTimeout", "BridgeSessionState", "StepBatch",
-           "GymnasiumClient", "bridge_session", "check_reset_reply", "check_step_batch", "check_step_reply", "server_command"]
+           "BridgeServerError", "BridgeServerExited", "BridgeSessionState", "BridgeTimeout",
+           "GymnasiumClient", "StepBatch", "bridge_session", "check_reset_reply", "check_step_batch",
+           "check_step_reply", "server_command"]
 
 _MAX_LINE = 64 << 20
 _STDERR_TAIL = 4096
-_POLLIN = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 
 
 def server_command(env_id: str, make_kwargs: "Mapping[str, Any] | None" = None,
                    python: str = sys.executable) -> list[str]:
     """The default server command line: ``python -m rollcheck serve --env-id ID [--make-kwargs JSON]``."""
-    import json
-
     cmd = [python, "-m", "rollcheck", "serve", "--env-id", env_id]
     if make_kwargs:
         cmd += ["--make-kwargs", json.dumps(dict(make_kwargs), separators=(",", ":"))]
@@ -95,11 +100,14 @@ class GymnasiumClient:
 
     Create with :meth:`spawn`; use as a context manager. Attributes: ``obs_shape`` (``Shape``),
     ``n_actions``, ``description`` (the ``describe`` reply), ``contract``, ``timeout``, ``proc``.
+    One request is in flight at a time; a client is not meant to be shared between threads.
     """
 
     def __init__(self, proc: subprocess.Popen, stderr_file: Any, *, timeout: float, grace: float,
-                 contract: Contract) -> None:
+                 contract: Contract, spin_us: int = DEFAULT_SPIN_US) -> None:
         self.proc = proc
+        self.spin_us = spin_us
+        self._spin_s = spin_us * 1e-6
         self.timeout = timeout
         self.grace = grace
         self.contract = contract
@@ -111,11 +119,12 @@ class GymnasiumClient:
         self._in_fd = proc.stdin.fileno()
         self._out_fd = proc.stdout.fileno()
         self._poller = select.poll()
-        self._poller.register(self._out_fd, _POLLIN)
+        self._poller.register(self._out_fd, POLL_READ)
         self._buf = b""
         self._broken: "str | None" = None
         self._closed = False
         self._step_lines: list[bytes] = []
+        self._decode_step = lambda line: decode_step_reply(line, self.obs_shape)
         self._unpin: "tuple[int, set[int]] | None" = None
         self._finalizer = weakref.finalize(self, _kill_and_reap, proc)
 
@@ -127,7 +136,8 @@ class GymnasiumClient:
               command: "Sequence[str] | None" = None, *, contract: "Contract | None" = None,
               grace: float = 1.0, env: "Mapping[str, str] | None" = None,
               cwd: "str | os.PathLike | None" = None,
-              pin_cpu: "bool | int | None" = None) -> "GymnasiumClient":
+              pin_cpu: "bool | int | None" = None,
+              spin_us: int = DEFAULT_SPIN_US) -> "GymnasiumClient":
         """Start a server and perform the ``describe`` handshake (Lean ``Client.spawn``).
 
         ``obs_shape``/``n_actions`` are the expected spaces (``None``: accept what the server
@@ -141,12 +151,20 @@ class GymnasiumClient:
         parallelism and turns each cross-core wake-up into a direct hand-off (several times more
         round trips per second; see ``benchmarks/bench_bridge.py``). Threads the calling thread
         starts while pinned inherit the pin, so use it in a dedicated collector thread/process.
+        Where CPU affinity is unavailable (not Linux) it is a no-op with a ``RuntimeWarning``.
+
+        ``spin_us`` (default ``DEFAULT_SPIN_US``; 0 disables): how long each side busy-polls for
+        the next message before sleeping in ``poll`` (:mod:`rollcheck.impl.bridge_io`). The client
+        uses it for replies and passes it to the server through the environment variable
+        ``ROLLCHECK_BRIDGE_SPIN_US`` (our server reads it; other servers ignore it). Timeouts are
+        unaffected: a silent server still fails after ``timeout`` seconds.
         """
         timeout = _positive("timeout", timeout)
         grace = _positive("grace", grace)
         contract = Contract() if contract is None else contract
         if not isinstance(contract, Contract):
             raise InvalidArgument(f"contract={contract!r} should be a rollcheck.spec.Contract")
+        spin_us = validate_spin_us(spin_us)
         expected_shape = None if obs_shape is None else as_shape(obs_shape)
         if n_actions is not None and (isinstance(n_actions, bool) or not isinstance(n_actions, int)
                                       or n_actions <= 0):
@@ -156,15 +174,17 @@ class GymnasiumClient:
                 raise InvalidArgument(f"env_id={env_id!r} should be a non-empty string")
             command = server_command(env_id, make_kwargs, python)
         command = [str(c) for c in command]
+        child_env = dict(os.environ if env is None else env)
+        child_env[SPIN_ENV_VAR] = str(spin_us)
         stderr_file = tempfile.TemporaryFile()
         try:
             proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=stderr_file, bufsize=0, close_fds=True,
-                                    env=None if env is None else dict(env), cwd=cwd)
+                                    env=child_env, cwd=cwd)
         except OSError as exc:
             stderr_file.close()
             raise BridgeServerExited(f"cannot start the server {command!r}: {exc}") from None
-        client = cls(proc, stderr_file, timeout=timeout, grace=grace, contract=contract)
+        client = cls(proc, stderr_file, timeout=timeout, grace=grace, contract=contract, spin_us=spin_us)
         try:
             if pin_cpu is not None and pin_cpu is not False:
                 client._pin(pin_cpu)
@@ -178,8 +198,13 @@ class GymnasiumClient:
         return client
 
     def _pin(self, pin_cpu: "bool | int") -> None:
-        if not hasattr(os, "sched_setaffinity"):
-            raise InvalidArgument(f"pin_cpu={pin_cpu!r}: CPU affinity is not available on this platform")
+        if not (isinstance(pin_cpu, int) and (pin_cpu is True or not isinstance(pin_cpu, bool))):
+            raise InvalidArgument(f"pin_cpu={pin_cpu!r} should be None, True or a CPU number")
+        if not hasattr(os, "sched_setaffinity"):  # e.g. macOS: no affinity API, so no pinning
+            warnings.warn(f"pin_cpu={pin_cpu!r} ignored: CPU affinity (os.sched_setaffinity) is not "
+                          f"available on {sys.platform}; the bridge runs unpinned", RuntimeWarning,
+                          stacklevel=3)
+            return
         tid = threading.get_native_id()
         allowed = os.sched_getaffinity(tid)
         if pin_cpu is True:
@@ -210,6 +235,7 @@ class GymnasiumClient:
         self.obs_shape = desc.obs_shape
         self.n_actions = desc.n_actions
         self._step_lines = [step_request(a) for a in range(min(desc.n_actions, 4096))]
+        self._decode_step = step_reply_decoder(desc.obs_shape)
 
     # -- context manager ------------------------------------------------------------------------
     def __enter__(self) -> "GymnasiumClient":
@@ -250,7 +276,7 @@ class GymnasiumClient:
             request = step_request(int(action))
         line = self._roundtrip(request, "step")
         try:
-            return decode_step_reply(line, self.obs_shape)
+            return self._decode_step(line)
         except BridgeProtocolError as exc:
             raise self._fatal(exc) from None
 
@@ -319,25 +345,22 @@ class GymnasiumClient:
             self._buf = buf[i + 1:]
             return buf[:i]
         deadline = time.monotonic() + timeout
-        poll, read, fd = self._poller.poll, os.read, self._out_fd
+        poller, read, fd, spin_s = self._poller, os.read, self._out_fd, self._spin_s
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or not poll(remaining * 1000.0 + 1.0):
-                if time.monotonic() < deadline:
-                    continue
+            if not wait_readable(poller, spin_s, deadline):
                 raise self._fatal(BridgeTimeout(
-                    f"no reply to {what} within timeout={self.timeout:g}s (server silent or hung)"))
+                    f"no reply to {what} within timeout={timeout:g}s (server silent or hung)"))
             chunk = read(fd, 1 << 16)
             if not chunk:
                 raise self._fatal(BridgeServerExited(f"server closed its stdout before answering {what}"
                                                      + (f" (partial line {buf[:200]!r})" if buf else "")))
             if not buf and chunk[-1:] == b"\n" and chunk.find(b"\n") == len(chunk) - 1:
                 return chunk[:-1]  # the common case: exactly one complete reply line
-            buf += chunk
-            i = buf.find(b"\n")
+            i = chunk.find(b"\n")  # search the new bytes only: long replies stay linear
             if i >= 0:
-                self._buf = buf[i + 1:]
-                return buf[:i]
+                self._buf = chunk[i + 1:]
+                return buf + chunk[:i]
+            buf += chunk
             if len(buf) > _MAX_LINE:
                 raise self._fatal(BridgeProtocolError(f"reply to {what} exceeds {_MAX_LINE} bytes "
                                                       f"without a newline"))
@@ -355,7 +378,7 @@ class GymnasiumClient:
         self._broken = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         self._kill()
         status = self.proc.returncode
-        message = str(exc) if not exc.stderr_tail else str(exc).split("\n--- server stderr")[0]
+        message = str(exc)  # raised by us or the decoder, so it carries no stderr tail yet
         if isinstance(exc, BridgeServerExited) and status is not None:
             message += f" (exit status {status})"
         return type(exc)(message, self._stderr_tail)
@@ -430,116 +453,3 @@ class GymnasiumClient:
     def stderr_tail(self) -> str:
         """The last few KiB the server wrote to stderr (the environment's prints included)."""
         return self._read_stderr_tail()
-
-
-def _raise_if(violations: list) -> None:
-    if violations:
-        raise BridgeContractViolation(violations)
-
-
-def _obs_ok(c: Contract, obs: np.ndarray) -> bool:
-    """Fast acceptance test; a ``False`` is confirmed (and explained) by the spec's checkers."""
-    if c.check_obs_finite and not np.isfinite(obs).all():
-        return False
-    if c.obs_range is not None and obs.size and not (c.obs_range[0] <= obs.min() and obs.max() <= c.obs_range[1]):
-        return False
-    return True
-
-
-def check_reset_reply(contract: Contract, obs_shape: Shape, obs: np.ndarray) -> None:
-    """Raise :class:`BridgeContractViolation` if a decoded reset observation breaks ``contract``."""
-    if not _obs_ok(contract, obs):
-        _raise_if(observation_violations(contract, obs, obs_shape, "obs"))
-
-
-def check_step_batch(contract: Contract, obs_shape: Shape, batch: StepBatch) -> None:
-    """:func:`check_step_reply` for every step of a ``step_many`` reply (violations carry the step index)."""
-    c, rewards = contract, batch.reward
-    if (_obs_ok(c, batch.obs) and _obs_ok(c, batch.reset_obs)
-            and (not c.check_reward_finite or np.isfinite(rewards).all())
-            and (c.reward_range is None or ((rewards >= c.reward_range[0]) & (rewards <= c.reward_range[1])).all())
-            and not (c.require_exclusive_done_flags and (batch.terminated & batch.truncated).any())):
-        return
-    found = []
-    for i in range(len(rewards)):
-        te, tr, r = bool(batch.terminated[i]), bool(batch.truncated[i]), float(rewards[i])
-        found += [v.at(i) for v in done_flags_violations(c, te, tr) + reward_violations(c, r)
-                  + observation_violations(c, batch.obs[i], obs_shape, "obs")]
-    for j in range(len(batch.reset_obs)):
-        found += observation_violations(c, batch.reset_obs[j], obs_shape, f"reset_obs[{j}]")
-    _raise_if(found)
-
-
-def check_step_reply(contract: Contract, obs_shape: Shape, obs: np.ndarray, reward: float,
-                     terminated: bool, truncated: bool) -> None:
-    """Raise :class:`BridgeContractViolation` with every violation of a decoded step reply.
-
-    numpy fast path for acceptance; the spec's ``*_violations`` functions decide and explain any
-    rejection (so this agrees with the spec by construction whenever it rejects, and the tests
-    check it never accepts what the spec rejects).
-    """
-    c = contract
-    if not (_obs_ok(c, obs) and (not c.check_reward_finite or math.isfinite(reward))
-            and (c.reward_range is None or c.reward_range[0] <= reward <= c.reward_range[1])
-            and not (c.require_exclusive_done_flags and terminated and truncated)):
-        _raise_if(done_flags_violations(c, terminated, truncated) + reward_violations(c, reward)
-                  + observation_violations(c, obs, obs_shape, "obs"))
-
-
-# ---------------------------------------------------------------------------------------------
-# The checked session (Lean Gymnasium.Session)
-# ---------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True, eq=False)
-class BridgeSessionState:
-    """Lean ``Gymnasium.Session``: the current observation (a read-only float64 copy)."""
-
-    observation: np.ndarray
-
-
-def _frozen(obs: np.ndarray) -> np.ndarray:
-    obs.setflags(write=False)  # decoded arrays are fresh, owned by us: freezing is a copy-free guard
-    return obs
-
-
-def bridge_session(client: GymnasiumClient, contract: "Contract | None" = None, seed: "int | None" = None,
-                   reset_on_done: bool = True) -> CheckedSession:
-    """A :class:`CheckedSession` over ``client`` with TorchLean's ``Gymnasium.Session`` semantics.
-
-    ``start()`` resets with ``seed``; ``step_checked(sess, a)`` checks the action, sends it
-    (``stepRaw``), validates the transition with :func:`rollcheck.spec.check_transition_fin`
-    (raising ``ContractViolation``); the transition's ``next_observation`` is the true post-step
-    observation, and with ``reset_on_done`` the next state holds a fresh (unseeded) reset
-    observation after a ``done``. ``close()`` closes the client.
-    """
-    contract = Contract() if contract is None else contract
-    if not isinstance(contract, Contract):
-        raise InvalidArgument(f"contract={contract!r} should be a rollcheck.spec.Contract")
-    if not isinstance(reset_on_done, bool):
-        raise InvalidArgument(f"reset_on_done={reset_on_done!r} should be a bool")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise InvalidArgument(f"seed={seed!r} should be None or a non-negative int")
-    shape, n_actions = client.obs_shape, client.n_actions
-
-    def reset(reset_seed: "int | None") -> BridgeSessionState:
-        obs = client.reset_raw(reset_seed)
-        check_observation(contract, obs, shape)
-        return BridgeSessionState(_frozen(obs))
-
-    def start() -> BridgeSessionState:
-        return reset(seed)
-
-    def observe(sess: BridgeSessionState) -> np.ndarray:
-        return sess.observation
-
-    def step_checked(sess: BridgeSessionState, action: int) -> "tuple[Transition, BridgeSessionState]":
-        check_action(n_actions, action)
-        next_obs, reward, terminated, truncated = client.step_raw(int(action))
-        tr = check_transition_fin(contract, sess.observation, next_obs, action, reward, terminated,
-                                  truncated, obs_shape=shape, n_actions=n_actions)
-        if reset_on_done and tr.done:
-            return tr, reset(None)
-        return tr, BridgeSessionState(_frozen(next_obs))
-
-    return CheckedSession(start=start, observe=observe, step_checked=step_checked, obs_shape=shape,
-                          n_actions=n_actions, contract=contract, close=client.close)

@@ -23,7 +23,11 @@ Behaviour:
   reply ``"<ExceptionType>: <message>"`` and the server keeps serving. ``close`` or EOF on stdin
   closes the environment and exits 0.
 
-Speed: binary, unbuffered I/O with ``os.read``/``os.write`` and our own line buffer; the exact
+Speed: binary, unbuffered I/O with ``os.read``/``os.write`` and our own line buffer; between
+requests the server busy-polls stdin for a bounded ``--spin-us`` microseconds (default from the
+environment variable ``ROLLCHECK_BRIDGE_SPIN_US``, which rollcheck's client sets, else
+``bridge_io.DEFAULT_SPIN_US``; 0 disables) before sleeping in ``poll``, so a request that follows
+quickly costs no process wake-up (:mod:`rollcheck.impl.bridge_io`); the exact
 ``step`` request lines (both key orders, compact and spaced) are looked up in a prebuilt table
 instead of being JSON-parsed; ``env.step`` is resolved once; replies are formatted with ``repr``
 (shortest round trip) and one join. See ``benchmarks/bench_bridge.py``.
@@ -34,9 +38,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import sys
 from typing import Any, Callable
 
+from rollcheck.impl.bridge_io import POLL_READ, spin_us_from_env, validate_spin_us, wait_readable
 from rollcheck.impl.bridge_protocol import encode_error, encode_float, encode_tensor
 
 __all__ = ["EnvServer", "add_arguments", "claim_protocol_stdout", "main", "serve"]
@@ -220,9 +226,15 @@ def _write_all(fd: int, data: bytes) -> None:
         data = data[n:]
 
 
-def _serve_loop(handle: Callable[[bytes], "tuple[bytes, bool]"], in_fd: int, out_fd: int) -> None:
+def _serve_loop(handle: Callable[[bytes], "tuple[bytes, bool]"], in_fd: int, out_fd: int,
+                spin_us: int = 0) -> None:
     read, write, buf = os.read, os.write, b""
+    spin_s = spin_us * 1e-6
+    poller = select.poll()
+    poller.register(in_fd, POLL_READ)
     while True:
+        if spin_s:
+            wait_readable(poller, spin_s, None)  # spin briefly, then sleep until a request (or EOF)
         chunk = read(in_fd, 1 << 16)
         if not chunk:
             return
@@ -243,9 +255,10 @@ def _serve_loop(handle: Callable[[bytes], "tuple[bytes, bool]"], in_fd: int, out
 
 
 def serve(env_id: str, make_kwargs: "str | dict | None" = None, *, in_fd: int = 0,
-          out_fd: "int | None" = None) -> int:
+          out_fd: "int | None" = None, spin_us: "int | None" = None) -> int:
     """Serve ``gymnasium.make(env_id, **make_kwargs)`` on stdio until ``close`` or EOF.
 
+    ``spin_us``: the spin budget between requests (``None``: ``spin_us_from_env()``; 0: none).
     Returns the exit status: 0 after a normal close/EOF, 2 if the environment could not be served.
     """
     if out_fd is None:
@@ -254,6 +267,7 @@ def serve(env_id: str, make_kwargs: "str | dict | None" = None, *, in_fd: int = 
     try:
         try:
             kwargs = _parse_make_kwargs(make_kwargs)
+            spin_us = spin_us_from_env() if spin_us is None else validate_spin_us(spin_us, "--spin-us")
             import gymnasium as gym
 
             env = gym.make(env_id, **kwargs)
@@ -261,9 +275,9 @@ def serve(env_id: str, make_kwargs: "str | dict | None" = None, *, in_fd: int = 
         except Exception as exc:
             message = f"cannot serve env_id={env_id!r}: {type(exc).__name__}: {exc}"
             print(f"rollcheck serve: {message}", file=sys.stderr, flush=True)
-            _serve_loop(lambda line: _startup_failure(line, message), in_fd, out_fd)
+            _serve_loop(lambda line: _startup_failure(line, message), in_fd, out_fd, 0)
             return 2
-        _serve_loop(server.handle, in_fd, out_fd)
+        _serve_loop(server.handle, in_fd, out_fd, spin_us)
         return 0
     except BrokenPipeError:
         return 0  # the client went away
@@ -288,6 +302,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env-id", required=True, help="Gymnasium environment id, e.g. CartPole-v1")
     parser.add_argument("--make-kwargs", default=None, metavar="JSON",
                         help="JSON object of keyword arguments for gymnasium.make(env_id, **kwargs)")
+    parser.add_argument("--spin-us", type=int, default=None, metavar="N",
+                        help="busy-poll stdin up to N microseconds between requests before sleeping "
+                             "(0 disables; default: $ROLLCHECK_BRIDGE_SPIN_US, else "
+                             "rollcheck.impl.bridge_io.DEFAULT_SPIN_US)")
 
 
 def main(argv: "list[str] | None" = None) -> int:
@@ -295,7 +313,7 @@ def main(argv: "list[str] | None" = None) -> int:
                                                  "(TorchLean's) JSON-lines protocol on stdin/stdout.")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    return serve(args.env_id, args.make_kwargs)
+    return serve(args.env_id, args.make_kwargs, spin_us=args.spin_us)
 
 
 if __name__ == "__main__":

@@ -27,18 +27,30 @@ rejected, as are non-``Discrete`` action spaces and observation spaces without a
   ``horizon`` transitions (sub-envs already complete take action 0, unrecorded and unchecked),
   then packs column ``i`` from sub-env ``i``'s first ``horizon`` transitions.
 
-The hot path is numpy: :func:`rollcheck.impl.fast_checks.batch_bad_mask` finds rows that may be
-bad, and only those rows go to the spec checker (:func:`rollcheck.spec.transition_violations`,
-:func:`rollcheck.spec.check_observation`) for the exact violation list, raised as
-:class:`VectorContractViolation` (which sub-env, which of its transitions). The uniform draw is
-SplitMix64 in numpy ``uint64`` arithmetic (:func:`uniform_batch`, bit-equal to
-:func:`rollcheck.spec.uniform`); the categorical draw and log-softmax run the spec's scalar float
-operations row by row (:func:`sample_actions_from_logits_batch`), so actions and log-probs are
-bit-identical to ``sample_action_from_logits`` / ``action_log_softmax``.
+Checks, per vector step: a whole-batch numpy test (:func:`_batch_clean`; sound and exact against
+the spec, tested with Hypothesis) passes clean steps; otherwise
+:func:`rollcheck.impl.fast_checks.batch_bad_mask` picks the rows and the spec
+(:func:`rollcheck.spec.transition_violations`, :func:`rollcheck.spec.check_observation`) gives
+their exact violations, raised together as :class:`VectorContractViolation` (which sub-env, and
+which of its transitions). Actions need no check (the sampler returns ``Fin n_actions``) and a
+step's ``observation`` was checked when it arrived, as a reset or as the previous next
+observation — the reference session's reasoning too. Reset observations are checked as they
+appear, as the session does; one NEXT_STEP edge differs: a reset that Gymnasium defers past the
+end of the collection (the last recorded step ended an episode) is checked by the next
+``vec_env.step`` caller, not here.
+
+The uniform draws are SplitMix64 in numpy ``uint64`` arithmetic (:func:`uniform_batch`, bit-equal
+to :func:`rollcheck.spec.uniform`; under SAME_STEP they are computed ahead in chunks, since draw
+``k`` of sub-env ``i`` is ``uniform(seed_i, counter_i + k)``); the categorical draw and the
+log-softmax run the spec's scalar float operations row by row
+(:func:`sample_actions_from_logits_batch`), so actions and log-probs are bit-identical to
+``sample_action_from_logits`` / ``action_log_softmax``.
 
 ``cast_obs`` receives a read-only float64 ``(N, *obs_shape)`` batch and ``cast_reward`` a float64
 ``(N,)`` array: they must act row by row (Lean's ``castObservation``/``castReward`` are maps, so
-any elementwise function qualifies).
+any elementwise function qualifies). Observations are what Gymnasium batched: an env returning a
+dtype other than its observation space's is rounded to the space's dtype by the vector env
+(the reference session sees the unrounded value).
 
 References: Gymnasium vector autoreset modes, https://farama.org/Vector-Autoreset-Mode;
 Steele, Lea & Flood, "Fast splittable pseudorandom number generators" (OOPSLA 2014).
@@ -97,9 +109,24 @@ def uniform_batch(seeds: Sequence[int], counters: Sequence[int]) -> np.ndarray:
 
 
 def _sample_rows(rows: list, us: list) -> tuple[list[int], list[float]]:
-    """The spec's ``action_policy`` + ``sample_categorical`` + ``action_log_softmax`` float operations."""
+    """The spec's ``action_policy`` + ``sample_categorical`` + ``action_log_softmax`` float operations.
+
+    Two actions (the common case) take a shortcut with the same floats: ``max`` keeps the first
+    maximal entry; ``fsum`` of two doubles is their IEEE sum (both are the correctly rounded sum);
+    the running sum starts at ``0.0 + p0 == p0`` (``p0 >= 0``); and when ``p0 <= u`` the answer
+    is index 1 whether or not ``p0 + p1 > u`` (the spec's default is the last index).
+    """
     actions, log_probs = [], []
     exp, fsum, log = math.exp, math.fsum, math.log
+    if rows and len(rows[0]) == 2:
+        for (z0, z1), u in zip(rows, us):
+            m = z1 if z1 > z0 else z0
+            e0 = exp(z0 - m)
+            total = e0 + exp(z1 - m)
+            a = 0 if e0 / total > u else 1
+            actions.append(a)
+            log_probs.append(((z1 if a else z0) - m) - log(total))
+        return actions, log_probs
     for zs, u in zip(rows, us):
         m = max(zs)
         exps = [exp(z - m) for z in zs]
@@ -155,6 +182,7 @@ class VectorContractViolation(ContractViolation):
         return tuple(v for e, v in zip(self.env_indices, self.violations) if e == i)
 
 
+_DRAW_CHUNK = 512  # uniform draws computed ahead, per chunk of vector steps (bounded memory)
 _COLUMNS = ("actions", "old_log_prob", "rewards", "dones", "terminated", "values", "next_values")
 
 
@@ -191,11 +219,21 @@ class VectorRollout:
                 raise InvalidArgument(f"VectorRollout.{name} has shape {list(col.shape)}; expected {list(tn)}")
             if col.dtype.kind not in kinds.get(name, "fiu"):
                 raise InvalidArgument(f"VectorRollout.{name} has dtype {col.dtype}")
-            cols[name] = col.astype(np.float64) if name not in kinds else col.astype(np.int64) if name == "actions" else col
-        if (cols["actions"] < 0).any() or (self.n_actions is not None and (cols["actions"] >= self.n_actions).any()):
-            t, i = np.argwhere((cols["actions"] < 0) | (cols["actions"] >= (self.n_actions or 2 ** 62)))[0]
-            raise InvalidArgument(f"VectorRollout.actions[{t}, {i}]={cols['actions'][t, i]} is out of range "
-                                  f"(n_actions={self.n_actions})")
+            if name == "actions":
+                col = col.astype(np.int64)
+            elif name not in kinds:
+                col = col.astype(np.float64)
+            cols[name] = col
+        n_actions = self.n_actions
+        if n_actions is not None:
+            if isinstance(n_actions, bool) or not isinstance(n_actions, (int, np.integer)) or n_actions <= 0:
+                raise InvalidArgument(f"VectorRollout.n_actions={n_actions!r} should be a positive int")
+            object.__setattr__(self, "n_actions", int(n_actions))
+        acts = cols["actions"]
+        out_of_range = (acts < 0) if n_actions is None else (acts < 0) | (acts >= n_actions)
+        if out_of_range.any():
+            t, i = np.argwhere(out_of_range)[0]
+            raise InvalidArgument(f"VectorRollout.actions[{t}, {i}]={acts[t, i]} is out of range (n_actions={n_actions})")
         bad = cols["terminated"] & ~cols["dones"]
         if bad.any():
             t, i = np.argwhere(bad)[0]
@@ -355,8 +393,7 @@ def collect_rollout_vector_with(vec_env: Any, cast_obs: Callable[[np.ndarray], A
     T, n, shape, n_actions, same_step, seeds, ctr0, reset_seeds = _check_arguments(
         vec_env, rng_seeds, rng_counters, horizon, contract, reset_seeds)
     obs_dims, env_idx = (n, *shape.dims), np.arange(n)
-    # Sub-env i's k-th draw is uniform(seeds[i], ctr0[i] + k): all T draws at once.
-    draws = _uniform_u64(seeds[None, :], ctr0[None, :] + np.arange(T, dtype=np.uint64)[:, None])
+    draws: list = []                                    # SAME_STEP: the draws of the next steps, by chunks
 
     raw = np.array(vec_env.reset(seed=reset_seeds)[0], copy=True)  # vector envs reuse their buffers
     _check_resets(contract, raw, np.ones(n, dtype=bool), shape)
@@ -379,16 +416,20 @@ def collect_rollout_vector_with(vec_env: Any, cast_obs: Callable[[np.ndarray], A
             states, actions_b, log_probs_b, rewards_b, dones_b, terminated_b, values_b, next_values_b, valid_b = \
                 buf.values()
         # 1. policy on the current observations, one draw per recording sub-env
-        logits = _batch("predict_logits_batch", predict_logits_batch(obs_c), (n, n_actions))
-        if active is None:
-            lg, us = logits, draws[s]
+        logits = _batch("predict_logits_batch", predict_logits_batch(obs_c), (n, n_actions)).astype(
+            np.float64, copy=False)                     # the spec reads logits as Python floats
+        if active is None:  # sub-env i's k-th draw is uniform(seeds[i], ctr0[i] + k); here k = s for all
+            if s % _DRAW_CHUNK == 0:
+                ks = np.arange(s, min(s + _DRAW_CHUNK, T), dtype=np.uint64)
+                draws = _uniform_u64(seeds[None, :], ctr0[None, :] + ks[:, None]).tolist()
+            lg, us = logits, draws[s % _DRAW_CHUNK]
         else:
             rows = np.flatnonzero(active)
-            lg, us = logits[rows], draws[counts[rows], rows]
+            lg, us = logits[rows], _uniform_u64(seeds[rows], ctr0[rows] + counts[rows].astype(np.uint64)).tolist()
         if not np.isfinite(lg).all():
             mask = np.ones(n, bool) if active is None else active
             _raise_bad_logits(np.where(mask[:, None], logits, 0.0), seeds, ctr0 + counts.astype(np.uint64))
-        acts, lps = _sample_rows(lg.tolist(), us.tolist())
+        acts, lps = _sample_rows(lg.tolist(), us)
         if active is None:
             actions, log_probs = np.array(acts, dtype=np.int64), lps
         else:
@@ -398,13 +439,15 @@ def collect_rollout_vector_with(vec_env: Any, cast_obs: Callable[[np.ndarray], A
         next_raw, rew, te, tr, info = vec_env.step(actions)
         done = te | tr if type(te) is np.ndarray and te.dtype == np.bool_ else np.logical_or(te, tr)
         next64 = np.array(next_raw, dtype=np.float64) if getattr(next_raw, "dtype", np.dtype("O")).kind in "fiu" \
-            else np.full(obs_dims, np.nan)              # a non-real batch goes to the spec below
+            else None
+        if next64 is None or next64.shape != obs_dims:  # a malformed batch: the spec judges each row
+            _malformed_batch(contract, obs64, next_raw, actions, rew, te, tr, active, counts, shape, n_actions)
         true64, finals, misfit = next64, None, []
         if same_step and done.any():
             finals, misfit, true64 = _final_observations(info, done, next64, shape)
         true64.setflags(write=False)
         # 3. the contract, per recording sub-env: quick test, then numpy mask, then the spec's violations
-        if misfit or next64.shape != obs_dims or not _batch_clean(contract, true64, rew, te, tr, n):
+        if misfit or not _batch_clean(contract, true64, rew, te, tr, n):
             _raise_step_violations(contract, obs64, true64, next_raw, finals or {}, misfit, actions, rew, te, tr,
                                    active, counts, shape, n_actions)
         if finals:                                      # SAME_STEP: the resets are in this step's output
@@ -470,20 +513,20 @@ def _final_observations(info: Any, done: np.ndarray, next64: np.ndarray, shape: 
         finals[i] = fo[i]
         f = np.asarray(fo[i])
         if f.shape == shape.dims and f.dtype.kind in "fiu":
-            pass
+            true64[i] = f
         else:
             misfit.append(i)
     return finals, misfit, true64
 
 
-def _raise_step_violations(contract: Contract, obs64: np.ndarray, true64: np.ndarray, next_raw: Any,
+def _raise_step_violations(contract: Contract, obs64: np.ndarray, true64: "np.ndarray | None", next_raw: Any,
                            finals: dict, misfit: list, actions: np.ndarray, rew: Any, te: Any, tr: Any,
                            active: "np.ndarray | None", counts: np.ndarray, shape: Shape, n_actions: int) -> None:
     """Raise :class:`VectorContractViolation` with the spec's violations of every bad recording row."""
     n = len(actions)
     try:
         bad = batch_bad_mask(contract, obs64, true64, actions, rew, te, tr, obs_shape=shape, n_actions=n_actions)
-    except InvalidArgument:
+    except (InvalidArgument, TypeError, ValueError):
         bad = np.ones(n, dtype=bool)                    # malformed step output: let the spec judge each row
     bad[misfit] = True
     if active is not None:
@@ -497,6 +540,19 @@ def _raise_step_violations(contract: Contract, obs64: np.ndarray, true64: np.nda
             envs.append(i)
     if found:
         raise VectorContractViolation(found, envs)
+
+
+def _malformed_batch(contract: Contract, obs64: np.ndarray, next_raw: Any, actions: np.ndarray, rew: Any, te: Any,
+                     tr: Any, active: "np.ndarray | None", counts: np.ndarray, shape: Shape, n_actions: int) -> None:
+    """An observation batch that is not a real ``(N, *obs_shape)`` array: the spec's violations of
+    the recording rows if it has ``N`` rows, else (or if the spec finds none) ``InvalidArgument``."""
+    n = len(actions)
+    if len(next_raw) == n:
+        _raise_step_violations(contract, obs64, None, next_raw, {}, list(range(n)), actions, rew, te, tr,
+                               active, counts, shape, n_actions)
+    raise InvalidArgument(f"vec_env.step returned an observation batch of shape {list(np.shape(next_raw))} and "
+                          f"dtype {getattr(next_raw, 'dtype', type(next_raw).__name__)}; expected a real array "
+                          f"of shape {[n, *shape.dims]}")
 
 
 def _pack(buf: dict, s: int, T: int, env_idx: np.ndarray, n_actions: int) -> VectorRollout:

@@ -5,7 +5,8 @@
 - :mod:`.profiles` — Hypothesis settings profiles (``ci``, ``dev``, ``thorough``, ``crosshair``);
 - :mod:`.strategies` — Hypothesis strategies for shapes, tensors, contracts, transitions, rollouts;
 - collector validation (``validate_collector``), adapters for other collectors
-  (``validate_arrays``, ``validate_sb3``, ``validate_rollout_file``) and the environment fuzzer
+  (``validate_arrays``, ``validate_sb3``, ``validate_rollout_file``), the vector-env recorder
+  (:mod:`.recording`: ``RecordingVecEnv``, ``VecTrace``) and the environment fuzzer
   (``fuzz_env``), each in its own module.
 
 Depends on :mod:`rollcheck.spec` (and on :mod:`rollcheck.impl` for sessions and fast paths).

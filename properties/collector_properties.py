@@ -192,8 +192,13 @@ def _state_not_aliased(run: CollectorRun) -> list[Finding]:
     fresh = run.variant("fresh")
     if fresh.rollout is None:
         return findings
-    bad = [t for t, (a, b) in enumerate(zip(run.rollout.steps, fresh.rollout.steps))
-           if not (a.state.shape == b.state.shape and np.array_equal(a.state, b.state, equal_nan=True))]
+    bad = []
+    pairs = zip(run.rollout.steps, fresh.rollout.steps, run.trace.steps, fresh.trace.steps)
+    for t, (a, b, ta, tb) in enumerate(pairs):
+        if not (np.array_equal(ta.presented, tb.presented) and ta.action == tb.action):
+            break   # the two runs went different ways (a nondeterministic collector): compare no further
+        if not (a.state.shape == b.state.shape and np.array_equal(a.state, b.state, equal_nan=True)):
+            bad.append(t)
     if bad:
         t = bad[0]
         findings.append(Finding(

@@ -20,6 +20,12 @@ Episodes end by termination, truncation or both (``episodes``); observations may
 policies are small numpy MLPs with generated weights whose logits can be normal, shifted by
 +-800 (a naive ``exp`` overflows or underflows), extreme (x1e4) or near-tied (differences ~1e-12).
 
+:func:`run_collector` calls a collector once on fresh inputs and keeps everything in a
+:class:`CollectorRun` (the trace, the returned rollout and counter or the exception, whether the
+global RNGs were touched); real Gymnasium environments are traced through :class:`RecordedSession`
+over ``rollcheck.impl.session.CheckedSession.gymnasium``. (The module is past 400 lines because
+these pieces share the case/trace types; :mod:`.collector_properties` only reads their output.)
+
 Invariant enforced: every value here is a pure function of the case, so a case replays exactly
 (determinism properties and shrunk reproducers rely on it). References: Gymnasium's ``Env.step``
 contract (``terminated``/``truncated``), https://gymnasium.farama.org/api/env/.
@@ -281,8 +287,8 @@ class ScriptedSession:
     def observe(self, sess: Any) -> np.ndarray:
         self.trace.observes += 1
         out = self._present(self.states[self._serial(sess)][2])
-        if not any(out is h for h in self.trace.handed_out):
-            self.trace.handed_out.append(out)
+        if self.case.buffers == "reuse" and not self.trace.handed_out:
+            self.trace.handed_out.append(out)   # the one shared buffer
         return out
 
     def step_checked(self, sess: Any, action: Any) -> "tuple[Transition, Any]":

@@ -21,12 +21,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from rollcheck.properties.env_checks import (done_flag_problems, first_difference, observation_numeric_problems,
-                                             reward_problems, short, value_in_space_problems)
+                                             reward_problems, short, space_problems, value_in_space_problems)
 from rollcheck.properties.property import Property, PropertySet
 from rollcheck.spec.contract import Contract
 
-__all__ = ["Call", "LayerCall", "ENV_PROPERTIES", "PER_CALL", "VECTOR_PROPERTIES", "trajectory_difference"]
+__all__ = ["Call", "LayerCall", "ENV_PROPERTIES", "PER_CALL", "RUN_LEVEL", "VECTOR_PROPERTIES", "trajectory_difference"]
 
 
 @dataclass
@@ -141,6 +143,12 @@ def trajectory_difference(expected: list, actual: list) -> "tuple[int, str] | No
     return None
 
 
+def _same_trajectory(expected: list, actual: list) -> list[str]:
+    """``determinism.*``, ``reset.purity``, ``vector.sub_env_matches_single``: the trajectories agree."""
+    d = trajectory_difference(expected, actual)
+    return [] if d is None else [f"call {d[0]} differs ({d[1]})"]
+
+
 def _name(diff: str, names: tuple) -> str:
     for i, n in enumerate(names):
         prefix = f"[{i}]"
@@ -149,11 +157,75 @@ def _name(diff: str, names: tuple) -> str:
     return diff
 
 
-def _no_check(*_a: Any) -> list[str]:
+# ---------------------------------------------------------------------------------------------
+# Run-level checks (each is the function the engine calls for that property)
+# ---------------------------------------------------------------------------------------------
+
+def _well_formed(layers: list) -> list[str]:
+    """``spaces.well_formed`` over a wrapper stack (outermost first)."""
+    out: list[str] = []
+    for i, layer in enumerate(layers):
+        for attr in ("observation_space", "action_space"):
+            out += space_problems(getattr(layer, attr, None), f"layer {i} ({type(layer).__name__}).{attr}")
+    return out
+
+
+def _accepted(step: Any, action: Any) -> list[str]:
+    """``actions.accepted``: ``step(action)`` returns instead of raising."""
+    try:
+        step(action)
+    except Exception as exc:
+        return [f"step({short(action)}) raised {type(exc).__name__}: {exc}"]
     return []
 
 
-def _prop(pid: str, lean: str, statement: str, check: Any = _no_check) -> Property:
+def _unchanged(label: str, snap: Any, live: Any) -> list[str]:
+    """``aliasing.no_mutation``: the value returned earlier still equals its snapshot."""
+    d = first_difference(snap, live)
+    return [] if d is None else [f"the {label} changed after later calls: {d}"]
+
+
+def _seeds_differ(trajectories: list, rng_states: list) -> list[str]:
+    """``determinism.seeds_differ``: fails only when every trajectory is identical *and* the base env's
+    ``np_random`` ends in the same state for every seed (the seed never reached it); a deterministic env
+    whose RNG does receive the seed passes."""
+    if any(trajectory_difference(trajectories[0], t) is not None for t in trajectories[1:]):
+        return []
+    if None in rng_states or len(set(rng_states)) > 1:
+        return []
+    return [f"{len(trajectories)} seeds with the same actions give identical trajectories, and the base env's "
+            "np_random ends in the same state for every seed: the seed never reaches it"]
+
+
+def _autoreset_next_step(done_before: bool, reward: Any, terminated: Any, truncated: Any) -> list[str]:
+    """``vector.autoreset_next_step`` for one sub-env at one step."""
+    if done_before and (float(reward) != 0.0 or bool(terminated) or bool(truncated)):
+        return [f"the sub-env was done at the previous step, so this step is its autoreset (reward 0, "
+                f"terminated False, truncated False); got reward={reward!r}, terminated={terminated!r}, "
+                f"truncated={truncated!r}"]
+    return []
+
+
+def _batch_in_space(vec: Any, contract: Contract, obs: Any, out: "tuple | None") -> list[str]:
+    """``vector.batch_in_space`` for one vector ``reset`` (``out`` None) or ``step``."""
+    n = vec.num_envs
+    problems = value_in_space_problems(vec.observation_space, obs, "batched observation")
+    problems += observation_numeric_problems(contract, obs, "batched observation")
+    if out is not None:
+        _, rew, te, tr, info = out
+        if not isinstance(rew, np.ndarray) or rew.shape != (n,) or rew.dtype.kind not in "fiu":
+            problems.append(f"rewards={short(rew)} should be a real ({n},) array")
+        elif contract.check_reward_finite and not np.isfinite(rew).all():
+            problems.append(f"rewards={short(rew)} contain a non-finite entry (Contract.check_reward_finite)")
+        for name, flags in (("terminated", te), ("truncated", tr)):
+            if not isinstance(flags, np.ndarray) or flags.shape != (n,) or flags.dtype != np.bool_:
+                problems.append(f"{name}={short(flags)} should be a bool ({n},) array")
+        if not isinstance(info, dict):
+            problems.append(f"info={short(info)} should be a dict")
+    return problems
+
+
+def _prop(pid: str, lean: str, statement: str, check: Any) -> Property:
     return Property(id=pid, lean=lean, statement=statement, check=check)
 
 
@@ -180,31 +252,31 @@ PER_CALL = PropertySet([
 
 RUN_LEVEL = PropertySet([
     _prop("spaces.well_formed", "gymnasium.spaces (Box, Discrete, ...) constructors",
-          "observation_space and action_space of every layer are well-formed spaces whose samples they contain"),
+          "observation_space and action_space of every layer are well-formed spaces whose samples they contain", _well_formed),
     _prop("actions.accepted", "Boundary.checkAction (every a : Fin n_actions)",
-          "every valid action (each discrete value, Box bounds in the space's dtype) is accepted in every probed state"),
+          "every valid action (each discrete value, Box bounds in the space's dtype) is accepted in every probed state", _accepted),
     _prop("aliasing.no_mutation", "Boundary.Transition (stores copies)",
-          "no observation or info returned earlier changes value because of a later call"),
+          "no observation or info returned earlier changes value because of a later call", _unchanged),
     _prop("determinism.fresh_instances", "Gymnasium.Session.reset (seed?)",
           "the same seed and actions give the same multi-episode trajectory on two fresh instances",
-          trajectory_difference),
+          _same_trajectory),
     _prop("determinism.reseeded_instance", "Gymnasium.Session.reset (seed?)",
           "re-seeding the same instance and replaying the actions gives the same trajectory again",
-          trajectory_difference),
+          _same_trajectory),
     _prop("determinism.seeds_differ", "gymnasium Env.reset(seed=...) seeds np_random",
-          "different seeds do not all give identical trajectories (the seed reaches the env)"),
+          "different seeds do not all give identical trajectories (the seed reaches the env)", _seeds_differ),
     _prop("reset.purity", "Gymnasium.Session.reset (seed?)",
-          "after any history, reset(seed=s) replays exactly like a fresh env's reset(seed=s)", trajectory_difference),
+          "after any history, reset(seed=s) replays exactly like a fresh env's reset(seed=s)", _same_trajectory),
 ])
 
 VECTOR_PROPERTIES = PropertySet([
     _prop("vector.sub_env_matches_single", "gymnasium.vector.SyncVectorEnv (reset seeds seed+i)",
           "sub-env i of the vector env steps exactly like a single env reset with seed+i, per its autoreset mode",
-          trajectory_difference),
+          _same_trajectory),
     _prop("vector.autoreset_next_step", "gymnasium.vector.AutoresetMode.NEXT_STEP",
-          "the step after a sub-env is done resets it: reward 0, terminated and truncated false, action ignored"),
+          "the step after a sub-env is done resets it: reward 0, terminated and truncated false, action ignored", _autoreset_next_step),
     _prop("vector.batch_in_space", "gymnasium.vector.VectorEnv observation_space",
-          "batched observations are in the vector observation_space with its dtype; rewards and flags are (N,) arrays"),
+          "batched observations are in the vector observation_space with its dtype; rewards and flags are (N,) arrays", _batch_in_space),
 ])
 
 ENV_PROPERTIES = PropertySet(list(PER_CALL) + list(RUN_LEVEL) + list(VECTOR_PROPERTIES))

@@ -20,14 +20,15 @@ last step returned ``terminated`` or ``truncated`` without a reset in between.
 from __future__ import annotations
 
 import copy
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
 from gymnasium import spaces
 
-from rollcheck.properties.env_checks import first_difference, short, snapshot
-from rollcheck.properties.env_properties import PER_CALL, Call, LayerCall
+from rollcheck.properties.env_checks import short, snapshot
+from rollcheck.properties.env_properties import PER_CALL, RUN_LEVEL, Call, LayerCall
 from rollcheck.spec.contract import Contract
 
 __all__ = ["PropertyFailure", "failure", "Counters", "Instrument", "Checker", "layers_of", "build_env",
@@ -216,6 +217,9 @@ class Checker:
                     self.contract, self.limit,
                     any(lc.index == base and lc.kind == "step" and _true(lc.out, 2) for lc in layer_calls),
                     layer_calls)
+        self.counters.add("_checked", steps=kind == "step")
+        self.counters.add("_all", steps=kind == "step")
+        self.counters.add("actions.accepted", episodes=kind == "reset")
         for p in self.per_call:
             if p.id == "episode.truncated_at_limit" and self.limit is None:
                 continue
@@ -233,21 +237,20 @@ class Checker:
 
     def _check_alias(self, entries: list, now: int) -> None:
         for when, label, live, snap in entries:
-            d = first_difference(snap, live)
-            if d is not None:
-                where = f"action {when}" if when >= 0 else "the first reset"
-                self.fail("aliasing.no_mutation",
-                          f"the {label} returned at {where} changed after later calls (by step {now}): {d}",
-                          step=when, expected=snap, actual=snapshot(live), context={"detected_at": now})
+            where = f"action {when}" if when >= 0 else "the first reset"
+            for problem in RUN_LEVEL["aliasing.no_mutation"].check(f"{label} returned at {where}", snap, live)[:1]:
+                self.fail("aliasing.no_mutation", f"{problem} (seen after action {now})", step=when,
+                          expected=snap, actual=snapshot(live), context={"detected_at": now})
 
     def finish(self, last_step: int) -> None:
         if "aliasing.no_mutation" in self.active:
             self._check_alias(self.returned, last_step)
 
     def maybe_probe(self, step: int) -> None:
-        if not self.probe_values or self.probes_left <= 0 or self.probe_error or step % self.probe_every:
+        if not self.probe_values or self.probes_left <= 0 or self.probe_error or (step + 1) % self.probe_every:
             return
         self.probes_left -= 1
+        started = time.perf_counter()
         self.instrument.remove()
         try:
             pristine = copy.deepcopy(self.env)
@@ -258,14 +261,13 @@ class Checker:
             self.instrument.install()
         for a in self.probe_values:
             self.counters.add("actions.accepted", steps=1)
-            clone = copy.deepcopy(pristine)
-            try:
-                clone.step(a)
-            except Exception as exc:
-                self.fail("actions.accepted", f"step({short(a)}) raised {type(exc).__name__}: {exc} in the state "
-                          f"reached after step {step - 1} (the action is in {self.env.action_space})",
-                          step=step, expected=f"an accepted action from {self.env.action_space}",
-                          actual=f"{type(exc).__name__}: {exc}", context={"probe_action": a})
+            for problem in RUN_LEVEL["actions.accepted"].check(copy.deepcopy(pristine).step, a)[:1]:
+                self.fail("actions.accepted", f"{problem} in the state reached after action {step - 1} "
+                          f"(the action is in {self.env.action_space})", step=step,
+                          expected=f"an accepted action from {self.env.action_space}", actual=problem,
+                          context={"probe_action": a})
+        if time.perf_counter() - started > 0.01:  # costly deep copies (e.g. Taxi's transition table): probe rarely
+            self.probe_every *= 4
 
 
 def _true(out: Any, i: int) -> bool:
@@ -297,6 +299,18 @@ def _unpack(out: Any, n: int, what: str, checker: "Checker | None", step: int) -
     raise failure("spaces.observation_in_space", message, step=step)
 
 
+def _reset(env: Any, checker: "Checker | None", step: int, **kwargs: Any) -> tuple:
+    """``env.reset(**kwargs)``; an exception after the first reset breaks ``reset.purity`` (a fresh env resets)."""
+    try:
+        out = env.reset(**kwargs)
+    except Exception as exc:
+        message = f"reset({', '.join(f'{k}={v}' for k, v in kwargs.items())}) raised {type(exc).__name__}: {exc}"
+        if checker is not None:
+            checker.fail("reset.purity", message, step=step)
+        raise failure("reset.purity", message, step=step) from exc
+    return _unpack(out, 2, "reset(seed=...)" if kwargs else "reset()", checker, step)
+
+
 def run_program(env: Any, seed: int, actions: Sequence[Any], checker: "Checker | None" = None) -> list:
     """Reset with ``seed``, step through ``actions`` (resetting without a seed after each done).
 
@@ -304,7 +318,7 @@ def run_program(env: Any, seed: int, actions: Sequence[Any], checker: "Checker |
     With a ``checker`` every call is checked; a failing property raises :class:`PropertyFailure`.
     """
     episode, t = 0, 0
-    out = _unpack(env.reset(seed=seed), 2, "reset(seed=...)", checker, -1)
+    out = _reset(env, checker, -1, seed=seed)
     records = [_record("reset", out[0])]
     if checker is not None:
         checker.on_call("reset", -1, 0, 0, None, out)
@@ -328,7 +342,7 @@ def run_program(env: Any, seed: int, actions: Sequence[Any], checker: "Checker |
             checker.on_call("step", step, episode, t, action, out)
         if _true(out, 2) or _true(out, 3):
             episode, t = episode + 1, 0
-            out = _unpack(env.reset(), 2, "reset()", checker, step)
+            out = _reset(env, checker, step)
             records.append(_record("reset", out[0]))
             if checker is not None:
                 checker.on_call("reset", step, episode, 0, None, out)

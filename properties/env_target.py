@@ -186,6 +186,13 @@ def reproducer(target: EnvTarget, pid: str, seed: int, actions: Sequence[Any], *
     imports = list(target.imports)
     make = "\n    ".join(target.build_lines)
     head = [*imports, "", "", "def make():", f"    {make}", "    return env", "", ""]
+    if pid == "spaces.well_formed":
+        return "\n".join(head + [f"# rollcheck env: {pid}", f"# {message}",
+                                  "from rollcheck.properties.env_checks import space_problems",
+                                  "from rollcheck.properties.env_runner import layers_of", "env = make()",
+                                  "for i, layer in enumerate(layers_of(env)):",
+                                  "    print(i, type(layer).__name__, space_problems(layer.observation_space, 'observation_space'),",
+                                  "          space_problems(layer.action_space, 'action_space'))"]) + "\n"
     lines = [f"# rollcheck env: {pid}", f"# {message}", f"seed, actions = {seed}, {actions_code(actions)}"]
     if pid in ("determinism.fresh_instances", "determinism.reseeded_instance", "reset.purity", "determinism.seeds_differ"):
         head.append(_LOOP)

@@ -29,9 +29,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rollcheck.properties.env_checks import space_problems
 from rollcheck.properties.env_programs import Program, programs, random_actions
-from rollcheck.properties.env_properties import ENV_PROPERTIES, PER_CALL, VECTOR_PROPERTIES, trajectory_difference
+from rollcheck.properties.env_properties import ENV_PROPERTIES, RUN_LEVEL, VECTOR_PROPERTIES, trajectory_difference
 from rollcheck.properties.env_runner import (Checker, Counters, PropertyFailure, episode_limit, failure, layers_of,
                                              run_program)
 from rollcheck.properties.env_target import EnvTarget, TargetError, reproducer, resolve_target
@@ -41,7 +40,7 @@ from rollcheck.spec.errors import InvalidArgument
 
 __all__ = ["fuzz_env", "DEFAULT_MAX_EXAMPLES", "DEFAULT_MAX_STEPS"]
 
-DEFAULT_MAX_EXAMPLES = 150
+DEFAULT_MAX_EXAMPLES = 200
 DEFAULT_MAX_STEPS = 400
 _DETERMINISM = ("determinism.fresh_instances", "determinism.reseeded_instance", "reset.purity")
 
@@ -99,8 +98,6 @@ class _Search:
                 if exc.pid in self.silenced:
                     return  # the env cannot go on; that property was reported already
                 raise
-            self.counters.add("_checked", steps=len(program.actions))
-            self.counters.add("_all", steps=len(program.actions))
             if checker.probe_error:
                 self.meta["probing"] = checker.probe_error
         finally:
@@ -122,50 +119,51 @@ class _Search:
         self.counters.add("_all", steps=n + len(program.actions))
         for pid in wanted:
             self.counters.add(pid, steps=n + 2 * len(program.actions), episodes=sum(r[0] == "reset" for r in rec_b))
-        d1, d2 = trajectory_difference(rec_b, rec_a1), trajectory_difference(rec_a1, rec_a2)
-        if d1 is None and d2 is None:
+        same = RUN_LEVEL["reset.purity"].check  # every determinism property compares trajectories alike
+        p1, p2 = same(rec_b, rec_a1), same(rec_a1, rec_a2)
+        if not p1 and not p2:
             return
         c = self.target.make()
         try:
             rec_c = run_program(c, program.seed, program.actions)
         finally:
             _close(c)
-        d0 = trajectory_difference(rec_b, rec_c) or (d1 if not program.history else None)
-        if d0 is not None:
-            self._fail("determinism.fresh_instances", rec_b, d0,
+        p0 = same(rec_b, rec_c)
+        if p0 or (p1 and not program.history):
+            self._fail("determinism.fresh_instances", rec_b, rec_c if p0 else rec_a1,
                        "two fresh instances reset with the same seed and given the same actions diverge")
-        if d2 is not None:
-            self._fail("determinism.reseeded_instance", rec_a1, d2,
+        if p2:
+            self._fail("determinism.reseeded_instance", rec_a1, rec_a2,
                        "re-seeding the same instance and replaying the same actions gives a different trajectory")
-        if d1 is not None:
-            self._fail("reset.purity", rec_b, d1,
+        if p1:
+            self._fail("reset.purity", rec_b, rec_a1,
                        f"after a history of {len(program.history)} steps (seed {program.history_seed}), "
                        "reset(seed) does not replay like a fresh env")
 
-    def _fail(self, pid: str, records: list, diff: tuple, what: str) -> None:
+    def _fail(self, pid: str, expected: list, actual: list, what: str) -> None:
         if pid not in self.active or pid in self.silenced:
             return
-        index, description = diff
-        raise failure(pid, f"{what}: call {index} differs ({description})", step=_steps_before(records, index),
-                      context={"call": index})
+        problem = RUN_LEVEL[pid].check(expected, actual)[0]
+        index = trajectory_difference(expected, actual)[0]
+        raise failure(pid, f"{what}: {problem}", step=_steps_before(expected, index), context={"call": index})
 
 
-def _static_checks(target: EnvTarget, active: set, seed: int, results: dict, contract: Contract) -> None:
+def _static_checks(target: EnvTarget, active: set, seed: int, results: dict, meta: dict) -> None:
     env = target.make()
     try:
         if "spaces.well_formed" in active:
-            for i, layer in enumerate(layers_of(env)):
-                results["spaces.well_formed"].examples += 1
-                for attr in ("observation_space", "action_space"):
-                    for problem in space_problems(getattr(layer, attr, None), f"layer {i} ({type(layer).__name__}).{attr}"):
-                        results["spaces.well_formed"].fail(Finding(problem, context={"layer": i}))
+            layers = layers_of(env)
+            results["spaces.well_formed"].examples += len(layers)
+            for problem in RUN_LEVEL["spaces.well_formed"].check(layers):
+                results["spaces.well_formed"].fail(Finding(
+                    problem, reproducer=reproducer(target, "spaces.well_formed", seed, (), message=problem)))
         if "determinism.seeds_differ" in active:
-            _seeds_differ(target, env, seed, results["determinism.seeds_differ"])
+            _seeds_differ(target, env, seed, results["determinism.seeds_differ"], meta)
     finally:
         _close(env)
 
 
-def _seeds_differ(target: EnvTarget, env: Any, seed: int, result: PropertyResult) -> None:
+def _seeds_differ(target: EnvTarget, env: Any, seed: int, result: PropertyResult, meta: dict) -> None:
     actions = random_actions(env.action_space, seed, 30)
     trajectories, rng_states = [], []
     for s in range(seed, seed + 8):
@@ -182,15 +180,14 @@ def _seeds_differ(target: EnvTarget, env: Any, seed: int, result: PropertyResult
             return  # the per-call properties report this env's failure
         finally:
             _close(e)
-    if any(trajectory_difference(trajectories[0], t) is not None for t in trajectories[1:]):
-        return
-    if len(set(rng_states)) > 1 and all(r is not None for r in rng_states):
-        ignored = "the base env's np_random differs across seeds, yet every trajectory is identical"
-    else:
-        ignored = "the base env's np_random is in the same state for every seed: the seed never reaches it"
-    result.fail(Finding(f"8 seeds ({seed}..{seed + 7}) with the same 30 actions give identical trajectories; {ignored}",
-                        step=0, reproducer=reproducer(target, "determinism.seeds_differ", seed, actions,
-                                                      message="every seed gives the same trajectory")))
+    problems = RUN_LEVEL["determinism.seeds_differ"].check(trajectories, rng_states)
+    if not problems and all(trajectory_difference(trajectories[0], t) is None for t in trajectories[1:]):
+        meta["seeds_differ"] = ("every seed gives the same trajectory, but the seed reaches the base env's "
+                                "np_random: the env looks deterministic (not a violation)")
+    for problem in problems:
+        result.fail(Finding(f"seeds {seed}..{seed + 7}, 30 actions: {problem}", step=0,
+                            reproducer=reproducer(target, "determinism.seeds_differ", seed, actions,
+                                                  message="every seed gives the same trajectory")))
 
 
 def _finding(target: EnvTarget, exc: PropertyFailure) -> Finding:
@@ -220,6 +217,15 @@ def _flatten_errors(exc: BaseException) -> list[BaseException]:
             out += _flatten_errors(e)
         return out
     return [exc]
+
+
+class _InternalError(Exception):
+    """Something other than a property failure stopped the search (reported as ``Report.error``)."""
+
+    def __init__(self, cause: BaseException) -> None:
+        import traceback
+        tb = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__, limit=-4))
+        super().__init__(f"the search stopped on an unexpected {type(cause).__name__}: {cause}\n{tb}")
 
 
 def _hypothesis_search(search: _Search, target: EnvTarget, space: Any, max_examples: int, max_steps: int,
@@ -253,7 +259,7 @@ def _hypothesis_search(search: _Search, target: EnvTarget, space: Any, max_examp
                 found = [e for e in _flatten_errors(exc) if isinstance(e, PropertyFailure)]
                 others = [e for e in _flatten_errors(exc) if not isinstance(e, PropertyFailure)]
                 if others and not found:
-                    raise others[0]
+                    raise _InternalError(others[0]) from others[0]
                 for e in found:
                     if e.program is not None and e.pid not in search.failures:
                         search.failures[e.pid] = e
@@ -280,13 +286,15 @@ def _progress_bar(enabled: "bool | None", total: int, label: str):
 def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (),
              max_examples: int = DEFAULT_MAX_EXAMPLES, max_steps: int = DEFAULT_MAX_STEPS, seed: int = 0,
              skip: Sequence[str] = (), contract: "Contract | None" = None, vector: "int | None" = None,
-             progress: "bool | None" = False, shrink_seconds: float = 20.0) -> Report:
+             progress: "bool | None" = False, shrink_seconds: float = 20.0,
+             vector_wrappers: Sequence[Any] = ()) -> Report:
     """Fuzz ``make_env`` (a registered id, ``"MODULE:FACTORY"`` or a zero-argument callable),
     wrapped by ``wrappers`` in order, against every env property; return the :class:`Report`.
 
     ``max_examples`` programs of at most ``max_steps`` actions each are searched (``seed`` fixes
     the search); ``skip`` names properties (or prefixes like ``determinism``) to leave out;
-    ``vector=N`` also checks a ``SyncVectorEnv`` of N copies. ``progress=None`` shows a progress
+    ``vector=N`` also checks a ``SyncVectorEnv`` of N copies (each of ``vector_wrappers``, a
+    callable ``vector_env -> vector_env``, is applied to it in order). ``progress=None`` shows a progress
     bar on stderr only when it is a terminal. A target that cannot be built gives a report with
     ``error`` set (exit status 2).
     """
@@ -336,12 +344,16 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
         if bar is not None:
             bar.start()
         search = _Search(target, active, contract, tick)
-        _static_checks(target, active, seed, results, contract)
-        _hypothesis_search(search, target, space, max_examples, max_steps, seed, shrink_seconds)
+        _static_checks(target, active, seed, results, search.meta)
+        try:
+            _hypothesis_search(search, target, space, max_examples, max_steps, seed, shrink_seconds)
+        except _InternalError as exc:
+            report.error = str(exc)
         if vector:
             from rollcheck.properties.env_vector import check_vector
-            check_vector(target, vector, active, results, seed=seed, max_examples=max(1, max_examples // 5),
-                         max_steps=max_steps, contract=contract)
+            check_vector(target, vector, active, results, seed=seed, max_examples=max(5, max_examples // 3),
+                         max_steps=max_steps, contract=contract, vector_wrappers=vector_wrappers,
+                         shrink_seconds=shrink_seconds)
         for pid, exc in search.failures.items():
             results[pid].fail(_finding(target, exc))
         for pid, r in results.items():

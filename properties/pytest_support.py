@@ -1,7 +1,8 @@
 """One pytest test per collector property, in a few lines of a user's test suite.
 
 Not a TorchLean definition: this is how the properties of :mod:`.collector_properties` (which
-mirror ``PPO.collectRolloutFromCallbacks``) reach a CI run. Two ways in::
+mirror ``PPO.collectRolloutFromCallbacks``) and of :mod:`.env_properties` (``Boundary.Core``
+checks, ``Gymnasium.Session``) reach a CI run. For a collector, two ways in::
 
     # tests/test_my_collector.py — a parametrized test, one case per property id
     from rollcheck.properties.pytest_support import collector_property_tests
@@ -11,6 +12,11 @@ mirror ``PPO.collectRolloutFromCallbacks``) reach a CI run. Two ways in::
     @pytest.mark.rollcheck_collector("mypkg.ppo:collect")
     def test_my_collector(rollcheck_property):
         rollcheck_property.assert_holds()
+
+For an environment, ``test_my_env = env_property_tests("CartPole-v1", max_examples=20)`` or
+``@pytest.mark.rollcheck_env("CartPole-v1", max_examples=20)`` with the same ``rollcheck_property``
+argument: :func:`~rollcheck.properties.fuzz_env.fuzz_env` runs once per process and each test
+reports one property of that run.
 
 Each test id is the property id (``test_my_collector[step.next_value_before_reset]``), so
 ``-k``, ``--deselect`` and JUnit dashboards use the same names as reports and ``--skip``. The
@@ -37,9 +43,11 @@ from .collector_properties import COLLECTOR_PROPERTIES
 from .report import PropertyResult
 from .validate_collector import RunCache, check_property, collector_cases, describe_target, signature_problem
 
-__all__ = ["PropertyCheck", "collector_property_tests", "format_result", "property_checks", "resolve_target"]
+__all__ = ["EnvPropertyCheck", "PropertyCheck", "collector_property_tests", "env_property_checks",
+           "env_property_tests", "format_result", "property_checks", "resolve_target"]
 
 _CACHES: dict[tuple, tuple] = {}
+_ENV_REPORTS: dict[str, Any] = {}
 
 
 def resolve_target(target: "str | Callable[..., Any]") -> Callable[..., Any]:
@@ -58,6 +66,10 @@ def resolve_target(target: "str | Callable[..., Any]") -> Callable[..., Any]:
     return obj
 
 
+def _show(value: Any) -> str:
+    return repr(value.tolist() if hasattr(value, "tolist") else value)
+
+
 def format_result(result: PropertyResult) -> str:
     """A failing property as text for a test failure (every finding, with its reproducer)."""
     lines = [f"{result.id} violated — {result.statement}", f"TorchLean: {result.lean}",
@@ -66,7 +78,7 @@ def format_result(result: PropertyResult) -> str:
         lines += ["", f.message]
         if f.step is not None:
             lines.append(f"  first failing step: {f.step}")
-        lines += [f"  expected: {f.expected!r}", f"  actual:   {f.actual!r}"]
+        lines += [f"  expected: {_show(f.expected)}", f"  actual:   {_show(f.actual)}"]
         if f.reproducer:
             lines += ["", "Reproducer:", f.reproducer]
     return "\n".join(lines)
@@ -130,3 +142,58 @@ def collector_property_tests(target: Any, *, env: "str | None" = None, horizon: 
         rollcheck_check.assert_holds()
 
     return test_collector_property
+
+
+# -- environments: one test per env property (rollcheck.properties.fuzz_env) ---------------------
+@dataclass(frozen=True)
+class EnvPropertyCheck:
+    """One env property of one environment; the fuzzing run is shared by the checks of a process."""
+
+    make_env: Any
+    property_id: str
+    fuzz_kwargs: tuple = ()
+
+    def report(self) -> Any:
+        from .fuzz_env import fuzz_env
+
+        key = repr((self.make_env, self.fuzz_kwargs))
+        if key not in _ENV_REPORTS:
+            _ENV_REPORTS[key] = fuzz_env(self.make_env, **dict(self.fuzz_kwargs))
+        return _ENV_REPORTS[key]
+
+    def run(self) -> PropertyResult:
+        report = self.report()
+        if report.error:
+            raise InvalidArgument(f"environment {self.make_env!r} cannot be fuzzed: {report.error}")
+        return report.result(self.property_id)
+
+    def assert_holds(self) -> PropertyResult:
+        import pytest
+
+        result = self.run()
+        if result.status == "failed":
+            pytest.fail(format_result(result), pytrace=False)
+        return result
+
+
+def env_property_checks(make_env: Any, *, skip: Iterable[str] = (), **fuzz_kwargs: Any) -> list[EnvPropertyCheck]:
+    """One :class:`EnvPropertyCheck` per env property (``fuzz_kwargs`` go to ``fuzz_env``)."""
+    from .env_properties import ENV_PROPERTIES, VECTOR_PROPERTIES
+
+    props = ENV_PROPERTIES if fuzz_kwargs.get("vector") else ENV_PROPERTIES.without([p.id for p in VECTOR_PROPERTIES])
+    skip = list(skip)
+    kwargs = tuple(sorted({**fuzz_kwargs, "skip": tuple(skip)}.items()))
+    return [EnvPropertyCheck(make_env, pid, kwargs) for pid in props.without(skip).ids]
+
+
+def env_property_tests(make_env: Any, *, skip: Iterable[str] = (), **fuzz_kwargs: Any) -> Callable[..., None]:
+    """A pytest test function parametrized over the env properties (assign it to ``test_...``)."""
+    import pytest
+
+    checks = env_property_checks(make_env, skip=skip, **fuzz_kwargs)
+
+    @pytest.mark.parametrize("rollcheck_check", checks, ids=[c.property_id for c in checks])
+    def test_env_property(rollcheck_check: EnvPropertyCheck) -> None:
+        rollcheck_check.assert_holds()
+
+    return test_env_property

@@ -37,7 +37,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from rollcheck.impl.fast_checks import batch_bad_mask, batch_transition_violations
-from rollcheck.spec.boundary_json import TRANSITION_FIELDS, _parse_document, parse_transition_json
+from rollcheck.spec.boundary_json import _parse_document, parse_transition_json
 from rollcheck.spec.contract import Contract, transition_violations
 from rollcheck.spec.errors import ContractViolation, InvalidArgument, Violation
 from rollcheck.spec.shape import Shape, as_shape
@@ -317,9 +317,9 @@ def validate_rollout_file(path: "str | Path", obs_shape: "Shape | Iterable[int]"
             mine += [v for v in all_violations if v.field not in _KNOWN_FIELDS]
         result = PropertyResult(prop.id, prop.lean, prop.statement, examples=1, steps=n)
         for k, v in enumerate(mine):
-            result.fail(Finding(message=str(v) if v.index is not None else f'field "{v.field}": {v.message} ({v.rule})',
-                                step=v.index, expected=v.rule, actual=v.value,
-                                reproducer=_reproducer(path, fmt, shape, n_actions, contract, v.index) if k == 0 else None,
+            message = str(v) if v.index is not None else f'field "{v.field}": {v.message} ({v.rule})'
+            reproducer = _reproducer(path, fmt, shape, n_actions, contract, v.index) if k == 0 else None
+            result.fail(Finding(message=message, step=v.index, expected=v.rule, actual=v.value, reproducer=reproducer,
                                 context={"field": v.field, "rule": v.rule}))
         report.results.append(result)
     bad = sorted({v.index for v in violations}) if not columns else list(range(n))

@@ -48,13 +48,15 @@ class VecTrace:
         for name in ("obs", "actions", "rewards", "terminated", "truncated", "next_obs", "autoreset_step"):
             arr = np.array(getattr(self, name), copy=True)
             if arr.shape[:2] != shape:
-                raise InvalidArgument(f"VecTrace.{name} has shape {list(arr.shape)}; expected (T, N)={list(shape)} first")
+                raise InvalidArgument(f"VecTrace.{name} has shape {list(arr.shape)}; "
+                                      f"expected (T, N)={list(shape)} first")
             if name in ("terminated", "truncated", "autoreset_step"):
                 arr = arr.astype(bool)
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
         if self.obs.shape != self.next_obs.shape:
-            raise InvalidArgument(f"VecTrace.next_obs has shape {list(self.next_obs.shape)} but obs has {list(self.obs.shape)}")
+            raise InvalidArgument(f"VecTrace.next_obs has shape {list(self.next_obs.shape)} "
+                                  f"but obs has {list(self.obs.shape)}")
 
     @property
     def horizon(self) -> int:

@@ -44,13 +44,19 @@ from .property import Property
 from .recording import VecTrace
 from .report import Finding, PropertyResult, Report
 
-__all__ = ["SB3_PROPERTIES", "SB3Policy", "check_value_fold", "import_sb3", "recording_vec_env", "validate_sb3"]
+__all__ = ["SB3_PROPERTIES", "SB3Policy", "check_sb3_buffer", "check_value_fold", "import_sb3", "recording_vec_env",
+           "validate_sb3"]
 
 EXTRA_HINT = "install the optional extra: pip install 'rollcheck[sb3]' (stable-baselines3 and torch)"
 
+def _fold_check(model: Any, **kwargs: Any) -> list:
+    """``check(model, **validate_sb3_kwargs) -> list[Finding]`` of ``sb3.truncation_value_folded``."""
+    return validate_sb3(model, **kwargs).result("sb3.truncation_value_folded").findings
+
+
 SB3_PROPERTIES = {p.id: p for p in [
     Property("sb3.truncation_value_folded", "Runtime.RL.Core.generalizedAdvantageEstimationVec (truncated)",
-             "on TimeLimit.truncated the buffer reward is r + gamma * V(terminal_observation)", None),
+             "on TimeLimit.truncated the buffer reward is r + gamma * V(terminal_observation)", _fold_check),
 ]}
 
 
@@ -150,7 +156,7 @@ def check_value_fold(buffer_rewards: np.ndarray, trace: VecTrace, final_values: 
     ``final_values[t, i]`` is ``V(trace.next_obs[t, i])``; only truncated entries are read.
     """
     p = SB3_PROPERTIES["sb3.truncation_value_folded"]
-    cut = trace.truncated
+    cut = trace.truncated & ~trace.terminated  # SB3: TimeLimit.truncated = truncated and not terminated
     res = PropertyResult(p.id, p.lean, p.statement, examples=1, steps=int(cut.size), episodes=int(cut.sum()))
     if not cut.any():
         res.status, res.skip_reason = "skipped", "no step was truncated in this rollout; nothing to check"
@@ -158,18 +164,20 @@ def check_value_fold(buffer_rewards: np.ndarray, trace: VecTrace, final_values: 
     expected = (trace.rewards + gamma * final_values)[cut]
     got = buffer_rewards[cut].astype(np.float64)
     ok = np.isclose(got, expected, rtol=rtol, atol=atol)
+    not_folded = ~ok & np.isclose(got, trace.rewards[cut], rtol=rtol, atol=atol)
+    # Unfold for the generic checks: the env's reward where the buffer holds r + gamma*V or plain r
+    # (then the advantages show the missing bootstrap); the buffer's own value otherwise.
     unfolded = np.array(buffer_rewards, copy=True)
-    unfolded[cut] = np.where(ok, trace.rewards[cut], got - gamma * final_values[cut])
+    unfolded[cut] = np.where(ok | not_folded, trace.rewards[cut], got)
     if not ok.all():
         where = np.argwhere(cut)[~ok]
         t, i = (int(k) for k in where[0])
         k = int(np.flatnonzero(~ok)[0])
-        not_folded = np.isclose(got, trace.rewards[cut], rtol=rtol, atol=atol)[k]
         res.fail(Finding(
             message=(f"{int((~ok).sum())} of {int(cut.sum())} truncated steps do not hold r + gamma * V(final obs) "
-                     f"(first: step {t}, env {i}: expected {expected[k]!r}, got {got[k]!r}"
-                     + ("; the reward was not folded at all, so truncation is treated as termination" if not_folded
-                        else "") + ")"),
+                     f"(first: step {t}, env {i}: expected {expected[k]!r}, got {got[k]!r})"
+                     + (f"; at {int(not_folded.sum())} of them the reward was not folded at all, so the "
+                        "truncation is treated as a termination" if not_folded.any() else "")),
             step=t, expected=float(expected[k]), actual=float(got[k]),
             context={"env": i, "positions": [list(map(int, w)) for w in where[:1000]]}))
     return res, unfolded, float(np.abs(got - expected).max())
@@ -218,28 +226,50 @@ def validate_sb3(model: Any, *, n_steps: "int | None" = None, seed: int = 0, pol
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps <= 0:
         raise InvalidArgument(f"n_steps={n_steps!r} should be a positive int")
     start = time.perf_counter()
-    buffer, trace, last_dones = _collect(model, n_steps, seed)
-    policy = SB3Policy(model.policy)
-    gamma, lam = float(model.gamma), float(model.gae_lambda)
+    buffer, trace, _ = _collect(model, n_steps, seed)
+    report = check_sb3_buffer(buffer, trace, SB3Policy(model.policy), gamma=float(model.gamma),
+                              lam=float(model.gae_lambda), n_actions=int(model.action_space.n),
+                              policy_sample=policy_sample, rng=seed, rtol=rtol, atol=atol)
+    report.target = f"{type(model).__name__}({type(model.policy).__name__}) on {_env_id(model)}"
+    report.meta["seed"] = seed
+    report.duration_s = time.perf_counter() - start
+    return report
+
+
+def check_sb3_buffer(buffer: Any, trace: VecTrace, policy: Any, *, gamma: float, lam: float, n_actions: int,
+                     policy_sample: "int | None" = None, rng: Any = None, rtol: float = 2e-4,
+                     atol: float = 2e-4) -> Report:
+    """Check an SB3-layout buffer against the env's ``trace`` and ``policy`` (no SB3 needed).
+
+    ``buffer`` has SB3 ``RolloutBuffer``'s attributes before ``get()``: ``observations (T, N, *obs)``,
+    ``actions (T, N, 1)``, ``rewards``, ``episode_starts``, ``values``, ``log_probs``, ``advantages``,
+    ``returns`` ``(T, N)``. ``policy`` has ``predict_value_batch``/``predict_logits_batch`` (or the
+    single-observation methods). The fold is checked first, then undone for the ``arrays.*`` checks.
+    """
+    start = time.perf_counter()
+    value_batch = getattr(policy, "predict_value_batch", None) or (
+        lambda x: np.array([float(policy.predict_value(o)) for o in x]))
+    t_len = int(np.shape(buffer.rewards)[0])
     final_values = np.zeros(trace.rewards.shape)
-    if trace.truncated.any():
-        final_values[trace.truncated] = policy.predict_value_batch(trace.next_obs[trace.truncated])
-    fold, rewards, fold_err = check_value_fold(buffer.rewards, trace, final_values, gamma, rtol=rtol, atol=atol)
-    arrays = {"obs": buffer.observations, "actions": buffer.actions.reshape(n_steps, -1),
+    cut = trace.truncated & ~trace.terminated
+    if cut.any():
+        final_values[cut] = np.asarray(value_batch(trace.next_obs[cut])).reshape(-1)
+    fold, rewards, fold_err = check_value_fold(np.asarray(buffer.rewards), trace, final_values, gamma,
+                                               rtol=rtol, atol=atol)
+    arrays = {"obs": buffer.observations, "actions": np.asarray(buffer.actions).reshape(t_len, -1),
               "logprobs": buffer.log_probs, "rewards": rewards, "dones": buffer.episode_starts,
               "values": buffer.values, "advantages": buffer.advantages, "returns": buffer.returns,
-              "next_done": last_dones}
-    report = validate_arrays(arrays, trace=trace, policy=policy, gamma=gamma, lam=lam,
-                             n_actions=int(model.action_space.n), policy_sample=policy_sample, rng=seed,
-                             rtol=rtol, atol=atol)
-    report.title = "rollcheck sb3"
-    report.target = f"{type(model).__name__}({getattr(model.policy, '__class__', type(None)).__name__}) on " \
-                    f"{_env_id(model)}"
+              "next_done": trace.terminated[-1] | trace.truncated[-1],
+              # V(s_T) of the last step at the true next observation (SB3 computes it inside
+              # collect_rollouts and keeps it only inside the advantages, which are checked).
+              "next_value": np.asarray(value_batch(trace.next_obs[-1])).reshape(-1)}
+    report = validate_arrays(arrays, trace=trace, policy=policy, gamma=gamma, lam=lam, n_actions=n_actions,
+                             policy_sample=policy_sample, rng=rng, rtol=rtol, atol=atol)
+    report.title, report.target = "rollcheck sb3", "SB3-layout RolloutBuffer"
     report.results.insert(0, fold)
-    first = buffer.episode_starts[0]
-    report.meta.update(n_envs=int(trace.num_envs), n_steps=n_steps, seed=seed,
-                       truncations=int(trace.truncated.sum()), terminations=int(trace.terminated.sum()),
-                       fold_max_abs_error=fold_err, episode_starts_row0_all_true=bool(np.all(first == 1)))
+    report.meta.update(n_envs=int(trace.num_envs), n_steps=t_len, truncations=int(trace.truncated.sum()),
+                       terminations=int(trace.terminated.sum()), fold_max_abs_error=fold_err,
+                       episode_starts_row0_all_true=bool(np.all(np.asarray(buffer.episode_starts)[0] == 1)))
     report.duration_s = time.perf_counter() - start
     return report
 

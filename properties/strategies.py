@@ -35,7 +35,6 @@ __all__ = ["RawTransition", "SPECIAL_FLOATS", "contracts", "gae_inputs", "logits
 SPECIAL_FLOATS = (0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.0, -1.0, 1.7976931348623157e308,
                   -1.7976931348623157e308, math.inf, -math.inf, math.nan)
 
-_F32_MAX = float(np.finfo(np.float32).max)
 _ILL_TYPED_FIELDS = ("observation", "next_observation", "action", "reward", "terminated", "truncated")
 
 
@@ -75,10 +74,12 @@ def shapes(max_rank: int = 3, max_side: int = 4, *, min_rank: int = 0, min_side:
 def _element_floats(width: int, allow_nan: bool, allow_infinity: bool) -> st.SearchStrategy[float]:
     specials = [x for x in SPECIAL_FLOATS
                 if (allow_nan or not math.isnan(x)) and (allow_infinity or not math.isinf(x))]
-    if width == 32:  # keep only values float32 represents exactly
+    if width < 64:  # keep only values the narrow dtype represents exactly, add its own extremes
+        info = np.finfo(f"float{width}")
+        top, tiny = float(info.max), float(info.smallest_subnormal)
         specials = [x for x in specials if math.isnan(x) or math.isinf(x)
-                    or (abs(x) <= _F32_MAX and float(np.float32(x)) == x)]
-        specials += [float(np.float32(1e-45)), -float(np.float32(1e-45)), _F32_MAX, -_F32_MAX]
+                    or (abs(x) <= top and float(np.array(x).astype(info.dtype)) == x)]
+        specials += [tiny, -tiny, top, -top]
     return st.one_of(
         st.floats(allow_nan=allow_nan, allow_infinity=allow_infinity, allow_subnormal=True, width=width),
         st.sampled_from(specials),

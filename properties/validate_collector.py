@@ -183,7 +183,8 @@ def check_case(collect: Callable[..., Any], case: CollectorCase, *, only: "Itera
 
 
 def _search_settings(examples: int, database: Any) -> settings:
-    return settings(max_examples=examples, deadline=None, database=database, derandomize=False,
+    """The search's own settings: the profile supplies only ``examples`` and ``database``."""
+    return settings(max_examples=examples, deadline=None, database=database, derandomize=False, backend="hypothesis",
                     phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],
                     suppress_health_check=list(HealthCheck))
 
@@ -196,8 +197,14 @@ def _count(result: PropertyResult, run: CollectorRun) -> None:
 
 def check_property(collect: Callable[..., Any], prop: Property, strategy: st.SearchStrategy, *, examples: int,
                    seed: int, cache: RunCache, database: Any, key: str,
-                   result: "PropertyResult | None" = None, seen: "set | None" = None) -> PropertyResult:
-    """Search for a minimal case violating ``prop`` (Hypothesis ``find``, shrinking); count what was tried."""
+                   result: "PropertyResult | None" = None, seen: "set | None" = None,
+                   known_violated: bool = False) -> PropertyResult:
+    """Search for a minimal case violating ``prop`` (Hypothesis ``find``, shrinking); count what was tried.
+
+    With an example ``database`` the search replays saved failures first and saves the new one;
+    ``known_violated`` (set by :func:`validate_collector` after :func:`explore`) makes sure a
+    violation seen in the seeded pass is found again even if the unseeded search misses it.
+    """
     result = result or PropertyResult(id=prop.id, lean=prop.lean, statement=prop.statement)
     seen = set() if seen is None else seen
 
@@ -208,13 +215,26 @@ def check_property(collect: Callable[..., Any], prop: Property, strategy: st.Sea
             _count(result, run)
         return bool(_evaluate(prop, run))
 
-    try:
-        case = find(strategy, violated, settings=_search_settings(examples, database), random=Random(seed),
-                    database_key=_db_key(key, prop.id))
-    except NoSuchExample:
+    case = None
+    if database is not None:   # Hypothesis ignores the database under a fixed seed: search unseeded first
+        try:
+            case = find(strategy, violated, settings=_search_settings(examples, database),
+                        database_key=_db_key(key, prop.id))
+        except NoSuchExample:
+            pass
+    if case is None and (database is None or known_violated):
+        try:   # the seeded sequence (the one explore() walked: its runs are memoised)
+            case = find(strategy, violated, settings=_search_settings(examples, None), random=Random(seed))
+        except NoSuchExample:
+            pass
+    if case is None:
+        if known_violated:
+            result.fail(Finding(message=f"{prop.id} was violated during the search but not when searched again "
+                                "(is the collector deterministic?)"))
         return result
     run = cache.get(case)
-    for f in _evaluate(prop, run) or [Finding(message="violated during the search but not on replay (flaky collector)")]:
+    for f in _evaluate(prop, run) or [Finding(message=f"{prop.id} was violated during the search but not when "
+                                              "the shrunk case was run again (is the collector deterministic?)")]:
         f.reproducer = render_reproducer(collect, case, prop.id)
         f.context.update(property=prop.id, lean=prop.lean, case=repr(case))
         result.fail(f)
@@ -271,6 +291,8 @@ def validate_collector(collect: Callable[..., Any], *, env: "str | None" = None,
     examples = settings.default.max_examples if examples is None else examples
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
         raise InvalidArgument(f"examples={examples!r} should be at least one")
+    if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon <= 0):
+        raise InvalidArgument(f"horizon={horizon!r} should be a positive int")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise InvalidArgument(f"seed={seed!r} should be an int")
     if not (isinstance(tolerance, float) and 0 <= tolerance < 1):
@@ -303,7 +325,8 @@ def validate_collector(collect: Callable[..., Any], *, env: "str | None" = None,
             saved = db is not None and next(iter(db.fetch(_db_key(key, prop.id))), None) is not None
             if prop.id in violated or saved:   # shrink it (or replay the database's saved failure)
                 check_property(collect, prop, strategy, examples=examples, seed=seed, cache=cache, database=db,
-                               key=key, result=results[prop.id], seen=seen[prop.id])
+                               key=key, result=results[prop.id], seen=seen[prop.id],
+                               known_violated=prop.id in violated)
             report.results.append(results[prop.id])
     report.duration_s = time.time() - t0
     if report_dir is not None:

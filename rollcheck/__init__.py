@@ -24,6 +24,10 @@ _LAZY = {
     "collect_rollout_session_with": "rollcheck.impl.collect",
     "collect_rollout_checked_session_with": "rollcheck.impl.collect",
     "collect_rollout_with": "rollcheck.impl.collect",
+    "collect_rollout_vector_with": "rollcheck.impl.vector_collect",
+    "MlpActorCritic": "rollcheck.impl.policy",
+    "CounterEnv": "rollcheck.impl.toy_envs",
+    "GymnasiumClient": "rollcheck.impl.bridge_client",
     # properties
     "Report": "rollcheck.properties.report",
     "validate_collector": "rollcheck.properties.validate_collector",
@@ -31,6 +35,8 @@ _LAZY = {
     "validate_sb3": "rollcheck.properties.sb3_adapter",
     "validate_rollout_file": "rollcheck.properties.recorded",
     "fuzz_env": "rollcheck.properties.fuzz_env",
+    "RecordingVecEnv": "rollcheck.properties.recording",
+    "VecTrace": "rollcheck.properties.recording",
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]

@@ -13,11 +13,19 @@ with the ``rollcheck_collector`` marker and the ``rollcheck_property`` argument:
         rollcheck_property.assert_holds()
 
 The test is parametrized with one :class:`~rollcheck.properties.pytest_support.PropertyCheck` per
-property id (the test ids are the property ids). The same is available without the marker as
-:func:`rollcheck.properties.pytest_support.collector_property_tests`. Works under pytest-xdist.
+property id (the test ids are the property ids); the same is available without the marker as
+:func:`rollcheck.properties.pytest_support.collector_property_tests`.
+``@pytest.mark.rollcheck_env(make_env, **fuzz_env_kwargs)`` does the same for an environment's
+properties (:mod:`rollcheck.properties.env_properties`, one ``fuzz_env`` run per process).
+Examples and the example database follow the loaded profile; everything works under pytest-xdist.
+
+A test can ``record_property("rollcheck_summary", text)``; the plugin prints those lines in a
+``rollcheck`` section of the terminal summary, also under xdist (e.g. the collector zoo's catch rate).
 """
 
 from __future__ import annotations
+
+import pytest
 
 
 def pytest_addoption(parser):
@@ -32,25 +40,48 @@ def pytest_configure(config):
     chosen = load_profile(config.getoption("--rollcheck-profile"))
     config._rollcheck_profile = chosen  # shown in the header
     config.addinivalue_line(
+        "markers", "rollcheck_env(make_env, *, skip=(), **fuzz_env_kwargs): parametrize the test's "
+                   "`rollcheck_property` argument with one check per rollcheck env property")
+    config.addinivalue_line(
         "markers", "rollcheck_collector(target, *, env=None, horizon=None, examples=None, seed=0, skip=(), "
                    "tolerance=1e-9): parametrize the test's `rollcheck_property` argument with one check per "
                    "rollcheck collector property for `target` ('module:function' or a callable)")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print what tests recorded with ``record_property("rollcheck_summary", text)`` (xdist forwards it)."""
+    lines = [str(value) for reports in terminalreporter.stats.values() for rep in reports
+             if getattr(rep, "when", None) == "call"
+             for key, value in getattr(rep, "user_properties", ()) if key == "rollcheck_summary"]
+    if lines:
+        terminalreporter.section("rollcheck")
+        for line in lines:
+            terminalreporter.write_line(line)
 
 
 def pytest_report_header(config):
     return f"rollcheck: hypothesis profile {getattr(config, '_rollcheck_profile', '?')!r}"
 
 
+@pytest.fixture
+def rollcheck_property(request):
+    """Set by ``@pytest.mark.rollcheck_collector(...)`` / ``rollcheck_env(...)``; alone it is an error."""
+    raise pytest.UsageError(f"{request.node.nodeid} asks for `rollcheck_property` but has no "
+                            "@pytest.mark.rollcheck_collector(target) or @pytest.mark.rollcheck_env(make_env) marker")
+
+
 def pytest_generate_tests(metafunc):
     if "rollcheck_property" not in metafunc.fixturenames:
         return
-    marker = metafunc.definition.get_closest_marker("rollcheck_collector")
-    if marker is None:
-        return
-    from rollcheck.properties.pytest_support import property_checks
+    from rollcheck.properties.pytest_support import env_property_checks, property_checks
 
-    if len(marker.args) != 1:
-        raise TypeError("@pytest.mark.rollcheck_collector takes one positional argument: the collector "
-                        "('module:function' or a callable)")
-    checks = property_checks(marker.args[0], **marker.kwargs)
-    metafunc.parametrize("rollcheck_property", checks, ids=[c.property_id for c in checks])
+    for name, build in (("rollcheck_collector", property_checks), ("rollcheck_env", env_property_checks)):
+        marker = metafunc.definition.get_closest_marker(name)
+        if marker is None:
+            continue
+        if len(marker.args) != 1:
+            raise pytest.UsageError(f"@pytest.mark.{name} takes one positional argument (the target), "
+                                    f"got {len(marker.args)}")
+        checks = build(marker.args[0], **marker.kwargs)
+        metafunc.parametrize("rollcheck_property", checks, ids=[c.property_id for c in checks])
+        return

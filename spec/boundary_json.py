@@ -111,8 +111,9 @@ def parse_transition_json(j: Any, obs_shape: "Shape | Iterable[int]", n_actions:
                                            "transition must be a JSON object")])
     violations = [Violation(f, None, "Boundary.Json", f"transition missing field `{f}`")
                   for f in TRANSITION_FIELDS if f not in j]
-    if violations:
-        raise ContractViolation(violations)
+    # A missing field is reported and then stands in as a placeholder, so the other fields of the
+    # transition are still checked (every problem of a transition is reported together).
+    j = {"obs": [], "next_obs": [], "action": 0, "reward": 0.0, "terminated": False, "truncated": False, **j}
     for name in TRANSITION_FIELDS:
         token = _contains_token(j[name])
         if token is not None:

@@ -84,7 +84,7 @@ def _check_range(name: str, rng: Any) -> "tuple[float, float] | None":
     except (TypeError, ValueError):
         raise InvalidArgument(f"Contract.{name}={rng!r} should be None or a pair (lo, hi)") from None
     for bound in (lo, hi):
-        if isinstance(bound, bool) or not isinstance(bound, (int, float)) and not hasattr(bound, "__float__"):
+        if _is_bool(bound) or not isinstance(bound, (int, float)) and not hasattr(bound, "__float__"):
             raise InvalidArgument(f"Contract.{name}={rng!r}: bound {bound!r} is not a real number")
     try:
         lo, hi = float(lo), float(hi)

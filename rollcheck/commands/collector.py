@@ -8,6 +8,9 @@ target must meet (see :func:`rollcheck.properties.validate_collector.validate_co
 
 Prints one line per property and each violation with its reproducer, writes
 ``collector-<FUNC>.{md,json,junit.xml}`` under ``--report-dir`` (default ``reports``) atomically.
+``--profile`` picks the Hypothesis settings profile (default ``$ROLLCHECK_PROFILE``, else ``ci``
+under ``CI``, else ``dev``); with a profile that keeps an example database (``dev``: Hypothesis's
+``.hypothesis/`` in the current directory) shrunk failures are saved and replayed first next time.
 Exit status: 0 every property holds, 1 any is violated, 2 the target cannot be imported or called,
 or an argument (``--env``, ``--skip`` ...) is unusable — always with the reason on stderr.
 """
@@ -34,7 +37,11 @@ def _positive(text: str) -> int:
 
 def register(subparsers) -> None:
     p = subparsers.add_parser("collector", help="validate a rollout collector with the seed's signature",
-                              description=__doc__.split("\n\n")[0])
+                              description="Drive a rollout collector with the seed's signature (TorchLean "
+                                          "collectRolloutFromCallbacks) with instrumented sessions and policies, "
+                                          "check every collector property, write Markdown/JSON/JUnit reports. "
+                                          "Exit 0: all hold; 1: a property is violated; 2: the target cannot "
+                                          "be imported or called.")
     p.add_argument("target", metavar="MODULE:FUNC",
                    help="the collector, e.g. mypkg.ppo:collect (the current directory is importable)")
     p.add_argument("--env", metavar="ENV_ID", default=None,
@@ -72,10 +79,15 @@ def _import_target(target: str):
 
 def run(args: argparse.Namespace) -> int:
     from rollcheck.properties.profiles import load_profile
+    from rollcheck.properties.pytest_support import format_result
     from rollcheck.properties.validate_collector import validate_collector
     from rollcheck.spec.errors import InvalidArgument
 
-    load_profile(args.profile)
+    try:
+        load_profile(args.profile)
+    except Exception as exc:   # hypothesis.errors.InvalidArgument for an unknown profile name
+        print(f"rollcheck collector: --profile {args.profile!r}: {exc}", file=sys.stderr)
+        return 2
     try:
         collect = _import_target(args.target)
     except ValueError as exc:
@@ -96,13 +108,7 @@ def run(args: argparse.Namespace) -> int:
     for r in report.results:
         print(f"{'ok  ' if r.status == 'passed' else 'FAIL'} {r.id:40s} {r.examples:4d} cases  ({r.lean})")
     for r in report.failed:
-        for f in r.findings:
-            print(f"\n{r.id}: {f.message}")
-            if f.step is not None:
-                print(f"  first failing step: {f.step}")
-            print(f"  expected: {f.expected!r}\n  actual:   {f.actual!r}")
-            if f.reproducer:
-                print("  reproducer:\n    " + f.reproducer.replace("\n", "\n    "))
+        print("\n" + format_result(r))
     held = len(report.results) - len(report.failed)
     print(f"\n{held}/{len(report.results)} properties hold; reports: {written}")
     return report.exit_code

@@ -86,6 +86,7 @@ def _summary(report) -> None:
         print(f"  {mark} {r.id:32s} {r.steps:8d} steps {r.episodes:6d} episodes{extra}")
     for r in report.failed:
         for f in r.findings:
-            print(f"\n{r.id}: {f.message}")
+            where = f" [first failing action: {f.step}, seed {f.context.get('seed')}]" if f.step is not None else ""
+            print(f"\n{r.id}: {f.message}{where}")
             if f.reproducer:
                 print("replay it with:\n" + "\n".join("    " + ln for ln in f.reproducer.splitlines()))

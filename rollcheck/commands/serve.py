@@ -3,6 +3,7 @@
 Mirrors TorchLean's ``scripts/rl/gymnasium_server.py``: speaks the JSON-lines protocol of
 :mod:`rollcheck.impl.bridge_protocol` on stdin/stdout (the environment's own output goes to
 stderr), so a TorchLean ``Gymnasium.Client`` or rollcheck's ``GymnasiumClient`` can drive it.
+``--spin-us N`` bounds the busy-poll between requests (see :mod:`rollcheck.impl.bridge_io`).
 The work is done by :func:`rollcheck.impl.bridge_server.serve`; exit status 0 after ``close``/EOF,
 2 if the environment could not be served (its error was sent as ``ok:false`` replies and to stderr).
 """
@@ -26,4 +27,4 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
 def _run(args: argparse.Namespace) -> int:
     from rollcheck.impl.bridge_server import serve
 
-    return serve(args.env_id, args.make_kwargs)
+    return serve(args.env_id, args.make_kwargs, spin_us=args.spin_us)

@@ -54,7 +54,7 @@ FAKE_SERVER = textwrap.dedent('''
         if not line:
             break
         cmd = json.loads(line)["cmd"]
-        act(spec.get(cmd, DEFAULTS[cmd]))
+        act(spec[cmd] if cmd in spec else DEFAULTS[cmd])
         if cmd == "close" and not spec.get("ignore_term"):
             sys.exit(0)
     while spec.get("ignore_term"):
@@ -113,6 +113,8 @@ def test_real_cartpole_server_round_trip(spawned):
         client.reset(seed=1)
         batch = client.step_many([0] * 40, reset_on_done=True)
         assert len(batch) == 40 and len(batch.reset_obs) == batch.done.sum() >= 1
+        long_batch = client.step_many([0, 1] * 1500, reset_on_done=True)  # a reply of several pipe reads
+        assert len(long_batch) == 3000 and long_batch.obs.shape == (3000, 4)
         with pytest.raises(ContractViolation, match="action out of range: 2"):
             client.step(2)
     _assert_reaped(spawned)
@@ -120,6 +122,17 @@ def test_real_cartpole_server_round_trip(spawned):
     with pytest.raises(BridgeError, match="closed"):
         client.step(0)
     client.close()  # idempotent
+
+
+def test_scalar_observations_and_make_kwargs(spawned):
+    with GymnasiumClient.spawn("FrozenLake-v1", make_kwargs={"is_slippery": False}, obs_shape=[],
+                               n_actions=4) as client:
+        assert client.description.obs_dtype == "int64"
+        obs = client.reset(seed=0)
+        assert obs.shape == () and obs == 0.0
+        states = [float(client.step(a)[0]) for a in (2, 2, 1)]  # right, right, down: deterministic
+        assert states == [1.0, 2.0, 6.0]
+    _assert_reaped(spawned)
 
 
 def test_python_dash_m_rollcheck_serve_speaks_the_protocol():
@@ -131,6 +144,19 @@ def test_python_dash_m_rollcheck_serve_speaks_the_protocol():
     assert json.loads(lines[0]) == {"ok": True, "n_actions": 2, "obs_shape": [4], "obs_dtype": "float32"}
     assert json.loads(lines[1])["ok"] is False and "ResetNeeded" in json.loads(lines[1])["error"]
     assert json.loads(lines[2]) == {"ok": True}
+
+
+def test_server_file_runs_as_the_script_a_lean_client_spawns():
+    """TorchLean's ``Client.spawn`` runs ``python3 -u <serverScript> --env-id ID`` and sorts JSON keys."""
+    from rollcheck.impl import bridge_server
+
+    requests = b'{"cmd":"describe"}\n{"cmd":"reset","seed":0}\n{"action":1,"cmd":"step"}\n{"cmd":"close"}\n'
+    out = subprocess.run([sys.executable, "-u", bridge_server.__file__, "--env-id", "CartPole-v1",
+                          "--make-kwargs", '{"max_episode_steps":7}'], input=requests, capture_output=True,
+                         timeout=30)
+    replies = [json.loads(line) for line in out.stdout.splitlines()]
+    assert out.returncode == 0 and [r["ok"] for r in replies] == [True] * 4
+    assert len(replies[1]["obs"]) == 4 and replies[2]["reward"] == 1.0 and replies[2]["truncated"] is False
 
 
 def test_handshake_mismatch_is_refused(spawned, fake):
@@ -202,6 +228,16 @@ def test_nan_reward_is_a_contract_violation(spawned, fake, reward):
     lenient = Contract(check_reward_finite=False)
     with GymnasiumClient.spawn("x", command=fake(step=step), timeout=2, contract=lenient) as client:
         assert not np.isfinite(client.step(0)[1])
+    _assert_reaped(spawned)
+
+
+def test_step_many_violations_name_the_step(spawned, fake):
+    reply = ('{"ok":true,"obs":[[0,0,0,0],[0,0,"NaN",0]],"reward":[1.0,1.0],"terminated":[false,true],'
+             '"truncated":[false,false]}')
+    with GymnasiumClient.spawn("x", command=fake(step_many=reply), timeout=2) as client:
+        with pytest.raises(BridgeContractViolation) as info:
+            client.step_many([0, 1, 0])
+        assert [(v.index, v.field) for v in info.value.violations] == [(1, "obs")]
     _assert_reaped(spawned)
 
 

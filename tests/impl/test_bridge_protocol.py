@@ -60,6 +60,42 @@ def test_step_reply_round_trips_float32_observations(obs, reward, terminated, tr
     assert (got_te, got_tr) == (terminated, truncated)
 
 
+JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
+@given(floats)
+def test_every_float_is_a_json_number_or_a_lean_non_finite_string(x):
+    text = encode_float(x)
+    assert JSON_NUMBER.fullmatch(text) or text in ('"NaN"', '"Infinity"', '"-Infinity"'), text
+    assert JSON_NUMBER.fullmatch(text) is None or float(text) == x and math.copysign(1, float(text)) == math.copysign(1, x)
+
+
+numbers = st.one_of(floats, st.integers(-2**70, 2**70), st.just(10**400))
+leaves = st.one_of(numbers, st.booleans(), st.none(), st.sampled_from(["NaN", "Infinity", "-Infinity", "nan", "1.0"]))
+
+
+def _nested(shape: tuple, leaf):
+    strategy = leaf
+    for n in reversed(shape):
+        strategy = st.lists(strategy, min_size=max(0, n - 1), max_size=n + 1)
+    return strategy
+
+
+@given(shape=st.lists(st.integers(0, 3), min_size=0, max_size=3).map(tuple), data=st.data())
+def test_decode_tensor_fast_path_agrees_with_the_element_by_element_oracle(shape, data):
+    from rollcheck.impl.bridge_protocol import _flatten, decode_tensor
+
+    value = data.draw(_nested(shape, numbers if data.draw(st.booleans()) else leaves))
+    expected_problems: list[str] = []
+    flat: list[float] = []
+    _flatten(value, shape, 0, "obs", flat, expected_problems)
+    problems: list[str] = []
+    got = decode_tensor(value, Shape(shape), "obs", problems)
+    assert bool(problems) == bool(expected_problems), (problems, expected_problems)
+    if not problems:
+        assert _same_bits(got, np.array(flat, dtype=np.float64).reshape(shape))
+
+
 def test_non_finite_spelling_and_bare_tokens():
     assert [encode_float(x) for x in (math.nan, math.inf, -math.inf, -0.0)] == [
         '"NaN"', '"Infinity"', '"-Infinity"', "-0.0"]

@@ -128,7 +128,7 @@ def test_next_step_mode_skips_reset_steps_without_drawing():
 limit = st.one_of(st.none(), st.integers(1, 6))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(deadline=None)
 @given(mode=st.sampled_from(MODES), horizon=st.integers(1, 12), n_actions=st.integers(1, 3),
        envs=st.lists(st.tuples(limit, limit, st.integers(0, MASK64), st.integers(0, 2 ** 40)), min_size=1, max_size=4),
        top_counter=st.booleans())
@@ -157,3 +157,33 @@ def test_cast_functions_are_applied_to_states_and_rewards():
                                                       policy.predict_logits, policy.predict_value, 1, 0, horizon=6)
     assert got.env_rollout(0) == ref
     assert got.states[:, 0, 0].tolist() == [0.0, 2.0, 4.0, 6.0, 0.0, 2.0]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_async_vector_env_equals_reference_collections(mode):
+    # Sub-envs in worker processes: observations, rewards, flags and final_obs come back through pipes.
+    policy = MlpActorCritic(4, 2, hidden=(8,), seed=7, exact=True)
+    vec = gym.make_vec("CartPole-v1", num_envs=2, vectorization_mode="async", vector_kwargs={"autoreset_mode": mode})
+    try:
+        got, counters = collect_rollout_vector_with(vec, identity, identity, policy.predict_logits_batch,
+                                                    policy.predict_value_batch, [3, 4], [0, 9], horizon=40,
+                                                    reset_seeds=[30, 31])
+    finally:
+        vec.close()
+    for i in range(2):
+        with CheckedSession.gymnasium(gym.make("CartPole-v1"), seed=30 + i) as sess:
+            ref, ref_counter = collect_rollout_checked_session_with(
+                sess, identity, identity, policy.predict_logits, policy.predict_value, [3, 4][i], [0, 9][i], horizon=40)
+        assert got.env_rollout(i) == ref and counters[i] == ref_counter
+
+
+@pytest.mark.parametrize("chunk, horizon", [(3, 10), (512, 600)])
+def test_draws_computed_ahead_by_chunks_stay_equal_across_chunk_boundaries(monkeypatch, chunk, horizon):
+    from rollcheck.impl import vector_collect
+
+    monkeypatch.setattr(vector_collect, "_DRAW_CHUNK", chunk)
+    policy = MlpActorCritic(1, 3, hidden=(4,), seed=8, exact=True)
+    factories = [counter_factory(None, 7, n_actions=3), counter_factory(5, None, n_actions=3)]
+    got, counters, refs = collect_both(factories, AutoresetMode.SAME_STEP, policy, horizon, [1, 2], [0, 2 ** 63],
+                                       [0, 0])
+    assert_equal_to_references(got, counters, refs)

@@ -42,7 +42,7 @@ def _log_prob(bug, logits, a, n_actions):
 def _collect(start, observe, step_checked, cast_obs, cast_reward, predict_logits, predict_value, rng_seed,
              rng_counter, horizon, n_actions, bug=None):
     sess = start()
-    counter = rng_counter
+    counter = np.int64(rng_counter) if bug == "int64_counter" else rng_counter   # overflows past 2**63 - 1
     cols = {k: [] for k in ("states", "actions", "lps", "rewards", "dones", "values", "next_values", "terms")}
     n_steps = max(horizon - 1, 1) if bug == "short_rollout" else horizon + (1 if bug == "extra_step" else 0)
     first_sess = sess
@@ -55,7 +55,9 @@ def _collect(start, observe, step_checked, cast_obs, cast_reward, predict_logits
         logits = predict_logits(obs)
         new_counter, a = _sample(bug, rng_seed, counter, logits)
         counter = counter if bug == "rng_not_advanced" else new_counter + (1 if bug == "counter_twice" else 0)
-        lp = _log_prob(bug, logits, a, n_actions)
+        if bug == "one_based_action":   # actions numbered 1..n
+            a = a + 1
+        lp = _log_prob(bug, logits, a if bug != "one_based_action" else a - 1, n_actions)
         v = predict_value(obs)
         tr, new_sess = step_checked(first_sess if bug == "stale_session" else sess, a)
         sess = new_sess
@@ -72,6 +74,8 @@ def _collect(start, observe, step_checked, cast_obs, cast_reward, predict_logits
         if bug == "flags_swapped":
             terminated, truncated = truncated, terminated
         done = terminated if bug == "done_ignores_truncation" else (terminated or truncated)
+        if bug == "truncation_as_termination":   # no bootstrap on a time-limit cut
+            terminated = done
         cols["states"].append(next_obs if bug == "off_by_one_state" else obs)
         cols["actions"].append(tr.action)
         cols["lps"].append(lp)
@@ -124,6 +128,9 @@ _BUGS = {
     "restart_each_step": "session.started_once",
     "extra_step": "session.steps_eq_horizon",
     "returns_list": "collector.completes",
+    "truncation_as_termination": "sample.matches_spec",
+    "int64_counter": "collector.completes",
+    "one_based_action": "step.action_in_range",
 }
 
 ZOO = {f"collect_{bug}": (_make(bug), pid) for bug, pid in _BUGS.items()}

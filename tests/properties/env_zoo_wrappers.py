@@ -18,19 +18,27 @@ import gymnasium as gym
 import numpy as np
 
 
-class ObsDtypeFloat64(gym.ObservationWrapper):
+class _Recorded(gym.utils.RecordConstructorArgs):
+    """Makes a wrapper re-creatable from ``env.spec`` as Gymnasium's own are (``check_env`` needs it)."""
+
+    def __init__(self, env):
+        gym.utils.RecordConstructorArgs.__init__(self)
+        super(gym.utils.RecordConstructorArgs, self).__init__(env)
+
+
+class ObsDtypeFloat64(_Recorded, gym.ObservationWrapper):
     """spaces: returns float64 observations while observation_space says float32."""
 
     def observation(self, obs):
         return np.asarray(obs, dtype=np.float64)
 
 
-class ObsOutOfBoundsLate(gym.Wrapper):
+class ObsOutOfBoundsLate(_Recorded, gym.Wrapper):
     """spaces: after 20 steps of an episode, the cart position leaves its declared bounds."""
 
-    def reset(self, **kw):
+    def reset(self, *, seed=None, options=None):
         self.t = 0
-        return self.env.reset(**kw)
+        return self.env.reset(seed=seed, options=options)
 
     def step(self, action):
         obs, r, te, tr, info = self.env.step(action)
@@ -41,12 +49,12 @@ class ObsOutOfBoundsLate(gym.Wrapper):
         return obs, r, te, tr, info
 
 
-class NaNRewardAfterRun(gym.Wrapper):
+class NaNRewardAfterRun(_Recorded, gym.Wrapper):
     """numerics.reward: the reward is NaN once the same action was taken 6 times in a row."""
 
-    def reset(self, **kw):
+    def reset(self, *, seed=None, options=None):
         self.last, self.run = None, 0
-        return self.env.reset(**kw)
+        return self.env.reset(seed=seed, options=options)
 
     def step(self, action):
         obs, r, te, tr, info = self.env.step(action)
@@ -55,7 +63,7 @@ class NaNRewardAfterRun(gym.Wrapper):
         return obs, (float("nan") if self.run >= 6 else r), te, tr, info
 
 
-class IntDoneFlags(gym.Wrapper):
+class IntDoneFlags(_Recorded, gym.Wrapper):
     """numerics.done_flags: terminated comes back as an int (0/1), not a boolean."""
 
     def step(self, action):
@@ -63,23 +71,23 @@ class IntDoneFlags(gym.Wrapper):
         return obs, r, int(te), tr, info
 
 
-class InfoListSecondEpisode(gym.Wrapper):
+class InfoListSecondEpisode(_Recorded, gym.Wrapper):
     """numerics.info_dict: from the second episode on, step's info is a list."""
 
     def __init__(self, env):
         super().__init__(env)
         self.episodes = 0
 
-    def reset(self, **kw):
-        self.episodes += 1 if kw.get("seed") is None else -self.episodes + 1
-        return self.env.reset(**kw)
+    def reset(self, *, seed=None, options=None):
+        self.episodes = self.episodes + 1 if seed is None else 1
+        return self.env.reset(seed=seed, options=options)
 
     def step(self, action):
         obs, r, te, tr, info = self.env.step(action)
         return obs, r, te, tr, (list(info.items()) if self.episodes >= 2 else info)
 
 
-class NaNVelocityWhenTilted(gym.ObservationWrapper):
+class NaNVelocityWhenTilted(_Recorded, gym.ObservationWrapper):
     """numerics.observation_finite: the cart velocity becomes NaN when the pole tilts past 0.15 rad."""
 
     def observation(self, obs):
@@ -89,11 +97,11 @@ class NaNVelocityWhenTilted(gym.ObservationWrapper):
         return obs
 
 
-class RejectLastActionWhenTilted(gym.Wrapper):
+class RejectLastActionWhenTilted(_Recorded, gym.Wrapper):
     """actions.accepted: rejects the last discrete action once the pole leans right past 0.05 rad."""
 
-    def reset(self, **kw):
-        obs, info = self.env.reset(**kw)
+    def reset(self, *, seed=None, options=None):
+        obs, info = self.env.reset(seed=seed, options=options)
         self.obs = obs
         return obs, info
 
@@ -105,7 +113,7 @@ class RejectLastActionWhenTilted(gym.Wrapper):
         return out
 
 
-class RejectExactBoxBounds(gym.ActionWrapper):
+class RejectExactBoxBounds(_Recorded, gym.ActionWrapper):
     """actions.accepted: rejects Box actions exactly at the bounds (off-by-one interval)."""
 
     def action(self, action):
@@ -115,37 +123,37 @@ class RejectExactBoxBounds(gym.ActionWrapper):
         return action
 
 
-class GlobalRNGNoise(gym.ObservationWrapper):
+class GlobalRNGNoise(_Recorded, gym.ObservationWrapper):
     """determinism.fresh_instances: adds noise from the *global* numpy RNG to each observation."""
 
     def observation(self, obs):
         return (obs + np.random.normal(0.0, 1e-3, size=obs.shape)).astype(obs.dtype)
 
 
-class IgnoresSeed(gym.Wrapper):
+class IgnoresSeed(_Recorded, gym.Wrapper):
     """determinism.seeds_differ: resets the inner env with a fixed seed, whatever the caller asks."""
 
     def reset(self, *, seed=None, options=None):
         return self.env.reset(seed=12345, options=options)
 
 
-class LeakyEpisodeCounter(gym.Wrapper):
+class LeakyEpisodeCounter(_Recorded, gym.Wrapper):
     """reset.purity: a per-instance episode counter survives reset(seed=...) and shifts the reward."""
 
     def __init__(self, env):
         super().__init__(env)
         self.episodes = 0
 
-    def reset(self, **kw):
+    def reset(self, *, seed=None, options=None):
         self.episodes += 1
-        return self.env.reset(**kw)
+        return self.env.reset(seed=seed, options=options)
 
     def step(self, action):
         obs, r, te, tr, info = self.env.step(action)
         return obs, float(r) + 0.01 * self.episodes, te, tr, info
 
 
-class SharedObsBuffer(gym.ObservationWrapper):
+class SharedObsBuffer(_Recorded, gym.ObservationWrapper):
     """aliasing.no_mutation: writes every observation into one buffer and returns that buffer."""
 
     def __init__(self, env):
@@ -157,7 +165,7 @@ class SharedObsBuffer(gym.ObservationWrapper):
         return self.buffer
 
 
-class SharedInfoDict(gym.Wrapper):
+class SharedInfoDict(_Recorded, gym.Wrapper):
     """aliasing.no_mutation: returns the same info dict every step, updated in place."""
 
     def __init__(self, env):
@@ -170,7 +178,7 @@ class SharedInfoDict(gym.Wrapper):
         return obs, r, te, tr, self.info
 
 
-class TimeoutAsTermination(gym.Wrapper):
+class TimeoutAsTermination(_Recorded, gym.Wrapper):
     """episode.truncated_at_limit: reports a time-limit cut as a termination."""
 
     def step(self, action):
@@ -178,7 +186,7 @@ class TimeoutAsTermination(gym.Wrapper):
         return obs, r, bool(te or tr), False, info
 
 
-class FrameSkipPastDone(gym.Wrapper):
+class FrameSkipPastDone(_Recorded, gym.Wrapper):
     """episode.never_past_done: steps the inner env twice per call, even after it is done."""
 
     def step(self, action):
@@ -187,21 +195,21 @@ class FrameSkipPastDone(gym.Wrapper):
         return obs2, float(r) + float(r2), bool(te or te2), bool(tr or tr2), info2
 
 
-class ScaleObsKeepSpace(gym.ObservationWrapper):
+class ScaleObsKeepSpace(_Recorded, gym.ObservationWrapper):
     """wrapper.layer_contract: scales observations by 100 but keeps the inner observation_space."""
 
     def observation(self, obs):
         return (obs * 100).astype(obs.dtype)
 
 
-class ClipToSpace(gym.ObservationWrapper):
+class ClipToSpace(_Recorded, gym.ObservationWrapper):
     """A correct wrapper: clips observations into its own (declared) observation_space."""
 
     def observation(self, obs):
         return np.clip(obs, self.observation_space.low, self.observation_space.high).astype(self.observation_space.dtype)
 
 
-class InvertedBounds(gym.Wrapper):
+class InvertedBounds(_Recorded, gym.Wrapper):
     """spaces.well_formed: the observation space's bounds were mutated so that low > high."""
 
     def __init__(self, env):
@@ -233,6 +241,7 @@ class Planted:
     wrappers: tuple
     catches: str
     also: tuple = ()
+    max_steps: "int | None" = None  # when the bug needs long episodes (e.g. to reach the time limit)
 
 
 _M = __name__
@@ -266,7 +275,7 @@ PLANTED = (
     Planted("shared observation buffer", "CartPole-v1", _w("SharedObsBuffer"), "aliasing.no_mutation"),
     Planted("shared info dict", "CartPole-v1", _w("SharedInfoDict"), "aliasing.no_mutation"),
     Planted("time-limit cut reported as termination", "MountainCar-v0", _w("TimeoutAsTermination"),
-            "episode.truncated_at_limit"),
+            "episode.truncated_at_limit", max_steps=450),
     Planted("frame skip steps past done", "CartPole-v1", _w("FrameSkipPastDone"), "episode.never_past_done"),
     Planted("inner layer leaves its space, outer clips", "CartPole-v1", _w("ScaleObsKeepSpace", "ClipToSpace"),
             "wrapper.layer_contract"),

@@ -15,9 +15,9 @@ from rollcheck.spec import Contract, InvalidArgument
 GAMMA, LAM, T, N = 0.99, 0.95, 64, 3
 
 
-def make_envs(max_steps=20):
+def make_envs(max_steps=20, mode=gym.vector.AutoresetMode.SAME_STEP):
     envs = gym.make_vec("CartPole-v1", num_envs=N, vectorization_mode="sync", max_episode_steps=max_steps,
-                        vector_kwargs={"autoreset_mode": gym.vector.AutoresetMode.SAME_STEP})
+                        vector_kwargs={"autoreset_mode": mode})
     return RecordingVecEnv(envs)
 
 
@@ -40,7 +40,8 @@ def cleanrl_collect(envs, agent, *, bootstrap_truncation=True, dtype=np.float32,
         next_done = te | tr
         rewards[step], term[step], trunc[step] = r, te, tr
         for i in np.flatnonzero(tr & ~te):
-            final_v[step, i] = agent.predict_value(info["final_obs"][i])
+            final = info["final_obs"][i] if "final_obs" in info else next_obs[i]  # NEXT_STEP returns it
+            final_v[step, i] = agent.predict_value(final)
     next_value = agent.predict_value_batch(next_obs)
     adv = np.zeros((T, N), dtype)
     last = 0.0
@@ -133,7 +134,7 @@ def test_shifted_rewards_are_caught(good, agent):
     report = validate_arrays(dict(arrays, rewards=shifted), trace=trace, policy=agent, gamma=GAMMA, lam=LAM)
     res = report.result("arrays.rewards_match_trace")
     assert res.status == "failed"
-    assert "shifted one step later" in res.findings[0].message or res.findings[0].step == 0
+    assert "shifted one step later" in res.findings[0].message and res.findings[0].step == 0
 
 
 def test_stale_values_and_obs_are_caught(good, agent):
@@ -198,3 +199,35 @@ def test_bad_arguments_are_named(good):
         validate_arrays(arrays, policy=object())
     with pytest.raises(InvalidArgument, match="VecTrace.actions"):
         VecTrace(*(np.zeros(3),) * 7)
+
+
+def test_cleanrl_loop_on_a_next_step_autoreset_env_is_caught(agent):
+    """Gymnasium 1.x's default autoreset: the step after a done is a reset, not a transition."""
+    arrays, trace = cleanrl_collect(make_envs(mode=gym.vector.AutoresetMode.NEXT_STEP), agent, dtype=np.float64)
+    assert trace.autoreset_step.any()
+    report = validate_arrays(arrays, trace=trace, policy=agent, gamma=GAMMA, lam=LAM)
+    res = report.result("arrays.no_autoreset_steps")
+    assert res.status == "failed" and "auto-reset steps" in res.findings[0].message
+    assert res.findings[0].context["positions"][0] == [int(k) for k in np.argwhere(trace.autoreset_step)[0]]
+
+
+def test_recording_keeps_the_true_final_observation_and_copies():
+    envs = make_envs(max_steps=5)
+    obs, _ = envs.reset(seed=0)
+    seen = []
+    for _ in range(6):
+        seen.append(obs.copy())
+        obs, _, te, tr, info = envs.step(np.zeros(N, int))
+        if (te | tr).any():
+            final = info["final_obs"]
+            done_mask = te | tr
+        obs[...] = obs  # a buffer the env might reuse: the trace holds copies
+    trace = envs.trace()
+    assert np.array_equal(trace.obs, np.stack(seen))
+    t = int(np.flatnonzero((trace.terminated | trace.truncated).any(axis=1))[0])
+    i = int(np.flatnonzero(done_mask)[0])
+    assert np.array_equal(trace.next_obs[t, i], final[i])  # before the auto-reset
+    assert not np.array_equal(trace.next_obs[t, i], trace.obs[t + 1, i])  # obs[t+1] is the reset obs
+    assert not trace.autoreset_step.any()  # SAME_STEP never spends a step on a reset
+    with pytest.raises(InvalidArgument, match="no recorded steps"):
+        envs.trace(start=100)

@@ -196,7 +196,8 @@ def test_contract_rejects_nan_bounds(name, rng):
 @pytest.mark.parametrize("kwargs", [{"check_obs_finite": 1}, {"check_reward_finite": None},
                                     {"require_exclusive_done_flags": "yes"}, {"obs_range": (0.0,)},
                                     {"obs_range": 3.0}, {"reward_range": (True, 2.0)},
-                                    {"reward_range": ("0", "1")}, {"obs_range": (0, 10**400)}])
+                                    {"reward_range": ("0", "1")}, {"obs_range": (0, 10**400)},
+                                    {"obs_range": (np.bool_(False), 1.0)}])
 def test_contract_rejects_malformed_fields_naming_them(kwargs):
     (name,) = kwargs
     with pytest.raises(InvalidArgument, match=f"Contract.{name}="):

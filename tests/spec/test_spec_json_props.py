@@ -1,7 +1,7 @@
 """Boundary.Json: a generated interchange file with deliberately corrupted transitions.
 
-``load_rollout_all`` must report exactly the corrupted indices, each naming the field that was
-broken (non-standard ``NaN``/``Infinity`` tokens included), and parse the rest to the transitions
+``load_rollout_all`` must report exactly the corrupted indices, each naming every field that was
+broken (up to three per transition, a missing field included) (non-standard ``NaN``/``Infinity`` tokens included), and parse the rest to the transitions
 that were written; ``load_rollout`` must raise at the first corrupted index; ``dumps_rollout`` and
 the loader round-trip.
 """
@@ -27,20 +27,22 @@ def _first_leaf_set(value, new):
     return new
 
 
-# corruption kind -> (field it breaks, function transition-dict -> corrupted dict)
+# corruption kind -> (field it breaks, rule reported, function transition-dict -> corrupted dict)
 CORRUPTIONS = {
-    "nan_token": ("reward", lambda j, n: {**j, "reward": math.nan}),
-    "infinity_token": ("obs", lambda j, n: {**j, "obs": _first_leaf_set(j["obs"], math.inf)}),
-    "minus_infinity_token": ("next_obs", lambda j, n: {**j, "next_obs": _first_leaf_set(j["next_obs"], -math.inf)}),
-    "bool_reward": ("reward", lambda j, n: {**j, "reward": True}),
-    "fractional_action": ("action", lambda j, n: {**j, "action": 1.5}),
-    "negative_action": ("action", lambda j, n: {**j, "action": -1}),
-    "out_of_range_action": ("action", lambda j, n: {**j, "action": n}),
-    "string_action": ("action", lambda j, n: {**j, "action": "0"}),
-    "wrong_shape": ("next_obs", lambda j, n: {**j, "next_obs": [j["next_obs"], j["next_obs"]]}),
-    "int_flag": ("truncated", lambda j, n: {**j, "truncated": 0}),
-    "missing_terminated": ("terminated", lambda j, n: {k: v for k, v in j.items() if k != "terminated"}),
-    "missing_obs": ("obs", lambda j, n: {k: v for k, v in j.items() if k != "obs"}),
+    "nan_token": ("reward", "Boundary.Json", lambda j, n: {**j, "reward": math.nan}),
+    "infinity_token": ("obs", "Boundary.Json", lambda j, n: {**j, "obs": _first_leaf_set(j["obs"], math.inf)}),
+    "minus_infinity_token": ("next_obs", "Boundary.Json",
+                             lambda j, n: {**j, "next_obs": _first_leaf_set(j["next_obs"], -math.inf)}),
+    "bool_reward": ("reward", "Boundary.Json.parseFloat", lambda j, n: {**j, "reward": True}),
+    "fractional_action": ("action", "Boundary.Json.parseNatStrict", lambda j, n: {**j, "action": 1.5}),
+    "negative_action": ("action", "Boundary.Json.parseNatStrict", lambda j, n: {**j, "action": -1}),
+    "out_of_range_action": ("action", "Fin n_actions", lambda j, n: {**j, "action": n}),
+    "string_action": ("action", "Boundary.Json.parseNatStrict", lambda j, n: {**j, "action": "0"}),
+    "wrong_shape": ("next_obs", "Spec.Shape", lambda j, n: {**j, "next_obs": [j["next_obs"], j["next_obs"]]}),
+    "int_flag": ("truncated", "Boundary.Json.parseBool", lambda j, n: {**j, "truncated": 0}),
+    "missing_terminated": ("terminated", "Boundary.Json",
+                           lambda j, n: {k: v for k, v in j.items() if k != "terminated"}),
+    "missing_obs": ("obs", "Boundary.Json", lambda j, n: {k: v for k, v in j.items() if k != "obs"}),
 }
 
 
@@ -54,9 +56,19 @@ def rollout_files(draw):
              "reward": draw(st.floats(allow_nan=False, allow_infinity=False)),
              "terminated": draw(st.booleans()), "truncated": draw(st.booleans()), "next_obs": draw(tensor)}
             for _ in range(size)]
-    bad = draw(st.dictionaries(st.integers(0, size - 1), st.sampled_from(sorted(CORRUPTIONS)), max_size=size))
-    written = [CORRUPTIONS[bad[i]][1](j, n) if i in bad else j for i, j in enumerate(good)]
+    # each bad transition gets one to three corruptions, on distinct fields
+    kinds = st.lists(st.sampled_from(sorted(CORRUPTIONS)), min_size=1, max_size=3, unique_by=lambda k: CORRUPTIONS[k][0])
+    bad = draw(st.dictionaries(st.integers(0, size - 1), kinds, max_size=size))
+    written = []
+    for i, j in enumerate(good):
+        for kind in bad.get(i, []):
+            j = CORRUPTIONS[kind][2](j, n)
+        written.append(j)
     return dims, n, good, bad, json.dumps({"transitions": written}, allow_nan=True)
+
+
+def expected_pairs(kinds: list[str]) -> set[tuple[str, str]]:
+    return {CORRUPTIONS[k][:2] for k in kinds}
 
 
 def expected_transition(j: dict) -> Transition:
@@ -75,16 +87,17 @@ def test_loader_reports_exactly_the_corrupted_transitions(case):
         assert {i for i, r in enumerate(results) if isinstance(r, ContractViolation)} == set(bad)
         for i, r in enumerate(results):
             if i in bad:
-                field = CORRUPTIONS[bad[i]][0]
-                assert set(r.fields) == {field}, (bad[i], r)
-                assert all(v.index == i for v in r.violations) and f'transition {i}, field "{field}"' in str(r)
+                assert set(zip(r.fields, r.rules)) == expected_pairs(bad[i]), (bad[i], r)
+                assert all(v.index == i for v in r.violations)
+                for field, _rule in expected_pairs(bad[i]):
+                    assert f'transition {i}, field "{field}"' in str(r)
             else:
                 assert r == expected_transition(good[i])
         if bad:
             with pytest.raises(ContractViolation) as info:
                 load_rollout(path, dims, n)
             assert info.value.first.index == min(bad)
-            assert set(info.value.fields) == {CORRUPTIONS[bad[min(bad)]][0]}
+            assert set(zip(info.value.fields, info.value.rules)) == expected_pairs(bad[min(bad)])
         else:
             assert load_rollout(path, dims, n) == results
     assert [str(r) for r in parse_rollout_text(text, dims, n)] == [str(r) for r in results]

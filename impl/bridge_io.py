@@ -1,0 +1,97 @@
+"""Spin-then-block waiting on a pipe: the low-latency read used by both ends of the bridge.
+
+No TorchLean counterpart (TorchLean's client and ``scripts/rl/gymnasium_server.py`` block in
+``readLine``); this is plumbing under :mod:`rollcheck.impl.bridge_client` and
+:mod:`rollcheck.impl.bridge_server` that leaves the wire protocol untouched.
+
+Why: in a strict request/response protocol each round trip costs two process wake-ups (the
+reader sleeps in the kernel until the peer writes). Spinning briefly on ``poll(fd, 0)`` before
+sleeping lets a reply that arrives within the spin budget be picked up without a wake-up.
+
+Invariants enforced:
+
+- **bounded spinning**: :func:`wait_readable` spins at most ``spin_us`` microseconds, then blocks
+  in ``poll`` with the *remaining* deadline, so an idle peer costs no CPU after the budget and a
+  silent peer still times out at the deadline (never later than a blocking ``poll`` would);
+- **no shared state is changed**: the file descriptor stays in blocking mode (``O_NONBLOCK``
+  would be shared with any process that inherited the same pipe or terminal); readiness is
+  tested with ``poll(…, 0)``;
+- ``spin_us = 0`` disables spinning (pure blocking ``poll``).
+
+The spin budget is a parameter of :meth:`GymnasiumClient.spawn` and of the server
+(``--spin-us``, or the environment variable :data:`SPIN_ENV_VAR` the client sets when it spawns a
+server). Measured effect: ``benchmarks/bench_bridge.py`` prints the bridge with and without it.
+POSIX only (``select.poll``).
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from typing import Any, Mapping
+
+from rollcheck.spec.errors import InvalidArgument
+
+__all__ = ["DEFAULT_SPIN_US", "MAX_SPIN_US", "POLL_READ", "SPIN_ENV_VAR", "spin_us_from_env",
+           "validate_spin_us", "wait_readable"]
+
+#: Default spin budget in microseconds (bounded; see ``benchmarks/bench_bridge.py``).
+DEFAULT_SPIN_US = 100
+#: Largest accepted spin budget (10 ms): spinning longer than a scheduler tick only burns CPU.
+MAX_SPIN_US = 10_000
+#: Environment variable through which a spawning client tells our server its spin budget.
+SPIN_ENV_VAR = "ROLLCHECK_BRIDGE_SPIN_US"
+#: Events that end a wait: data, or the peer hanging up / an error (the read then reports it).
+POLL_READ = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
+
+
+def validate_spin_us(spin_us: Any, field: str = "spin_us") -> int:
+    """``spin_us`` as an int in ``[0, MAX_SPIN_US]``, or :class:`InvalidArgument` naming the field."""
+    if isinstance(spin_us, bool) or not isinstance(spin_us, int) or not 0 <= spin_us <= MAX_SPIN_US:
+        raise InvalidArgument(f"{field}={spin_us!r} should be an integer number of microseconds in "
+                              f"[0, {MAX_SPIN_US}] (0 disables spinning)")
+    return spin_us
+
+
+def spin_us_from_env(environ: "Mapping[str, str] | None" = None) -> int:
+    """The spin budget from :data:`SPIN_ENV_VAR` (``DEFAULT_SPIN_US`` when unset)."""
+    environ = os.environ if environ is None else environ
+    text = environ.get(SPIN_ENV_VAR)
+    if text is None or text == "":
+        return DEFAULT_SPIN_US
+    try:
+        value = int(text)
+    except ValueError:
+        raise InvalidArgument(f"{SPIN_ENV_VAR}={text!r} should be an integer number of "
+                              f"microseconds") from None
+    return validate_spin_us(value, SPIN_ENV_VAR)
+
+
+def wait_readable(poller: "select.poll", spin_s: float, deadline: "float | None") -> bool:
+    """Wait until ``poller``'s one registered fd is readable (or hung up); ``False`` at the deadline.
+
+    Spins on ``poll(0)`` for up to ``spin_s`` seconds, then blocks in ``poll`` until ``deadline``
+    (a ``time.monotonic()`` value; ``None`` waits forever). Returns ``True`` as soon as the fd is
+    readable, ``False`` only once ``time.monotonic() >= deadline``.
+    """
+    poll = poller.poll
+    if poll(0):
+        return True
+    if spin_s > 0.0:
+        clock = time.perf_counter
+        spin_end = clock() + spin_s
+        while clock() < spin_end:
+            if poll(0):
+                return True
+    if deadline is None:
+        while not poll():
+            pass
+        return True
+    monotonic = time.monotonic
+    while True:
+        remaining = deadline - monotonic()
+        if remaining <= 0.0:
+            return bool(poll(0))
+        if poll(remaining * 1000.0 + 1.0):
+            return True

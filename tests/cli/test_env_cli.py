@@ -1,0 +1,49 @@
+"""``rollcheck env``: exit statuses 0 / 1 / 2, reports on disk, --skip, --wrapper."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+ZOO = Path(__file__).resolve().parents[1] / "properties"
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "rollcheck", "env", *args], capture_output=True, text=True,
+                          timeout=120, cwd=cwd)
+
+
+def test_clean_env_exits_0_and_writes_reports(tmp_path):
+    out = _run("CartPole-v1", "--max-examples", "5", "--max-steps", "80", "--report-dir", str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "PASS" in out.stdout and "checked steps" in out.stdout
+    data = json.loads((tmp_path / "env-CartPole-v1.json").read_text())
+    assert data["exit_code"] == 0 and len(data["results"]) == 15
+    assert (tmp_path / "env-CartPole-v1.md").exists() and (tmp_path / "env-CartPole-v1.junit.xml").exists()
+    assert out.stderr == ""  # no progress bar when stderr is not a terminal
+
+
+def test_planted_bug_exits_1_with_a_replay_snippet():
+    out = _run("CartPole-v1", "--wrapper", "env_zoo_wrappers:NaNRewardAfterRun", "--max-examples", "8",
+               "--max-steps", "100", "--skip", "determinism", cwd=ZOO)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "FAIL numerics.reward" in out.stdout
+    assert "env = NaNRewardAfterRun(env)" in out.stdout and "skip determinism.fresh_instances" in out.stdout
+
+
+def test_unimportable_targets_exit_2_with_the_reason():
+    out = _run("no_such_module_xyz:make")
+    assert out.returncode == 2 and "cannot import module 'no_such_module_xyz'" in out.stderr
+    out = _run("CartPole-v1", "--wrapper", "env_zoo_wrappers:NoSuchWrapper", cwd=ZOO)
+    assert out.returncode == 2 and "has no attribute 'NoSuchWrapper'" in out.stderr
+    out = _run("CartPole-v1", "--max-steps", "0")
+    assert out.returncode == 2 and "max_steps=0 should be at least one" in out.stderr
+
+
+def test_progress_goes_to_stderr_when_asked():
+    out = _run("CartPole-v1", "--max-examples", "3", "--max-steps", "40", "--progress",
+               "--skip", "determinism", "--skip", "reset")
+    assert out.returncode == 0
+    assert "checked steps" in out.stderr and "3/3" in out.stderr

@@ -1,0 +1,42 @@
+"""``rollcheck sb3 ENV_ID``: exit 0 when SB3's buffer holds every property, 2 when SB3 is missing,
+the env cannot be made or the options are invalid."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rollcheck.cli import main
+
+
+def test_missing_sb3_exits_2_naming_the_extra(monkeypatch, capsys):
+    import rollcheck.properties.sb3_adapter as adapter
+
+    def missing():
+        raise ImportError(f"rollcheck's SB3 adapter needs stable-baselines3 and torch; {adapter.EXTRA_HINT}")
+
+    monkeypatch.setattr(adapter, "import_sb3", missing)
+    assert main(["sb3", "CartPole-v1"]) == 2
+    assert "rollcheck[sb3]" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["--n-envs", "0"], ["--n-steps", "-1"]])
+def test_bad_options_exit_2(argv, capsys):
+    assert main(["sb3", "CartPole-v1", *argv]) == 2
+    assert "should be a positive int" in capsys.readouterr().err
+
+
+@pytest.mark.sb3
+def test_real_run_on_cartpole_writes_reports(tmp_path, capsys):
+    pytest.importorskip("stable_baselines3", reason="optional extra rollcheck[sb3] not installed")
+    code = main(["sb3", "CartPole-v1", "--n-envs", "2", "--n-steps", "48", "--max-episode-steps", "15",
+                 "--report-dir", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "passed  sb3.truncation_value_folded" in out
+    saved = json.loads((tmp_path / "sb3-CartPole-v1.json").read_text())
+    assert saved["ok"] and saved["meta"]["truncations"] > 0
+    assert main(["sb3", "NoSuchEnv-v0"]) == 2
+    assert main(["sb3", "Pendulum-v1", "--n-steps", "8"]) == 2
+    assert "Discrete actions only" in capsys.readouterr().err

@@ -1,0 +1,85 @@
+"""The fuzzer's vectorised value checks agree with the spec oracle; snapshots detect aliasing by value."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from gymnasium import spaces
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from rollcheck.properties.env_checks import (done_flag_problems, first_difference, observation_numeric_problems,
+                                             reward_problems, snapshot, space_problems, value_in_space_problems,
+                                             values_equal)
+from rollcheck.properties.env_target import actions_code
+from rollcheck.spec.contract import (Contract, done_flags_violations, observation_violations, reward_violations)
+
+contracts = st.builds(Contract, check_obs_finite=st.booleans(), check_reward_finite=st.booleans(),
+                      obs_range=st.none() | st.tuples(st.floats(-10, 0), st.floats(0, 10)),
+                      reward_range=st.none() | st.tuples(st.floats(-10, 0), st.floats(0, 10)))
+
+
+@given(contracts, hnp.arrays(st.sampled_from([np.float32, np.float64]), hnp.array_shapes(min_dims=1, max_dims=2, max_side=4)))
+def test_observation_check_agrees_with_spec_oracle(contract, obs):
+    fast = observation_numeric_problems(contract, obs)
+    oracle = observation_violations(contract, obs, list(obs.shape))
+    assert bool(fast) == bool(oracle)
+
+
+@given(contracts, st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 5), st.booleans(),
+                            st.just(np.float32(np.nan)), st.just(np.array([1.0])), st.text(max_size=2)))
+def test_reward_check_is_the_spec_check(contract, reward):
+    assert len(reward_problems(contract, reward)) == len(reward_violations(contract, reward))
+
+
+@given(st.sampled_from([True, False, np.bool_(True), 0, 1, np.int64(1), None, np.array([True])]),
+       st.sampled_from([True, np.bool_(False), 1]))
+def test_done_flags_check_is_the_spec_check(te, tr):
+    assert len(done_flag_problems(Contract(), te, tr)) == len(done_flags_violations(Contract(), te, tr))
+
+
+def test_value_in_space_is_exact_about_dtype_and_shape():
+    box = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+    assert value_in_space_problems(box, np.zeros(2, np.float32), "obs") == []
+    assert "dtype float64" in value_in_space_problems(box, np.zeros(2), "obs")[0]
+    assert "shape [3]" in value_in_space_problems(box, np.zeros(3, np.float32), "obs")[0]
+    assert "outside the bounds" in value_in_space_problems(box, np.array([0, 2], np.float32), "obs")[0]
+    assert "not a numpy array" in value_in_space_problems(box, [0.0, 0.0], "obs")[0]
+    d = spaces.Discrete(3)
+    assert value_in_space_problems(d, 2, "obs") == []  # FrozenLake/Taxi return Python ints
+    assert value_in_space_problems(d, np.int64(2), "obs") == []
+    assert value_in_space_problems(d, np.int32(2), "obs")
+    assert value_in_space_problems(d, True, "obs")
+    assert value_in_space_problems(d, 3, "obs")
+
+
+def test_space_problems_finds_mutated_bounds_and_non_spaces():
+    box = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+    assert space_problems(box, "s") == []
+    box.low[0] = 5.0
+    assert "low > high" in space_problems(box, "s")[0]
+    assert "not a gymnasium.spaces.Space" in space_problems((4,), "s")[0]
+
+
+@settings(max_examples=30)
+@given(hnp.arrays(np.float64, (3,), elements=st.floats(allow_nan=True)))
+def test_snapshot_compares_values_not_identity(arr):
+    snap = snapshot({"obs": arr, "list": [arr]})
+    assert values_equal(snap, {"obs": arr, "list": [arr]})  # NaN == NaN here
+    arr[0] = 1e300 if not arr[0] == 1e300 else -1e300
+    assert not values_equal(snap, {"obs": arr, "list": [arr]})
+    assert "['obs']" in first_difference(snap, {"obs": arr, "list": [arr]})
+
+
+def test_first_difference_names_dtype_and_type_changes():
+    assert "float32" in first_difference(np.zeros(2, np.float32), np.zeros(2))
+    assert first_difference(1.0, np.float64(1.0)) is not None
+    assert first_difference((1, 2), (1, 2)) is None
+
+
+@pytest.mark.parametrize("actions, code", [([], "[]"), ([1, 1, 1, 1, 0], "[1] * 4 + [0]"), ([0, 1], "[0, 1]"),
+                                           ([np.array([1.0], np.float32)], "[np.array([1.0], dtype=np.float32)]")])
+def test_actions_code_is_run_length_encoded_python(actions, code):
+    assert actions_code(actions) == code
+    assert [np.asarray(a).tolist() for a in eval(code)] == [np.asarray(a).tolist() for a in actions]
