@@ -5,21 +5,26 @@ Side by side in one run on CartPole-v1, the same pre-drawn random action sequenc
 (a)  in-process ``gymnasium.make(...).step``;
 (b)  the naive bridge: ``benchmarks/naive_bridge_server.py`` (text pipes, ``readline``,
      ``json.loads``/``json.dumps``, flush per line) driven by a naive client of the same style;
-(b') the same naive bridge with client thread and server pinned to one CPU, as (c') does — shown
-     so the effect of pinning is not mistaken for the effect of the code;
-(c)  rollcheck's bridge, the plain per-step protocol: ``GymnasiumClient.step`` (strict decoding and
-     the contract check on every reply); (c') the same with ``pin_cpu=True``;
-(d)  ``bridge_session(...).step_checked`` (a checked ``Transition`` per step, auto-reset) — what the
-     collector pays per step; (d') the same with ``pin_cpu=True``;
-(e)  rollcheck's ``step_many`` extension with ``reset_on_done`` (open-loop batches of actions, one
-     round trip per batch).
+(c)  rollcheck's bridge, the plain per-step protocol: ``GymnasiumClient.step`` (fast decoding with
+     the strict fallback, the contract check on every reply), default adaptive spin
+     (``spin_us=DEFAULT_SPIN_US``); (c0) the same with ``spin_us=0`` (blocking reads only);
+(d)  ``bridge_session(...).step_checked`` (a checked ``Transition`` per step, auto-reset) — what
+     the PPO collector pays per step, one observation back before each next action; (d0) the same
+     with ``spin_us=0``;
+(e)  [batched, open loop] the ``step_many`` extension with ``reset_on_done`` (actions fixed in
+     advance, one round trip per batch: replays, fuzzing, random policies — not PPO);
+(f)  [batched, policy in the loop] the ``vec_step`` extension: the server hosts ``--num-envs``
+     sub-environments, one round trip steps them all with per-env actions a batched policy chose
+     from the previous observations (here a fixed linear policy), checked with the contract;
+     steps/s counts environment steps;
+with ``--pinned``, also (b'), (d') with client and server pinned to one CPU (``pin_cpu=True``).
 
-Prints steps/s (best of ``--repeats``, cases interleaved so load drift hits all alike) and ratios
-against the naive bridge and in-process stepping. Target (issue 4): ours >= 3x the naive bridge.
-The per-step cases are bounded by the pipe round trip (two process wake-ups per step), which the
-naive bridge pays too; the batched extension is what clears 3x. Run:
+Cases are interleaved round by round so load drift hits all alike. Prints, per case, the best
+steps/s over ``--repeats`` rounds, the ratio of bests to the naive bridge, and the median over
+rounds of the per-round ratio to the naive bridge (robust to a busy machine). Target (issue 4):
+the per-step path >= 3x the naive bridge. Run:
 
-    python benchmarks/bench_bridge.py [--steps 20000] [--repeats 3] [--batch 256]
+    python benchmarks/bench_bridge.py [--steps 20000] [--repeats 3] [--batch 256] [--num-envs 8]
 """
 
 from __future__ import annotations

@@ -48,8 +48,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from rollcheck.impl.bridge_fast_decode import step_reply_decoder
-from rollcheck.impl.bridge_io import (DEFAULT_SPIN_US, POLL_READ, SPIN_ENV_VAR, validate_spin_us,
-                                      wait_readable)
+from rollcheck.impl.bridge_io import (DEFAULT_SPIN_US, POLL_READ, SPIN_ENV_VAR, AdaptiveSpin,
+                                      validate_spin_us)
 from rollcheck.impl.bridge_protocol import (BridgeContractViolation, BridgeError, BridgeHandshakeError,
                                             BridgeProtocolError, BridgeServerError, BridgeServerExited,
                                             BridgeTimeout, Description, StepBatch, as_actions,
@@ -57,7 +57,7 @@ from rollcheck.impl.bridge_protocol import (BridgeContractViolation, BridgeError
                                             decode_step_many_reply, decode_step_reply,
                                             encode_request, expect_close_reply, step_request)
 from rollcheck.impl.bridge_session import (BridgeSessionState, bridge_session, check_reset_reply,
-                                           check_step_batch, check_step_reply)
+                                           check_step_batch, check_step_reply, check_vec_reset_reply)
 from rollcheck.spec import Contract, Shape, as_shape, check_action
 from rollcheck.spec.errors import InvalidArgument
 
@@ -99,7 +99,8 @@ class GymnasiumClient:
     """A running bridge server and a checked request/response channel to it (Lean ``Client``).
 
     Create with :meth:`spawn`; use as a context manager. Attributes: ``obs_shape`` (``Shape``),
-    ``n_actions``, ``description`` (the ``describe`` reply), ``contract``, ``timeout``, ``proc``.
+    ``n_actions``, ``description`` (the ``describe`` reply), ``contract``, ``timeout``, ``proc``,
+    ``spin_us``, ``num_envs`` (sub-envs after :meth:`vec_reset`).
     One request is in flight at a time; a client is not meant to be shared between threads.
     """
 
@@ -107,19 +108,20 @@ class GymnasiumClient:
                  contract: Contract, spin_us: int = DEFAULT_SPIN_US) -> None:
         self.proc = proc
         self.spin_us = spin_us
-        self._spin_s = spin_us * 1e-6
         self.timeout = timeout
         self.grace = grace
         self.contract = contract
         self.obs_shape: Shape = Shape(())
         self.n_actions = 0
         self.description: "Description | None" = None
+        self.num_envs = 0  # sub-envs hosted by the server after vec_reset
         self._stderr_file = stderr_file
         self._stderr_tail = ""
         self._in_fd = proc.stdin.fileno()
         self._out_fd = proc.stdout.fileno()
         self._poller = select.poll()
         self._poller.register(self._out_fd, POLL_READ)
+        self._wait_reply = AdaptiveSpin(self._poller, spin_us).wait
         self._buf = b""
         self._broken: "str | None" = None
         self._closed = False
@@ -307,6 +309,43 @@ class GymnasiumClient:
         check_step_batch(self.contract, self.obs_shape, batch)
         return batch
 
+    def vec_reset(self, num_envs: int, seed: "int | None" = None) -> np.ndarray:
+        """Extension command: host ``num_envs`` sub-envs on the server and reset sub-env ``i`` with ``seed+i``.
+
+        Returns the ``(num_envs, *obs_shape)`` observations, checked against the contract (a
+        violation names the sub-env index). Sets ``num_envs`` for :meth:`vec_step`.
+        """
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or not 1 <= num_envs <= 1024:
+            raise InvalidArgument(f"num_envs={num_envs!r} should be an int in [1, 1024]")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise InvalidArgument(f"seed={seed!r} should be None or a non-negative int")
+        line = self._roundtrip(encode_request("vec_reset", num_envs=num_envs, seed=seed), "vec_reset")
+        obs = self._fatal_on_error(decode_reset_reply, line, Shape((num_envs, *self.obs_shape.dims)),
+                                   "vec_reset")
+        check_vec_reset_reply(self.contract, self.obs_shape, obs)
+        self.num_envs = num_envs
+        return obs
+
+    def vec_step(self, actions: Iterable[int]) -> StepBatch:
+        """Extension command: step every sub-env ``i`` with ``actions[i]`` in one round trip.
+
+        A sub-env whose step ends an episode is reset (unseeded) by the server; ``batch.obs[i]``
+        is the true post-step observation and ``batch.reset_obs`` the reset observations of the
+        done sub-envs in index order. Every step is checked against the contract (violations name
+        the sub-env index).
+        """
+        acts = as_actions(actions, self.n_actions)
+        if len(acts) != self.num_envs:
+            raise InvalidArgument(f"actions has {len(acts)} actions, expected one per sub-env "
+                                  f"(num_envs={self.num_envs}; call vec_reset first)")
+        line = self._roundtrip(encode_request("vec_step", actions=acts), "vec_step")
+        try:
+            batch = decode_step_many_reply(line, self.obs_shape, len(acts), True, "vec_step")
+        except BridgeProtocolError as exc:
+            raise self._fatal(exc) from None
+        check_step_batch(self.contract, self.obs_shape, batch)
+        return batch
+
     def close(self) -> None:
         """Ask the server to close, then reap it (terminate/kill after ``grace`` s). Idempotent."""
         if self._closed:
@@ -345,9 +384,9 @@ class GymnasiumClient:
             self._buf = buf[i + 1:]
             return buf[:i]
         deadline = time.monotonic() + timeout
-        poller, read, fd, spin_s = self._poller, os.read, self._out_fd, self._spin_s
+        wait, read, fd = self._wait_reply, os.read, self._out_fd
         while True:
-            if not wait_readable(poller, spin_s, deadline):
+            if not wait(deadline):
                 raise self._fatal(BridgeTimeout(
                     f"no reply to {what} within timeout={timeout:g}s (server silent or hung)"))
             chunk = read(fd, 1 << 16)

@@ -16,7 +16,13 @@ Invariants enforced:
 - **no shared state is changed**: the file descriptor stays in blocking mode (``O_NONBLOCK``
   would be shared with any process that inherited the same pipe or terminal); readiness is
   tested with ``poll(…, 0)``;
-- ``spin_us = 0`` disables spinning (pure blocking ``poll``).
+- ``spin_us = 0`` disables spinning (pure blocking ``poll``);
+- **adaptive** (:class:`AdaptiveSpin`): spinning only helps when both processes have a CPU to
+  themselves. On a loaded machine a spinning process competes with its own peer and the other
+  tasks, and measured throughput *drops* (several-fold with both ends spinning 200 µs). So a wait
+  that had to block, or that lost the CPU mid-spin, halves the budget (down to none), a wait
+  answered while spinning restores it, and with spinning off one wait in
+  :data:`_REPROBE_EVERY` probes again.
 
 The spin budget is a parameter of :meth:`GymnasiumClient.spawn` and of the server
 (``--spin-us``, or the environment variable :data:`SPIN_ENV_VAR` the client sets when it spawns a
@@ -33,10 +39,10 @@ from typing import Any, Mapping
 
 from rollcheck.spec.errors import InvalidArgument
 
-__all__ = ["DEFAULT_SPIN_US", "MAX_SPIN_US", "POLL_READ", "SPIN_ENV_VAR", "spin_us_from_env",
+__all__ = ["AdaptiveSpin", "DEFAULT_SPIN_US", "MAX_SPIN_US", "POLL_READ", "SPIN_ENV_VAR", "spin_us_from_env",
            "validate_spin_us", "wait_readable"]
 
-#: Default spin budget in microseconds (bounded; see ``benchmarks/bench_bridge.py``).
+#: Default spin budget in microseconds (bounded, and adaptive: see ``AdaptiveSpin``).
 DEFAULT_SPIN_US = 100
 #: Largest accepted spin budget (10 ms): spinning longer than a scheduler tick only burns CPU.
 MAX_SPIN_US = 10_000
@@ -76,14 +82,27 @@ def wait_readable(poller: "select.poll", spin_s: float, deadline: "float | None"
     readable, ``False`` only once ``time.monotonic() >= deadline``.
     """
     poll = poller.poll
-    if poll(0):
+    if poll(0) or (spin_s > 0.0 and _spin(poll, spin_s)):
         return True
-    if spin_s > 0.0:
-        clock = time.perf_counter
-        spin_end = clock() + spin_s
-        while clock() < spin_end:
-            if poll(0):
-                return True
+    return _block(poll, deadline)
+
+
+def _spin(poll: Any, spin_s: float) -> bool:
+    """Busy-poll up to ``spin_s`` s; ``False`` if nothing came or this process was descheduled."""
+    clock = time.perf_counter
+    last = clock()
+    spin_end = last + spin_s
+    while last < spin_end:
+        if poll(0):
+            return True
+        now = clock()
+        if now - last > _PREEMPTED_S:  # we lost the CPU mid-spin: spinning is not paying off
+            return False
+        last = now
+    return False
+
+
+def _block(poll: Any, deadline: "float | None") -> bool:
     if deadline is None:
         while not poll():
             pass
@@ -95,3 +114,60 @@ def wait_readable(poller: "select.poll", spin_s: float, deadline: "float | None"
             return bool(poll(0))
         if poll(remaining * 1000.0 + 1.0):
             return True
+
+
+#: A gap this long between two spin iterations means the scheduler took the CPU away.
+_PREEMPTED_S = 50e-6
+#: With spinning switched off, one wait in this many spins again (the load may have gone); the
+#: interval doubles after each failed probe, up to :data:`_REPROBE_MAX`, and resets on a success.
+_REPROBE_EVERY = 64
+_REPROBE_MAX = 4096
+
+
+class AdaptiveSpin:
+    """Spin-then-block waits on one fd whose spin budget adapts to whether spinning pays off.
+
+    A wait whose message arrives within the budget keeps the full ``spin_us`` budget; a wait that
+    had to block (the message came later, or the process was descheduled while spinning — a
+    loaded machine, or the peer scheduled on the same CPU, where spinning only steals CPU from the
+    peer) halves it, down to no spinning; with spinning off, a wait now and then (every
+    :data:`_REPROBE_EVERY`-th, backing off exponentially while probes fail) tries the full budget
+    again. Deadlines are those of :func:`wait_readable`: spinning never delays a timeout.
+    """
+
+    __slots__ = ("_poll", "_full_s", "_budget_s", "_idle_waits", "_reprobe")
+
+    def __init__(self, poller: "select.poll", spin_us: int) -> None:
+        self._poll = poller.poll
+        self._full_s = validate_spin_us(spin_us) * 1e-6
+        self._budget_s = self._full_s
+        self._idle_waits = 0
+        self._reprobe = _REPROBE_EVERY
+
+    @property
+    def budget_us(self) -> float:
+        """The current spin budget in microseconds (0 while spinning is switched off)."""
+        return self._budget_s * 1e6
+
+    def wait(self, deadline: "float | None") -> bool:
+        """Like :func:`wait_readable` with the current budget; ``False`` only at the deadline."""
+        poll = self._poll
+        if poll(0):
+            return True
+        budget = self._budget_s
+        if budget > 0.0:
+            if _spin(poll, budget):
+                self._budget_s = self._full_s
+                self._reprobe = _REPROBE_EVERY
+                return True
+            budget *= 0.5
+            if budget < 2e-6:  # switched off until the next probe, which comes later each time
+                budget = 0.0
+                self._reprobe = min(2 * self._reprobe, _REPROBE_MAX)
+            self._budget_s = budget
+        elif self._full_s > 0.0:
+            self._idle_waits += 1
+            if self._idle_waits >= self._reprobe:
+                self._idle_waits = 0
+                self._budget_s = self._full_s
+        return _block(poll, deadline)

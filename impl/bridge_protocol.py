@@ -22,6 +22,17 @@ parallel arrays: ``{"ok":true,"obs":[<tensor>,...],"reward":[...],"terminated":[
 after each done, and adds ``"reset_obs":[<tensor>,...]`` (one per done, in order). It serves
 open-loop action sequences (random policies, replays, fuzzing) at one round trip per batch.
 
+Vectorised extension (rollcheck only; policy in the loop): ``{"cmd":"vec_reset","num_envs":N,
+"seed":S}`` (seed optional) makes the server host ``N`` sub-environments (created with the same
+id and make-kwargs, independent of the single environment of the four commands) and resets
+sub-env ``i`` with seed ``S+i`` -> ``{"ok":true,"obs":[<tensor>,...N]}``.
+``{"cmd":"vec_step","actions":[a0,...,aN-1]}`` steps sub-env ``i`` with ``a_i`` and resets
+(unseeded) every sub-env whose step ended an episode; the reply has the ``step_many``
+``reset_on_done`` layout with ``k = N``: ``obs[i]`` is sub-env ``i``'s true post-step observation,
+and ``reset_obs`` holds the reset observations of the done sub-envs in index order. A batched
+policy reads one observation per sub-env (``obs[i]``, or its reset observation after a done)
+and chooses the next ``N`` actions: one round trip per ``N`` environment steps.
+
 Non-finite floats. JSON has no NaN or infinities. rollcheck's server writes them as the JSON
 *strings* ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` — Lean's own ``ToJson Float`` spelling —
 so every line stays standard JSON. Decoding is unambiguous: a number is a number, and those three
@@ -322,15 +333,18 @@ def decode_describe_reply(line: "bytes | str") -> Description:
     return Description(n_actions, Shape(tuple(dims)), obj["obs_dtype"])
 
 
-def decode_reset_reply(line: "bytes | str", obs_shape: Shape) -> np.ndarray:
-    """Decode the ``reset`` reply into the observation (float64 array of ``obs_shape``)."""
-    obj = decode_reply_object(line, "reset")
+def decode_reset_reply(line: "bytes | str", obs_shape: Shape, what: str = "reset") -> np.ndarray:
+    """Decode the ``reset`` reply into the observation (float64 array of ``obs_shape``).
+
+    Also decodes the ``vec_reset`` reply (``what="vec_reset"``, ``obs_shape`` = ``(N, *shape)``).
+    """
+    obj = decode_reply_object(line, what)
     if "obs" not in obj:
-        _raise_problems(["missing field 'obs'"], "reset", line)
+        _raise_problems(["missing field 'obs'"], what, line)
     problems: list[str] = []
     obs = decode_tensor(obj["obs"], obs_shape, "obs", problems)
     if problems:
-        _raise_problems(problems, "reset", line)
+        _raise_problems(problems, what, line)
     return obs
 
 
@@ -377,29 +391,30 @@ class StepBatch:
 
 
 def decode_step_many_reply(line: "bytes | str", obs_shape: Shape, n_sent: int,
-                           reset_on_done: bool = False) -> StepBatch:
+                           reset_on_done: bool = False, what: str = "step_many") -> StepBatch:
     """Decode a ``step_many`` reply (see the module docstring) into a :class:`StepBatch`.
 
     Without ``reset_on_done``: ``1 <= k <= n_sent``, only the last step may be a done, and
-    ``k < n_sent`` only if it is. With it: ``k == n_sent`` and one ``reset_obs`` per done.
+    ``k < n_sent`` only if it is. With it: ``k == n_sent`` and one ``reset_obs`` per done. A
+    ``vec_step`` reply has the ``reset_on_done`` layout (``what="vec_step"``, ``n_sent`` = N).
     """
-    obj = decode_reply_object(line, "step_many")
+    obj = decode_reply_object(line, what)
     fields = _STEP_FIELDS + (("reset_obs",) if reset_on_done else ())
     problems = [f"missing field {name!r}" for name in fields if name not in obj]
     if problems:
-        _raise_problems(problems, "step_many", line)
+        _raise_problems(problems, what, line)
     columns = {name: obj[name] for name in fields}
     for name, col in columns.items():
         if type(col) is not list:
             problems.append(f"field {name!r}: expected an array, got {format_value(col)}")
     if problems:
-        _raise_problems(problems, "step_many", line)
+        _raise_problems(problems, what, line)
     k = len(columns["obs"])
     lengths = {name: len(columns[name]) for name in _STEP_FIELDS}
     low = n_sent if reset_on_done else 1
     if len(set(lengths.values())) != 1 or not low <= k <= n_sent:
         _raise_problems([f"columns must all have one length in [{low}, {n_sent}], got {lengths}"],
-                        "step_many", line)
+                        what, line)
     obs = decode_tensor(columns["obs"], Shape((k, *obs_shape.dims)), "obs", problems)
     rewards = columns["reward"]
     if not _NUMBER_TYPES.issuperset(map(type, rewards)):
@@ -422,7 +437,7 @@ def decode_step_many_reply(line: "bytes | str", obs_shape: Shape, n_sent: int,
         elif k < n_sent and not done[-1]:
             problems.append(f"only {k} of {n_sent} steps were executed but the last is not a done")
     if problems:
-        _raise_problems(problems, "step_many", line)
+        _raise_problems(problems, what, line)
     if reset_obs is None:
         reset_obs = np.empty((0, *obs_shape.dims), dtype=np.float64)
     return StepBatch(obs, np.array(rewards, dtype=np.float64), np.array(te, dtype=bool),

@@ -18,6 +18,8 @@ Behaviour:
   returned as ``{"ok":false,"error":...}`` to every request, so a client's ``describe`` handshake
   reports it by name instead of hitting an anonymous EOF; ``close`` is still acknowledged and the
   process then exits with status 2.
+- The ``step_many`` and ``vec_reset``/``vec_step`` extensions (see the protocol module) are served
+  too; the ``vec_*`` sub-environments are made with the same id and make-kwargs.
 - Requests are validated (known ``cmd``, no unknown keys, ``action`` an integer in range,
   ``seed`` a non-negative integer or null); an environment exception becomes an ``ok:false``
   reply ``"<ExceptionType>: <message>"`` and the server keeps serving. ``close`` or EOF on stdin
@@ -40,15 +42,17 @@ import json
 import os
 import select
 import sys
-from typing import Any, Callable
+from itertools import repeat
+from typing import Any, Callable, Iterable
 
-from rollcheck.impl.bridge_io import POLL_READ, spin_us_from_env, validate_spin_us, wait_readable
+from rollcheck.impl.bridge_io import POLL_READ, AdaptiveSpin, spin_us_from_env, validate_spin_us
 from rollcheck.impl.bridge_protocol import encode_error, encode_float, encode_tensor
 
 __all__ = ["EnvServer", "add_arguments", "claim_protocol_stdout", "main", "serve"]
 
 _MAX_FAST_ACTIONS = 4096
 _MAX_STEP_MANY = 1_000_000
+_MAX_NUM_ENVS = 1024
 _TRUE_FALSE = ("false", "true")
 
 
@@ -85,10 +89,12 @@ def _parse_make_kwargs(make_kwargs: "str | dict | None") -> dict:
 class EnvServer:
     """One Gymnasium environment and the reply for each request line."""
 
-    def __init__(self, env: Any) -> None:
+    def __init__(self, env: Any, make_env: "Callable[[], Any] | None" = None) -> None:
         from gymnasium.spaces import Discrete
 
         self.env = env
+        self._make_env = make_env  # for the vec_* sub-environments
+        self.vec_envs: list[Any] = []
         space = env.action_space
         if not isinstance(space, Discrete):
             raise ValueError(f"only Discrete action spaces are supported, got action_space={space}")
@@ -125,9 +131,35 @@ class EnvServer:
             _TRUE_FALSE[bool(truncated)])).encode()
 
     def step_many(self, actions: list[int], reset_on_done: bool) -> bytes:
-        obs_parts, rewards, terms, truncs, resets = [], [], [], [], []
-        env_step, start = self._env_step, self.start
-        for a in actions:
+        return self._steps(repeat(self._env_step), repeat(self.env.reset), actions, reset_on_done)
+
+    def vec_reset(self, num_envs: int, seed: "int | None") -> bytes:
+        if self._make_env is None:
+            raise RequestError("vec_reset needs a server started from an env id (no env factory)")
+        while len(self.vec_envs) > num_envs:
+            self.vec_envs.pop().close()
+        while len(self.vec_envs) < num_envs:
+            self.vec_envs.append(self._make_env())
+        parts = [encode_tensor(env.reset(seed=None if seed is None else seed + i)[0])
+                 for i, env in enumerate(self.vec_envs)]
+        return b'{"ok":true,"obs":[%s]}\n' % ",".join(parts).encode()
+
+    def vec_step(self, actions: list[int]) -> bytes:
+        envs = self.vec_envs
+        if len(actions) != len(envs):
+            raise RequestError(f"field 'actions' has {len(actions)} actions for {len(envs)} sub-environments"
+                               + ("" if envs else " (send vec_reset first)"))
+        return self._steps([e.step for e in envs], [e.reset for e in envs], actions, True)
+
+    def close_vec_envs(self) -> None:
+        while self.vec_envs:
+            self.vec_envs.pop().close()
+
+    def _steps(self, steps: Iterable, resets: Iterable, actions: list[int], reset_on_done: bool) -> bytes:
+        """Apply ``steps[i](actions[i])`` in order: the ``step_many``/``vec_step`` reply layout."""
+        obs_parts, rewards, terms, truncs, reset_parts = [], [], [], [], []
+        start = self.start
+        for env_step, env_reset, a in zip(steps, resets, actions):
             obs, reward, terminated, truncated, _info = env_step(a + start)
             obs_parts.append(encode_tensor(obs))
             rewards.append(encode_float(reward))
@@ -137,8 +169,8 @@ class EnvServer:
             if te or tr:
                 if not reset_on_done:
                     break
-                resets.append(encode_tensor(self.env.reset()[0]))
-        extra = ',"reset_obs":[%s]' % ",".join(resets) if reset_on_done else ""
+                reset_parts.append(encode_tensor(env_reset()[0]))
+        extra = ',"reset_obs":[%s]' % ",".join(reset_parts) if reset_on_done else ""
         return ('{"ok":true,"obs":[%s],"reward":[%s],"terminated":[%s],"truncated":[%s]%s}\n' % (
             ",".join(obs_parts), ",".join(rewards), ",".join(terms), ",".join(truncs), extra)).encode()
 
@@ -158,10 +190,19 @@ class EnvServer:
                 return self.describe(), False
             if cmd == "close":
                 return b'{"ok":true}\n', True
+            if cmd == "vec_reset":
+                num_envs = req["num_envs"]
+                if type(num_envs) is not int or not 1 <= num_envs <= _MAX_NUM_ENVS:
+                    raise RequestError(f"field 'num_envs'={_short(num_envs)} should be an integer in "
+                                       f"[1, {_MAX_NUM_ENVS}]")
+                return self.vec_reset(num_envs, _seed(req.get("seed"))), False
             actions = req.get("actions")
             if type(actions) is not list or not 1 <= len(actions) <= _MAX_STEP_MANY:
                 raise RequestError(f"field 'actions'={_short(actions)} should be a non-empty array "
                                    f"of at most {_MAX_STEP_MANY} actions")
+            if cmd == "vec_step":
+                return self.vec_step([_action(a, f"actions[{i}]", self.n_actions)
+                                      for i, a in enumerate(actions)]), False
             reset_on_done = req.get("reset_on_done", False)
             if type(reset_on_done) is not bool:
                 raise RequestError(f"field 'reset_on_done'={_short(reset_on_done)} should be a boolean")
@@ -174,8 +215,10 @@ class EnvServer:
 
 
 _FIELDS = {"describe": (), "reset": ("seed",), "step": ("action",), "close": (),
-           "step_many": ("actions", "reset_on_done")}
-_REQUIRED = {"step": ("action",), "step_many": ("actions",)}
+           "step_many": ("actions", "reset_on_done"), "vec_reset": ("num_envs", "seed"),
+           "vec_step": ("actions",)}
+_REQUIRED = {"step": ("action",), "step_many": ("actions",), "vec_reset": ("num_envs",),
+             "vec_step": ("actions",)}
 
 
 def _short(value: Any) -> str:
@@ -229,12 +272,12 @@ def _write_all(fd: int, data: bytes) -> None:
 def _serve_loop(handle: Callable[[bytes], "tuple[bytes, bool]"], in_fd: int, out_fd: int,
                 spin_us: int = 0) -> None:
     read, write, buf = os.read, os.write, b""
-    spin_s = spin_us * 1e-6
     poller = select.poll()
     poller.register(in_fd, POLL_READ)
+    wait = AdaptiveSpin(poller, spin_us).wait if spin_us else None
     while True:
-        if spin_s:
-            wait_readable(poller, spin_s, None)  # spin briefly, then sleep until a request (or EOF)
+        if wait is not None:
+            wait(None)  # spin briefly (adaptively), then sleep until a request or EOF
         chunk = read(in_fd, 1 << 16)
         if not chunk:
             return
@@ -271,13 +314,16 @@ def serve(env_id: str, make_kwargs: "str | dict | None" = None, *, in_fd: int = 
             import gymnasium as gym
 
             env = gym.make(env_id, **kwargs)
-            server: Any = EnvServer(env)
+            server: Any = EnvServer(env, make_env=lambda: gym.make(env_id, **kwargs))
         except Exception as exc:
             message = f"cannot serve env_id={env_id!r}: {type(exc).__name__}: {exc}"
             print(f"rollcheck serve: {message}", file=sys.stderr, flush=True)
             _serve_loop(lambda line: _startup_failure(line, message), in_fd, out_fd, 0)
             return 2
-        _serve_loop(server.handle, in_fd, out_fd, spin_us)
+        try:
+            _serve_loop(server.handle, in_fd, out_fd, spin_us)
+        finally:
+            server.close_vec_envs()
         return 0
     except BrokenPipeError:
         return 0  # the client went away

@@ -3,8 +3,8 @@
 Mirrors TorchLean's ``NN.Runtime.RL.Gymnasium.Session`` (``start``, ``stepChecked`` with
 ``resetOnDone``) as :func:`bridge_session`, a :class:`rollcheck.impl.session.CheckedSession` over a
 :class:`rollcheck.impl.bridge_client.GymnasiumClient`; and the reply checks the client applies in
-``reset``/``step``/``step_many`` (:func:`check_reset_reply`, :func:`check_step_reply`,
-:func:`check_step_batch`).
+``reset``/``step``/``step_many``/``vec_reset``/``vec_step`` (:func:`check_reset_reply`,
+:func:`check_step_reply`, :func:`check_step_batch`, :func:`check_vec_reset_reply`).
 
 Invariants enforced:
 
@@ -38,7 +38,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from rollcheck.impl.bridge_client import GymnasiumClient
 
 __all__ = ["BridgeSessionState", "bridge_session", "check_reset_reply", "check_step_batch",
-           "check_step_reply"]
+           "check_step_reply", "check_vec_reset_reply"]
 
 
 def _raise_if(violations: list) -> None:
@@ -50,6 +50,13 @@ def check_reset_reply(contract: Contract, obs_shape: Shape, obs: np.ndarray) -> 
     """Raise :class:`BridgeContractViolation` if a decoded reset observation breaks ``contract``."""
     if not observation_array_ok(contract, obs):
         _raise_if(observation_violations(contract, obs, obs_shape, "obs"))
+
+
+def check_vec_reset_reply(contract: Contract, obs_shape: Shape, obs: np.ndarray) -> None:
+    """:func:`check_reset_reply` for each sub-env row of a ``vec_reset`` reply (violations carry the index)."""
+    if not observation_array_ok(contract, obs):
+        _raise_if([v.at(i) for i in range(len(obs))
+                   for v in observation_violations(contract, obs[i], obs_shape, "obs")])
 
 
 def check_step_reply(contract: Contract, obs_shape: Shape, obs: np.ndarray, reward: float,

@@ -78,13 +78,29 @@ def _make_step(state: Any, action: int, old_log_prob: float, reward: Any, done: 
     if not (isinstance(state, np.ndarray) and state.dtype.kind in "fiu"):
         return Step(state=state, action=action, old_log_prob=old_log_prob, reward=reward, done=done,
                     value=value, next_value=next_value, terminated=terminated)
-    frozen = state.copy()
-    frozen.setflags(write=False)
+    frozen = state if _is_own_frozen(state) else _snapshot(state)
     step = object.__new__(Step)
     step.__dict__.update(state=frozen, action=action, old_log_prob=old_log_prob,
                          reward=_real(reward, "Step.reward"), done=done, value=_real(value, "Step.value"),
                          next_value=_real(next_value, "Step.next_value"), terminated=terminated)
     return step
+
+
+def _snapshot(obs: Any) -> Any:
+    """A read-only copy of an array observation, taken the moment it is read.
+
+    Lean tensors are values: ``state := obs`` is the observation as it was *before* ``stepChecked``.
+    A session (or ``cast_obs``) may hand out a buffer it later overwrites in place, so the collector
+    copies it before anything else can run; the policy then sees the same frozen value.
+    """
+    if isinstance(obs, np.ndarray):
+        obs = obs.copy()
+        obs.setflags(write=False)
+    return obs
+
+
+def _is_own_frozen(arr: np.ndarray) -> bool:
+    return arr.base is None and not arr.flags.writeable
 
 
 def _session_error(message: str, value: Any) -> ContractViolation:
@@ -115,7 +131,7 @@ def collect_rollout_session_with(start: Callable[[], Any], observe: Callable[[An
     sess = start()                                                     # let mut sess ← start
     steps: list[Step] = []
     for _t in range(horizon):
-        obs = cast_obs(observe(sess))                                  # obs := map castObservation (observe sess)
+        obs = _snapshot(cast_obs(observe(sess)))                       # obs := map castObservation (observe sess)
         logits = predict_logits(obs)                                   # logits := predictLogits obs
         counter, a = sample_action_from_logits(seed, counter, logits)  # sampleActionFromLogits seed counter
         old_log_prob = action_log_softmax(logits, a)                   # lp := actionLogSoftmax logits a

@@ -252,8 +252,10 @@ def _floats(name: str, attr: str) -> Callable[[CollectorRun], list[Finding]]:
 
 def _flags(name: str, attr: str) -> Callable[[CollectorRun], list[Finding]]:
     def check(run: CollectorRun) -> list[Finding]:
-        return _per_step(run, name, lambda st, ex: None if getattr(ex, attr) is None else getattr(st, attr) == getattr(ex, attr),
-                         lambda ex: getattr(ex, attr), lambda st: getattr(st, attr))
+        def ok(st: Step, ex: ExpectedStep) -> "bool | None":
+            want = getattr(ex, attr)
+            return None if want is None else getattr(st, attr) == want
+        return _per_step(run, name, ok, lambda ex: getattr(ex, attr), lambda st: getattr(st, attr))
     return check
 
 
@@ -267,7 +269,8 @@ def _deterministic(run: CollectorRun) -> list[Finding]:
     if t is None and again.counter == run.counter:
         return []
     if t is None:
-        return [Finding(message="the same call returned a different counter", expected=run.counter, actual=again.counter)]
+        return [Finding(message="the same call returned a different counter", expected=run.counter,
+                        actual=again.counter)]
     a = run.rollout.steps[t] if t < len(run.rollout.steps) else None
     b = again.rollout.steps[t] if t < len(again.rollout.steps) else None
     return [Finding(message=f"step {t}: the same call returned a different step the second time", step=t,
@@ -353,7 +356,8 @@ COLLECTOR_PROPERTIES = PropertySet([
        "the rollout has exactly horizon steps", _length),
     _p("rollout.counter_advanced", "PolicyGradient.sampleActionFromLogits (returns counter + 1)",
        "the returned counter is rng_counter + horizon", _counter),
-    _p("step.state_is_presented_observation", "collectRolloutFromCallbacks: state := map castObservation (observe sess)",
+    _p("step.state_is_presented_observation",
+       "collectRolloutFromCallbacks: state := map castObservation (observe sess)",
        "step t's state is cast_obs of the observation presented before the t-th step_checked", _state_presented),
     _p("step.state_not_aliased", "PPO.Step.state : Tensor α obsShape (a value, not a reference)",
        "step t's state stays the same when the session reuses or overwrites its buffers", _state_not_aliased),
@@ -369,7 +373,8 @@ COLLECTOR_PROPERTIES = PropertySet([
        _floats("old_log_prob is not action_log_softmax(predict_logits(state), action)", "old_log_prob")),
     _p("step.value_is_critic", "collectRolloutFromCallbacks: value := predictValue obs",
        "value = predict_value(state)", _floats("value is not predict_value(state)", "value")),
-    _p("step.next_value_before_reset", "collectRolloutFromCallbacks: nextValue := predictValue (map castObservation tr.nextObservation)",
+    _p("step.next_value_before_reset",
+       "collectRolloutFromCallbacks: nextValue := predictValue (map castObservation tr.nextObservation)",
        "next_value = predict_value(cast_obs(next observation before any auto-reset))",
        _floats("next_value is not predict_value(cast_obs(tr.next_observation)) (before auto-reset)", "next_value")),
     _p("step.reward_is_cast_reward", "collectRolloutFromCallbacks: reward := castReward tr.reward",

@@ -293,7 +293,8 @@ class ScriptedSession:
 
     def step_checked(self, sess: Any, action: Any) -> "tuple[Transition, Any]":
         if len(self.trace.steps) >= self.budget:
-            raise StepBudgetExceeded(f"step_checked called more than {self.budget} times for horizon={self.case.horizon}")
+            raise StepBudgetExceeded(f"step_checked called more than {self.budget} times "
+                                     f"for horizon={self.case.horizon}")
         serial = self._serial(sess)
         k, t, obs = self.states[serial]
         record = TracedStep(presented=obs.copy(), action=action, threaded=serial == self.latest)
@@ -441,7 +442,8 @@ class CollectorRun:
     ``rollout``/``counter`` are set when ``collect`` returned a ``(Rollout, int)`` pair;
     ``error`` holds the exception text (with a traceback tail) or the return-type problem.
     ``variant(kind)`` lazily re-runs the same case (``"again"``), with another seed
-    (``("seed", s)``) or with fresh buffers (``"fresh"``), for the properties that compare runs.
+    (``("seed", s)``; that run's ``case`` still names the original seed) or with fresh buffers
+    (``"fresh"``), for the properties that compare runs.
     """
 
     collect: Callable[..., Any]

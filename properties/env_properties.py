@@ -102,8 +102,12 @@ def _truncated_at_limit(c: Call) -> list[str]:
 
 
 def _never_past_done(c: Call) -> list[str]:
+    late = [lc for lc in c.layers if lc.past_done]
+    if not late:
+        return []
+    lc = min(late, key=lambda lc: lc.index)  # the outermost one: its caller is the culprit, inner ones follow
     return [f"layer {lc.index} ({lc.name}) was stepped by {lc.caller} after it returned terminated/truncated "
-            f"and before any reset" for lc in c.layers if lc.past_done][:1]
+            f"and before any reset"]
 
 
 def _layer_contract(c: Call) -> list[str]:

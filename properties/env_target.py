@@ -169,13 +169,13 @@ def actions_code(actions: Sequence[Any]) -> str:
 _LOOP = """def replay(env, seed, actions):
     \"\"\"reset(seed), then step; reset (no seed) after each done. Returns every (obs, reward, te, tr).\"\"\"
     obs, info = env.reset(seed=seed)
-    out = [(obs, None, None, None)]
+    out = [{"observation": obs}]
     for action in actions:
         obs, reward, terminated, truncated, info = env.step(action)
-        out.append((obs, reward, terminated, truncated))
+        out.append({"observation": obs, "reward": reward, "terminated": terminated, "truncated": truncated})
         if terminated or truncated:
             obs, info = env.reset()
-            out.append((obs, None, None, None))
+            out.append({"observation": obs})
     return out
 """
 

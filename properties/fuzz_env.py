@@ -32,7 +32,7 @@ import numpy as np
 from rollcheck.properties.env_programs import Program, programs, random_actions
 from rollcheck.properties.env_properties import ENV_PROPERTIES, RUN_LEVEL, VECTOR_PROPERTIES, trajectory_difference
 from rollcheck.properties.env_runner import (Checker, Counters, PropertyFailure, episode_limit, failure, layers_of,
-                                             run_program)
+                                             probe_interval, run_program)
 from rollcheck.properties.env_target import EnvTarget, TargetError, reproducer, resolve_target
 from rollcheck.properties.report import Finding, PropertyResult, Report
 from rollcheck.spec.contract import Contract
@@ -40,7 +40,7 @@ from rollcheck.spec.errors import InvalidArgument
 
 __all__ = ["fuzz_env", "DEFAULT_MAX_EXAMPLES", "DEFAULT_MAX_STEPS"]
 
-DEFAULT_MAX_EXAMPLES = 200
+DEFAULT_MAX_EXAMPLES = 300
 DEFAULT_MAX_STEPS = 400
 _DETERMINISM = ("determinism.fresh_instances", "determinism.reseeded_instance", "reset.purity")
 
@@ -58,8 +58,10 @@ def _close(env: Any) -> None:
         pass
 
 
-def _steps_before(records: list, index: int) -> int:
-    return sum(1 for r in records[:index] if r[0] == "step") - 1
+def _action_index(records: list, index: int) -> "int | None":
+    """The action whose call produced record ``index`` (``None`` for the first reset)."""
+    n = sum(1 for r in records[: index + 1] if r[0] == "step") - 1
+    return n if n >= 0 else None
 
 
 class _Search:
@@ -73,6 +75,7 @@ class _Search:
         self.failures: dict[str, PropertyFailure] = {}
         self.generated = 0
         self.meta: dict = {}
+        self.probe_every = 7
 
     def example(self, program: Program) -> None:
         if not self.phase_failed:
@@ -91,7 +94,7 @@ class _Search:
     def _example(self, program: Program) -> None:
         b = self.target.make()
         try:
-            checker = Checker(b, self.active, self.silenced, self.counters, self.contract)
+            checker = Checker(b, self.active, self.silenced, self.counters, self.contract, probe_every=self.probe_every)
             try:
                 rec_b = run_program(b, program.seed, program.actions, checker)
             except PropertyFailure as exc:
@@ -132,6 +135,7 @@ class _Search:
         if p0 or (p1 and not program.history):
             self._fail("determinism.fresh_instances", rec_b, rec_c if p0 else rec_a1,
                        "two fresh instances reset with the same seed and given the same actions diverge")
+            return  # two fresh instances already differ: re-seeding and purity cannot be judged
         if p2:
             self._fail("determinism.reseeded_instance", rec_a1, rec_a2,
                        "re-seeding the same instance and replaying the same actions gives a different trajectory")
@@ -145,7 +149,7 @@ class _Search:
             return
         problem = RUN_LEVEL[pid].check(expected, actual)[0]
         index = trajectory_difference(expected, actual)[0]
-        raise failure(pid, f"{what}: {problem}", step=_steps_before(expected, index), context={"call": index})
+        raise failure(pid, f"{what}: {problem}", step=_action_index(expected, index), context={"call": index})
 
 
 def _static_checks(target: EnvTarget, active: set, seed: int, results: dict, meta: dict) -> None:
@@ -192,7 +196,7 @@ def _seeds_differ(target: EnvTarget, env: Any, seed: int, result: PropertyResult
 
 def _finding(target: EnvTarget, exc: PropertyFailure) -> Finding:
     program: Program = exc.program
-    step = exc.step if exc.step is not None else len(program.actions) - 1
+    step = exc.step if exc.step is not None else -1  # None: the first reset, before any action
     if exc.pid == "actions.accepted" and "probe_action" in exc.context:
         keep = max(0, step)  # the probe is stepped from the state reached after actions[:step]
     elif exc.pid == "aliasing.no_mutation":
@@ -325,7 +329,7 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
             report.target = target.label
             env = target.make()
             try:
-                space, limit = env.action_space, episode_limit(env)
+                space, limit, probe_every = env.action_space, episode_limit(env), probe_interval(env)
                 run_program(env, seed, random_actions(space, seed, 1))
             except PropertyFailure:
                 pass  # the search finds it again and reports it with a reproducer
@@ -344,6 +348,7 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
         if bar is not None:
             bar.start()
         search = _Search(target, active, contract, tick)
+        search.probe_every = probe_every
         _static_checks(target, active, seed, results, search.meta)
         try:
             _hypothesis_search(search, target, space, max_examples, max_steps, seed, shrink_seconds)
@@ -357,6 +362,8 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
         for pid, exc in search.failures.items():
             results[pid].fail(_finding(target, exc))
         for pid, r in results.items():
+            if r.status == "skipped":
+                continue
             r.examples += search.counters.examples.get(pid, 0)
             r.steps += search.counters.steps.get(pid, 0)
             r.episodes += search.counters.episodes.get(pid, 0)

@@ -104,7 +104,8 @@ class PropertyCheck:
         examples = settings.default.max_examples if self.examples is None else self.examples
         key = (id(collect), self.env, self.horizon, self.tolerance)
         if key not in _CACHES:
-            _CACHES[key] = (collect, collector_cases(horizon=self.horizon, env=self.env), RunCache(collect, self.tolerance))
+            _CACHES[key] = (collect, collector_cases(horizon=self.horizon, env=self.env),
+                            RunCache(collect, self.tolerance))
         _collect, strategy, cache = _CACHES[key]
         return check_property(collect, COLLECTOR_PROPERTIES[self.property_id], strategy, examples=examples,
                               seed=self.seed, cache=cache, database=settings.default.database,

@@ -37,8 +37,8 @@ from .collector_trace import (BUFFERS, CASTS, END_KINDS, LOGIT_MODES, SESSION_ST
 from .property import Property
 from .report import Finding, PropertyResult, Report
 
-__all__ = ["RunCache", "check_case", "check_property", "explore", "collector_cases", "describe_target", "render_reproducer",
-           "signature_problem", "validate_collector"]
+__all__ = ["RunCache", "check_case", "check_property", "collector_cases", "describe_target", "explore",
+           "render_reproducer", "signature_problem", "validate_collector"]
 
 _SHAPES = [(), (1,), (2,), (3,), (2, 2)]
 _MAX_HORIZON = 24
@@ -96,9 +96,9 @@ def collector_cases(*, horizon: "int | None" = None, env: "str | None" = None,
 
 
 class RunCache:
-    """Memoised ``run_collector`` per case (cases are frozen and hashable)."""
+    """Memoised ``run_collector`` per case (cases are frozen and hashable); cleared past ``limit`` runs."""
 
-    def __init__(self, collect: Callable[..., Any], tolerance: float, limit: int = 4096) -> None:
+    def __init__(self, collect: Callable[..., Any], tolerance: float, limit: int = 1024) -> None:
         self.collect, self.tolerance, self.limit = collect, tolerance, limit
         self.runs: dict[CollectorCase, CollectorRun] = {}
 

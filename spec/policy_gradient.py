@@ -90,7 +90,8 @@ def sample_categorical(seed: int, counter: int, probs: Sequence[float]) -> tuple
     """Inverse-CDF draw from ``probs`` with the uniform of ``(seed, counter)``; returns ``(counter + 1, a)``."""
     if len(probs) == 0:
         raise InvalidArgument("probs is empty; n_actions must be positive (NeZero nActions)")
-    return counter + 1, categorical_index(uniform(seed, counter), probs)
+    u = uniform(seed, counter)  # validates seed and counter as words in [0, 2**64)
+    return int(counter) + 1, categorical_index(u, probs)
 
 
 def sample_action_from_logits(seed: int, counter: int, logits: Any) -> tuple[int, int]:

@@ -45,8 +45,9 @@ def to_actor_critic_sample(rollout: Rollout, gamma: float, lam: float,
     n = rollout.n_actions if n_actions is None else n_actions
     if n is None:
         raise InvalidArgument("to_actor_critic_sample: n_actions is required (the rollout does not record it)")
-    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+    if isinstance(n, bool) or not hasattr(n, "__index__") or int(n) <= 0:
         raise InvalidArgument(f"n_actions={n!r} should be a positive int")
+    n = int(n)
     for t, st in enumerate(rollout.steps):
         if st.action >= n:
             raise InvalidArgument(f"step {t}: action={st.action} is out of range (n_actions={n})")

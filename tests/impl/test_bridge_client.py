@@ -321,14 +321,69 @@ def test_env_printing_to_stdout_cannot_corrupt_the_stream(spawned, tmp_path):
 
 
 def test_pin_cpu_pins_both_sides_and_restores(spawned):
-    before = os.sched_getaffinity(0)
-    with GymnasiumClient.spawn("CartPole-v1", pin_cpu=True) as client:
-        cpu = max(before)
-        assert os.sched_getaffinity(0) == {cpu} and os.sched_getaffinity(client.proc.pid) == {cpu}
-        client.reset(seed=0)
-        client.step(0)
-    assert os.sched_getaffinity(0) == before
-    with pytest.raises(InvalidArgument, match="pin_cpu=9999"):
-        GymnasiumClient.spawn("CartPole-v1", pin_cpu=9999)
-    assert os.sched_getaffinity(0) == before
+    """On Linux both sides are pinned and the thread's affinity restored; elsewhere a warned no-op."""
+    if hasattr(os, "sched_setaffinity"):
+        before = os.sched_getaffinity(0)
+        with GymnasiumClient.spawn("CartPole-v1", pin_cpu=True) as client:
+            cpu = max(before)
+            assert os.sched_getaffinity(0) == {cpu} and os.sched_getaffinity(client.proc.pid) == {cpu}
+            client.reset(seed=0)
+            client.step(0)
+        assert os.sched_getaffinity(0) == before
+        with pytest.raises(InvalidArgument, match="pin_cpu=9999"):
+            GymnasiumClient.spawn("CartPole-v1", pin_cpu=9999)
+        assert os.sched_getaffinity(0) == before
+    else:
+        with pytest.warns(RuntimeWarning, match="pin_cpu=True ignored: CPU affinity"):
+            with GymnasiumClient.spawn("CartPole-v1", pin_cpu=True) as client:
+                client.reset(seed=0)
     _assert_reaped(spawned)
+
+
+def test_pin_cpu_without_an_affinity_api_is_a_warned_no_op(spawned, fake, monkeypatch):
+    monkeypatch.delattr(os, "sched_setaffinity", raising=False)
+    with pytest.warns(RuntimeWarning, match="pin_cpu=True ignored: CPU affinity .* not available"):
+        with GymnasiumClient.spawn("x", obs_shape=[4], n_actions=2, command=fake(), pin_cpu=True) as client:
+            assert client.reset().shape == (4,) and client.step(1)[1] == 1.0
+    with pytest.raises(InvalidArgument, match="pin_cpu='yes' should be None, True or a CPU number"):
+        GymnasiumClient.spawn("x", command=fake(), pin_cpu="yes")
+    _assert_reaped(spawned)
+
+
+# --- spinning (rollcheck.impl.bridge_io) ------------------------------------------------------------
+
+@pytest.mark.parametrize("spin_us", [0, 5000])
+def test_silent_server_times_out_within_the_deadline_while_spinning(spawned, fake, spin_us):
+    client = GymnasiumClient.spawn("x", obs_shape=[4], n_actions=2, command=fake(step="@hang"), timeout=0.5,
+                                   grace=0.5, spin_us=spin_us)
+    t0 = time.monotonic()
+    with pytest.raises(BridgeTimeout, match="no reply to step within timeout=0.5s"):
+        client.step(0)
+    assert 0.5 <= time.monotonic() - t0 < 2.5
+    _assert_reaped(spawned)
+
+
+def test_spin_budget_reaches_our_server_and_both_budgets_give_the_same_stream(spawned):
+    streams = []
+    for spin_us in (0, 150):
+        with GymnasiumClient.spawn("CartPole-v1", obs_shape=[4], n_actions=2, spin_us=spin_us) as client:
+            environ_path = f"/proc/{client.proc.pid}/environ"
+            if os.path.exists(environ_path):  # where the child's environment can be inspected
+                with open(environ_path, "rb") as f:
+                    assert f"ROLLCHECK_BRIDGE_SPIN_US={spin_us}".encode() in f.read().split(b"\0")
+            assert client.spin_us == spin_us
+            client.reset(seed=3)
+            streams.append([client.step(a) for a in [0, 1, 1, 0, 1] * 10])
+    assert all(np.array_equal(a[0], b[0]) and a[1:] == b[1:] for a, b in zip(*streams))
+    with pytest.raises(InvalidArgument, match="spin_us=-1 should be an integer number of microseconds"):
+        GymnasiumClient.spawn("CartPole-v1", spin_us=-1)
+    _assert_reaped(spawned)
+
+
+def test_serve_reports_a_bad_spin_budget_as_a_named_startup_error():
+    proc = subprocess.run([sys.executable, "-m", "rollcheck", "serve", "--env-id", "CartPole-v1", "--spin-us",
+                           "99999999"], input=b'{"cmd":"describe"}\n{"cmd":"close"}\n', capture_output=True,
+                          timeout=60)
+    first = json.loads(proc.stdout.splitlines()[0])
+    assert first["ok"] is False and "--spin-us=99999999 should be an integer number of microseconds" in first["error"]
+    assert proc.returncode == 2

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rollcheck.spec import (Rollout, Step, action_log_softmax, action_policy, sample_action_from_logits,
+from rollcheck.spec import (Rollout, action_log_softmax, action_policy, sample_action_from_logits,
                             sample_categorical, steps_from_columns)
 
 
@@ -55,9 +55,9 @@ def _collect(start, observe, step_checked, cast_obs, cast_reward, predict_logits
         logits = predict_logits(obs)
         new_counter, a = _sample(bug, rng_seed, counter, logits)
         counter = counter if bug == "rng_not_advanced" else new_counter + (1 if bug == "counter_twice" else 0)
-        if bug == "one_based_action":   # actions numbered 1..n
+        lp = _log_prob(bug, logits, a, n_actions)
+        if bug == "one_based_action":   # actions numbered 1..n when stepping
             a = a + 1
-        lp = _log_prob(bug, logits, a if bug != "one_based_action" else a - 1, n_actions)
         v = predict_value(obs)
         tr, new_sess = step_checked(first_sess if bug == "stale_session" else sess, a)
         sess = new_sess
@@ -77,7 +77,7 @@ def _collect(start, observe, step_checked, cast_obs, cast_reward, predict_logits
         if bug == "truncation_as_termination":   # no bootstrap on a time-limit cut
             terminated = done
         cols["states"].append(next_obs if bug == "off_by_one_state" else obs)
-        cols["actions"].append(tr.action)
+        cols["actions"].append(int(np.argmax(logits)) if bug == "records_greedy_action" else tr.action)
         cols["lps"].append(lp)
         cols["rewards"].append(tr.reward if bug == "reward_not_cast" else cast_reward(tr.reward))
         cols["dones"].append(done)
@@ -131,6 +131,7 @@ _BUGS = {
     "truncation_as_termination": "sample.matches_spec",
     "int64_counter": "collector.completes",
     "one_based_action": "step.action_in_range",
+    "records_greedy_action": "step.action_is_stepped_action",
 }
 
 ZOO = {f"collect_{bug}": (_make(bug), pid) for bug, pid in _BUGS.items()}

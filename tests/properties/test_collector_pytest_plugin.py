@@ -36,7 +36,7 @@ def _user_suite(pytester, **files):
 
 def test_helper_gives_one_test_per_property_and_failures_carry_the_reproducer(pytester):
     _user_suite(pytester, test_user=HELPER_TESTS)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-v", "--rollcheck-profile", "ci")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:benchmark", "-v", "--rollcheck-profile", "ci")
     result.assert_outcomes(passed=2 * N - 2, failed=2)
     result.stdout.fnmatch_lines(["*test_good?step.next_value_before_reset? PASSED*",
                                  "*test_bad?step.terminated_as_reported? FAILED*",
@@ -52,7 +52,7 @@ import pytest
 def test_my_collector(rollcheck_property):
     rollcheck_property.assert_holds()
 """)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-v")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:benchmark", "-v")
     result.assert_outcomes(passed=N - 1)
     result.stdout.fnmatch_lines(["*rollcheck: hypothesis profile*", "*test_my_collector?sample.matches_spec? PASSED*"])
     assert "collector.deterministic" not in result.stdout.str()
@@ -63,7 +63,7 @@ def test_runs_under_xdist_with_two_workers(pytester):
 def test_records_a_summary_line(record_property):
     record_property("rollcheck_summary", "catch rate: 7/7")
 """)
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2", "--rollcheck-profile", "ci")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:benchmark", "-n", "2", "--rollcheck-profile", "ci")
     result.assert_outcomes(passed=2 * N - 1, failed=2)
     result.stdout.fnmatch_lines(["*2 workers*", "*= rollcheck =*", "catch rate: 7/7"])
 
@@ -87,14 +87,14 @@ def test_thorough_profile_budget():
 from rollcheck.properties.pytest_support import collector_property_tests
 test_bad = collector_property_tests("collector_zoo:collect_reward_not_cast", examples=40)
 """)
-    ci = pytester.runpytest("-p", "no:cacheprovider", "--rollcheck-profile", "ci", "test_profile.py",
+    ci = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:benchmark", "--rollcheck-profile", "ci", "test_profile.py",
                             "-k", "ci_profile")
     ci.assert_outcomes(passed=1, deselected=1)
-    thorough = pytester.runpytest("-p", "no:cacheprovider", "--rollcheck-profile", "thorough", "test_profile.py",
+    thorough = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:benchmark", "--rollcheck-profile", "thorough", "test_profile.py",
                                   "-k", "thorough")
     thorough.assert_outcomes(passed=1, deselected=1)
     # A subprocess, so Hypothesis resolves its default database directory under this suite's root.
-    dev = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--rollcheck-profile", "dev", "test_db.py",
+    dev = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-p", "no:benchmark", "--rollcheck-profile", "dev", "test_db.py",
                                         "-k", "reward_is_cast_reward")
     dev.assert_outcomes(failed=1, deselected=N - 1)
     saved = list((pytester.path / ".hypothesis" / "examples").rglob("*"))
@@ -118,7 +118,7 @@ def test_marked(rollcheck_property):
 def test_unmarked(rollcheck_property):
     pass
 """)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-v")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:benchmark", "-v")
     n_det = sum(pid.startswith("determinism.") for pid in ENV_PROPERTIES.ids)
     result.assert_outcomes(passed=2 * n_env - n_det, errors=1)
     result.stdout.fnmatch_lines(["*test_cartpole?reset.purity? PASSED*", "*has no @pytest.mark.rollcheck_collector*"])

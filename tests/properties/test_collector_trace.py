@@ -120,3 +120,16 @@ def test_run_records_collector_exceptions_and_global_rng():
 @given(collector_cases())
 def test_correct_collector_satisfies_every_property_on_every_case(case):
     assert check_case(correct_collect, case) == []
+
+
+def test_recorded_gymnasium_session_traces_the_pre_reset_observation():
+    inputs = build_inputs(CollectorCase(env_id="CartPole-v1", obs_shape=(4,), n_actions=2, horizon=40, env_seed=1))
+    try:
+        _s, out = _drive(inputs, [0] * 40)          # always push left: the pole falls within ~10 steps
+    finally:
+        inputs.close()
+    steps = inputs.trace.steps
+    t = next(i for i, st in enumerate(steps) if st.transition.terminated)
+    assert not np.array_equal(steps[t].transition.next_observation, steps[t].after)   # reset happened
+    assert np.array_equal(steps[t + 1].presented, steps[t].after)
+    assert all(np.array_equal(o, st.presented) for (o, _tr), st in zip(out, steps))

@@ -83,3 +83,21 @@ def test_first_difference_names_dtype_and_type_changes():
 def test_actions_code_is_run_length_encoded_python(actions, code):
     assert actions_code(actions) == code
     assert [np.asarray(a).tolist() for a in eval(code)] == [np.asarray(a).tolist() for a in actions]
+
+
+SPACES = [spaces.Discrete(3), spaces.Discrete(4, start=-2), spaces.Box(-2.0, 2.0, shape=(2,), dtype=np.float32),
+          spaces.Box(-np.inf, np.inf, shape=(1,), dtype=np.float64), spaces.MultiDiscrete([2, 3]), spaces.MultiBinary(3)]
+
+
+@settings(max_examples=40)
+@given(st.sampled_from(SPACES), st.data())
+def test_programs_draw_valid_actions_with_the_space_dtype(space, data):
+    from rollcheck.properties.env_programs import programs
+    program = data.draw(programs(space, max_steps=50))
+    assert len(program.actions) <= 50 and len(program.history) <= 50
+    for a in program.actions + program.history:
+        assert space.contains(a), (space, a)
+        if isinstance(a, np.ndarray):
+            assert a.dtype == space.dtype and a.shape == space.shape
+        else:
+            assert isinstance(a, int) and not isinstance(a, bool)

@@ -113,3 +113,31 @@ def test_vector_env_passes_and_counts():
 def test_full_sweep(env_id):
     report = _quiet(env_id, max_examples=100, max_steps=400, vector=3)
     assert report.ok, report.to_markdown()
+
+
+def frame_stack_3(env):
+    return W.FrameStackObservation(env, 3)
+
+
+def dtype_float64(env):
+    return W.DtypeObservation(env, np.float64)
+
+
+def rescale_unit(env):
+    return W.RescaleAction(env, -1.0, 1.0)
+
+
+def double_reward(env):
+    return W.TransformReward(env, lambda r: 2 * r)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id, wrapper", [
+    ("CartPole-v1", W.RecordEpisodeStatistics), ("CartPole-v1", clip_reward), ("CartPole-v1", time_limit_30),
+    ("CartPole-v1", double_reward), ("CartPole-v1", frame_stack_3), ("CartPole-v1", W.FlattenObservation),
+    ("CartPole-v1", dtype_float64), ("Pendulum-v1", W.ClipAction), ("Pendulum-v1", rescale_unit),
+    ("MountainCarContinuous-v0", W.ClipAction),
+])
+def test_gymnasium_wrapper_sweep(env_id, wrapper):
+    report = _quiet(env_id, wrappers=(wrapper,), max_examples=60, max_steps=300)
+    assert report.ok, report.to_markdown()

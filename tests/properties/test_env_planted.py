@@ -106,3 +106,9 @@ def test_layer_contract_names_the_first_layer_that_breaks():
     finding = _report(planted.name).result("wrapper.layer_contract").findings[0]
     assert "layer 1 (ScaleObsKeepSpace)" in finding.message
     assert _report(planted.name).result("spaces.observation_in_space").status == "passed"
+
+
+def test_never_past_done_blames_the_wrapper_that_steps_past_done():
+    planted = next(p for p in zoo.PLANTED if p.catches == "episode.never_past_done")
+    finding = _report(planted.name).result("episode.never_past_done").findings[0]
+    assert "was stepped by layer 0 (FrameSkipPastDone)" in finding.message
