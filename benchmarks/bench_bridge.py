@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -41,6 +42,7 @@ import gymnasium as gym
 import numpy as np
 
 from rollcheck.impl.bridge_client import GymnasiumClient, bridge_session
+from rollcheck.impl.bridge_io import DEFAULT_SPIN_US
 
 ENV_ID = "CartPole-v1"
 NAIVE_SERVER = Path(__file__).with_name("naive_bridge_server.py")
@@ -95,8 +97,9 @@ def naive_bridge(actions: np.ndarray, pin: bool = False) -> float:
     return len(actions) / elapsed
 
 
-def ours_step(actions: np.ndarray, pin: bool = False) -> float:
-    with GymnasiumClient.spawn(ENV_ID, obs_shape=[4], n_actions=2, pin_cpu=pin or None) as client:
+def ours_step(actions: np.ndarray, pin: bool = False, spin_us: int = DEFAULT_SPIN_US) -> float:
+    with GymnasiumClient.spawn(ENV_ID, obs_shape=[4], n_actions=2, pin_cpu=pin or None,
+                               spin_us=spin_us) as client:
         client.reset(seed=0)
         step, reset = client.step, client.reset
         t0 = time.perf_counter()
@@ -108,8 +111,9 @@ def ours_step(actions: np.ndarray, pin: bool = False) -> float:
     return len(actions) / elapsed
 
 
-def ours_session(actions: np.ndarray, pin: bool = False) -> float:
-    with GymnasiumClient.spawn(ENV_ID, obs_shape=[4], n_actions=2, pin_cpu=pin or None) as client:
+def ours_session(actions: np.ndarray, pin: bool = False, spin_us: int = DEFAULT_SPIN_US) -> float:
+    with GymnasiumClient.spawn(ENV_ID, obs_shape=[4], n_actions=2, pin_cpu=pin or None,
+                               spin_us=spin_us) as client:
         sess_def = bridge_session(client, seed=0)
         sess = sess_def.start()
         step_checked = sess_def.step_checked
@@ -131,33 +135,60 @@ def ours_step_many(actions: np.ndarray, batch: int) -> float:
     return len(acts) / elapsed
 
 
+def ours_vec_step(total_steps: int, num_envs: int) -> float:
+    """Policy in the loop: each round trip's actions are computed from the previous observations."""
+    weights = np.array([0.0, 0.0, 1.0, 0.5])  # a fixed linear policy on CartPole's observation
+    with GymnasiumClient.spawn(ENV_ID, obs_shape=[4], n_actions=2) as client:
+        obs = client.vec_reset(num_envs, seed=0)
+        rounds = max(1, total_steps // num_envs)
+        t0 = time.perf_counter()
+        for _ in range(rounds):
+            batch = client.vec_step((obs @ weights > 0).astype(np.int64).tolist())
+            obs = batch.obs
+            if len(batch.reset_obs):
+                obs = obs.copy()
+                obs[batch.done] = batch.reset_obs
+        elapsed = time.perf_counter() - t0
+    return rounds * num_envs / elapsed
+
+
 def main(argv: "list[str] | None" = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--batch", type=int, default=256)
+    parser.add_argument("--num-envs", type=int, default=8)
+    parser.add_argument("--pinned", action="store_true", help="also run the pin_cpu=True variants")
     args = parser.parse_args(argv)
     actions = np.random.default_rng(0).integers(0, 2, size=args.steps)
+    naive_name = "(b) naive bridge (json per line)"
     cases = [
         ("(a) in-process gymnasium", lambda: in_process(np.tile(actions, 5))),
-        ("(b) naive bridge (json per line)", lambda: naive_bridge(actions)),
-        ("(b') naive bridge, pinned like ours", lambda: naive_bridge(actions, pin=True)),
-        ("(c) ours: GymnasiumClient.step", lambda: ours_step(actions)),
-        ("(c') ours: step, pin_cpu=True", lambda: ours_step(actions, pin=True)),
-        ("(d) ours: bridge_session.step_checked", lambda: ours_session(actions)),
-        ("(d') ours: step_checked, pin_cpu=True", lambda: ours_session(actions, pin=True)),
-        (f"(e) ours: step_many (batch {args.batch})", lambda: ours_step_many(actions, args.batch)),
+        (naive_name, lambda: naive_bridge(actions)),
+        (f"(c) ours: step, spin_us={DEFAULT_SPIN_US}", lambda: ours_step(actions)),
+        ("(c0) ours: step, spin_us=0", lambda: ours_step(actions, spin_us=0)),
+        (f"(d) ours: step_checked (PPO), spin={DEFAULT_SPIN_US}", lambda: ours_session(actions)),
+        ("(d0) ours: step_checked (PPO), spin_us=0", lambda: ours_session(actions, spin_us=0)),
+        (f"(e) [batched, open loop] step_many {args.batch}", lambda: ours_step_many(actions, args.batch)),
+        (f"(f) [batched, policy] vec_step x{args.num_envs}", lambda: ours_vec_step(args.steps, args.num_envs)),
     ]
-    best = {name: 0.0 for name, _ in cases}
+    if args.pinned and hasattr(os, "sched_setaffinity"):
+        cases += [("(b') naive bridge, pinned like ours", lambda: naive_bridge(actions, pin=True)),
+                  ("(d') ours: step_checked, pin_cpu=True", lambda: ours_session(actions, pin=True))]
+    runs: dict[str, list[float]] = {name: [] for name, _ in cases}
     for _ in range(args.repeats):  # interleaved, so machine-load drift hits every case alike
         for name, run in cases:
-            best[name] = max(best[name], run())
-    naive = best["(b) naive bridge (json per line)"]
-    inproc = best["(a) in-process gymnasium"]
-    print(f"{ENV_ID}, {args.steps} steps per bridge run, best of {args.repeats}")
-    print(f"{'case':42s} {'steps/s':>10s} {'x naive':>8s} {'% in-proc':>10s}")
+            runs[name].append(run())
+    best = {name: max(v) for name, v in runs.items()}
+    naive, inproc = best[naive_name], best["(a) in-process gymnasium"]
+    print(f"{ENV_ID}, {args.steps} steps per bridge run, {args.repeats} interleaved rounds, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at the end")
+    print(f"{'case':46s} {'best/s':>8s} {'x naive':>8s} {'median x':>9s} {'% in-proc':>10s}  per round")
     for name, _ in cases:
-        print(f"{name:42s} {best[name]:10.0f} {best[name] / naive:8.2f} {100 * best[name] / inproc:9.1f}%")
+        per_round = statistics.median(r / n for r, n in zip(runs[name], runs[naive_name]))
+        rounds = " ".join(f"{r:.0f}" for r in runs[name])
+        print(f"{name:46s} {best[name]:8.0f} {best[name] / naive:8.2f} {per_round:9.2f} "
+              f"{100 * best[name] / inproc:9.1f}%  {rounds}")
     return 0
 
 

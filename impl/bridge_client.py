@@ -14,12 +14,13 @@ Invariants enforced:
   boolean flags; :meth:`GymnasiumClient.reset`/:meth:`GymnasiumClient.step` also check the
   contract (finiteness, ranges) and raise :class:`BridgeContractViolation` (a
   ``ContractViolation`` *and* a ``BridgeError``) naming field and value;
-- **no call hangs**: each reply must arrive within ``timeout`` seconds (a bounded spin of
-  ``spin_us`` microseconds, then ``poll`` on the pipe with the remaining deadline — see
-  :mod:`rollcheck.impl.bridge_io` — never a blocking ``readline``); a dead, silent or garbage-writing server raises a
-  :class:`BridgeError` subclass (:class:`BridgeServerExited`, :class:`BridgeTimeout`,
-  :class:`BridgeProtocolError`) whose message ends with the server's stderr tail, and the child
-  is killed and reaped at once (after such an error the stream cannot be trusted);
+- **no call hangs**: each reply must arrive within ``timeout`` seconds (a bounded, adaptive
+  spin of at most ``spin_us`` microseconds, then ``poll`` on the pipe with the remaining
+  deadline — see :mod:`rollcheck.impl.bridge_io` — never a blocking ``readline``); a dead,
+  silent or garbage-writing server raises a :class:`BridgeError` subclass
+  (:class:`BridgeServerExited`, :class:`BridgeTimeout`, :class:`BridgeProtocolError`) whose
+  message ends with the server's stderr tail, and the child is killed and reaped at once (after
+  such an error the stream cannot be trusted);
 - **the child is always reaped**: ``close()`` (idempotent; also on ``with`` exit, exceptions,
   ``KeyboardInterrupt`` and garbage collection) asks the server to close, waits ``grace`` seconds,
   then terminates and kills it.
@@ -268,7 +269,11 @@ class GymnasiumClient:
         return obs
 
     def step_raw(self, action: int) -> "tuple[np.ndarray, float, bool, bool]":
-        """Send ``step``; ``(obs, reward, terminated, truncated)`` decoded strictly (Lean ``stepRaw``)."""
+        """Send ``step``; ``(obs, reward, terminated, truncated)`` decoded strictly (Lean ``stepRaw``).
+
+        Our server's reply layout takes the fast decoder, anything else the strict one; both give
+        the same result (:mod:`rollcheck.impl.bridge_fast_decode`).
+        """
         try:
             request = self._step_lines[action]
             if action < 0 or type(action) is not int:

@@ -31,13 +31,16 @@ def register_profiles() -> None:
     if _registered:
         return
     builtin_ci = settings.get_profile("ci")
+    # Explicit parent: a profile registered with parent=None inherits whatever profile is loaded at
+    # registration time, which is Hypothesis's ``ci`` (no database) when $CI is set.
+    builtin_default = settings.get_profile("default")
     settings.register_profile("ci", parent=builtin_ci, max_examples=60,
                               suppress_health_check=list(builtin_ci.suppress_health_check)
                               + [HealthCheck.too_slow])
-    settings.register_profile("dev", max_examples=30, deadline=None)
-    settings.register_profile("thorough", max_examples=2000, deadline=None,
+    settings.register_profile("dev", parent=builtin_default, max_examples=30, deadline=None)
+    settings.register_profile("thorough", parent=builtin_default, max_examples=2000, deadline=None,
                               suppress_health_check=[HealthCheck.too_slow])
-    settings.register_profile("crosshair", backend="crosshair", max_examples=50, deadline=None,
+    settings.register_profile("crosshair", parent=builtin_default, backend="crosshair", max_examples=50, deadline=None,
                               suppress_health_check=list(HealthCheck))
     _registered = True
 
