@@ -98,7 +98,8 @@ def make_sb3(n_envs: int, horizon: int, torch_threads: int):
         for a in actions:
             raw_venv.step(a)
     hidden = [m.out_features for m in model.policy.mlp_extractor.policy_net if hasattr(m, "out_features")]
-    return run, run_raw, f"torch {torch.__version__}, torch threads {torch.get_num_threads()}, SB3 MlpPolicy hidden {hidden}"
+    note = f"torch {torch.__version__}, torch threads {torch.get_num_threads()}, SB3 MlpPolicy hidden {hidden}"
+    return run, run_raw, note
 
 
 def sb3_available() -> "str | None":

@@ -274,10 +274,10 @@ def _serve_loop(handle: Callable[[bytes], "tuple[bytes, bool]"], in_fd: int, out
     read, write, buf = os.read, os.write, b""
     poller = select.poll()
     poller.register(in_fd, POLL_READ)
-    wait = AdaptiveSpin(poller, spin_us).wait if spin_us else None
+    spin = AdaptiveSpin(poller, spin_us).spin_before_read if spin_us else None
     while True:
-        if wait is not None:
-            wait(None)  # spin briefly (adaptively), then sleep until a request or EOF
+        if spin is not None:
+            spin()  # catch a quick next request without sleeping (adaptive; see bridge_io)
         chunk = read(in_fd, 1 << 16)
         if not chunk:
             return

@@ -40,8 +40,8 @@ end of the collection (the last recorded step ended an episode) is checked by th
 ``vec_env.step`` caller, not here.
 
 The uniform draws are SplitMix64 in numpy ``uint64`` arithmetic (:func:`uniform_batch`, bit-equal
-to :func:`rollcheck.spec.uniform`; under SAME_STEP they are computed ahead in chunks, since draw
-``k`` of sub-env ``i`` is ``uniform(seed_i, counter_i + k)``); the categorical draw and the
+to :func:`rollcheck.spec.uniform`; computed ahead — by chunks under SAME_STEP, all ``(T, N)`` under
+NEXT_STEP — since draw ``k`` of sub-env ``i`` is ``uniform(seed_i, counter_i + k)``); the categorical draw and the
 log-softmax run the spec's scalar float operations row by row
 (:func:`sample_actions_from_logits_batch`), so actions and log-probs are bit-identical to
 ``sample_action_from_logits`` / ``action_log_softmax``.
@@ -93,7 +93,10 @@ def _uniform_u64(seeds: np.ndarray, counters: np.ndarray) -> np.ndarray:
 
 
 def _words(name: str, values: Any, n: "int | None" = None) -> np.ndarray:
-    items = list(np.asarray(values, dtype=object).reshape(-1)) if not isinstance(values, (list, tuple)) else list(values)
+    if isinstance(values, (list, tuple)):
+        items = list(values)
+    else:
+        items = list(np.asarray(values, dtype=object).reshape(-1))
     if n is not None and len(items) != n:
         raise InvalidArgument(f"{name} has {len(items)} entries; expected one per sub-env (num_envs={n})")
     for i, v in enumerate(items):
@@ -233,7 +236,8 @@ class VectorRollout:
         out_of_range = (acts < 0) if n_actions is None else (acts < 0) | (acts >= n_actions)
         if out_of_range.any():
             t, i = np.argwhere(out_of_range)[0]
-            raise InvalidArgument(f"VectorRollout.actions[{t}, {i}]={acts[t, i]} is out of range (n_actions={n_actions})")
+            raise InvalidArgument(f"VectorRollout.actions[{t}, {i}]={acts[t, i]} is out of range "
+                                  f"(n_actions={n_actions})")
         bad = cols["terminated"] & ~cols["dones"]
         if bad.any():
             t, i = np.argwhere(bad)[0]
@@ -393,7 +397,9 @@ def collect_rollout_vector_with(vec_env: Any, cast_obs: Callable[[np.ndarray], A
     T, n, shape, n_actions, same_step, seeds, ctr0, reset_seeds = _check_arguments(
         vec_env, rng_seeds, rng_counters, horizon, contract, reset_seeds)
     obs_dims, env_idx = (n, *shape.dims), np.arange(n)
-    draws: list = []                                    # SAME_STEP: the draws of the next steps, by chunks
+    # SAME_STEP: the draws of the next steps, by chunks; NEXT_STEP: all (T, N) draws up front
+    draws: Any = [] if same_step else _uniform_u64(seeds[None, :],
+                                                   ctr0[None, :] + np.arange(T, dtype=np.uint64)[:, None])
 
     raw = np.array(vec_env.reset(seed=reset_seeds)[0], copy=True)  # vector envs reuse their buffers
     _check_resets(contract, raw, np.ones(n, dtype=bool), shape)
@@ -415,22 +421,24 @@ def collect_rollout_vector_with(vec_env: Any, cast_obs: Callable[[np.ndarray], A
             buf = {k: np.concatenate([v, np.zeros((cap - s, *v.shape[1:]), v.dtype)]) for k, v in buf.items()}
             states, actions_b, log_probs_b, rewards_b, dones_b, terminated_b, values_b, next_values_b, valid_b = \
                 buf.values()
-        # 1. policy on the current observations, one draw per recording sub-env
+        # 1. policy on the current observations, one draw per recording sub-env; sub-env i's
+        #    k-th draw is uniform(seeds[i], ctr0[i] + k) with k = counts[i] (= s under SAME_STEP)
         logits = _batch("predict_logits_batch", predict_logits_batch(obs_c), (n, n_actions)).astype(
             np.float64, copy=False)                     # the spec reads logits as Python floats
-        if active is None:  # sub-env i's k-th draw is uniform(seeds[i], ctr0[i] + k); here k = s for all
+        if same_step:
             if s % _DRAW_CHUNK == 0:
                 ks = np.arange(s, min(s + _DRAW_CHUNK, T), dtype=np.uint64)
                 draws = _uniform_u64(seeds[None, :], ctr0[None, :] + ks[:, None]).tolist()
-            lg, us = logits, draws[s % _DRAW_CHUNK]
+            rows, us = None, draws[s % _DRAW_CHUNK]
         else:
-            rows = np.flatnonzero(active)
-            lg, us = logits[rows], _uniform_u64(seeds[rows], ctr0[rows] + counts[rows].astype(np.uint64)).tolist()
+            rows = None if active.all() else np.flatnonzero(active)
+            us = (draws[counts, env_idx] if rows is None else draws[counts[rows], rows]).tolist()
+        lg = logits if rows is None else logits[rows]
         if not np.isfinite(lg).all():
             mask = np.ones(n, bool) if active is None else active
             _raise_bad_logits(np.where(mask[:, None], logits, 0.0), seeds, ctr0 + counts.astype(np.uint64))
         acts, lps = _sample_rows(lg.tolist(), us)
-        if active is None:
+        if rows is None:
             actions, log_probs = np.array(acts, dtype=np.int64), lps
         else:
             actions, log_probs = np.zeros(n, dtype=np.int64), np.zeros(n)

@@ -25,6 +25,8 @@ _LAZY = {
     "collect_rollout_checked_session_with": "rollcheck.impl.collect",
     "collect_rollout_with": "rollcheck.impl.collect",
     "collect_rollout_vector_with": "rollcheck.impl.vector_collect",
+    "VectorRollout": "rollcheck.impl.vector_collect",
+    "VectorContractViolation": "rollcheck.impl.vector_collect",
     "MlpActorCritic": "rollcheck.impl.policy",
     "CounterEnv": "rollcheck.impl.toy_envs",
     "GymnasiumClient": "rollcheck.impl.bridge_client",

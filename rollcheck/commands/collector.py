@@ -51,7 +51,7 @@ def register(subparsers) -> None:
                    help="cases per property (default: the Hypothesis profile's max_examples)")
     p.add_argument("--seed", type=int, default=0, help="seed of the case search (default 0)")
     p.add_argument("--report-dir", default="reports", help="where the reports go (default: reports)")
-    p.add_argument("--skip", nargs="+", default=[], metavar="ID", help="property ids (or prefixes) to skip")
+    p.add_argument("--skip", action="extend", nargs="+", default=[], metavar="ID", help="property ids (or prefixes) to skip")
     p.add_argument("--tolerance", type=float, default=1e-9, help="relative/absolute float tolerance (1e-9)")
     p.add_argument("--profile", default=None, help="Hypothesis settings profile: ci, dev, thorough")
     p.set_defaults(handler=run)

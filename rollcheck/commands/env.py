@@ -38,9 +38,10 @@ def register(subparsers) -> None:
     p.add_argument("--max-steps", type=int, default=DEFAULT_MAX_STEPS, metavar="K",
                    help=f"actions per program at most (default {DEFAULT_MAX_STEPS})")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="search seed (default 0)")
-    p.add_argument("--report-dir", default=None, metavar="DIR", help="write env.md / env.json / env.junit.xml here")
-    p.add_argument("--skip", action="append", default=[], metavar="PROPERTY",
-                   help="property id or prefix to leave out (repeatable), e.g. determinism.seeds_differ")
+    p.add_argument("--report-dir", default="reports", metavar="DIR",
+                   help="where env-<ENV>.md / .json / .junit.xml go (default: reports)")
+    p.add_argument("--skip", action="extend", nargs="+", default=[], metavar="PROPERTY",
+                   help="property ids or prefixes to leave out (repeatable), e.g. determinism.seeds_differ")
     p.add_argument("--vector", type=int, default=None, metavar="N",
                    help="also check a gymnasium.vector.SyncVectorEnv of N copies (NEXT_STEP autoreset)")
     p.add_argument("--progress", action="store_true", help="show progress on stderr even when it is not a terminal")

@@ -123,6 +123,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--no-reward-finite", action="store_true", help="allow NaN/inf rewards")
     p.add_argument("--exclusive-done-flags", action="store_true",
                    help="reject transitions with both terminated and truncated true")
-    p.add_argument("--report-dir", help="write rollout-<stem>.md/.json/.junit.xml here")
+    p.add_argument("--report-dir", default="reports",
+                   help="where rollout-<stem>.md/.json/.junit.xml go (default: reports)")
     p.add_argument("--show", type=int, default=20, help="violations to print (default 20)")
     p.set_defaults(handler=run)

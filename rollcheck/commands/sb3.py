@@ -96,5 +96,6 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--train-steps", type=int, default=0, help="train PPO this many steps before checking")
     p.add_argument("--max-episode-steps", type=int, default=None, help="time limit (forces truncations)")
     p.add_argument("--model", help="load a saved PPO (.zip) instead of building a fresh one")
-    p.add_argument("--report-dir", help="write sb3-<env>.md/.json/.junit.xml here")
+    p.add_argument("--report-dir", default="reports",
+                   help="where sb3-<env>.md/.json/.junit.xml go (default: reports)")
     p.set_defaults(handler=run)

@@ -57,24 +57,27 @@ def test_data_and_hang_up_end_the_wait(pipe):
     assert os.read(r, 10) == b""
 
 
-def test_budget_halves_when_spinning_fails_and_is_restored_when_it_pays_off(pipe):
+def test_budget_halves_when_spinning_fails_and_is_restored_when_it_pays_off(pipe, monkeypatch):
     r, w, poller = pipe
+    spins = []
+    real_spin = bridge_io._spin
+    monkeypatch.setattr(bridge_io, "_spin", lambda poll, s: spins.append(s) or real_spin(poll, s))
     spin = AdaptiveSpin(poller, 64)
     assert spin.budget_us == pytest.approx(64)
     budgets = []
     for _ in range(6):  # nothing arrives: each wait spins in vain, then times out
-        spin.wait(time.monotonic() + 0.001)
+        assert spin.wait(time.monotonic() + 0.001) is False
         budgets.append(spin.budget_us)
-    assert budgets[:5] == pytest.approx([32, 16, 8, 4, 2]) and budgets[5] == 0
-    for _ in range(bridge_io._REPROBE_EVERY * 2 - 1):  # switched off; the probe interval doubled
-        spin.wait(time.monotonic() + 1e-4)
-        assert spin.budget_us == 0
-    spin.wait(time.monotonic() + 1e-4)
-    assert spin.budget_us == pytest.approx(64)  # the probe: full budget again
-    threading.Timer(0.00002, os.write, (w, b"y")).start()
-    spin.wait(time.monotonic() + 1)
+    assert budgets[:5] == pytest.approx([32, 16, 8, 4, 2]) and budgets[5] == 0 and len(spins) == 6
+    for i in range(bridge_io._REPROBE_EVERY * 2 - 1):  # switched off (no spinning); the probe interval doubled
+        spin.wait(time.monotonic() + 1e-4) if i % 2 else spin.spin_before_read()
+    assert len(spins) == 6 and spin.budget_us == 0
+    os.write(w, b"y")
+    assert spin.wait(time.monotonic() + 1)  # the probe: spinning is on again, and it pays off
+    assert spin.budget_us == pytest.approx(64)  # restored
     os.read(r, 10)
-    assert spin.budget_us in (pytest.approx(64), pytest.approx(32))  # kept on success (or one miss on a busy box)
+    spin.spin_before_read()  # nothing arrives: one failed spin halves the budget
+    assert spin.budget_us == pytest.approx(32)
 
 
 def test_zero_spin_never_spins(pipe, monkeypatch):

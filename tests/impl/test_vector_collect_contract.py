@@ -82,7 +82,8 @@ def test_nan_reward_in_one_sub_env_raises_the_reference_violation(mode):
 def test_every_bad_sub_env_of_a_step_is_reported_with_every_violation(mode):
     contract = Contract(reward_range=(0.0, 1.0), obs_range=(0.0, 2.0))
     bad_reward = lambda: CounterEnv(reward_fn=lambda t, a: 5.0 if t == 1 else 0.0)  # noqa: E731
-    both = lambda: CounterEnv(reward_fn=lambda t, a: 9.0 if t == 1 else 0.0, obs_fn=lambda t: 3.0 if t == 2 else 0.0)  # noqa: E731
+    both = lambda: CounterEnv(reward_fn=lambda t, a: 9.0 if t == 1 else 0.0,  # noqa: E731
+                              obs_fn=lambda t: 3.0 if t == 2 else 0.0)
     with pytest.raises(VectorContractViolation) as err:
         run_vector([lambda: CounterEnv(reward_fn=lambda t, a: 0.0), bad_reward, both], mode, contract=contract)
     assert err.value.env_indices == (1, 2, 2)
@@ -279,7 +280,8 @@ class ReshapeObs(VectorWrapper):
 @pytest.mark.parametrize("how, error, message", [
     (lambda obs: obs[:, :0], VectorContractViolation,
      r'sub-env 0, transition 0, field "next_observation": shape \[0\] does not match the expected shape \[1\]'),
-    (lambda obs: obs[:1], InvalidArgument, r"observation batch of shape \[1, 1\] .* expected a real array of shape \[2, 1\]"),
+    (lambda obs: obs[:1], InvalidArgument,
+     r"observation batch of shape \[1, 1\] .* expected a real array of shape \[2, 1\]"),
     (lambda obs: obs.astype(bool), VectorContractViolation, r"array of dtype bool is not real-valued"),
 ])
 def test_malformed_observation_batches_are_refused(how, error, message):
