@@ -28,8 +28,10 @@ Behaviour:
 Speed: binary, unbuffered I/O with ``os.read``/``os.write`` and our own line buffer; between
 requests the server busy-polls stdin for a bounded ``--spin-us`` microseconds (default from the
 environment variable ``ROLLCHECK_BRIDGE_SPIN_US``, which rollcheck's client sets, else
-``bridge_io.DEFAULT_SPIN_US``; 0 disables) before sleeping in ``poll``, so a request that follows
-quickly costs no process wake-up (:mod:`rollcheck.impl.bridge_io`); the exact
+``bridge_io.DEFAULT_SPIN_US``; 0 disables; adaptive, so it switches itself off where it does not
+pay) before sleeping in a blocking read, so a request that follows quickly costs no process
+wake-up (:mod:`rollcheck.impl.bridge_io`); a server spawned plainly (e.g. by a Lean client) uses
+the default budget, which is bounded, so it never busy-waits while idle; the exact
 ``step`` request lines (both key orders, compact and spaced) are looked up in a prebuilt table
 instead of being JSON-parsed; ``env.step`` is resolved once; replies are formatted with ``repr``
 (shortest round trip) and one join. See ``benchmarks/bench_bridge.py``.

@@ -39,12 +39,18 @@ appear, as the session does; one NEXT_STEP edge differs: a reset that Gymnasium 
 end of the collection (the last recorded step ended an episode) is checked by the next
 ``vec_env.step`` caller, not here.
 
-The uniform draws are SplitMix64 in numpy ``uint64`` arithmetic (:func:`uniform_batch`, bit-equal
-to :func:`rollcheck.spec.uniform`; computed ahead — by chunks under SAME_STEP, all ``(T, N)`` under
-NEXT_STEP — since draw ``k`` of sub-env ``i`` is ``uniform(seed_i, counter_i + k)``); the categorical draw and the
-log-softmax run the spec's scalar float operations row by row
-(:func:`sample_actions_from_logits_batch`), so actions and log-probs are bit-identical to
-``sample_action_from_logits`` / ``action_log_softmax``.
+The uniform draws are SplitMix64 in numpy ``uint64`` arithmetic (:mod:`rollcheck.impl.fast_sampler`,
+bit-equal to :func:`rollcheck.spec.uniform`; computed ahead — by chunks under SAME_STEP, all
+``(T, N)`` under NEXT_STEP — since draw ``k`` of sub-env ``i`` is ``uniform(seed_i, counter_i + k)``);
+the categorical draw and the log-softmax run the spec's scalar float operations row by row, so
+actions and log-probs are bit-identical to ``sample_action_from_logits`` / ``action_log_softmax``.
+Under SAME_STEP the true last observations come from :mod:`rollcheck.impl.vector_autoreset`.
+
+Module layout: this file is the collector loop and its checks. The values it returns,
+:class:`VectorRollout` and :class:`VectorContractViolation`, live in
+:mod:`rollcheck.impl.vector_rollout`, and the batch sampler (:func:`uniform_batch`,
+:func:`sample_actions_from_logits_batch`) in :mod:`rollcheck.impl.fast_sampler`; all four are
+re-exported here, so ``from rollcheck.impl.vector_collect import VectorRollout`` keeps working.
 
 ``cast_obs`` receives a read-only float64 ``(N, *obs_shape)`` batch and ``cast_reward`` a float64
 ``(N,)`` array: they must act row by row (Lean's ``castObservation``/``castReward`` are maps, so
@@ -58,217 +64,23 @@ Steele, Lea & Flood, "Fast splittable pseudorandom number generators" (OOPSLA 20
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rollcheck.spec import (Contract, ContractViolation, InvalidArgument, Rollout, Shape, Violation,
-                            check_observation, sample_action_from_logits, steps_from_columns,
-                            transition_violations)
-from rollcheck.spec.random_stream import GOLDEN_GAMMA, MASK64
+from rollcheck.spec import Contract, ContractViolation, InvalidArgument, Shape, check_observation, transition_violations
+from rollcheck.spec.random_stream import MASK64
 
 from .fast_checks import batch_bad_mask, observation_bad_mask
-from .fast_gae import generalized_advantage_estimation_batch
+from .fast_sampler import (raise_bad_logits, rng_words, sample_actions_from_logits_batch, sample_rows, uniform_batch,
+                           uniform_u64)
+from .vector_autoreset import true_next_observations
+from .vector_rollout import VectorContractViolation, VectorRollout
 
 __all__ = ["VectorContractViolation", "VectorRollout", "collect_rollout_vector_with",
            "sample_actions_from_logits_batch", "uniform_batch"]
 
-# --------------------------------------------------------------------------------------------
-# The sampler: SplitMix64 in uint64 numpy, then the spec's scalar categorical per row
-# --------------------------------------------------------------------------------------------
-
-_U = np.uint64
-_GOLDEN, _M1, _M2 = _U(GOLDEN_GAMMA), _U(0xBF58476D1CE4E5B9), _U(0x94D049BB133111EB)
-_S11, _S27, _S30, _S31, _ONE = _U(11), _U(27), _U(30), _U(31), _U(1)
-
-
-def _uniform_u64(seeds: np.ndarray, counters: np.ndarray) -> np.ndarray:
-    z = seeds + (counters + _ONE) * _GOLDEN  # uint64 arrays wrap mod 2**64, as the spec's mask
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    z = z ^ (z >> _S31)
-    return (z >> _S11).astype(np.float64) * (2.0 ** -53)  # < 2**53: converted exactly
-
-
-def _words(name: str, values: Any, n: "int | None" = None) -> np.ndarray:
-    if isinstance(values, (list, tuple)):
-        items = list(values)
-    else:
-        items = list(np.asarray(values, dtype=object).reshape(-1))
-    if n is not None and len(items) != n:
-        raise InvalidArgument(f"{name} has {len(items)} entries; expected one per sub-env (num_envs={n})")
-    for i, v in enumerate(items):
-        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or not 0 <= v <= MASK64:
-            raise InvalidArgument(f"{name}[{i}]={v!r} should be an int in [0, 2**64)")
-    return np.array([int(v) for v in items], dtype=np.uint64)
-
-
-def uniform_batch(seeds: Sequence[int], counters: Sequence[int]) -> np.ndarray:
-    """``[uniform(seeds[i], counters[i]) for i]`` as a float64 array, bit for bit."""
-    s = _words("seeds", seeds)
-    return _uniform_u64(s, _words("counters", counters, len(s)))
-
-
-def _sample_rows(rows: list, us: list) -> tuple[list[int], list[float]]:
-    """The spec's ``action_policy`` + ``sample_categorical`` + ``action_log_softmax`` float operations.
-
-    Two actions (the common case) take a shortcut with the same floats: ``max`` keeps the first
-    maximal entry; ``fsum`` of two doubles is their IEEE sum (both are the correctly rounded sum);
-    the running sum starts at ``0.0 + p0 == p0`` (``p0 >= 0``); and when ``p0 <= u`` the answer
-    is index 1 whether or not ``p0 + p1 > u`` (the spec's default is the last index).
-    """
-    actions, log_probs = [], []
-    exp, fsum, log = math.exp, math.fsum, math.log
-    if rows and len(rows[0]) == 2:
-        for (z0, z1), u in zip(rows, us):
-            m = z1 if z1 > z0 else z0
-            e0 = exp(z0 - m)
-            total = e0 + exp(z1 - m)
-            a = 0 if e0 / total > u else 1
-            actions.append(a)
-            log_probs.append(((z1 if a else z0) - m) - log(total))
-        return actions, log_probs
-    for zs, u in zip(rows, us):
-        m = max(zs)
-        exps = [exp(z - m) for z in zs]
-        total = fsum(exps)
-        cum, a = 0.0, len(zs) - 1
-        for k, e in enumerate(exps):
-            cum += e / total
-            if cum > u:
-                a = k
-                break
-        actions.append(a)
-        log_probs.append((zs[a] - m) - log(total))
-    return actions, log_probs
-
-
-def _raise_bad_logits(logits: np.ndarray, seeds: np.ndarray, counters: np.ndarray) -> None:
-    for i in np.flatnonzero(~np.isfinite(logits).all(axis=1)).tolist():
-        sample_action_from_logits(int(seeds[i]), int(counters[i]), logits[i])  # raises the spec's error
-
-
-def sample_actions_from_logits_batch(seeds: Sequence[int], counters: Sequence[int],
-                                     logits: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Row ``i``: ``sample_action_from_logits(seeds[i], counters[i], logits[i])`` and its
-    ``action_log_softmax``, bit for bit; returns ``(actions int64 (N,), log_probs float64 (N,))``.
-    Counters are not advanced here (the caller adds one per draw)."""
-    s = _words("seeds", seeds)
-    c = _words("counters", counters, len(s))
-    arr = np.asarray(logits, dtype=np.float64)
-    if arr.ndim != 2 or arr.shape[0] != len(s) or arr.shape[1] == 0:
-        raise InvalidArgument(f"logits has shape {list(arr.shape)}; expected [{len(s)}, n_actions > 0]")
-    _raise_bad_logits(arr, s, c)
-    actions, log_probs = _sample_rows(arr.tolist(), _uniform_u64(s, c).tolist())
-    return np.array(actions, dtype=np.int64), np.array(log_probs, dtype=np.float64)
-
-
-# --------------------------------------------------------------------------------------------
-# Values: the (T, N) rollout and the sub-env-located violation
-# --------------------------------------------------------------------------------------------
-
-class VectorContractViolation(ContractViolation):
-    """Violations from sub-envs: ``env_indices[k]`` is the sub-env of ``violations[k]``, whose
-    ``index`` is the transition index within that sub-env's rollout (``None`` for a reset)."""
-
-    def __init__(self, violations: Sequence[Violation], env_indices: Sequence[int]) -> None:
-        super().__init__(violations)
-        self.env_indices: tuple[int, ...] = tuple(int(i) for i in env_indices)
-        if len(self.env_indices) != len(self.violations):
-            raise InvalidArgument("VectorContractViolation: one env index per violation is required")
-        self.args = ("; ".join(f"sub-env {e}, {v}" for e, v in zip(self.env_indices, self.violations)),)
-
-    def for_env(self, i: int) -> tuple[Violation, ...]:
-        """The violations of sub-env ``i``."""
-        return tuple(v for e, v in zip(self.env_indices, self.violations) if e == i)
-
-
 _DRAW_CHUNK = 512  # uniform draws computed ahead, per chunk of vector steps (bounded memory)
-_COLUMNS = ("actions", "old_log_prob", "rewards", "dones", "terminated", "values", "next_values")
-
-
-@dataclass(frozen=True, eq=False)
-class VectorRollout:
-    """``horizon`` steps of ``N`` sub-envs: ``states (T, N, *obs_shape)``, the other columns ``(T, N)``.
-
-    Stores read-only copies; ``actions`` int64 in ``[0, n_actions)``, flags bool with
-    ``terminated → dones``, floats float64. Column ``i`` is sub-env ``i``'s ``Rollout``
-    (:meth:`env_rollout`).
-    """
-
-    states: np.ndarray
-    actions: np.ndarray
-    old_log_prob: np.ndarray
-    rewards: np.ndarray
-    dones: np.ndarray
-    terminated: np.ndarray
-    values: np.ndarray
-    next_values: np.ndarray
-    n_actions: "int | None" = None
-
-    def __post_init__(self) -> None:
-        states = np.array(self.states, copy=True)
-        if states.dtype.kind not in "fiu" or states.ndim < 2 or 0 in states.shape[:2]:
-            raise InvalidArgument(f"VectorRollout.states has shape {list(states.shape)} and dtype "
-                                  f"{states.dtype}; a real (T, N, *obs_shape) array with T, N > 0 is required")
-        tn = states.shape[:2]
-        kinds = {"actions": "iu", "dones": "b", "terminated": "b"}
-        cols = {"states": states}
-        for name in _COLUMNS:
-            col = np.array(getattr(self, name), copy=True)
-            if col.shape != tn:
-                raise InvalidArgument(f"VectorRollout.{name} has shape {list(col.shape)}; expected {list(tn)}")
-            if col.dtype.kind not in kinds.get(name, "fiu"):
-                raise InvalidArgument(f"VectorRollout.{name} has dtype {col.dtype}")
-            if name == "actions":
-                col = col.astype(np.int64)
-            elif name not in kinds:
-                col = col.astype(np.float64)
-            cols[name] = col
-        n_actions = self.n_actions
-        if n_actions is not None:
-            if isinstance(n_actions, bool) or not isinstance(n_actions, (int, np.integer)) or n_actions <= 0:
-                raise InvalidArgument(f"VectorRollout.n_actions={n_actions!r} should be a positive int")
-            object.__setattr__(self, "n_actions", int(n_actions))
-        acts = cols["actions"]
-        out_of_range = (acts < 0) if n_actions is None else (acts < 0) | (acts >= n_actions)
-        if out_of_range.any():
-            t, i = np.argwhere(out_of_range)[0]
-            raise InvalidArgument(f"VectorRollout.actions[{t}, {i}]={acts[t, i]} is out of range "
-                                  f"(n_actions={n_actions})")
-        bad = cols["terminated"] & ~cols["dones"]
-        if bad.any():
-            t, i = np.argwhere(bad)[0]
-            raise InvalidArgument(f"VectorRollout.terminated[{t}, {i}]=True but dones[{t}, {i}]=False")
-        for name, col in cols.items():
-            col.setflags(write=False)
-            object.__setattr__(self, name, col)
-
-    @property
-    def horizon(self) -> int:
-        return int(self.actions.shape[0])
-
-    @property
-    def num_envs(self) -> int:
-        return int(self.actions.shape[1])
-
-    def env_rollout(self, i: int) -> Rollout:
-        """Sub-env ``i``'s rollout as a spec ``Rollout`` (comparable with the reference collector's)."""
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < self.num_envs:
-            raise InvalidArgument(f"i={i!r} should be a sub-env index in [0, {self.num_envs})")
-        steps = steps_from_columns(self.states[:, i], self.actions[:, i].tolist(), self.old_log_prob[:, i].tolist(),
-                                   self.rewards[:, i].tolist(), self.dones[:, i].tolist(),
-                                   self.values[:, i].tolist(), self.next_values[:, i].tolist(),
-                                   self.terminated[:, i].tolist())
-        return Rollout(steps=steps, horizon=self.horizon, n_actions=self.n_actions,
-                       obs_shape=Shape(tuple(self.states.shape[2:])))
-
-    def advantages(self, gamma: float, lam: float) -> np.ndarray:
-        """GAE ``(T, N)``, column ``i`` bit-equal to the spec's GAE of :meth:`env_rollout` ``(i)``."""
-        return generalized_advantage_estimation_batch(gamma, lam, self.rewards, self.values, self.next_values,
-                                                      self.dones, self.terminated)
 
 
 # --------------------------------------------------------------------------------------------
@@ -366,8 +178,8 @@ def _check_arguments(vec_env: Any, rng_seeds: Any, rng_counters: Any, horizon: A
     if not isinstance(contract, Contract):
         raise InvalidArgument(f"contract={contract!r:.80} should be a rollcheck.spec.Contract")
     n, shape, n_actions, mode = _vector_spaces(vec_env)
-    seeds = _words("rng_seeds", rng_seeds, n)
-    ctr = _words("rng_counters", rng_counters, n)
+    seeds = rng_words("rng_seeds", rng_seeds, n)
+    ctr = rng_words("rng_counters", rng_counters, n)
     for i, c in enumerate(ctr.tolist()):
         if c + int(horizon) > MASK64:
             raise InvalidArgument(f"rng_counters[{i}]={c} + horizon={horizon} overflows the 64-bit RNG stream")
@@ -398,7 +210,7 @@ def collect_rollout_vector_with(vec_env: Any, cast_obs: Callable[[np.ndarray], A
         vec_env, rng_seeds, rng_counters, horizon, contract, reset_seeds)
     obs_dims, env_idx = (n, *shape.dims), np.arange(n)
     # SAME_STEP: the draws of the next steps, by chunks; NEXT_STEP: all (T, N) draws up front
-    draws: Any = [] if same_step else _uniform_u64(seeds[None, :],
+    draws: Any = [] if same_step else uniform_u64(seeds[None, :],
                                                    ctr0[None, :] + np.arange(T, dtype=np.uint64)[:, None])
 
     raw = np.array(vec_env.reset(seed=reset_seeds)[0], copy=True)  # vector envs reuse their buffers
@@ -428,7 +240,7 @@ def collect_rollout_vector_with(vec_env: Any, cast_obs: Callable[[np.ndarray], A
         if same_step:
             if s % _DRAW_CHUNK == 0:
                 ks = np.arange(s, min(s + _DRAW_CHUNK, T), dtype=np.uint64)
-                draws = _uniform_u64(seeds[None, :], ctr0[None, :] + ks[:, None]).tolist()
+                draws = uniform_u64(seeds[None, :], ctr0[None, :] + ks[:, None]).tolist()
             rows, us = None, draws[s % _DRAW_CHUNK]
         else:
             rows = None if active.all() else np.flatnonzero(active)
@@ -436,8 +248,8 @@ def collect_rollout_vector_with(vec_env: Any, cast_obs: Callable[[np.ndarray], A
         lg = logits if rows is None else logits[rows]
         if not np.isfinite(lg).all():
             mask = np.ones(n, bool) if active is None else active
-            _raise_bad_logits(np.where(mask[:, None], logits, 0.0), seeds, ctr0 + counts.astype(np.uint64))
-        acts, lps = _sample_rows(lg.tolist(), us)
+            raise_bad_logits(np.where(mask[:, None], logits, 0.0), seeds, ctr0 + counts.astype(np.uint64))
+        acts, lps = sample_rows(lg.tolist(), us)
         if rows is None:
             actions, log_probs = np.array(acts, dtype=np.int64), lps
         else:
@@ -452,7 +264,7 @@ def collect_rollout_vector_with(vec_env: Any, cast_obs: Callable[[np.ndarray], A
             _malformed_batch(contract, obs64, next_raw, actions, rew, te, tr, active, counts, shape, n_actions)
         true64, finals, misfit = next64, None, []
         if same_step and done.any():
-            finals, misfit, true64 = _final_observations(info, done, next64, shape)
+            true64, finals, misfit = true_next_observations(next64, info, done, shape.dims)
         true64.setflags(write=False)
         # 3. the contract, per recording sub-env: quick test, then numpy mask, then the spec's violations
         if misfit or not _batch_clean(contract, true64, rew, te, tr, n):
@@ -509,22 +321,6 @@ def _buffers(cap: int, obs_dims: tuple, obs_dtype: Any) -> dict:
             **{k: np.zeros((cap, obs_dims[0]), bool) for k in ("dones", "terminated")},
             **{k: np.zeros((cap, obs_dims[0])) for k in ("values", "next_values")},
             "valid": np.zeros((cap, obs_dims[0]), bool)}
-
-
-def _final_observations(info: Any, done: np.ndarray, next64: np.ndarray, shape: Shape) -> tuple[dict, list, np.ndarray]:
-    """SAME_STEP: ``({i: info["final_obs"][i]}, rows that do not fit the batch, float64 true next obs)``."""
-    fo = info.get("final_obs") if isinstance(info, dict) else None
-    if fo is None:
-        raise InvalidArgument("vec_env (SAME_STEP) reported done without info['final_obs']")
-    true64, finals, misfit = next64.copy(), {}, []
-    for i in np.flatnonzero(done).tolist():
-        finals[i] = fo[i]
-        f = np.asarray(fo[i])
-        if f.shape == shape.dims and f.dtype.kind in "fiu":
-            true64[i] = f
-        else:
-            misfit.append(i)
-    return finals, misfit, true64
 
 
 def _raise_step_violations(contract: Contract, obs64: np.ndarray, true64: "np.ndarray | None", next_raw: Any,

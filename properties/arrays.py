@@ -43,9 +43,10 @@ The spec's GAE needs ``V(s_{t+1})`` of each step: ``values[t+1]`` inside an epis
 ``nextnonterminal = 1 - dones[t+1]``) is reported by ``arrays.truncation_bootstrapped`` with the
 size of the error it causes, not as a crash.
 
-This module is longer than the style guide's ~400 lines on purpose: the property table and the
-three groups of checks (trace and contract, policy, advantages) are one reader's path through one
-buffer, and splitting them would scatter it.
+Module layout: this file reads the buffer and runs the checks in order — shapes, then trace and
+contract, then policy (here), then done flags and advantages (:mod:`.arrays_gae`); the property
+table :data:`ARRAY_PROPERTIES` and the result helpers live in :mod:`.array_properties` (re-exported
+here, so ``from rollcheck.properties.arrays import ARRAY_PROPERTIES`` keeps working).
 
 Tolerances: float64 buffers are compared at ``1e-9`` (relative and absolute), buffers holding any
 float32 (CleanRL's default) at ``2e-4``; pass ``rtol``/``atol`` to override.
@@ -59,11 +60,11 @@ from typing import Any, Callable
 import numpy as np
 
 from rollcheck.impl.fast_checks import action_bad_mask, observation_bad_mask, reward_bad_mask
-from rollcheck.impl.fast_gae import generalized_advantage_estimation_batch
 from rollcheck.spec.contract import Contract, observation_violations, reward_violations
 from rollcheck.spec.errors import InvalidArgument
 
-from .property import Property
+from .array_properties import ARRAY_PROPERTIES, compare_result, positions, property_result, skip_result
+from .arrays_gae import gae_checks, split_flags, step_done
 from .recording import VecTrace
 from .report import Finding, PropertyResult, Report
 
@@ -72,100 +73,6 @@ __all__ = ["ARRAY_PROPERTIES", "REQUIRED_KEYS", "validate_arrays"]
 REQUIRED_KEYS = ("obs", "actions", "logprobs", "rewards", "dones", "values")
 OPTIONAL_KEYS = ("advantages", "returns", "terminated", "truncated", "next_obs", "next_done", "next_value")
 CONVENTIONS = ("episode_start", "step")
-
-def _property_check(pid: str) -> Callable[..., list]:
-    """The findings of one property: ``check(arrays, **validate_arrays_kwargs) -> list[Finding]``."""
-    def check(arrays: dict, **kwargs: Any) -> list:
-        return validate_arrays(arrays, **kwargs).result(pid).findings
-    return check
-
-
-ARRAY_PROPERTIES = {p.id: p for p in [
-    Property("arrays.shapes", "PPO.Rollout.steps_size_eq_horizon",
-             "every array has the documented shape (T, N, ...) and a real or boolean dtype",
-             _property_check("arrays.shapes")),
-    Property("arrays.contract", "Boundary.Core.checkTransitionFin",
-             "observations, actions and rewards satisfy the contract", _property_check("arrays.contract")),
-    Property("arrays.obs_match_trace", "PPO.collectRolloutFromCallbacks (state)",
-             "obs[t] is the observation the env presented before step t", _property_check("arrays.obs_match_trace")),
-    Property("arrays.actions_match_trace", "PPO.collectRolloutFromCallbacks (action)",
-             "actions[t] is the action passed to the env at step t", _property_check("arrays.actions_match_trace")),
-    Property("arrays.rewards_match_trace", "PPO.collectRolloutFromCallbacks (reward)",
-             "rewards[t] is the reward the env returned at step t", _property_check("arrays.rewards_match_trace")),
-    Property("arrays.no_autoreset_steps", "Gymnasium.Session (reset is not a transition)",
-             "no buffer step is a Gymnasium NEXT_STEP auto-reset step (action ignored, reward 0)",
-             _property_check("arrays.no_autoreset_steps")),
-    Property("arrays.dones_match_flags", "PPO.Step.done = terminated || truncated",
-             "dones (under the chosen convention) equal terminated or truncated",
-             _property_check("arrays.dones_match_flags")),
-    Property("arrays.logprob_matches_policy", "PolicyGradient.actionLogSoftmax",
-             "logprobs[t] = log_softmax(logits(obs[t]))[actions[t]]",
-             _property_check("arrays.logprob_matches_policy")),
-    Property("arrays.value_matches_critic", "PPO.collectRolloutFromCallbacks (value)",
-             "values[t] = V(obs[t])", _property_check("arrays.value_matches_critic")),
-    Property("arrays.next_value_matches_critic", "PPO.collectRolloutFromCallbacks (nextValue)",
-             "next_value = V(next_obs)", _property_check("arrays.next_value_matches_critic")),
-    Property("arrays.gae_matches_spec", "Runtime.RL.Core.generalizedAdvantageEstimationVec",
-             "advantages equal the spec's GAE with split terminated/truncated flags",
-             _property_check("arrays.gae_matches_spec")),
-    Property("arrays.returns_are_advantages_plus_values", "Runtime.RL.Core.returnsFromAdvantagesVec",
-             "returns = advantages + values", _property_check("arrays.returns_are_advantages_plus_values")),
-    Property("arrays.truncation_bootstrapped", "Runtime.RL.Core.generalizedAdvantageEstimationVec (truncated)",
-             "a time-limit truncation bootstraps from V(final observation) instead of ending the return",
-             _property_check("arrays.truncation_bootstrapped")),
-]}
-
-
-def _result(pid: str, **kw: Any) -> PropertyResult:
-    p = ARRAY_PROPERTIES[pid]
-    return PropertyResult(p.id, p.lean, p.statement, **kw)
-
-
-def _skip(pid: str, reason: str) -> PropertyResult:
-    return _result(pid, status="skipped", skip_reason=reason)
-
-
-def _positions(mask: np.ndarray, limit: int = 1000) -> list[list[int]]:
-    return [list(map(int, p)) for p in np.argwhere(mask)[:limit]]
-
-
-def _compare(pid: str, what: str, expected: np.ndarray, actual: np.ndarray, rtol: float, atol: float,
-             checked: "np.ndarray | None" = None, exact: bool = False, hint: str = "",
-             meta: "dict | None" = None) -> PropertyResult:
-    """A result comparing ``actual`` with ``expected`` elementwise (NaN equals NaN); one finding
-    naming the first mismatch (step t, env i), how many there are and the largest error."""
-    expected = np.asarray(expected)
-    actual = np.asarray(actual)
-    checked = np.ones(expected.shape, bool) if checked is None else checked
-    if exact:
-        same = (expected == actual) | ((expected != expected) & (actual != actual))
-    else:
-        e64, a64 = expected.astype(np.float64), actual.astype(np.float64)
-        with np.errstate(invalid="ignore"):
-            same = np.isclose(a64, e64, rtol=rtol, atol=atol, equal_nan=True)
-    bad = checked & ~same
-    res = _result(pid, examples=1, steps=int(checked.sum()))
-    if meta is not None and not exact and checked.any():  # the measured agreement, even when it holds
-        with np.errstate(invalid="ignore"):
-            diffs = np.abs(expected.astype(np.float64) - actual.astype(np.float64))[checked]
-        meta[f"{pid}.max_abs_error"] = float(np.nanmax(diffs)) if np.isfinite(diffs).any() else None
-    if bad.any():
-        first = tuple(int(k) for k in np.argwhere(bad)[0])
-        err = None
-        if not exact:
-            with np.errstate(invalid="ignore"):
-                diffs = np.abs(expected.astype(np.float64) - actual.astype(np.float64))[bad]
-            err = float(np.nanmax(diffs)) if np.isfinite(diffs).any() else float("nan")
-        where = f"step {first[0]}, env {first[1]}" if len(first) > 1 else f"env {first[0]}"
-        exp_v, act_v = expected[first].item(), actual[first].item()
-        msg = (f"{what} differs at {int(bad.sum())} of {int(checked.sum())} entries; first at {where}: "
-               f"expected {exp_v!r}, got {act_v!r}"
-               + (f"; largest error {err:.6g}" if err is not None else "") + (f" ({hint})" if hint else ""))
-        res.fail(Finding(message=msg, step=first[0], expected=exp_v, actual=act_v,
-                         context={"env": first[1] if len(first) > 1 else first[0], "count": int(bad.sum()),
-                                  "max_abs_error": err, "positions": _positions(bad)}))
-    return res
-
 
 def _policy_fns(policy: Any) -> tuple[Callable, Callable]:
     """``(logits_batch, values_batch)`` from an object with ``predict_logits``/``predict_value``
@@ -191,7 +98,7 @@ def log_softmax_rows(logits: np.ndarray) -> np.ndarray:
 
 
 def _shapes(arrays: dict, trace: "VecTrace | None", n_actions: "int | None") -> tuple[PropertyResult, dict]:
-    res = _result("arrays.shapes", examples=1)
+    res = property_result("arrays.shapes", examples=1)
     cols: dict[str, np.ndarray] = {}
     problems: list[str] = []
     unknown = sorted(set(arrays) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
@@ -224,7 +131,7 @@ def _shapes(arrays: dict, trace: "VecTrace | None", n_actions: "int | None") -> 
         if "actions" in cols and n_actions is not None and cols["actions"].size:
             bad = action_bad_mask(n_actions, cols["actions"].reshape(-1))
             if bad.any():
-                problems.append(f"actions out of Fin {n_actions} at (step, env) {_positions(bad.reshape(t, n), 20)}")
+                problems.append(f"actions out of Fin {n_actions} at (step, env) {positions(bad.reshape(t, n), 20)}")
         if trace is not None:
             if trace.actions.shape != (t, n) or trace.obs.shape[2:] != obs_shape:
                 problems.append(f"trace holds {list(trace.actions.shape)} steps of obs {list(trace.obs.shape[2:])}; "
@@ -233,19 +140,6 @@ def _shapes(arrays: dict, trace: "VecTrace | None", n_actions: "int | None") -> 
     for p in problems:
         res.fail(Finding(message=p))
     return res, cols
-
-
-def _step_done(cols: dict, convention: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(done_of_step (T, N), known (T, N))`` read from ``dones`` under ``convention``."""
-    d = cols["dones"].astype(bool)
-    if convention == "step":
-        return d, np.ones(d.shape, bool)
-    done = np.zeros(d.shape, bool)
-    known = np.zeros(d.shape, bool)
-    done[:-1], known[:-1] = d[1:], True
-    if "next_done" in cols:
-        done[-1], known[-1] = cols["next_done"].astype(bool), True
-    return done, known
 
 
 def validate_arrays(arrays: dict, *, trace: "VecTrace | None" = None, policy: Any = None, gamma: float = 0.99,
@@ -273,7 +167,7 @@ def validate_arrays(arrays: dict, *, trace: "VecTrace | None" = None, policy: An
     report.results.append(shapes)
     if shapes.status == "failed":
         for pid in list(ARRAY_PROPERTIES)[1:]:
-            report.results.append(_skip(pid, "arrays.shapes failed"))
+            report.results.append(skip_result(pid, "arrays.shapes failed"))
         report.duration_s = time.perf_counter() - start
         return report
     t_len, n_env = cols["actions"].shape
@@ -283,7 +177,7 @@ def validate_arrays(arrays: dict, *, trace: "VecTrace | None" = None, policy: An
     report.meta.update(T=t_len, N=n_env, obs_shape=list(cols["obs"].shape[2:]), rtol=rtol, atol=atol)
     report.results += _trace_and_contract(cols, trace, contract, n_actions, dones_convention)
     report.results += _policy_checks(cols, trace, fns, rng, policy_sample, rtol, atol, report.meta)
-    report.results += _gae_checks(cols, trace, fns, gamma, lam, dones_convention, rtol, atol, report.meta)
+    report.results += gae_checks(cols, trace, fns, gamma, lam, dones_convention, rtol, atol, report.meta)
     report.duration_s = time.perf_counter() - start
     return report
 
@@ -293,7 +187,7 @@ def _trace_and_contract(cols: dict, trace: "VecTrace | None", contract: Contract
     out = []
     t_len, n_env = cols["actions"].shape
     obs_flat = cols["obs"].reshape(t_len * n_env, *cols["obs"].shape[2:])
-    res = _result("arrays.contract", examples=1, steps=t_len * n_env)
+    res = property_result("arrays.contract", examples=1, steps=t_len * n_env)
     bad_obs = observation_bad_mask(contract, obs_flat, obs_flat.shape[1:])
     bad_rew = reward_bad_mask(contract, cols["rewards"].reshape(-1))
     for k in np.flatnonzero(bad_obs | bad_rew).tolist():
@@ -306,18 +200,20 @@ def _trace_and_contract(cols: dict, trace: "VecTrace | None", contract: Contract
     out.append(res)
     if trace is None:
         for pid in ("arrays.obs_match_trace", "arrays.actions_match_trace", "arrays.rewards_match_trace"):
-            out.append(_skip(pid, "no trace= given (record the env with RecordingVecEnv)"))
+            out.append(skip_result(pid, "no trace= given (record the env with RecordingVecEnv)"))
     else:
         # The buffer may store a narrower dtype than the env (CleanRL keeps float32): compare in the buffer's.
-        out.append(_compare("arrays.obs_match_trace", "obs", trace.obs.astype(cols["obs"].dtype), cols["obs"],
-                            0, 0, exact=True, hint="obs[t] should be the observation presented before step t"))
-        out.append(_compare("arrays.actions_match_trace", "actions", trace.actions, cols["actions"], 0, 0, exact=True))
-        out.append(_compare("arrays.rewards_match_trace", "rewards", trace.rewards.astype(cols["rewards"].dtype),
-                            cols["rewards"], 0, 0, exact=True, hint=_shift_hint(trace.rewards, cols["rewards"])))
+        out.append(compare_result("arrays.obs_match_trace", "obs", trace.obs.astype(cols["obs"].dtype), cols["obs"],
+                                  0, 0, exact=True, hint="obs[t] should be the observation presented before step t"))
+        out.append(compare_result("arrays.actions_match_trace", "actions", trace.actions, cols["actions"], 0, 0,
+                                  exact=True))
+        out.append(compare_result("arrays.rewards_match_trace", "rewards",
+                                  trace.rewards.astype(cols["rewards"].dtype), cols["rewards"], 0, 0, exact=True,
+                                  hint=_shift_hint(trace.rewards, cols["rewards"])))
     if trace is None:
-        out.append(_skip("arrays.no_autoreset_steps", "no trace= given"))
+        out.append(skip_result("arrays.no_autoreset_steps", "no trace= given"))
     else:
-        res = _result("arrays.no_autoreset_steps", examples=1, steps=t_len * n_env)
+        res = property_result("arrays.no_autoreset_steps", examples=1, steps=t_len * n_env)
         if trace.autoreset_step.any():
             t, i = (int(k) for k in np.argwhere(trace.autoreset_step)[0])
             res.fail(Finding(
@@ -325,15 +221,16 @@ def _trace_and_contract(cols: dict, trace: "VecTrace | None", contract: Contract
                          f"vector env (first: step {t}, env {i}): the env ignored the action and returned the "
                          "reset observation with reward 0, so the buffer holds a transition from one episode's "
                          "last observation to the next episode's first; use AutoresetMode.SAME_STEP or drop them"),
-                step=t, context={"env": i, "positions": _positions(trace.autoreset_step)}))
+                step=t, context={"env": i, "positions": positions(trace.autoreset_step)}))
         out.append(res)
-    te, tr = _split_flags(cols, trace)
+    te, tr = split_flags(cols, trace)
     if te is None:
-        out.append(_skip("arrays.dones_match_flags", "no terminated/truncated arrays and no trace"))
+        out.append(skip_result("arrays.dones_match_flags", "no terminated/truncated arrays and no trace"))
     else:
-        done, known = _step_done(cols, convention)
-        out.append(_compare("arrays.dones_match_flags", f"done of each step (dones, convention {convention!r})",
-                            te | tr, done, 0, 0, checked=known, exact=True))
+        done, known = step_done(cols, convention)
+        out.append(compare_result("arrays.dones_match_flags",
+                                  f"done of each step (dones, convention {convention!r})",
+                                  te | tr, done, 0, 0, checked=known, exact=True))
     return out
 
 
@@ -346,19 +243,11 @@ def _shift_hint(true_rewards: np.ndarray, rewards: np.ndarray) -> str:
     return ""
 
 
-def _split_flags(cols: dict, trace: "VecTrace | None") -> tuple["np.ndarray | None", "np.ndarray | None"]:
-    if "terminated" in cols and "truncated" in cols:
-        return cols["terminated"].astype(bool), cols["truncated"].astype(bool)
-    if trace is not None:
-        return trace.terminated, trace.truncated
-    return None, None
-
-
 def _policy_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", rng: Any, sample: "int | None",
                    rtol: float, atol: float, meta: dict) -> list[PropertyResult]:
     pids = ("arrays.logprob_matches_policy", "arrays.value_matches_critic", "arrays.next_value_matches_critic")
     if fns is None:
-        return [_skip(pid, "no policy= given") for pid in pids]
+        return [skip_result(pid, "no policy= given") for pid in pids]
     logits_fn, value_fn = fns
     t_len, n_env = cols["actions"].shape
     obs_flat = cols["obs"].reshape(t_len * n_env, *cols["obs"].shape[2:])
@@ -378,8 +267,8 @@ def _policy_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", rn
     acts = cols["actions"].reshape(-1).astype(np.int64)
     expected = logp_all[np.arange(acts.size), np.clip(acts, 0, logp_all.shape[1] - 1)]
     got = cols["logprobs"].reshape(-1)
-    res = _compare(pids[0], "logprobs", expected.reshape(t_len, n_env), got.reshape(t_len, n_env), rtol, atol,
-                   checked=checked.reshape(t_len, n_env), meta=meta)
+    res = compare_result(pids[0], "logprobs", expected.reshape(t_len, n_env), got.reshape(t_len, n_env), rtol,
+                         atol, checked=checked.reshape(t_len, n_env), meta=meta)
     if res.findings:
         # Which action's log-prob was recorded instead? (the classic 'log-prob of the wrong action')
         k = int(np.ravel_multi_index(tuple(res.findings[0].context["positions"][0]), (t_len, n_env)))
@@ -388,93 +277,11 @@ def _policy_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", rn
         if close:
             res.findings[0].message += (f"; the recorded value is the log-prob of action {close[0]}, "
                                         "not of the action taken")
-    out = [res, _compare(pids[1], "values", values.reshape(t_len, n_env), cols["values"], rtol, atol,
-                         checked=checked.reshape(t_len, n_env), meta=meta)]
+    out = [res, compare_result(pids[1], "values", values.reshape(t_len, n_env), cols["values"], rtol, atol,
+                               checked=checked.reshape(t_len, n_env), meta=meta)]
     if "next_value" in cols and "next_obs" in cols:
         nv = np.asarray(value_fn(cols["next_obs"]), dtype=np.float64).reshape(-1)
-        out.append(_compare(pids[2], "next_value", nv, cols["next_value"], rtol, atol))
+        out.append(compare_result(pids[2], "next_value", nv, cols["next_value"], rtol, atol))
     else:
-        out.append(_skip(pids[2], "needs next_obs and next_value arrays"))
+        out.append(skip_result(pids[2], "needs next_obs and next_value arrays"))
     return out
-
-
-def _gae_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", gamma: float, lam: float,
-                convention: str, rtol: float, atol: float, meta: dict) -> list[PropertyResult]:
-    out: list[PropertyResult] = []
-    pids = ("arrays.gae_matches_spec", "arrays.returns_are_advantages_plus_values", "arrays.truncation_bootstrapped")
-    values = cols["values"].astype(np.float64)
-    rewards = cols["rewards"].astype(np.float64)
-    te, tr = _split_flags(cols, trace)
-    done, known = _step_done(cols, convention)
-    if te is not None:
-        done, known = te | tr, np.ones(done.shape, bool)
-    split = te is not None
-    te = done.copy() if te is None else te
-    t_len = values.shape[0]
-    # V(s_{t+1}) of each step (NaN where unknown, so those entries are not compared)
-    nv = np.full(values.shape, np.nan)
-    nv[:-1] = values[1:]
-    if "next_value" in cols:
-        nv[-1] = cols["next_value"].astype(np.float64)
-    nv[te] = 0.0  # never used (terminated steps do not bootstrap)
-    cut = done & ~te  # truncations
-    if cut.any():
-        nv[cut] = np.nan
-        if fns is not None and trace is not None:
-            nv[cut] = np.asarray(fns[1](trace.next_obs[cut]), dtype=np.float64).reshape(-1)
-    have = "advantages" in cols
-    if not have:
-        out.append(_skip(pids[0], "no advantages array"))
-    elif not known.all():
-        out.append(_skip(pids[0], "the done flag of the last step is unknown: pass next_done (or trace=/flags)"))
-    else:
-        with np.errstate(invalid="ignore"):
-            spec = generalized_advantage_estimation_batch(gamma, lam, rewards, values, nv, done, te)
-        comparable = np.isfinite(spec)
-        meta["gae_entries_not_compared"] = int((~comparable).sum())
-        out.append(_compare(pids[0], "advantages", spec, cols["advantages"], rtol, atol, checked=comparable,
-                            hint="spec GAE with split terminated/truncated flags", meta=meta))
-    if have and "returns" in cols:
-        out.append(_compare(pids[1], "returns", cols["advantages"].astype(np.float64) + values, cols["returns"],
-                            rtol, atol))
-    else:
-        out.append(_skip(pids[1], "needs advantages and returns arrays"))
-    if not split:
-        out.append(_skip(pids[2], "no split flags: pass terminated/truncated arrays or trace="))
-    elif not cut.any():
-        out.append(_skip(pids[2], "no step was truncated in this rollout; nothing to check"))
-    elif not have or not known.all():
-        out.append(_skip(pids[2], "needs advantages and the done flag of every step"))
-    else:
-        out.append(_truncation(cols["advantages"].astype(np.float64), rewards, values, nv, done, te, cut, gamma,
-                               lam, rtol, atol, t_len))
-    return out
-
-
-def _truncation(adv: np.ndarray, rewards: np.ndarray, values: np.ndarray, nv: np.ndarray, done: np.ndarray,
-                te: np.ndarray, cut: np.ndarray, gamma: float, lam: float, rtol: float, atol: float,
-                t_len: int) -> PropertyResult:
-    res = _result("arrays.truncation_bootstrapped", examples=1, steps=t_len, episodes=int(cut.sum()))
-    nv_bug = np.where(cut, 0.0, nv)
-    with np.errstate(invalid="ignore"):
-        as_terminal = generalized_advantage_estimation_batch(gamma, lam, rewards, values, nv_bug, done, done)
-        correct = generalized_advantage_estimation_batch(gamma, lam, rewards, values, nv, done, te)
-    close_bug = np.isclose(adv[cut], as_terminal[cut], rtol=rtol, atol=atol)
-    close_ok = np.isclose(adv[cut], correct[cut], rtol=rtol, atol=atol)
-    bug = close_bug & ~close_ok
-    if bug.any():
-        positions = np.argwhere(cut)[bug]
-        t, i = (int(k) for k in positions[0])
-        if np.isfinite(correct[cut]).all():
-            err = np.abs(adv - correct)[np.isfinite(correct)]
-            size = (f"the advantages are off by up to {float(err.max()):.6g} (mean {float(err.mean()):.6g} "
-                    f"over all {err.size} entries; at the truncated steps gamma * V(final obs) is missing)")
-        else:
-            size = "pass policy= and trace= to measure the error (V(final observation) is unknown)"
-        res.fail(Finding(
-            message=(f"truncation treated as termination at {int(bug.sum())} of {int(cut.sum())} truncated steps "
-                     f"(first: step {t}, env {i}): the advantage equals the GAE that ends the return there; {size}"),
-            step=t, expected=float(correct[t, i]), actual=float(adv[t, i]),
-            context={"env": i, "positions": [list(map(int, p)) for p in positions[:1000]],
-                     "classic_bug": "nextnonterminal = 1 - dones[t+1] also on truncation"}))
-    return res

@@ -4,8 +4,8 @@ Mirrors the inputs of TorchLean's ``NN.Runtime.RL.PPO.collectRolloutFromCallback
 session (``start``, ``observe``, ``stepChecked``, with ``resetOnDone := true`` as in
 ``Session.CheckedSession.gymnasium``), ``castObservation``/``castReward``, ``predictLogits``/
 ``predictValue`` and the RNG stream ``(rngSeed, rngCounter)``. A :class:`CollectorCase` is one
-plain, printable choice of all of them; :func:`build_inputs` turns it into callables whose every
-call is written to a :class:`SessionTrace`:
+plain, printable choice of all of them; :func:`~.collector_run.build_inputs` turns it into callables
+whose every call is written to a :class:`SessionTrace`:
 
 - each ``start``; each ``step_checked`` with the session value it was handed (was it the one the
   previous call returned?), the observation the session was presenting at that moment (a copy),
@@ -20,11 +20,11 @@ Episodes end by termination, truncation or both (``episodes``); observations may
 policies are small numpy MLPs with generated weights whose logits can be normal, shifted by
 +-800 (a naive ``exp`` overflows or underflows), extreme (x1e4) or near-tied (differences ~1e-12).
 
-:func:`run_collector` calls a collector once on fresh inputs and keeps everything in a
-:class:`CollectorRun` (the trace, the returned rollout and counter or the exception, whether the
-global RNGs were touched); real Gymnasium environments are traced through :class:`RecordedSession`
-over ``rollcheck.impl.session.CheckedSession.gymnasium``. (The module is past 400 lines because
-these pieces share the case/trace types; :mod:`.collector_properties` only reads their output.)
+Real Gymnasium environments are traced through :class:`RecordedSession` over
+``rollcheck.impl.session.CheckedSession.gymnasium``. Putting the pieces together and calling a
+collector once lives in :mod:`.collector_run` (:func:`~.collector_run.build_inputs`,
+:func:`~.collector_run.run_collector`, :class:`~.collector_run.CollectorRun`); those names are
+still importable from here. :mod:`.collector_properties` only reads the runs.
 
 Invariant enforced: every value here is a pure function of the case, so a case replays exactly
 (determinism properties and shrunk reproducers rely on it). References: Gymnasium's ``Env.step``
@@ -33,14 +33,12 @@ contract (``terminated``/``truncated``), https://gymnasium.farama.org/api/env/.
 
 from __future__ import annotations
 
-import random
-import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
-from rollcheck.spec import Contract, Rollout, Shape, Transition, check_transition_fin
+from rollcheck.spec import Contract, Shape, Transition, check_transition_fin
 from rollcheck.spec.errors import InvalidArgument
 
 __all__ = ["BUFFERS", "CASTS", "END_KINDS", "LOGIT_MODES", "SESSION_STYLES", "CollectorCase",
@@ -362,16 +360,6 @@ class RecordedSession:
         self.inner.close()
 
 
-def gymnasium_session(env_id: str, env_seed: int) -> Any:
-    """``CheckedSession.gymnasium(gymnasium.make(env_id), seed=env_seed, reset_on_done=True)``."""
-    import gymnasium
-
-    from rollcheck.impl.session import CheckedSession
-    from rollcheck.impl.toy_envs import register_toy_envs
-    register_toy_envs()
-    return CheckedSession.gymnasium(gymnasium.make(env_id), seed=env_seed, reset_on_done=True)
-
-
 def env_signature(env_id: str) -> "tuple[tuple, int]":
     """``(obs_shape, n_actions)`` of a Gymnasium environment with a ``Discrete`` action space."""
     import gymnasium
@@ -388,119 +376,16 @@ def env_signature(env_id: str) -> "tuple[tuple, int]":
         env.close()
 
 
-@dataclass
-class CollectorInputs:
-    """The positional and keyword arguments of one collector call, plus what records it."""
-
-    case: CollectorCase
-    session: Any
-    trace: SessionTrace
-    policy: MlpPolicy
-    cast_obs: Callable[[Any], Any]
-    cast_reward: Callable[[float], float]
-
-    def args(self, rng_seed: "int | None" = None) -> tuple[tuple, dict]:
-        c = self.case
-        seed = c.rng_seed if rng_seed is None else rng_seed
-        return ((self.session.start, self.session.observe, self.session.step_checked, self.cast_obs,
-                 self.cast_reward, self.policy.predict_logits, self.policy.predict_value, seed, c.rng_counter),
-                {"horizon": c.horizon, "n_actions": c.n_actions, "obs_shape": c.shape})
-
-    def close(self) -> None:
-        close = getattr(self.session, "close", None)
-        if close is not None:
-            close()
+# -- names that moved to :mod:`.collector_run` (which imports this module), still importable here --
+_MOVED_TO_COLLECTOR_RUN = frozenset({"CollectorInputs", "CollectorRun", "build_inputs", "gymnasium_session",
+                                     "run_collector"})
 
 
-def build_inputs(case: CollectorCase, *, buffers: "str | None" = None) -> CollectorInputs:
-    """Fresh instrumented callbacks for ``case`` (``buffers`` overrides the case's buffer mode)."""
-    if buffers is not None and buffers != case.buffers:
-        from dataclasses import replace
-        case = replace(case, buffers=buffers)
-    trace = SessionTrace()
-    budget = 4 * case.horizon + 16
-    if case.env_id is not None:
-        session: Any = RecordedSession(gymnasium_session(case.env_id, case.env_seed), trace, budget)
-    else:
-        session = ScriptedSession(case, trace, budget)
-    policy = MlpPolicy(case.shape.size, case.n_actions, case.policy)
-    cast_obs, cast_reward = cast_functions(case.cast)
-    return CollectorInputs(case, session, trace, policy, cast_obs, cast_reward)
-
-
-# -- one collector call, recorded ---------------------------------------------------------------
-def _rng_state() -> tuple:
-    """Python's and numpy's global RNG states (a collector must touch neither)."""
-    st = np.random.get_state(legacy=False)
-    return (random.getstate(), (st["state"]["key"].tobytes(), st["state"]["pos"], st["has_gauss"]))
-
-
-@dataclass
-class CollectorRun:
-    """The outcome of calling ``collect`` on one case: inputs, trace, return value or exception.
-
-    ``rollout``/``counter`` are set when ``collect`` returned a ``(Rollout, int)`` pair;
-    ``error`` holds the exception text (with a traceback tail) or the return-type problem.
-    ``variant(kind)`` lazily re-runs the same case (``"again"``), with another seed
-    (``("seed", s)``; that run's ``case`` still names the original seed) or with fresh buffers
-    (``"fresh"``), for the properties that compare runs.
-    """
-
-    collect: Callable[..., Any]
-    case: CollectorCase
-    inputs: CollectorInputs
-    rollout: "Rollout | None" = None
-    counter: Any = None
-    error: "str | None" = None
-    global_rng_touched: bool = False
-    changed_by_scribble: list = field(default_factory=list)
-    tolerance: float = 1e-9
-    _variants: dict = field(default_factory=dict)
-
-    @property
-    def trace(self) -> SessionTrace:
-        return self.inputs.trace
-
-    def variant(self, kind: Any) -> "CollectorRun":
-        if kind not in self._variants:
-            if kind == "again":
-                self._variants[kind] = run_collector(self.collect, self.case, tolerance=self.tolerance)
-            elif kind == "fresh":
-                self._variants[kind] = run_collector(self.collect, self.case, buffers="fresh",
-                                                     tolerance=self.tolerance)
-            else:
-                self._variants[kind] = run_collector(self.collect, self.case, rng_seed=kind[1],
-                                                     tolerance=self.tolerance)
-        return self._variants[kind]
-
-
-def run_collector(collect: Callable[..., Any], case: CollectorCase, *, buffers: "str | None" = None,
-                  rng_seed: "int | None" = None, tolerance: float = 1e-9) -> CollectorRun:
-    """Call ``collect`` once on fresh instrumented inputs for ``case`` and record what happened."""
-    inputs = build_inputs(case, buffers=buffers)
-    run = CollectorRun(collect, case, inputs, tolerance=tolerance)
-    args, kwargs = inputs.args(rng_seed)
-    before = _rng_state()
-    try:
-        result = collect(*args, **kwargs)
-    except Exception as exc:  # the collector's own failure is a finding, not a harness crash
-        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        run.error = f"{type(exc).__name__}: {exc}\n" + "".join(tb[-3:])
-        result = None
-    finally:
-        after = _rng_state()
-        run.global_rng_touched = before != after
-    try:
-        if run.error is None:
-            if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], Rollout)):
-                run.error = (f"collect returned {type(result).__name__} {result!r:.120}; "
-                             "expected a (Rollout, counter) pair")
-            else:
-                run.rollout, run.counter = result
-                before_states = [st.state.copy() for st in run.rollout.steps]
-                inputs.session.scribble()
-                run.changed_by_scribble = [t for t, (b, st) in enumerate(zip(before_states, run.rollout.steps))
-                                           if not np.array_equal(b, st.state, equal_nan=True)]
-    finally:
-        inputs.close()
-    return run
+def __getattr__(name: str) -> Any:
+    """``from rollcheck.properties.collector_trace import run_collector`` (and the other moved names)
+    keeps working: they are looked up in :mod:`.collector_run` on first use (a lazy import, since
+    that module imports this one)."""
+    if name in _MOVED_TO_COLLECTOR_RUN:
+        from . import collector_run
+        return getattr(collector_run, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

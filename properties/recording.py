@@ -7,8 +7,9 @@ wraps a ``gymnasium.vector.VectorEnv`` and keeps, for every ``step``, copies of
 - ``obs (N, *obs)``: the observation presented before the step (what a policy should have seen);
 - ``actions (N,)``, ``rewards (N,)``, ``terminated (N,)``, ``truncated (N,)``: what the env got and said;
 - ``next_obs (N, *obs)``: the *true* next observation, before any auto-reset: with
-  ``AutoresetMode.SAME_STEP`` the env returns the reset observation and this is ``info["final_obs"]``;
-  with ``NEXT_STEP`` (Gymnasium's default) the env returns the final observation itself;
+  ``AutoresetMode.SAME_STEP`` the env returns the reset observation and this is ``info["final_obs"]``
+  (taken by :func:`rollcheck.impl.vector_autoreset.true_next_observations`, the vector collector's
+  own helper); with ``NEXT_STEP`` (Gymnasium's default) the env returns the final observation itself;
 - ``autoreset_step (N,)``: with ``NEXT_STEP``, the step after a done only resets that sub-env (the
   action is ignored, reward 0): such steps are marked so checks can tell them from transitions.
 
@@ -24,14 +25,17 @@ from typing import Any
 
 import numpy as np
 
+from rollcheck.impl.vector_autoreset import true_next_observations
+from rollcheck.impl.vector_rollout import TimeByEnvArrays
 from rollcheck.spec.errors import InvalidArgument
 
 __all__ = ["RecordingVecEnv", "VecTrace"]
 
 
 @dataclass(frozen=True, eq=False)
-class VecTrace:
-    """The env's own record of ``T`` steps of ``N`` sub-environments (read-only arrays)."""
+class VecTrace(TimeByEnvArrays):
+    """The env's own record of ``T`` steps of ``N`` sub-environments (read-only arrays);
+    ``horizon`` is ``T`` and ``num_envs`` is ``N``."""
 
     obs: np.ndarray
     actions: np.ndarray
@@ -57,14 +61,6 @@ class VecTrace:
         if self.obs.shape != self.next_obs.shape:
             raise InvalidArgument(f"VecTrace.next_obs has shape {list(self.next_obs.shape)} "
                                   f"but obs has {list(self.obs.shape)}")
-
-    @property
-    def horizon(self) -> int:
-        return int(self.actions.shape[0])
-
-    @property
-    def num_envs(self) -> int:
-        return int(self.actions.shape[1])
 
 
 def _vector_wrapper_base() -> type:
@@ -94,10 +90,11 @@ class RecordingVecEnv(_vector_wrapper_base()):  # type: ignore[misc]
         if self._last_obs is None:
             raise InvalidArgument("RecordingVecEnv.step called before reset")
         obs, rewards, terminated, truncated, info = self.env.step(actions)
-        true_next = np.array(obs, copy=True)
         if self._same_step and "final_obs" in info:
-            for i in np.flatnonzero(info.get("_final_obs", np.zeros(self.num_envs, bool))):
-                true_next[i] = info["final_obs"][i]
+            ended = info.get("_final_obs", np.zeros(self.num_envs, bool))
+            true_next = true_next_observations(obs, info, ended)[0]   # a copy, final_obs in the ended rows
+        else:
+            true_next = np.array(obs, copy=True)
         reset_step = np.zeros(self.num_envs, bool) if self._same_step else self._prev_done.copy()
         self._steps.append((self._last_obs, np.array(actions, copy=True), np.array(rewards, copy=True),
                             np.array(terminated, bool), np.array(truncated, bool), true_next, reset_step))

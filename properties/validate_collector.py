@@ -3,8 +3,9 @@
 Mirrors TorchLean's ``NN.Runtime.RL.PPO.collectRolloutFromCallbacks`` as a *specification*: a
 user's ``collect(start, observe, step_checked, cast_obs, cast_reward, predict_logits,
 predict_value, rng_seed, rng_counter, *, horizon, n_actions, obs_shape) -> (Rollout, counter)``
-is driven with instrumented callbacks (:mod:`.collector_trace`) over Hypothesis-generated cases,
-and every property of :data:`~.collector_properties.COLLECTOR_PROPERTIES` is checked on each run.
+is driven with instrumented callbacks (:mod:`.collector_trace`, each call run by :mod:`.collector_run`)
+over Hypothesis-generated cases, and every property of
+:data:`~.collector_properties.COLLECTOR_PROPERTIES` is checked on each run.
 
 How the search works: one seeded pass over ``examples`` generated cases checks every property on
 each run (:func:`explore`); then, for each property violated there (or with a failure saved in
@@ -32,8 +33,9 @@ from hypothesis.errors import NoSuchExample
 from rollcheck.spec.errors import InvalidArgument
 
 from .collector_properties import COLLECTOR_PROPERTIES
-from .collector_trace import (BUFFERS, CASTS, END_KINDS, LOGIT_MODES, SESSION_STYLES, CollectorCase, CollectorRun,
-                              PolicySpec, build_inputs, env_signature, run_collector)
+from .collector_run import CollectorRun, build_inputs, run_collector
+from .collector_trace import (BUFFERS, CASTS, END_KINDS, LOGIT_MODES, SESSION_STYLES, CollectorCase, PolicySpec,
+                              env_signature)
 from .property import Property
 from .report import Finding, PropertyResult, Report
 

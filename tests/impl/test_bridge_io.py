@@ -80,6 +80,27 @@ def test_budget_halves_when_spinning_fails_and_is_restored_when_it_pays_off(pipe
     assert spin.budget_us == pytest.approx(32)
 
 
+def test_only_a_message_caught_while_spinning_restores_the_budget(pipe, monkeypatch):
+    r, w, poller = pipe
+    outcomes = [False, True]  # scripted spins: one in vain, then one that catches the message
+    monkeypatch.setattr(bridge_io, "_spin", lambda poll, s: outcomes.pop(0))
+    spin = AdaptiveSpin(poller, 64)
+    assert spin.wait(time.monotonic() + 0.001) is False and spin.budget_us == pytest.approx(32)
+    os.write(w, b"z")
+    assert spin.wait(time.monotonic() + 1)  # already there: no spin, and no evidence either way
+    assert spin.budget_us == pytest.approx(32) and outcomes == [True]
+    os.read(r, 10)
+    assert spin.wait(time.monotonic() + 1) and spin.budget_us == pytest.approx(64) and outcomes == []
+
+
+def test_losing_the_cpu_mid_spin_ends_the_spin_as_a_failure(pipe, monkeypatch):
+    _r, _w, poller = pipe
+    ticks = iter([0.0, 1e-6, 2e-6, 2e-6 + 2 * bridge_io._PREEMPTED_S] + [1.0] * 10)
+    monkeypatch.setattr(bridge_io.time, "perf_counter", lambda: next(ticks))
+    assert bridge_io._spin(poller.poll, 0.5) is False  # gave up at the gap, long before 0.5 s
+    assert next(ticks) == 1.0
+
+
 def test_zero_spin_never_spins(pipe, monkeypatch):
     _r, _w, poller = pipe
     monkeypatch.setattr(bridge_io, "_spin", lambda *a: pytest.fail("spun with spin_us=0"))
