@@ -7,10 +7,18 @@ or contract is violated, 2 bad usage or a target that cannot be imported or run.
 
 from __future__ import annotations
 
-import argparse
-import importlib
-import sys
-from typing import Sequence
+import os
+
+# rollcheck's policies are small (a 64x64 MLP): a BLAS thread pool only adds hand-off latency
+# (the in-process collector runs ~16k steps/s with the default pool, ~25k with one thread,
+# benchmarks/bench_bridge.py). Must be set before numpy is first imported; a user's setting wins.
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
+import sys  # noqa: E402
+from typing import Sequence  # noqa: E402
 
 from rollcheck.commands import COMMANDS
 

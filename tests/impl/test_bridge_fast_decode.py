@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import gymnasium as gym
 import numpy as np
@@ -89,7 +90,6 @@ def test_our_servers_layout_takes_the_fast_path_and_round_trips(case, reward, te
 
 @given(st.from_regex(JSON_NUMBER_GRAMMAR, fullmatch=True))
 def test_number_pattern_accepts_json_numbers_except_the_two_strict_only_spellings(text):
-    import re
     matched = re.fullmatch(JSON_NUMBER, text.encode()) is not None
     assert matched == (text != "-0")
 
