@@ -17,6 +17,9 @@ from __future__ import annotations
 import os
 
 from hypothesis import HealthCheck, settings
+from hypothesis.errors import InvalidArgument as HypothesisInvalidArgument
+
+from rollcheck.spec.errors import InvalidArgument
 
 __all__ = ["PROFILES", "load_profile", "register_profiles"]
 
@@ -40,14 +43,29 @@ def register_profiles() -> None:
     settings.register_profile("dev", parent=builtin_default, max_examples=30, deadline=None)
     settings.register_profile("thorough", parent=builtin_default, max_examples=2000, deadline=None,
                               suppress_health_check=[HealthCheck.too_slow])
-    settings.register_profile("crosshair", parent=builtin_default, backend="crosshair", max_examples=50, deadline=None,
-                              suppress_health_check=list(HealthCheck))
     _registered = True
+
+
+def _register_crosshair() -> None:
+    """The ``crosshair`` profile, registered only on request: Hypothesis validates the backend
+    when the profile is registered, and the backend exists only with ``rollcheck[crosshair]``."""
+    try:
+        settings.register_profile("crosshair", parent=settings.get_profile("default"), backend="crosshair",
+                                  max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
+    except HypothesisInvalidArgument as exc:
+        raise InvalidArgument(
+            f"profile='crosshair' needs the hypothesis-crosshair backend: pip install 'rollcheck[crosshair]' ({exc})"
+        ) from None
 
 
 def load_profile(name: "str | None" = None) -> str:
     """Load ``name``, else ``$ROLLCHECK_PROFILE``, else ``ci`` when ``$CI`` is set, else ``dev``."""
     register_profiles()
     chosen = name or os.environ.get("ROLLCHECK_PROFILE") or ("ci" if os.environ.get("CI") else "dev")
-    settings.load_profile(chosen)
+    if chosen == "crosshair":
+        _register_crosshair()
+    try:
+        settings.load_profile(chosen)
+    except HypothesisInvalidArgument:
+        raise InvalidArgument(f"profile={chosen!r} is not a Hypothesis profile; rollcheck's are {', '.join(PROFILES)}") from None
     return chosen

@@ -37,7 +37,12 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     from rollcheck.properties.profiles import load_profile
 
-    chosen = load_profile(config.getoption("--rollcheck-profile"))
+    from rollcheck.spec.errors import InvalidArgument
+
+    try:
+        chosen = load_profile(config.getoption("--rollcheck-profile"))
+    except InvalidArgument as exc:
+        raise pytest.UsageError(f"rollcheck: {exc}") from None
     config._rollcheck_profile = chosen  # shown in the header
     config.addinivalue_line(
         "markers", "rollcheck_env(make_env, *, skip=(), **fuzz_env_kwargs): parametrize the test's "
