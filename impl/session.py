@@ -1,7 +1,8 @@
 """Checked sessions: a stateful environment whose every step crosses the trust boundary checked.
 
 Mirrors TorchLean's ``NN.Runtime.RL.Session.CheckedSession`` (``Sess``, ``start``, ``observe``,
-``stepChecked``) and its constructors ``CheckedSession.gymnasium`` / ``CheckedSession.ofEnv``, with
+``stepChecked``) and its constructors ``CheckedSession.gymnasium`` (in-process here; over the
+subprocess bridge: ``CheckedSession.subprocess``) / ``CheckedSession.ofEnv``, with
 the step semantics of ``NN.Runtime.RL.Gymnasium.Session.stepChecked``.
 
 A ``CheckedSession`` is three functions over an opaque session value ``sess``:
@@ -309,3 +310,15 @@ class CheckedSession(Generic[Sess]):
 
         return cls(start=initial, observe=_session_observation, step_checked=step_checked, obs_shape=shape,
                    n_actions=n_actions, contract=contract)
+
+    @classmethod
+    def subprocess(cls, client: Any, seed: "int | None" = None, reset_on_done: bool = True,
+                   contract: "Contract | None" = None) -> "CheckedSession[Any]":
+        """A session over a bridge client (Lean ``CheckedSession.gymnasium`` on a ``Gymnasium.Client``).
+
+        ``client`` is a :class:`rollcheck.impl.bridge_client.GymnasiumClient`; this is
+        :func:`rollcheck.impl.bridge_session.bridge_session` under the session's own name.
+        """
+        from rollcheck.impl.bridge_session import bridge_session
+
+        return bridge_session(client, contract=contract, seed=seed, reset_on_done=reset_on_done)

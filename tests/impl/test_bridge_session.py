@@ -117,3 +117,18 @@ def test_session_raises_the_spec_violations_of_a_bad_step(tmp_path):
             sess_def.step_checked(sess, 0)
         assert info.value.fields == ("reward", "next_observation")  # all violations, in Lean's order
     assert client.proc.returncode is not None  # closing the session closed the client
+
+
+def test_checked_session_subprocess_constructor_is_the_bridge_session(client):
+    actions = [0, 1, 1, 0, 1] * 8
+    via_constructor = CheckedSession.subprocess(client, seed=5)
+    sess = via_constructor.start()
+    first = []
+    for a in actions:
+        tr, sess = via_constructor.step_checked(sess, a)
+        first.append(tr)
+    direct = bridge_session(client, seed=5)
+    sess = direct.start()
+    for a, expected in zip(actions, first):
+        tr, sess = direct.step_checked(sess, a)
+        assert tr == expected
