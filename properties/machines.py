@@ -27,6 +27,10 @@ bit for bit), and a fresh instance reset with the latest seed replays the calls 
 transition satisfies the session's contract (:func:`rollcheck.spec.contract_holds`). Its
 invariants are :data:`SESSION_PROPERTIES` plus ``aliasing.no_mutation``.
 
+The per-call checks, snapshots and the stepping of the fuzzer are reused, not restated (the
+underscored helpers of :mod:`rollcheck.properties.env_runner` included); the two machines share
+this module (~590 lines, over the usual ~400) because they share their plumbing.
+
 Invariant of both machines: the global ``random`` and ``numpy.random`` states after a run (at
 ``teardown``) are what they were when the machine was built.
 
@@ -49,7 +53,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from rollcheck.impl.session import CheckedSession
 from rollcheck.properties.env_checks import first_difference, short, snapshot
 from rollcheck.properties.env_programs import action_strategy
-from rollcheck.properties.env_properties import ENV_PROPERTIES, PER_CALL, RUN_LEVEL, trajectory_difference
+from rollcheck.properties.env_properties import PER_CALL, RUN_LEVEL, trajectory_difference
 from rollcheck.properties.env_runner import (Checker, Counters, PropertyFailure, _record, _reset, _unpack,
                                              episode_limit, failure, probe_interval)
 from rollcheck.properties.env_target import resolve_target
@@ -58,10 +62,12 @@ from rollcheck.spec import (Contract, ContractViolation, Env, InvalidArgument, T
                             transition_violations)
 
 __all__ = ["env_machine", "session_machine", "ENV_MACHINE_PROPERTIES", "SESSION_PROPERTIES",
-           "DEFAULT_STEP_COUNT", "DEFAULT_MAX_RUN"]
+           "SESSION_MACHINE_PROPERTIES", "DEFAULT_STEP_COUNT", "DEFAULT_MAX_RUN"]
 
 DEFAULT_STEP_COUNT = 50
 DEFAULT_MAX_RUN = 50
+#: ``actions.accepted`` probes (every valid action on deep copies) per example; Hypothesis runs many.
+PROBES_PER_EXAMPLE = 4
 SEEDS = st.integers(0, 2**32 - 1)
 
 #: The env properties an :func:`env_machine` checks (the rest need a whole search or a vector env).
@@ -135,7 +141,7 @@ class _EnvMachine(_KeepsGlobalRNG):
         self.env = self._target.make()
         self._to_close.append(self.env)
         self.checker = Checker(self.env, set(self._active), set(), Counters(), self._contract,
-                               probe_every=self._probe_every)
+                               probe_every=self._probe_every, max_probes=PROBES_PER_EXAMPLE)
         if self._limit is not None:
             self.checker.limit = self._limit
         self.shadow = None
@@ -150,9 +156,8 @@ class _EnvMachine(_KeepsGlobalRNG):
     def _where(self, what: str) -> str:
         return f"{what}; {self.since_seed} step(s) since reset(seed={self.seed})"
 
-    def _at_step(self, action: Any) -> str:
-        return self._where(f"step {self.steps} (action {short(action)}; episode {self.episode}, "
-                           f"step {self.t} of the episode)")
+    def _at_step(self, k: int, t: int, action: Any) -> str:
+        return self._where(f"action {k} (= {short(action)}; episode {self.episode}, step {t} of the episode)")
 
     def _replay(self, call: Callable[[Any], tuple], kind: str, rec: tuple) -> None:
         """The shadows make the same call; their values must be identical to ``rec``."""
@@ -176,7 +181,8 @@ class _EnvMachine(_KeepsGlobalRNG):
 
     def _reset(self, seed: "int | None") -> None:
         kw = {} if seed is None else {"seed": seed}
-        what = "the initial reset" if self.episode < 0 else f"reset({'seed=%d' % seed if kw else ''}) after step {self.steps - 1}"
+        what = ("the initial reset" if self.episode < 0
+                else f"reset({'seed=%d' % seed if kw else ''}) after action {self.steps - 1}")
         with _located(lambda: self._where(what)):
             out = _reset(self.env, self.checker, self.steps - 1, **kw)
             self.episode, self.t, self.done = self.episode + 1, 0, False
@@ -192,8 +198,8 @@ class _EnvMachine(_KeepsGlobalRNG):
             self._replay(lambda e: e.reset(**kw), "reset", _record("reset", out[0]))
 
     def _step(self, action: Any) -> None:
-        with _located(lambda: self._at_step(action)):
-            k = self.steps
+        k, t = self.steps, self.t + 1
+        with _located(lambda: self._at_step(k, t, action)):
             self.checker.maybe_probe(k)
             try:
                 out = self.env.step(action)
@@ -211,7 +217,7 @@ class _EnvMachine(_KeepsGlobalRNG):
 
     def _check_returned(self) -> None:
         if "aliasing.no_mutation" in self._active and self.checker.returned:
-            with _located(lambda: self._where(f"after step {self.steps - 1}")):
+            with _located(lambda: self._where(f"checked after action {self.steps - 1}")):
                 self.checker.finish(self.steps - 1)
 
 
@@ -301,10 +307,8 @@ def _differs(names: Sequence[str], expected: Sequence[Any], actual: Sequence[Any
     return []
 
 
-def _contract_problems(session: CheckedSession, tr: Any, action: int) -> list[str]:
-    """``session.contract_holds``: a ``Transition`` of the stepped action satisfying ``ContractHolds``."""
-    if not isinstance(tr, Transition):
-        return [f"step_checked returned {short(tr)} of type {type(tr).__name__}, not a rollcheck.spec.Transition"]
+def _contract_problems(session: CheckedSession, tr: Transition, action: int) -> list[str]:
+    """``session.contract_holds``: the transition is of the stepped action and satisfies ``ContractHolds``."""
     out = [] if tr.action == action else [f"transition.action={tr.action!r} but step_checked was given {action!r}"]
     if not contract_holds(session.contract, tr):
         vs = transition_violations(session.contract, *_fields(tr), obs_shape=session.obs_shape,
@@ -356,6 +360,10 @@ SESSION_PROPERTIES = PropertySet([
     _sp("session.matches_reference", "CheckedSession.ofEnv (Spec.RL.Env as the reference)",
         "observations and transitions equal the reference's along the same actions", _differs),
 ])
+
+#: What a :func:`session_machine` checks: :data:`SESSION_PROPERTIES` and two env property ids.
+SESSION_MACHINE_PROPERTIES = PropertySet([*SESSION_PROPERTIES, RUN_LEVEL["aliasing.no_mutation"],
+                                          RUN_LEVEL["actions.accepted"]])
 
 
 class _SpecReference:
@@ -412,6 +420,7 @@ class _SessionMachine(_KeepsGlobalRNG):
     _make_session: Any = None
     _reference: Any = None
     _reset_on_done = True
+    _active: frozenset = frozenset()
 
     def __init__(self) -> None:
         super().__init__()
@@ -434,7 +443,7 @@ class _SessionMachine(_KeepsGlobalRNG):
         self.seen: set = set()  # ids of the observation objects in ``returned`` (all kept alive there)
 
     def _fail(self, pid: str, problems: list, where: str) -> None:
-        if problems:
+        if problems and pid in self._active:
             raise failure(pid, f"{problems[0]} [{where}]", step=self.steps)
 
     def _observe(self, where: str) -> np.ndarray:
@@ -469,7 +478,7 @@ class _SessionMachine(_KeepsGlobalRNG):
             except ContractViolation as exc:  # a reference session rejected the step
                 expected = exc
         try:
-            tr, new = self.session.step_checked(self.sess, action)
+            out = self.session.step_checked(self.sess, action)
         except ContractViolation as exc:
             # The session rejected what the environment returned: its job, unless the reference accepts it.
             if isinstance(expected, Transition) and contract_holds(self.session.contract, expected):
@@ -479,10 +488,14 @@ class _SessionMachine(_KeepsGlobalRNG):
             return
         except Exception as exc:
             self._fail("actions.accepted", [f"step_checked raised {type(exc).__name__}: {exc} on a valid action"], where)
+            raise
+        if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], Transition)):
+            raise failure("session.contract_holds", f"step_checked returned {short(out)}, not a (Transition, "
+                          f"session) pair [{where}]", step=k)
+        tr, new = out
         if isinstance(expected, ContractViolation):
             self._fail("session.matches_reference", [f"the reference rejected this step ({expected}); the session "
                                                      f"returned {short(_fields(tr))}"], where)
-        self.steps = k + 1
         self._fail("session.contract_holds", _contract_problems(self.session, tr, action), where)
         for name in ("observation", "next_observation"):
             self._fail("session.obs_shape", _shape_problems(self.dims, f"transition.{name}", getattr(tr, name)), where)
@@ -495,6 +508,7 @@ class _SessionMachine(_KeepsGlobalRNG):
         if not tr.done:
             self._fail("session.next_observation_threaded",
                        _differs(["observe(sess')"], [tr.next_observation], [after]), f"{where} (not done)")
+        self.steps = k + 1
 
     def _step_invalid(self, action: int) -> None:
         where = f"step {self.steps}, step_checked(sess, {action}) with n_actions={self.session.n_actions}"
@@ -514,14 +528,15 @@ class _SessionMachine(_KeepsGlobalRNG):
 
 
 def session_machine(make_session: Callable[[], CheckedSession], *, reference: Any = None,
-                    reset_on_done: bool = True, max_run: int = 20,
+                    reset_on_done: bool = True, skip: Sequence[str] = (), max_run: int = 20,
                     stateful_step_count: int = DEFAULT_STEP_COUNT) -> type:
     """A :class:`RuleBasedStateMachine` over the sessions ``make_session()`` returns (one per example).
 
     ``reference`` is a pure spec ``Env`` (stepped like ``CheckedSession.of_env``, back to its
     initial state on done when ``reset_on_done``) or a second zero-argument session factory; with
-    it, observations and transitions must equal the reference's along the same actions. One session
-    is built here to read ``n_actions`` (and closed).
+    it, observations and transitions must equal the reference's along the same actions. ``skip``
+    leaves out ids of :data:`SESSION_MACHINE_PROPERTIES` (or prefixes). One session is built here
+    to read ``n_actions`` (and closed).
     """
     if not callable(make_session):
         raise InvalidArgument(f"make_session={make_session!r:.80} should be a zero-argument callable returning a CheckedSession")
@@ -530,13 +545,14 @@ def session_machine(make_session: Callable[[], CheckedSession], *, reference: An
     if not isinstance(reset_on_done, bool):
         raise InvalidArgument(f"reset_on_done={reset_on_done!r} should be a bool")
     max_run, stateful_step_count = _positive("max_run", max_run), _positive("stateful_step_count", stateful_step_count)
+    active = frozenset(SESSION_MACHINE_PROPERTIES.without(skip).ids)
     probe = _build_session(make_session, "make_session")
     n = probe.n_actions
     probe.close()
     valid, invalid = st.integers(0, n - 1), st.integers(-3, -1) | st.integers(n, n + 3)
 
     class SessionMachine(_SessionMachine):
-        _make_session, _reference, _reset_on_done = staticmethod(make_session), reference, reset_on_done
+        _make_session, _reference, _reset_on_done, _active = staticmethod(make_session), reference, reset_on_done, active
 
         @rule()
         def start(self) -> None:
@@ -560,7 +576,7 @@ def session_machine(make_session: Callable[[], CheckedSession], *, reference: An
                     break
                 self._step(action)
 
-        @precondition(lambda self: self.started)
+        @precondition(lambda self: self.started and "session.rejects_invalid_action" in self._active)
         @rule(action=invalid)
         def step_checked_out_of_range(self, action: int) -> None:
             self._step_invalid(action)
