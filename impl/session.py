@@ -43,7 +43,8 @@ from typing import Any, Callable, Generic, NamedTuple, TypeVar
 
 import numpy as np
 
-from rollcheck.spec import Contract, Shape, Transition, as_shape, check_observation, check_transition_fin
+from rollcheck.spec import (Contract, Shape, Transition, as_shape, check_action, check_observation,
+                            check_transition_fin)
 from rollcheck.spec.environment import Env
 from rollcheck.spec.errors import InvalidArgument
 
@@ -261,6 +262,8 @@ class CheckedSession(Generic[Sess]):
             return GymnasiumSessionState(checked_observation(contract, obs, shape))
 
         def step_checked(sess: GymnasiumSessionState, action: int) -> "tuple[Transition, GymnasiumSessionState]":
+            if type(action) is not int or not 0 <= action < n:
+                action = check_action(n, action)  # env.step never sees an action outside Fin n_actions
             next_obs, reward, terminated, truncated, _info = env.step(action)
             tr = checked_transition(contract, sess.observation, next_obs, action, reward, terminated,
                                     truncated, shape, n)
@@ -301,6 +304,8 @@ class CheckedSession(Generic[Sess]):
             return EnvSessionState(state, checked_observation(contract, env.observe(state), shape))
 
         def step_checked(sess: EnvSessionState, action: int) -> "tuple[Transition, EnvSessionState]":
+            if type(action) is not int or not 0 <= action < n_actions:
+                action = check_action(n_actions, action)  # env.step never sees an action outside Fin n_actions
             out = env.step(sess.state, action)
             tr = checked_transition(contract, sess.observation, env.observe(out.state), action, out.reward,
                                     out.terminated, out.truncated, shape, n_actions)

@@ -4,6 +4,9 @@
 - :mod:`.report` — reports in Markdown, JSON and JUnit XML, written atomically;
 - :mod:`.profiles` — Hypothesis settings profiles (``ci``, ``dev``, ``thorough``, ``crosshair``);
 - :mod:`.strategies` — Hypothesis strategies for shapes, tensors, contracts, transitions, rollouts;
+- :mod:`.machines` — Hypothesis stateful machines: ``env_machine`` (reset/step over a Gymnasium env
+  with a determinism shadow and a reset-purity shadow) and ``session_machine`` (start/observe/
+  step_checked over a ``CheckedSession``, optionally against a reference); ``.TestCase`` per target;
 - collector validation (``validate_collector``), adapters for other collectors
   (``validate_arrays``, ``validate_sb3``, ``validate_rollout_file``), the vector-env recorder
   (:mod:`.recording`: ``RecordingVecEnv``, ``VecTrace``) and the environment fuzzer

@@ -207,3 +207,19 @@ def test_gymnasium_session_equals_of_env_session(n_actions_and_actions, te_at, t
     env_sess = CheckedSession.of_env(counter_spec_env(**kw), Contract(), obs_shape=shape, n_actions=n)
     for (t_g, o_g), (t_e, o_e) in zip(run(gym_sess, actions), run(env_sess, actions), strict=True):
         assert t_g == t_e and np.array_equal(o_g, o_e) and o_g.shape == shape
+
+
+@pytest.mark.parametrize("bad", [-1, 2, 7, True, 0.5, "1"])
+def test_out_of_range_action_is_rejected_before_the_env_is_stepped(bad):
+    calls = []
+
+    class Spy(gymnasium.Wrapper):
+        def step(self, action):
+            calls.append(action)
+            return super().step(action)
+
+    sess_def = CheckedSession.gymnasium(Spy(gymnasium.make("CartPole-v1")), seed=0)
+    sess = sess_def.start()
+    with pytest.raises(ContractViolation) as info:
+        sess_def.step_checked(sess, bad)
+    assert info.value.fields == ("action",) and calls == []
