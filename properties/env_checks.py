@@ -234,7 +234,9 @@ def observation_numeric_problems(contract: Contract, obs: Any, name: str = "obse
                 out.append(f"expected a finite {path} (no NaN/inf), found {bad} (Contract.check_obs_finite)")
         if contract.obs_range is not None:
             lo, hi = contract.obs_range
-            inside = (arr >= lo) & (arr <= hi)
+            # float64, as the spec compares: numpy 2 would round the bounds to a float32 array's dtype
+            f64 = arr.astype(np.float64, copy=False)
+            inside = (f64 >= lo) & (f64 <= hi)
             if not inside.all():
                 bad = arr.ravel()[int(np.argmin(inside.ravel()))]
                 out.append(f"{path} entry {bad} is outside [{lo}, {hi}] (Contract.obs_range)")

@@ -229,57 +229,53 @@ def _batch_in_space(vec: Any, contract: Contract, obs: Any, out: "tuple | None")
     return problems
 
 
-def _prop(pid: str, lean: str, statement: str, check: Any) -> Property:
-    return Property(id=pid, lean=lean, statement=statement, check=check)
-
-
 PER_CALL = PropertySet([
-    _prop("spaces.observation_in_space", "Boundary.checkObservation; gymnasium Space.contains",
+    Property("spaces.observation_in_space", "Boundary.checkObservation; gymnasium Space.contains",
           "every observation from reset and step is in observation_space with exactly its dtype and shape",
           _obs_in_space),
-    _prop("numerics.observation_finite", "Boundary.checkObservation (Contract.check_obs_finite, obs_range)",
+    Property("numerics.observation_finite", "Boundary.checkObservation (Contract.check_obs_finite, obs_range)",
           "every observation entry is finite (and in Contract.obs_range when set)", _obs_finite),
-    _prop("numerics.reward", "Boundary.checkReward", "every reward is a real scalar, finite (and in Contract.reward_range)",
+    Property("numerics.reward", "Boundary.checkReward", "every reward is a real scalar, finite (and in Contract.reward_range)",
           _reward),
-    _prop("numerics.done_flags", "Boundary.checkDoneFlags", "terminated and truncated are booleans (Python or numpy)",
+    Property("numerics.done_flags", "Boundary.checkDoneFlags", "terminated and truncated are booleans (Python or numpy)",
           _flags),
-    _prop("numerics.info_dict", "gymnasium Env.reset / Env.step", "info is a dict on reset and on step", _info),
-    _prop("episode.never_past_done", "Gymnasium.Session.stepChecked (resetOnDone)",
+    Property("numerics.info_dict", "gymnasium Env.reset / Env.step", "info is a dict on reset and on step", _info),
+    Property("episode.never_past_done", "Gymnasium.Session.stepChecked (resetOnDone)",
           "no layer is stepped after it returned terminated or truncated, before a reset", _never_past_done),
-    _prop("episode.truncated_at_limit", "gymnasium TimeLimit; Boundary.Transition.done",
+    Property("episode.truncated_at_limit", "gymnasium TimeLimit; Boundary.Transition.done",
           "with a known max_episode_steps, an episode cut at the limit is truncated unless the base env terminated then",
           _truncated_at_limit),
-    _prop("wrapper.layer_contract", "gymnasium Wrapper spaces; Boundary.checkObservation per layer",
+    Property("wrapper.layer_contract", "gymnasium Wrapper spaces; Boundary.checkObservation per layer",
           "every layer emits observations in its own observation_space and passes inward actions in its inner action_space",
           _layer_contract),
 ])
 
 RUN_LEVEL = PropertySet([
-    _prop("spaces.well_formed", "gymnasium.spaces (Box, Discrete, ...) constructors",
+    Property("spaces.well_formed", "gymnasium.spaces (Box, Discrete, ...) constructors",
           "observation_space and action_space of every layer are well-formed spaces whose samples they contain", _well_formed),
-    _prop("actions.accepted", "Boundary.checkAction (every a : Fin n_actions)",
+    Property("actions.accepted", "Boundary.checkAction (every a : Fin n_actions)",
           "every valid action (each discrete value, Box bounds in the space's dtype) is accepted in every probed state", _accepted),
-    _prop("aliasing.no_mutation", "Boundary.Transition (stores copies)",
+    Property("aliasing.no_mutation", "Boundary.Transition (stores copies)",
           "no observation or info returned earlier changes value because of a later call", _unchanged),
-    _prop("determinism.fresh_instances", "Gymnasium.Session.reset (seed?)",
+    Property("determinism.fresh_instances", "Gymnasium.Session.reset (seed?)",
           "the same seed and actions give the same multi-episode trajectory on two fresh instances",
           _same_trajectory),
-    _prop("determinism.reseeded_instance", "Gymnasium.Session.reset (seed?)",
+    Property("determinism.reseeded_instance", "Gymnasium.Session.reset (seed?)",
           "re-seeding the same instance and replaying the actions gives the same trajectory again",
           _same_trajectory),
-    _prop("determinism.seeds_differ", "gymnasium Env.reset(seed=...) seeds np_random",
+    Property("determinism.seeds_differ", "gymnasium Env.reset(seed=...) seeds np_random",
           "different seeds do not all give identical trajectories (the seed reaches the env)", _seeds_differ),
-    _prop("reset.purity", "Gymnasium.Session.reset (seed?)",
+    Property("reset.purity", "Gymnasium.Session.reset (seed?)",
           "after any history, reset(seed=s) replays exactly like a fresh env's reset(seed=s)", _same_trajectory),
 ])
 
 VECTOR_PROPERTIES = PropertySet([
-    _prop("vector.sub_env_matches_single", "gymnasium.vector.SyncVectorEnv (reset seeds seed+i)",
+    Property("vector.sub_env_matches_single", "gymnasium.vector.SyncVectorEnv (reset seeds seed+i)",
           "sub-env i of the vector env steps exactly like a single env reset with seed+i, per its autoreset mode",
           _same_trajectory),
-    _prop("vector.autoreset_next_step", "gymnasium.vector.AutoresetMode.NEXT_STEP",
+    Property("vector.autoreset_next_step", "gymnasium.vector.AutoresetMode.NEXT_STEP",
           "the step after a sub-env is done resets it: reward 0, terminated and truncated false, action ignored", _autoreset_next_step),
-    _prop("vector.batch_in_space", "gymnasium.vector.VectorEnv observation_space",
+    Property("vector.batch_in_space", "gymnasium.vector.VectorEnv observation_space",
           "batched observations are in the vector observation_space with its dtype; rewards and flags are (N,) arrays", _batch_in_space),
 ])
 

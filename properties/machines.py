@@ -337,27 +337,23 @@ def _rejection_problems(action: int, outcome: Any) -> list[str]:
     return [f"accepted it and returned {short(outcome)}"]
 
 
-def _sp(pid: str, lean: str, statement: str, check: Callable) -> Property:
-    return Property(id=pid, lean=lean, statement=statement, check=check)
-
-
 SESSION_PROPERTIES = PropertySet([
-    _sp("session.contract_holds", "Boundary.contractHolds_of_checkTransitionFin_eq_ok",
+    Property("session.contract_holds", "Boundary.contractHolds_of_checkTransitionFin_eq_ok",
         "every transition step_checked returns is a Transition of the given action satisfying the session's contract",
         _contract_problems),
-    _sp("session.obs_shape", "Boundary.Transition obsShape nActions; CheckedSession.observe : Sess → Tensor Float obsShape",
+    Property("session.obs_shape", "Boundary.Transition obsShape nActions; CheckedSession.observe : Sess → Tensor Float obsShape",
         "observe(sess), transition.observation and transition.next_observation are real tensors of obs_shape",
         _shape_problems),
-    _sp("session.observation_threaded", "CheckedSession.stepChecked (uses observe s as the observation field)",
+    Property("session.observation_threaded", "CheckedSession.stepChecked (uses observe s as the observation field)",
         "transition.observation equals observe(sess) taken before the step", _differs),
-    _sp("session.next_observation_threaded", "Gymnasium.Session.stepChecked (no reset: observation := obs')",
+    Property("session.next_observation_threaded", "Gymnasium.Session.stepChecked (no reset: observation := obs')",
         "after a step that is not done, observe(sess') equals transition.next_observation", _differs),
-    _sp("session.observe_pure", "CheckedSession.observe : Sess → Tensor Float obsShape (a function)",
+    Property("session.observe_pure", "CheckedSession.observe : Sess → Tensor Float obsShape (a function)",
         "observing the same session value twice gives the same observation", _differs),
-    _sp("session.rejects_invalid_action", "CheckedSession.stepChecked : Sess → Fin nActions → ...",
+    Property("session.rejects_invalid_action", "CheckedSession.stepChecked : Sess → Fin nActions → ...",
         "an action outside [0, n_actions) is rejected with ContractViolation or InvalidArgument naming the action",
         _rejection_problems),
-    _sp("session.matches_reference", "CheckedSession.ofEnv (Spec.RL.Env as the reference)",
+    Property("session.matches_reference", "CheckedSession.ofEnv (Spec.RL.Env as the reference)",
         "observations and transitions equal the reference's along the same actions", _differs),
 ])
 
