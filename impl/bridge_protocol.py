@@ -417,7 +417,13 @@ def decode_step_many_reply(line: "bytes | str", obs_shape: Shape, n_sent: int,
                         what, line)
     obs = decode_tensor(columns["obs"], Shape((k, *obs_shape.dims)), "obs", problems)
     rewards = columns["reward"]
-    if not _NUMBER_TYPES.issuperset(map(type, rewards)):
+    plain = _NUMBER_TYPES.issuperset(map(type, rewards))
+    if plain:
+        try:
+            rewards = np.array(rewards, dtype=np.float64)
+        except OverflowError:  # an integer too large for a float: decode_float names it
+            plain = False
+    if not plain:
         rewards = [decode_float(r, f"reward[{i}]", problems) for i, r in enumerate(rewards)]
     te, tr = columns["terminated"], columns["truncated"]
     if not _BOOL_TYPE.issuperset(map(type, te)):

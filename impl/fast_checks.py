@@ -22,9 +22,11 @@ Which numpy scalars the spec accepts (so the masks match it):
 - action: integer dtypes (range ``0 <= a < n_actions``) and float dtypes when integral (``2.0``, as
   JSON's ``parseNatStrict``); every other dtype (``bool``, strings, ...) is refused row by row;
 - flags: only ``bool`` dtype; ``require_exclusive_done_flags`` rejects ``te & tr``;
-- reward: real dtypes (``f``, ``i``, ``u``) compared as float64; ``bool`` is refused;
+- reward: real dtypes (``f``, ``i``, ``u``) converted to float64 before the finite and range tests;
+  ``bool`` is refused;
 - observations: real dtypes, compared as float64 (numpy 2 would otherwise compare ``float32``
-  data against a float32-rounded bound), row shape must equal ``obs_shape``.
+  data against a float32-rounded bound; a ``longdouble`` beyond float64 is ``inf`` to the spec),
+  row shape must equal ``obs_shape``.
 
 References: ``rollcheck.spec.contract`` (the oracle); NumPy NEP 50 (scalar promotion).
 """
@@ -82,12 +84,10 @@ def reward_bad_mask(contract: Contract, rewards: np.ndarray) -> np.ndarray:
     if r.dtype.kind not in _REAL:
         return np.ones(r.shape, dtype=bool)
     bad = np.zeros(r.shape, dtype=bool)
-    if r.dtype.kind == "f":
-        if contract.check_reward_finite:
-            bad |= ~np.isfinite(r)
+    with np.errstate(over="ignore"):  # longdouble beyond float64 becomes ±inf, as float() makes it
         r64 = r.astype(np.float64, copy=False)
-    else:
-        r64 = r.astype(np.float64)
+    if r.dtype.kind == "f" and contract.check_reward_finite:
+        bad |= ~np.isfinite(r64)  # judged after the float64 conversion (the spec's float(reward))
     if contract.reward_range is not None:
         lo, hi = contract.reward_range
         bad |= ~((r64 >= lo) & (r64 <= hi))  # NaN lies in no interval
@@ -105,6 +105,9 @@ def observation_bad_mask(contract: Contract, obs: np.ndarray, obs_shape: "Shape 
     bad = np.zeros(n, dtype=bool)
     if shape.size == 0:
         return bad
+    if o.dtype.itemsize > 8 and o.dtype.kind == "f":  # longdouble: judge the float64 values the spec sees
+        with np.errstate(over="ignore", under="ignore"):
+            flat = flat.astype(np.float64)
     if contract.check_obs_finite and o.dtype.kind == "f":
         finite = np.isfinite(flat)
         if not finite.all():

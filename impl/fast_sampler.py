@@ -120,7 +120,11 @@ def sample_actions_from_logits_batch(seeds: Sequence[int], counters: Sequence[in
     Counters are not advanced here (the caller adds one per draw)."""
     s = rng_words("seeds", seeds)
     c = rng_words("counters", counters, len(s))
-    arr = np.asarray(logits, dtype=np.float64)
+    raw = np.asarray(logits)
+    if raw.dtype.kind not in "fiu" and raw.ndim == 2 and raw.shape[0] == len(s) and raw.shape[1] > 0:
+        for i in range(len(s)):  # not a real dtype (booleans, objects): the spec judges each row
+            sample_action_from_logits(int(s[i]), int(c[i]), raw[i])  # raises the spec's error
+    arr = raw.astype(np.float64, copy=False)
     if arr.ndim != 2 or arr.shape[0] != len(s) or arr.shape[1] == 0:
         raise InvalidArgument(f"logits has shape {list(arr.shape)}; expected [{len(s)}, n_actions > 0]")
     raise_bad_logits(arr, s, c)

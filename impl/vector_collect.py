@@ -139,12 +139,13 @@ def _batch_clean(contract: Contract, next64: np.ndarray, rew: Any, te: Any, tr: 
             and te.dtype == np.bool_ and tr.dtype == np.bool_ and rew.dtype.kind in "fiu"
             and rew.shape == te.shape == tr.shape == (n,)):
         return False
-    if contract.check_reward_finite and not np.isfinite(rew).all():
+    with np.errstate(over="ignore"):  # a longdouble beyond float64 is inf, as the spec's float(reward)
+        r64 = rew.astype(np.float64, copy=False)
+    if contract.check_reward_finite and not np.isfinite(r64).all():
         return False
     if contract.check_obs_finite and not np.isfinite(next64).all():
         return False
     if contract.reward_range is not None:
-        r64 = rew.astype(np.float64)
         if not ((r64 >= contract.reward_range[0]).all() and (r64 <= contract.reward_range[1]).all()):
             return False
     if contract.obs_range is not None:

@@ -212,7 +212,13 @@ def _numeric_leaves(value: Any, path: str, out: list) -> None:
         if value.dtype.kind in "fiu":
             out.append((path, value))
     elif isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(value, (bool, np.bool_)):
-        out.append((path, np.asarray(value)))
+        arr = np.asarray(value)
+        if arr.dtype.kind == "O":  # a Python int beyond (u)int64: the spec converts it with float()
+            try:
+                arr = np.asarray(float(value))
+            except OverflowError:
+                arr = None  # too large for a float (the spec's Spec.Tensor Float violation)
+        out.append((path, arr))
     elif isinstance(value, dict):
         for k, v in value.items():
             _numeric_leaves(v, f"{path}[{k!r}]", out)
@@ -227,15 +233,20 @@ def observation_numeric_problems(contract: Contract, obs: Any, name: str = "obse
     _numeric_leaves(obs, name, leaves)
     out: list[str] = []
     for path, arr in leaves:
+        if arr is None:
+            out.append(f"{path} is an integer too large for a float (Spec.Tensor Float)")
+            continue
+        # float64, as the spec compares (float(x)): numpy 2 would round the bounds to a float32
+        # array's dtype, and a longdouble beyond float64 is finite in its own dtype but inf to the spec
+        with np.errstate(over="ignore", under="ignore"):
+            f64 = arr.astype(np.float64, copy=False)
         if contract.check_obs_finite and arr.dtype.kind == "f":
-            finite = np.isfinite(arr)
+            finite = np.isfinite(f64)
             if not finite.all():
                 bad = arr.ravel()[int(np.argmin(finite.ravel()))]
                 out.append(f"expected a finite {path} (no NaN/inf), found {bad} (Contract.check_obs_finite)")
         if contract.obs_range is not None:
             lo, hi = contract.obs_range
-            # float64, as the spec compares: numpy 2 would round the bounds to a float32 array's dtype
-            f64 = arr.astype(np.float64, copy=False)
             inside = (f64 >= lo) & (f64 <= hi)
             if not inside.all():
                 bad = arr.ravel()[int(np.argmin(inside.ravel()))]

@@ -210,6 +210,12 @@ def _autoreset_next_step(done_before: bool, reward: Any, terminated: Any, trunca
     return []
 
 
+def _float64(arr: np.ndarray) -> np.ndarray:
+    """``arr`` as float64, as the spec reads each reward (``float(r)``: a longdouble beyond float64 is inf)."""
+    with np.errstate(over="ignore"):
+        return arr.astype(np.float64, copy=False)
+
+
 def _batch_in_space(vec: Any, contract: Contract, obs: Any, out: "tuple | None") -> list[str]:
     """``vector.batch_in_space`` for one vector ``reset`` (``out`` None) or ``step``."""
     n = vec.num_envs
@@ -219,7 +225,7 @@ def _batch_in_space(vec: Any, contract: Contract, obs: Any, out: "tuple | None")
         _, rew, te, tr, info = out
         if not isinstance(rew, np.ndarray) or rew.shape != (n,) or rew.dtype.kind not in "fiu":
             problems.append(f"rewards={short(rew)} should be a real ({n},) array")
-        elif contract.check_reward_finite and not np.isfinite(rew).all():
+        elif contract.check_reward_finite and not np.isfinite(_float64(rew)).all():
             problems.append(f"rewards={short(rew)} contain a non-finite entry (Contract.check_reward_finite)")
         for name, flags in (("terminated", te), ("truncated", tr)):
             if not isinstance(flags, np.ndarray) or flags.shape != (n,) or flags.dtype != np.bool_:

@@ -47,12 +47,13 @@ def generalized_advantage_estimation(gamma: float, lam: float, rewards: Sequence
     for t in range(n):
         if terminated[t] and not dones[t]:
             raise InvalidArgument(f"terminated[{t}]=True but dones[{t}]=False (done = terminated or truncated)")
+    gamma, lam = float(gamma), float(lam)  # Python floats (float64): numpy float32 inputs would compute in float32
     advantages = [0.0] * n
     adv_next = 0.0
     for t in range(n - 1, -1, -1):
         bootstrap = 0.0 if terminated[t] else 1.0
         carry = 0.0 if dones[t] else 1.0
-        delta = rewards[t] + gamma * bootstrap * next_values[t] - values[t]
+        delta = float(rewards[t]) + gamma * bootstrap * float(next_values[t]) - float(values[t])
         adv_next = delta + gamma * lam * carry * adv_next
         advantages[t] = adv_next
     return advantages

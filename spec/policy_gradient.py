@@ -38,7 +38,10 @@ def as_logits(logits: Any, field: str = "logits") -> list[float]:
     for i, x in enumerate(logits):
         if isinstance(x, bool) or not isinstance(x, (int, float)):
             raise InvalidArgument(f"{field}[{i}]={x!r} is not a real number")
-        x = float(x)
+        try:
+            x = float(x)
+        except OverflowError:
+            raise InvalidArgument(f"{field}[{i}]={x!r:.40} is too large for a float") from None
         if math.isnan(x) or math.isinf(x):
             raise InvalidArgument(f"{field}[{i}]={x} is not finite")
         out.append(x)

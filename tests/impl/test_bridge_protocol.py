@@ -174,6 +174,19 @@ def test_step_many_reply_shape_rules():
         decode_step_many_reply(ok, Shape((1,)), 2, reset_on_done=True)
 
 
+
+def test_step_many_reward_too_large_for_a_float_is_named():
+    # JSON integers are unbounded; like decode_step_reply, step_many must name the field, not crash
+    # with numpy's OverflowError when the column is converted to float64.
+    big = b"1" + b"0" * 400
+    line = (b'{"ok":true,"obs":[[1.0],[2.0]],"reward":[1.0,' + big
+            + b'],"terminated":[false,true],"truncated":[false,false]}')
+    with pytest.raises(BridgeProtocolError, match=re.escape("field 'reward[1]'") + ".*too large for a float"):
+        decode_step_many_reply(line, Shape((1,)), 2)
+    with pytest.raises(BridgeProtocolError, match="too large for a float"):
+        decode_step_reply(b'{"ok":true,"obs":[1.0],"reward":' + big + b',"terminated":false,"truncated":false}',
+                          Shape((1,)))
+
 # --- the client's fast contract check agrees with the spec -------------------------------------
 
 contracts = st.builds(Contract, check_obs_finite=st.booleans(), check_reward_finite=st.booleans(),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from rollcheck.impl.fast_checks import (action_bad_mask, batch_bad_mask, batch_transition_violations,
@@ -16,7 +16,13 @@ SPECIAL = [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.0, -1.0, 0.5, 
            float("nan"), float("inf"), float("-inf"), 3.4028235e38, 65504.0]
 
 
+LONG_SPECIAL = [np.longdouble("1e400"), -np.longdouble("1e400"), np.longdouble(1) + np.finfo(np.longdouble).eps,
+                np.longdouble("1e-330")]  # beyond float64: overflow to inf, round to 1.0, underflow
+
+
 def reals(dtype):
+    if np.dtype(dtype) == np.longdouble and np.finfo(np.longdouble).max > np.finfo(np.float64).max:
+        return st.one_of(st.sampled_from(LONG_SPECIAL), reals(np.float64))
     if np.dtype(dtype).kind == "f":
         width = np.dtype(dtype).itemsize * 8
         with np.errstate(over="ignore"):
@@ -45,7 +51,7 @@ def batches(draw):
     n = draw(st.integers(0, 6))
     obs_shape = draw(st.sampled_from([(), (3,), (2, 2), (0,), (1,)]))
     stored_shape = obs_shape if draw(st.integers(0, 9)) else draw(st.sampled_from([(2,), (3,), (1, 3)]))
-    obs_dtype = draw(st.sampled_from([np.float64, np.float32, np.float16, np.int32, np.uint8]))
+    obs_dtype = draw(st.sampled_from([np.float64, np.float32, np.float16, np.int32, np.uint8, np.longdouble]))
 
     def tensor():
         return draw(hnp.arrays(obs_dtype, (n, *stored_shape), elements=reals(obs_dtype)))
@@ -59,7 +65,7 @@ def batches(draw):
             [0.0, 1.0, 2.0, 2.5, -1.0, float("nan"), float("inf"), 7.0])))
     else:
         actions = draw(hnp.arrays(act_dtype, (n,), elements=reals(act_dtype)))
-    rew_dtype = draw(st.sampled_from([np.float64, np.float64, np.float32, np.int64, np.bool_]))
+    rew_dtype = draw(st.sampled_from([np.float64, np.float64, np.float32, np.int64, np.bool_, np.longdouble]))
     rewards = draw(hnp.arrays(rew_dtype, (n,), elements=st.booleans() if rew_dtype == np.bool_ else reals(rew_dtype)))
     flag_dtype = draw(st.sampled_from([np.bool_, np.bool_, np.bool_, np.int8]))
     te = draw(hnp.arrays(flag_dtype, (n,), elements=st.integers(0, 1).map(bool) if flag_dtype == np.bool_ else st.integers(0, 1)))
@@ -76,7 +82,13 @@ def _oracle(contract, obs, next_obs, actions, rewards, te, tr, obs_shape, n_acti
     return out
 
 
+# float128 values beyond float64: the spec converts to float (inf), so the masks must too.
+_LONG_ROW = (np.array([[np.longdouble("1e400")]]), np.array([[0.0]]), np.array([0]),
+             np.array([np.longdouble("-1e400")]), np.array([False]), np.array([False]), (1,), 1)
+
+
 @given(contracts, batches())
+@example(Contract(), _LONG_ROW)
 def test_batch_violations_equal_spec_row_by_row(contract, batch):
     obs, next_obs, actions, rewards, te, tr, obs_shape, n_actions = batch
     with np.errstate(all="ignore"):
@@ -88,6 +100,7 @@ def test_batch_violations_equal_spec_row_by_row(contract, batch):
 
 
 @given(contracts, batches())
+@example(Contract(), _LONG_ROW)
 def test_mask_is_a_superset_of_bad_rows_and_exact_for_accepted_dtypes(contract, batch):
     obs, next_obs, actions, rewards, te, tr, obs_shape, n_actions = batch
     mask = batch_bad_mask(contract, obs, next_obs, actions, rewards, te, tr, obs_shape=obs_shape,

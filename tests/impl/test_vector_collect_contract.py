@@ -289,3 +289,23 @@ def test_malformed_observation_batches_are_refused(how, error, message):
     with pytest.raises(error, match=message):
         collect_rollout_vector_with(vec, identity, identity, POLICY.predict_logits_batch, POLICY.predict_value_batch,
                                     [0, 0], [0, 0], horizon=3)
+
+
+class LongdoubleReward(VectorWrapper):
+    """Returns the rewards as ``longdouble``, sub-env 1's first one beyond the float64 range."""
+
+    def step(self, actions):
+        obs, r, te, tr, info = self.env.step(actions)
+        r = np.asarray(r, dtype=np.longdouble)
+        r[1] = np.longdouble("1e400")  # finite in longdouble, ``inf`` as the spec's float(reward)
+        return obs, r, te, tr, info
+
+
+@pytest.mark.skipif(np.finfo(np.longdouble).max <= np.finfo(np.float64).max,
+                    reason="longdouble is float64 on this platform")
+def test_longdouble_reward_beyond_float64_is_not_finite():
+    vec = LongdoubleReward(SyncVectorEnv([CounterEnv, CounterEnv], autoreset_mode=AutoresetMode.SAME_STEP))
+    with pytest.raises(VectorContractViolation) as err, np.errstate(over="ignore"):
+        collect_rollout_vector_with(vec, identity, identity, POLICY.predict_logits_batch, POLICY.predict_value_batch,
+                                    [0, 0], [0, 0], horizon=3)
+    assert err.value.env_indices == (1,) and err.value.rules == ("Contract.check_reward_finite",)

@@ -31,8 +31,10 @@ def test_uniform_batch_is_the_spec_uniform_bit_for_bit(pairs):
 def sampler_cases(draw):
     n = draw(st.integers(1, 6))
     k = draw(st.integers(1, 6))
-    entries = draw(st.sampled_from([logit, small_logit]))
+    dtype = draw(st.sampled_from([np.float64, np.float64, np.float32, np.float16, np.int64]))
+    entries = draw(st.sampled_from([logit, small_logit])) if dtype == np.float64 else small_logit
     logits = np.array(draw(st.lists(st.lists(entries, min_size=k, max_size=k), min_size=n, max_size=n)))
+    logits = logits.astype(dtype)  # the spec reads every real dtype as Python floats (ints exactly)
     seeds = draw(st.lists(words, min_size=n, max_size=n))
     counters = draw(st.lists(words, min_size=n, max_size=n))
     return seeds, counters, logits
@@ -68,6 +70,16 @@ def test_non_finite_logits_raise_the_spec_error(bad):
     logits = np.array([[0.0, 1.0], [bad, 0.0]])
     with pytest.raises(InvalidArgument) as spec_error:
         sample_action_from_logits(3, 4, logits[1])
+    with pytest.raises(InvalidArgument) as batch_error:
+        sample_actions_from_logits_batch([1, 3], [2, 4], logits)
+    assert str(batch_error.value) == str(spec_error.value)
+
+
+def test_boolean_logits_are_refused_like_the_spec():
+    # The spec's as_logits refuses booleans ("is not a real number"); numpy would read them as 0/1.
+    logits = np.array([[True, False], [False, True]])
+    with pytest.raises(InvalidArgument) as spec_error:
+        sample_action_from_logits(1, 2, logits[0])
     with pytest.raises(InvalidArgument) as batch_error:
         sample_actions_from_logits_batch([1, 3], [2, 4], logits)
     assert str(batch_error.value) == str(spec_error.value)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from gymnasium import spaces
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -20,10 +20,29 @@ contracts = st.builds(Contract, check_obs_finite=st.booleans(), check_reward_fin
                       reward_range=st.none() | st.tuples(st.floats(-10, 0), st.floats(0, 10)))
 
 
-@given(contracts, hnp.arrays(st.sampled_from([np.float32, np.float64]), hnp.array_shapes(min_dims=1, max_dims=2, max_side=4)))
+OBS_DTYPES = [np.float16, np.float32, np.float64, np.longdouble, np.int64, np.uint8, np.uint64]
+
+
+@given(contracts, hnp.arrays(st.sampled_from(OBS_DTYPES), hnp.array_shapes(min_dims=1, max_dims=2, max_side=4)))
+# numpy 2 (NEP 50) would round the float64 bound to float32: 1.3971275f <= 1.3971274669493878 in float32.
+@example(Contract(obs_range=(0.0, 1.3971274669493878)), np.array([1.3971275], dtype=np.float32))
+# a longdouble beyond float64 is inf to the spec (float(x)), though finite in its own dtype.
+@example(Contract(), np.array([np.longdouble("1e400")]))
+@example(Contract(obs_range=(0.0, 1.0)), np.array([np.longdouble(1) + np.finfo(np.longdouble).eps]))
 def test_observation_check_agrees_with_spec_oracle(contract, obs):
+    with np.errstate(over="ignore", under="ignore"):
+        fast = observation_numeric_problems(contract, obs)
+        oracle = observation_violations(contract, obs, list(obs.shape))
+    assert bool(fast) == bool(oracle)
+
+
+@pytest.mark.parametrize("contract", [Contract(), Contract(obs_range=(0.0, 1.0)), Contract(check_obs_finite=False)])
+@pytest.mark.parametrize("obs", [10 ** 400, [1, 10 ** 400], 2 ** 70, -(2 ** 70), [2 ** 64, 0]],
+                         ids=["10**400", "[1,10**400]", "2**70", "-2**70", "[2**64,0]"])
+def test_python_int_observations_beyond_int64_agree_with_spec_oracle(contract, obs):
+    # Python ints beyond int64 become object arrays in numpy; the spec converts them with float().
     fast = observation_numeric_problems(contract, obs)
-    oracle = observation_violations(contract, obs, list(obs.shape))
+    oracle = observation_violations(contract, obs, list(np.shape(obs)))
     assert bool(fast) == bool(oracle)
 
 
@@ -101,3 +120,19 @@ def test_programs_draw_valid_actions_with_the_space_dtype(space, data):
             assert a.dtype == space.dtype and a.shape == space.shape
         else:
             assert isinstance(a, int) and not isinstance(a, bool)
+
+
+def test_vector_reward_finiteness_is_judged_in_float64_like_the_spec():
+    # A longdouble reward beyond float64 is finite in its own dtype but inf after the spec's float().
+    from types import SimpleNamespace
+
+    from rollcheck.properties.env_properties import _batch_in_space
+
+    vec = SimpleNamespace(num_envs=2, observation_space=spaces.Box(-1.0, 1.0, shape=(2, 1), dtype=np.float32))
+    obs = np.zeros((2, 1), np.float32)
+    rew = np.array([0.0, np.longdouble("1e400")], dtype=np.longdouble)
+    flags = np.zeros(2, bool)
+    with np.errstate(over="ignore"):
+        assert reward_violations(Contract(), rew[1])  # the oracle
+        problems = _batch_in_space(vec, Contract(), obs, (obs, rew, flags, flags, {}))
+    assert any("Contract.check_reward_finite" in p for p in problems)

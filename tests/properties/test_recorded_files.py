@@ -108,6 +108,24 @@ def test_npz_every_bad_transition_is_reported(tmp_path):
     assert "np.load" in first.reproducer and "allow_pickle=False" in first.reproducer
 
 
+
+def test_npz_longdouble_columns_are_judged_as_the_spec_converts_them(tmp_path):
+    # A longdouble beyond float64 is finite in its own dtype but inf after the spec's float(x).
+    cols = _cols(4)
+    cols["obs"] = cols["obs"].astype(np.longdouble)
+    cols["rewards"] = cols["rewards"].astype(np.longdouble)
+    cols["obs"][1, 0] = np.longdouble("1e400")
+    cols["rewards"][2] = -np.longdouble("1e400")
+    path = tmp_path / "r.npz"
+    np.savez(path, **cols)
+    with np.errstate(over="ignore"):
+        column_violations, rows = npz_rollout_violations(load_npz_columns(path), [3], 2, Contract())
+        expected = [str(v.at(i)) for i in range(4) for v in transition_violations(
+            Contract(), cols["obs"][i], cols["next_obs"][i], cols["actions"][i], cols["rewards"][i],
+            cols["terminated"][i], cols["truncated"][i], obs_shape=[3], n_actions=2)]
+    assert column_violations == []
+    assert [v.index for v in rows] == [1, 2] and [str(v) for v in rows] == expected
+
 def test_clean_npz_and_clean_json_pass(tmp_path):
     cols = _cols()
     np.savez(tmp_path / "ok.npz", **cols)

@@ -163,3 +163,19 @@ def test_actor_critic_sample_needs_a_valid_n_actions(r):
     with pytest.raises(InvalidArgument, match="out of range|n_actions="):
         to_actor_critic_sample(bare, 0.99, 0.95, n_actions=max(r.actions) if max(r.actions) > 0 else 0)
     assert to_actor_critic_sample(bare, 0.99, 0.95, n_actions=r.n_actions).actions_one_hot.shape[1] == r.n_actions
+
+
+def test_gae_computes_in_float64_whatever_the_input_dtype():
+    import numpy as np
+
+    from rollcheck.spec import generalized_advantage_estimation as gae
+
+    args = ([0.1, 0.2], [0.3, 0.05], [0.7, 0.9], [False, True], [False, False])
+    as_float32 = [np.array(c, dtype=np.float32) if i < 3 else c for i, c in enumerate(args)]
+    expected = gae(0.99, 0.95, [float(np.float32(x)) for x in args[0]], [float(np.float32(x)) for x in args[1]],
+                   [float(np.float32(x)) for x in args[2]], args[3], args[4])
+    got = gae(np.float32(0.99), np.float32(0.95), *as_float32)
+    assert all(type(a) is float for a in got)
+    assert got == [a for a in gae(float(np.float32(0.99)), float(np.float32(0.95)), *[
+        [float(x) for x in c] if i < 3 else c for i, c in enumerate(as_float32)])]
+    assert len(expected) == 2

@@ -155,3 +155,12 @@ def test_bad_logits_are_rejected(bad):
 def test_log_softmax_rejects_actions_outside_fin(action):
     with pytest.raises(InvalidArgument, match="action="):
         action_log_softmax([0.0, 1.0], action)
+
+
+def test_logit_too_large_for_a_float_is_an_invalid_argument():
+    import pytest
+
+    from rollcheck.spec import InvalidArgument, action_log_softmax
+
+    with pytest.raises(InvalidArgument, match=r"logits\[1\]=.* too large for a float"):
+        action_log_softmax([0.0, 10 ** 400], 0)
