@@ -27,7 +27,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Union
 
-from .contract import Contract, check_transition_fin, transition_violations
+from .contract import Contract, checked_transition_value, transition_violations
 from .errors import ContractViolation, InvalidArgument, Violation, format_value
 from .shape import Shape, as_shape, unflatten
 from .transition import Transition
@@ -145,8 +145,9 @@ def parse_transition_json(j: Any, obs_shape: "Shape | Iterable[int]", n_actions:
             violations.append(Violation(field, v.value, v.rule, v.message.replace(v.field, field)))
     if violations:
         raise ContractViolation(violations)
-    return check_transition_fin(contract, j["obs"], j["next_obs"], action, j["reward"], j["terminated"],
-                                j["truncated"], obs_shape=shape, n_actions=n_actions)
+    # ``transition_violations`` above found nothing: build the value without checking again.
+    return checked_transition_value(j["obs"], j["next_obs"], action, j["reward"], j["terminated"], j["truncated"],
+                                    shape)
 
 
 def parse_rollout_text(text: str, obs_shape: "Shape | Iterable[int]", n_actions: int,

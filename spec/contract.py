@@ -285,8 +285,17 @@ def check_transition_fin(contract: Contract, observation: Any, next_observation:
                                        terminated, truncated, obs_shape=obs_shape, n_actions=n_actions)
     if violations:
         raise ContractViolation(violations)
-    # Give both tensors the checked shape explicitly: a nested list with a side of 0 (``[]`` for
-    # shape [0, 3]) does not carry its full shape, and the Transition must have ``obs_shape``.
+    return checked_transition_value(observation, next_observation, action, reward, terminated, truncated,
+                                    obs_shape)
+
+
+def checked_transition_value(observation: Any, next_observation: Any, action: Any, reward: Any,
+                             terminated: Any, truncated: Any, obs_shape: "Shape | Iterable[int]") -> Transition:
+    """The ``Transition`` of inputs that :func:`transition_violations` already found clean.
+
+    Both tensors get the checked shape explicitly: a nested list with a side of 0 (``[]`` for
+    shape [0, 3]) does not carry its full shape, and the Transition must have ``obs_shape``.
+    """
     dims = as_shape(obs_shape).dims
     return Transition(observation=np.asarray(observation, dtype=np.float64).reshape(dims),
                       action=_integral_action(action), reward=float(reward),
