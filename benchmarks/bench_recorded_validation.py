@@ -3,7 +3,7 @@
 Records ``--transitions`` (default 1,000,000) real CartPole-v1 transitions with Gymnasium's
 numpy-vectorised CartPole (random actions), saves them as ``.npz``, then times on the same data:
 
-- ours: ``rollcheck.properties.recorded.validate_rollout_file`` (np.load + the vectorised checks of
+- ours: ``rollcheck.properties.rollout.recorded.validate_rollout_file`` (np.load + the vectorised checks of
   ``rollcheck.impl.fast_checks`` + the report), and the fast check alone;
 - the spec: ``rollcheck.spec.transition_violations`` row by row (the pure-Python oracle), measured on
   a subset of ``--spec-subset`` rows and extrapolated per transition (it says so in the output).
@@ -26,7 +26,7 @@ import gymnasium as gym
 import numpy as np
 
 from rollcheck.impl.fast_checks import batch_transition_violations
-from rollcheck.properties.recorded import json_rollout_violations, validate_rollout_file
+from rollcheck.properties.rollout.recorded import json_rollout_violations, validate_rollout_file
 from rollcheck.spec import Contract, parse_rollout_text, transition_violations
 
 CONTRACT = Contract(obs_range=(-1e6, 1e6), reward_range=(-1.0, 1.0), require_exclusive_done_flags=True)

@@ -60,7 +60,7 @@ from rollcheck.impl.bridge_protocol import (BridgeContractViolation, BridgeError
 from rollcheck.impl.bridge_session import (BridgeSessionState, bridge_session, check_reset_reply,
                                            check_step_batch, check_step_reply, check_vec_reset_reply)
 from rollcheck.spec import Contract, Shape, as_shape, check_action
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.errors import ArgumentError
 
 __all__ = ["BridgeContractViolation", "BridgeError", "BridgeHandshakeError", "BridgeProtocolError",
            "BridgeServerError", "BridgeServerExited", "BridgeSessionState", "BridgeTimeout",
@@ -82,7 +82,7 @@ def server_command(env_id: str, make_kwargs: "Mapping[str, Any] | None" = None,
 
 def _positive(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or math.isinf(value):
-        raise InvalidArgument(f"{name}={value!r} should be a positive finite number of seconds")
+        raise ArgumentError(f"{name}={value!r} should be a positive finite number of seconds")
     return float(value)
 
 
@@ -166,15 +166,15 @@ class GymnasiumClient:
         grace = _positive("grace", grace)
         contract = Contract() if contract is None else contract
         if not isinstance(contract, Contract):
-            raise InvalidArgument(f"contract={contract!r} should be a rollcheck.spec.Contract")
+            raise ArgumentError(f"contract={contract!r} should be a rollcheck.spec.Contract")
         spin_us = validate_spin_us(spin_us)
         expected_shape = None if obs_shape is None else as_shape(obs_shape)
         if n_actions is not None and (isinstance(n_actions, bool) or not isinstance(n_actions, int)
                                       or n_actions <= 0):
-            raise InvalidArgument(f"n_actions={n_actions!r} should be a positive int")
+            raise ArgumentError(f"n_actions={n_actions!r} should be a positive int")
         if command is None:
             if not isinstance(env_id, str) or not env_id:
-                raise InvalidArgument(f"env_id={env_id!r} should be a non-empty string")
+                raise ArgumentError(f"env_id={env_id!r} should be a non-empty string")
             command = server_command(env_id, make_kwargs, python)
         command = [str(c) for c in command]
         child_env = dict(os.environ if env is None else env)
@@ -202,7 +202,7 @@ class GymnasiumClient:
 
     def _pin(self, pin_cpu: "bool | int") -> None:
         if not (isinstance(pin_cpu, int) and (pin_cpu is True or not isinstance(pin_cpu, bool))):
-            raise InvalidArgument(f"pin_cpu={pin_cpu!r} should be None, True or a CPU number")
+            raise ArgumentError(f"pin_cpu={pin_cpu!r} should be None, True or a CPU number")
         if not hasattr(os, "sched_setaffinity"):  # e.g. macOS: no affinity API, so no pinning
             warnings.warn(f"pin_cpu={pin_cpu!r} ignored: CPU affinity (os.sched_setaffinity) is not "
                           f"available on {sys.platform}; the bridge runs unpinned", RuntimeWarning,
@@ -215,7 +215,7 @@ class GymnasiumClient:
         elif isinstance(pin_cpu, int) and not isinstance(pin_cpu, bool) and pin_cpu in allowed:
             cpu = pin_cpu
         else:
-            raise InvalidArgument(f"pin_cpu={pin_cpu!r} should be None, True or one of the allowed "
+            raise ArgumentError(f"pin_cpu={pin_cpu!r} should be None, True or one of the allowed "
                                   f"CPUs {sorted(allowed)}")
         os.sched_setaffinity(self.proc.pid, {cpu})
         os.sched_setaffinity(tid, {cpu})
@@ -258,7 +258,7 @@ class GymnasiumClient:
     def reset_raw(self, seed: "int | None" = None) -> np.ndarray:
         """Send ``reset`` (optionally seeded); the observation, decoded but not contract-checked."""
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise InvalidArgument(f"seed={seed!r} should be None or a non-negative int")
+            raise ArgumentError(f"seed={seed!r} should be None or a non-negative int")
         line = self._roundtrip(encode_request("reset", seed=seed), "reset")
         return self._fatal_on_error(decode_reset_reply, line, self.obs_shape)
 
@@ -302,9 +302,9 @@ class GymnasiumClient:
         """
         acts = as_actions(actions, self.n_actions)
         if not acts:
-            raise InvalidArgument("actions=[] should hold at least one action")
+            raise ArgumentError("actions=[] should hold at least one action")
         if not isinstance(reset_on_done, bool):
-            raise InvalidArgument(f"reset_on_done={reset_on_done!r} should be a bool")
+            raise ArgumentError(f"reset_on_done={reset_on_done!r} should be a bool")
         line = self._roundtrip(encode_request("step_many", actions=acts,
                                               reset_on_done=True if reset_on_done else None), "step_many")
         try:
@@ -321,9 +321,9 @@ class GymnasiumClient:
         violation names the sub-env index). Sets ``num_envs`` for :meth:`vec_step`.
         """
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or not 1 <= num_envs <= 1024:
-            raise InvalidArgument(f"num_envs={num_envs!r} should be an int in [1, 1024]")
+            raise ArgumentError(f"num_envs={num_envs!r} should be an int in [1, 1024]")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise InvalidArgument(f"seed={seed!r} should be None or a non-negative int")
+            raise ArgumentError(f"seed={seed!r} should be None or a non-negative int")
         line = self._roundtrip(encode_request("vec_reset", num_envs=num_envs, seed=seed), "vec_reset")
         obs = self._fatal_on_error(decode_reset_reply, line, Shape((num_envs, *self.obs_shape.dims)),
                                    "vec_reset")
@@ -341,7 +341,7 @@ class GymnasiumClient:
         """
         acts = as_actions(actions, self.n_actions)
         if len(acts) != self.num_envs:
-            raise InvalidArgument(f"actions has {len(acts)} actions, expected one per sub-env "
+            raise ArgumentError(f"actions has {len(acts)} actions, expected one per sub-env "
                                   f"(num_envs={self.num_envs}; call vec_reset first)")
         line = self._roundtrip(encode_request("vec_step", actions=acts), "vec_step")
         try:

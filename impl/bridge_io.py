@@ -47,7 +47,7 @@ import select
 import time
 from typing import Any, Mapping
 
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.errors import ArgumentError
 
 __all__ = ["AdaptiveSpin", "DEFAULT_SPIN_US", "MAX_SPIN_US", "POLL_READ", "SPIN_ENV_VAR", "spin_us_from_env",
            "validate_spin_us", "wait_readable"]
@@ -63,9 +63,9 @@ POLL_READ = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 
 
 def validate_spin_us(spin_us: Any, field: str = "spin_us") -> int:
-    """``spin_us`` as an int in ``[0, MAX_SPIN_US]``, or :class:`InvalidArgument` naming the field."""
+    """``spin_us`` as an int in ``[0, MAX_SPIN_US]``, or :class:`ArgumentError` naming the field."""
     if isinstance(spin_us, bool) or not isinstance(spin_us, int) or not 0 <= spin_us <= MAX_SPIN_US:
-        raise InvalidArgument(f"{field}={spin_us!r} should be an integer number of microseconds in "
+        raise ArgumentError(f"{field}={spin_us!r} should be an integer number of microseconds in "
                               f"[0, {MAX_SPIN_US}] (0 disables spinning)")
     return spin_us
 
@@ -79,7 +79,7 @@ def spin_us_from_env(environ: "Mapping[str, str] | None" = None) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise InvalidArgument(f"{SPIN_ENV_VAR}={text!r} should be an integer number of "
+        raise ArgumentError(f"{SPIN_ENV_VAR}={text!r} should be an integer number of "
                               f"microseconds") from None
     return validate_spin_us(value, SPIN_ENV_VAR)
 

@@ -61,7 +61,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from rollcheck.spec import ContractViolation, Shape
-from rollcheck.spec.errors import InvalidArgument, format_value
+from rollcheck.spec.errors import RollcheckError, ArgumentError, format_value
 
 __all__ = [
     "BridgeContractViolation", "BridgeError", "BridgeHandshakeError", "BridgeProtocolError",
@@ -82,7 +82,7 @@ _float_repr = float.__repr__
 # Errors
 # ---------------------------------------------------------------------------------------------
 
-class BridgeError(RuntimeError):
+class BridgeError(RollcheckError, RuntimeError):
     """Something went wrong talking to a bridge server; ``stderr_tail`` is the server's last words."""
 
     def __init__(self, message: str, stderr_tail: str = "") -> None:
@@ -460,9 +460,9 @@ def as_actions(actions: Iterable[Any], n_actions: int) -> list[int]:
     out = []
     for i, a in enumerate(actions):
         if isinstance(a, (bool, np.bool_)) or not hasattr(a, "__index__"):
-            raise InvalidArgument(f"actions[{i}]={a!r} should be an integer action")
+            raise ArgumentError(f"actions[{i}]={a!r} should be an integer action")
         a = int(a)
         if not 0 <= a < n_actions:
-            raise InvalidArgument(f"actions[{i}]={a} should be in [0, {n_actions}) (n_actions={n_actions})")
+            raise ArgumentError(f"actions[{i}]={a} should be in [0, {n_actions}) (n_actions={n_actions})")
         out.append(a)
     return out

@@ -49,6 +49,7 @@ from typing import Any, Callable, Iterable
 
 from rollcheck.impl.bridge_io import POLL_READ, AdaptiveSpin, spin_us_from_env, validate_spin_us
 from rollcheck.impl.bridge_protocol import encode_error, encode_float, encode_tensor
+from rollcheck.spec.errors import RollcheckError
 
 __all__ = ["EnvServer", "add_arguments", "claim_protocol_stdout", "main", "serve"]
 
@@ -58,7 +59,7 @@ _MAX_NUM_ENVS = 1024
 _TRUE_FALSE = ("false", "true")
 
 
-class RequestError(Exception):
+class RequestError(RollcheckError):
     """A request that breaks the protocol (reported as ``InvalidRequest: ...``)."""
 
 

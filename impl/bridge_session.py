@@ -32,7 +32,7 @@ from rollcheck.impl.session import (CheckedSession, checked_observation, checked
                                     observation_array_ok, reward_ok)
 from rollcheck.spec import (Contract, Shape, Transition, check_action, done_flags_violations,
                             observation_violations, reward_violations)
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.errors import ArgumentError
 
 if TYPE_CHECKING:  # pragma: no cover
     from rollcheck.impl.bridge_client import GymnasiumClient
@@ -113,11 +113,11 @@ def bridge_session(client: "GymnasiumClient", contract: "Contract | None" = None
     """
     contract = Contract() if contract is None else contract
     if not isinstance(contract, Contract):
-        raise InvalidArgument(f"contract={contract!r} should be a rollcheck.spec.Contract")
+        raise ArgumentError(f"contract={contract!r} should be a rollcheck.spec.Contract")
     if not isinstance(reset_on_done, bool):
-        raise InvalidArgument(f"reset_on_done={reset_on_done!r} should be a bool")
+        raise ArgumentError(f"reset_on_done={reset_on_done!r} should be a bool")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise InvalidArgument(f"seed={seed!r} should be None or a non-negative int")
+        raise ArgumentError(f"seed={seed!r} should be None or a non-negative int")
     shape, n_actions = client.obs_shape, client.n_actions
     step_raw = client.step_raw
 

@@ -37,7 +37,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from rollcheck.spec import (ContractViolation, InvalidArgument, Rollout, Step, Transition, Violation,
+from rollcheck.spec import (ContractViolation, ArgumentError, Rollout, Step, Transition, Violation,
                             action_log_softmax, as_shape, sample_action_from_logits)
 from rollcheck.spec.random_stream import MASK64
 
@@ -48,13 +48,13 @@ __all__ = ["collect_rollout_checked_session_with", "collect_rollout_session_with
 
 def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise InvalidArgument(f"{name}={value!r} should be a positive int")
+        raise ArgumentError(f"{name}={value!r} should be a positive int")
     return int(value)
 
 
 def _word(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= MASK64:
-        raise InvalidArgument(f"{name}={value!r} should be an int in [0, 2**64)")
+        raise ArgumentError(f"{name}={value!r} should be an int in [0, 2**64)")
     return int(value)
 
 
@@ -62,7 +62,7 @@ def _real(value: Any, field: str) -> float:
     if type(value) is float:
         return value
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InvalidArgument(f"{field}={value!r:.80} should be a real number")
+        raise ArgumentError(f"{field}={value!r:.80} should be a real number")
     return float(value)
 
 
@@ -117,7 +117,7 @@ def collect_rollout_session_with(start: Callable[[], Any], observe: Callable[[An
                                  ) -> "tuple[Rollout, int]":
     """Collect exactly ``horizon`` checked PPO steps (Lean ``collectRolloutFromCallbacks``).
 
-    Returns ``(rollout, rng_counter + horizon)``. Raises ``InvalidArgument`` for bad arguments and
+    Returns ``(rollout, rng_counter + horizon)``. Raises ``ArgumentError`` for bad arguments and
     lets the session's ``ContractViolation`` propagate (nothing unchecked is ever recorded).
     """
     horizon = _positive_int("horizon", horizon)
@@ -126,7 +126,7 @@ def collect_rollout_session_with(start: Callable[[], Any], observe: Callable[[An
     seed = _word("rng_seed", rng_seed)
     counter = _word("rng_counter", rng_counter)
     if counter + horizon > MASK64:
-        raise InvalidArgument(f"rng_counter={counter} + horizon={horizon} overflows the 64-bit RNG stream")
+        raise ArgumentError(f"rng_counter={counter} + horizon={horizon} overflows the 64-bit RNG stream")
 
     sess = start()                                                     # let mut sess ← start
     steps: list[Step] = []
@@ -157,7 +157,7 @@ def collect_rollout_checked_session_with(sess: CheckedSession, cast_obs: Callabl
                                          ) -> "tuple[Rollout, int]":
     """Collect from a :class:`CheckedSession` (Lean ``collectRolloutFromSession``); the session stays open."""
     if not isinstance(sess, CheckedSession):
-        raise InvalidArgument(f"sess={sess!r:.80} should be a rollcheck.impl.session.CheckedSession")
+        raise ArgumentError(f"sess={sess!r:.80} should be a rollcheck.impl.session.CheckedSession")
     return collect_rollout_session_with(sess.start, sess.observe, sess.step_checked, cast_obs, cast_reward,
                                         predict_logits, predict_value, rng_seed, rng_counter, horizon=horizon,
                                         n_actions=sess.n_actions, obs_shape=sess.obs_shape,

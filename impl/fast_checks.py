@@ -38,7 +38,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from rollcheck.spec.contract import Contract, transition_violations
-from rollcheck.spec.errors import InvalidArgument, Violation
+from rollcheck.spec.errors import ArgumentError, Violation
 from rollcheck.spec.shape import Shape, as_shape
 
 __all__ = ["action_bad_mask", "batch_bad_mask", "batch_transition_violations", "done_flags_bad_mask",
@@ -49,7 +49,7 @@ _REAL = ("f", "i", "u")
 
 def _n_actions(n_actions: Any) -> int:
     if isinstance(n_actions, bool) or not isinstance(n_actions, (int, np.integer)) or n_actions <= 0:
-        raise InvalidArgument(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
+        raise ArgumentError(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
     return int(n_actions)
 
 
@@ -123,20 +123,20 @@ def observation_bad_mask(contract: Contract, obs: np.ndarray, obs_shape: "Shape 
 
 def validate_batch_arguments(obs: Any, next_obs: Any, actions: Any, rewards: Any, terminated: Any,
                              truncated: Any) -> tuple[np.ndarray, ...]:
-    """The six columns as arrays with one common leading length ``N`` (or ``InvalidArgument``)."""
+    """The six columns as arrays with one common leading length ``N`` (or ``ArgumentError``)."""
     cols = {"obs": obs, "next_obs": next_obs, "actions": actions, "rewards": rewards,
             "terminated": terminated, "truncated": truncated}
     arrays = {}
     for name, value in cols.items():
         arr = np.asarray(value)
         if arr.ndim == 0:
-            raise InvalidArgument(f"{name} is a 0-d array; a batch needs a leading dimension N")
+            raise ArgumentError(f"{name} is a 0-d array; a batch needs a leading dimension N")
         if name not in ("obs", "next_obs") and arr.ndim != 1:
-            raise InvalidArgument(f"{name} has shape {list(arr.shape)}; expected (N,)")
+            raise ArgumentError(f"{name} has shape {list(arr.shape)}; expected (N,)")
         arrays[name] = arr
     lengths = {name: arr.shape[0] for name, arr in arrays.items()}
     if len(set(lengths.values())) > 1:
-        raise InvalidArgument(f"batch columns have different lengths: {lengths}")
+        raise ArgumentError(f"batch columns have different lengths: {lengths}")
     return tuple(arrays.values())
 
 
@@ -146,7 +146,7 @@ def batch_bad_mask(contract: Contract, obs: Any, next_obs: Any, actions: Any, re
     """Boolean ``(N,)`` mask of rows that *may* violate the contract (a superset of the bad rows;
     equal to it except for columns of a dtype the spec refuses or object arrays)."""
     if not isinstance(contract, Contract):
-        raise InvalidArgument(f"contract={contract!r:.80} should be a rollcheck.spec.Contract")
+        raise ArgumentError(f"contract={contract!r:.80} should be a rollcheck.spec.Contract")
     o, no, a, r, te, tr = validate_batch_arguments(obs, next_obs, actions, rewards, terminated, truncated)
     shape = as_shape(obs_shape)
     return (action_bad_mask(n_actions, a) | done_flags_bad_mask(contract, te, tr)

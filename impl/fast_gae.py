@@ -30,28 +30,28 @@ from typing import Any
 
 import numpy as np
 
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.errors import ArgumentError
 
 __all__ = ["generalized_advantage_estimation_batch", "returns_from_advantages_batch"]
 
 
 def _real_scalar(name: str, value: Any) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InvalidArgument(f"{name}={value!r} should be a real number")
+        raise ArgumentError(f"{name}={value!r} should be a real number")
     return float(value)
 
 
 def _real_column(name: str, value: Any) -> np.ndarray:
     arr = np.asarray(value)
     if arr.dtype.kind not in ("f", "i", "u"):
-        raise InvalidArgument(f"{name} has dtype {arr.dtype}; a real array is required")
+        raise ArgumentError(f"{name} has dtype {arr.dtype}; a real array is required")
     return arr.astype(np.float64, copy=False)
 
 
 def _bool_column(name: str, value: Any) -> np.ndarray:
     arr = np.asarray(value)
     if arr.dtype != np.bool_:
-        raise InvalidArgument(f"{name} has dtype {arr.dtype}; a boolean array is required")
+        raise ArgumentError(f"{name} has dtype {arr.dtype}; a boolean array is required")
     return arr
 
 
@@ -62,9 +62,9 @@ def _columns(rewards: Any, values: Any, next_values: Any, dones: Any, terminated
     shapes = {name: list(c.shape) for name, c in
               zip(("rewards", "values", "next_values", "dones", "terminated"), cols)}
     if len({tuple(s) for s in shapes.values()}) > 1:
-        raise InvalidArgument(f"columns have different shapes: {shapes}")
+        raise ArgumentError(f"columns have different shapes: {shapes}")
     if cols[0].ndim not in (1, 2):
-        raise InvalidArgument(f"columns have shape {shapes['rewards']}; expected (T,) or (T, N)")
+        raise ArgumentError(f"columns have shape {shapes['rewards']}; expected (T,) or (T, N)")
     return cols
 
 
@@ -82,7 +82,7 @@ def generalized_advantage_estimation_batch(gamma: float, lam: float, rewards: An
     if bad.any():
         where = tuple(int(k) for k in np.argwhere(bad)[0])
         at = where[0] if len(where) == 1 else where
-        raise InvalidArgument(f"terminated[{at}]=True but dones[{at}]=False (done = terminated or truncated)")
+        raise ArgumentError(f"terminated[{at}]=True but dones[{at}]=False (done = terminated or truncated)")
     # delta = (r + (gamma * bootstrap) * nv) - v, exactly the oracle's evaluation order.
     gamma_bootstrap = np.where(te, g * 0.0, g * 1.0)
     delta = (r + gamma_bootstrap * nv) - v
@@ -102,5 +102,5 @@ def returns_from_advantages_batch(advantages: Any, values: Any) -> np.ndarray:
     a = _real_column("advantages", advantages)
     v = _real_column("values", values)
     if a.shape != v.shape:
-        raise InvalidArgument(f"advantages has shape {list(a.shape)} but values has shape {list(v.shape)}")
+        raise ArgumentError(f"advantages has shape {list(a.shape)} but values has shape {list(v.shape)}")
     return a + v

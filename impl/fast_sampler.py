@@ -31,7 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from rollcheck.spec import InvalidArgument, sample_action_from_logits
+from rollcheck.spec import ArgumentError, sample_action_from_logits
 from rollcheck.spec.random_stream import GOLDEN_GAMMA, MASK64
 
 __all__ = ["raise_bad_logits", "rng_words", "sample_actions_from_logits_batch", "sample_rows", "uniform_batch",
@@ -59,10 +59,10 @@ def rng_words(name: str, values: Any, n: "int | None" = None) -> np.ndarray:
     else:
         items = list(np.asarray(values, dtype=object).reshape(-1))
     if n is not None and len(items) != n:
-        raise InvalidArgument(f"{name} has {len(items)} entries; expected one per sub-env (num_envs={n})")
+        raise ArgumentError(f"{name} has {len(items)} entries; expected one per sub-env (num_envs={n})")
     for i, v in enumerate(items):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or not 0 <= v <= MASK64:
-            raise InvalidArgument(f"{name}[{i}]={v!r} should be an int in [0, 2**64)")
+            raise ArgumentError(f"{name}[{i}]={v!r} should be an int in [0, 2**64)")
     return np.array([int(v) for v in items], dtype=np.uint64)
 
 
@@ -126,7 +126,7 @@ def sample_actions_from_logits_batch(seeds: Sequence[int], counters: Sequence[in
             sample_action_from_logits(int(s[i]), int(c[i]), raw[i])  # raises the spec's error
     arr = raw.astype(np.float64, copy=False)
     if arr.ndim != 2 or arr.shape[0] != len(s) or arr.shape[1] == 0:
-        raise InvalidArgument(f"logits has shape {list(arr.shape)}; expected [{len(s)}, n_actions > 0]")
+        raise ArgumentError(f"logits has shape {list(arr.shape)}; expected [{len(s)}, n_actions > 0]")
     raise_bad_logits(arr, s, c)
     actions, log_probs = sample_rows(arr.tolist(), uniform_u64(s, c).tolist())
     return np.array(actions, dtype=np.int64), np.array(log_probs, dtype=np.float64)

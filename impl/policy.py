@@ -19,7 +19,7 @@ Arithmetic modes:
   vectorised collection must equal independent reference collections exactly.
 
 Invariants enforced: ``obs_size``/``n_actions``/hidden sizes are positive ints; observations are
-flattened to ``obs_size`` floats (a mismatch raises ``InvalidArgument`` naming the sizes);
+flattened to ``obs_size`` floats (a mismatch raises ``ArgumentError`` naming the sizes);
 ``predict_value`` returns a Python ``float``.
 """
 
@@ -29,14 +29,14 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from rollcheck.spec import InvalidArgument
+from rollcheck.spec import ArgumentError
 
 __all__ = ["MlpActorCritic", "orthogonal", "uniform_logits", "uniform_policy", "zero_value"]
 
 
 def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise InvalidArgument(f"{name}={value!r} should be a positive int")
+        raise ArgumentError(f"{name}={value!r} should be a positive int")
     return int(value)
 
 
@@ -67,9 +67,9 @@ class MlpActorCritic:
         self.n_actions = _positive_int("n_actions", n_actions)
         self.hidden = tuple(_positive_int(f"hidden[{i}]", h) for i, h in enumerate(hidden))
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise InvalidArgument(f"seed={seed!r} should be a non-negative int")
+            raise ArgumentError(f"seed={seed!r} should be a non-negative int")
         if not isinstance(exact, bool):
-            raise InvalidArgument(f"exact={exact!r} should be a bool")
+            raise ArgumentError(f"exact={exact!r} should be a bool")
         self.seed = int(seed)
         self.exact = exact
         rng = np.random.default_rng(self.seed)
@@ -101,19 +101,19 @@ class MlpActorCritic:
                 w = np.array(params[f"{name}.{i}.weight"], dtype=np.float64, order="C")
                 b = np.array(params.get(f"{name}.{i}.bias", np.zeros(w.shape[-1])), dtype=np.float64, order="C")
                 if w.ndim != 2 or b.shape != (w.shape[1],):
-                    raise InvalidArgument(f"params[{name}.{i}]: weight {w.shape} and bias {b.shape} do not fit")
+                    raise ArgumentError(f"params[{name}.{i}]: weight {w.shape} and bias {b.shape} do not fit")
                 layers.append((w, b))
                 i += 1
             if not layers:
-                raise InvalidArgument(f"params has no {name}.0.weight")
+                raise ArgumentError(f"params has no {name}.0.weight")
             for (w0, _), (w1, _) in zip(layers[:-1], layers[1:]):
                 if w0.shape[1] != w1.shape[0]:
-                    raise InvalidArgument(f"params[{name}]: layer sizes {w0.shape} -> {w1.shape} do not chain")
+                    raise ArgumentError(f"params[{name}]: layer sizes {w0.shape} -> {w1.shape} do not chain")
             return layers
 
         actor, critic = stack("actor"), stack("critic")
         if actor[0][0].shape[0] != critic[0][0].shape[0] or critic[-1][0].shape[1] != 1:
-            raise InvalidArgument("params: actor and critic disagree on obs_size, or the critic head is not 1-wide")
+            raise ArgumentError("params: actor and critic disagree on obs_size, or the critic head is not 1-wide")
         net = cls(actor[0][0].shape[0], actor[-1][0].shape[1], [w.shape[1] for w, _ in actor[:-1]],
                   exact=exact)
         for w, b in actor + critic:
@@ -127,16 +127,16 @@ class MlpActorCritic:
     def _flat(self, obs: Any) -> np.ndarray:
         x = np.asarray(obs, dtype=np.float64).reshape(-1)
         if x.shape[0] != self.obs_size:
-            raise InvalidArgument(f"observation has {x.shape[0]} entries, the network expects obs_size={self.obs_size}")
+            raise ArgumentError(f"observation has {x.shape[0]} entries, the network expects obs_size={self.obs_size}")
         return x
 
     def _flat_batch(self, obs_batch: Any) -> np.ndarray:
         x = np.asarray(obs_batch, dtype=np.float64)
         if x.ndim == 0:
-            raise InvalidArgument("obs_batch is a scalar; expected shape (B, *obs_shape)")
+            raise ArgumentError("obs_batch is a scalar; expected shape (B, *obs_shape)")
         x = x.reshape(x.shape[0], -1)
         if x.shape[1] != self.obs_size:
-            raise InvalidArgument(f"obs_batch rows have {x.shape[1]} entries, the network expects obs_size={self.obs_size}")
+            raise ArgumentError(f"obs_batch rows have {x.shape[1]} entries, the network expects obs_size={self.obs_size}")
         return x
 
     def _forward(self, layers: list[tuple[np.ndarray, np.ndarray]], x: np.ndarray) -> np.ndarray:

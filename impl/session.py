@@ -46,7 +46,7 @@ import numpy as np
 from rollcheck.spec import (Contract, Shape, Transition, as_shape, check_action, check_observation,
                             check_transition_fin)
 from rollcheck.spec.environment import Env
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.errors import ArgumentError
 
 __all__ = ["CheckedSession", "EnvSessionState", "GymnasiumSessionState", "checked_observation",
            "checked_transition", "observation_array_ok", "reward_ok"]
@@ -181,23 +181,23 @@ def _gymnasium_spaces(env: Any, obs_shape: Any, n_actions: Any) -> tuple[Shape, 
 
     space = getattr(env, "action_space", None)
     if not isinstance(space, spaces.Discrete):
-        raise InvalidArgument(f"env.action_space={space!r} is not a gymnasium.spaces.Discrete; "
+        raise ArgumentError(f"env.action_space={space!r} is not a gymnasium.spaces.Discrete; "
                               "rollcheck sessions take discrete actions (Fin n_actions) only")
     if int(space.start) != 0:
-        raise InvalidArgument(f"env.action_space={space!r} starts at {int(space.start)}; rollcheck actions "
+        raise ArgumentError(f"env.action_space={space!r} starts at {int(space.start)}; rollcheck actions "
                               "are Fin n_actions (0-based), wrap the env to shift its actions")
     n = int(space.n)
     if n_actions is not None and n_actions != n:
-        raise InvalidArgument(f"n_actions={n_actions!r} does not match env.action_space={space!r}")
+        raise ArgumentError(f"n_actions={n_actions!r} does not match env.action_space={space!r}")
     obs_space = getattr(env, "observation_space", None)
     space_shape = getattr(obs_space, "shape", None)
     if obs_shape is None:
         if space_shape is None:
-            raise InvalidArgument(f"env.observation_space={obs_space!r} has no shape; pass obs_shape=")
+            raise ArgumentError(f"env.observation_space={obs_space!r} has no shape; pass obs_shape=")
         return Shape(tuple(int(d) for d in space_shape)), n
     shape = as_shape(obs_shape)
     if space_shape is not None and tuple(int(d) for d in space_shape) != shape.dims:
-        raise InvalidArgument(f"obs_shape={shape.to_list()} does not match "
+        raise ArgumentError(f"obs_shape={shape.to_list()} does not match "
                               f"env.observation_space.shape={tuple(space_shape)!r}")
     return shape, n
 
@@ -206,13 +206,13 @@ def _check_seed(seed: Any) -> "int | None":
     if seed is None:
         return None
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidArgument(f"seed={seed!r} should be None or a non-negative int")
+        raise ArgumentError(f"seed={seed!r} should be None or a non-negative int")
     return int(seed)
 
 
 def _check_flag(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
-        raise InvalidArgument(f"{name}={value!r} should be a bool")
+        raise ArgumentError(f"{name}={value!r} should be a bool")
     return value
 
 
@@ -232,9 +232,9 @@ class CheckedSession(Generic[Sess]):
         object.__setattr__(self, "obs_shape", as_shape(self.obs_shape))
         n = self.n_actions
         if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
-            raise InvalidArgument(f"CheckedSession.n_actions={n!r} should be a positive int (NeZero nActions)")
+            raise ArgumentError(f"CheckedSession.n_actions={n!r} should be a positive int (NeZero nActions)")
         if not isinstance(self.contract, Contract):
-            raise InvalidArgument(f"CheckedSession.contract={self.contract!r} should be a rollcheck.spec.Contract")
+            raise ArgumentError(f"CheckedSession.contract={self.contract!r} should be a rollcheck.spec.Contract")
 
     def __enter__(self) -> "CheckedSession[Sess]":
         return self
@@ -255,7 +255,7 @@ class CheckedSession(Generic[Sess]):
         seed = _check_seed(seed)
         reset_on_done = _check_flag("reset_on_done", reset_on_done)
         if not isinstance(contract, Contract):
-            raise InvalidArgument(f"contract={contract!r} should be a rollcheck.spec.Contract")
+            raise ArgumentError(f"contract={contract!r} should be a rollcheck.spec.Contract")
 
         def start() -> GymnasiumSessionState:
             obs, _info = env.reset(seed=seed)
@@ -291,12 +291,12 @@ class CheckedSession(Generic[Sess]):
         ``reset_on_done`` the state goes back to ``env.initial_state``.
         """
         if not isinstance(env, Env):
-            raise InvalidArgument(f"env={env!r:.80} should be a rollcheck.spec.Env")
+            raise ArgumentError(f"env={env!r:.80} should be a rollcheck.spec.Env")
         if not isinstance(contract, Contract):
-            raise InvalidArgument(f"contract={contract!r} should be a rollcheck.spec.Contract")
+            raise ArgumentError(f"contract={contract!r} should be a rollcheck.spec.Contract")
         shape = as_shape(obs_shape)
         if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0:
-            raise InvalidArgument(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
+            raise ArgumentError(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
         reset_on_done = _check_flag("reset_on_done", reset_on_done)
 
         def initial() -> EnvSessionState:

@@ -27,7 +27,7 @@ import gymnasium
 import numpy as np
 from gymnasium import spaces
 
-from rollcheck.spec import Env, InvalidArgument, StepResult, as_shape
+from rollcheck.spec import Env, ArgumentError, StepResult, as_shape
 
 __all__ = ["COUNTER_ENV_ID", "CounterEnv", "counter_spec_env", "default_reward", "register_toy_envs"]
 
@@ -47,13 +47,13 @@ def _check_limit(name: str, value: Any) -> "int | None":
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise InvalidArgument(f"{name}={value!r} should be None or a positive int")
+        raise ArgumentError(f"{name}={value!r} should be None or a positive int")
     return int(value)
 
 
 def _check_params(n_actions: Any, terminate_at: Any, truncate_at: Any) -> tuple[int, "int | None", "int | None"]:
     if isinstance(n_actions, bool) or not isinstance(n_actions, (int, np.integer)) or n_actions <= 0:
-        raise InvalidArgument(f"n_actions={n_actions!r} should be a positive int")
+        raise ArgumentError(f"n_actions={n_actions!r} should be a positive int")
     return int(n_actions), _check_limit("terminate_at", terminate_at), _check_limit("truncate_at", truncate_at)
 
 
@@ -94,7 +94,7 @@ class CounterEnv(gymnasium.Env):
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
         if not self.action_space.contains(action):
-            raise InvalidArgument(f"action={action!r} is not in {self.action_space!r}")
+            raise ArgumentError(f"action={action!r} is not in {self.action_space!r}")
         reward = self.reward_fn(self.t, int(action))
         self.t += 1
         terminated, truncated = _flags(self.t, self.terminate_at, self.truncate_at)

@@ -9,7 +9,7 @@ the returned batch already is the true next observation and nothing here applies
 
 One helper serves both sides that need it, so they cannot drift apart: the vector collector
 (:mod:`rollcheck.impl.vector_collect`, which judges the rows) and the recording wrapper that is
-the ground truth for buffer checks (:mod:`rollcheck.properties.recording`).
+the ground truth for buffer checks (:mod:`rollcheck.properties.rollout.recording`).
 
 Invariant enforced: :func:`true_next_observations` never writes into the batch it is given (it
 returns a copy), takes ``info["final_obs"][i]`` for exactly the rows it is told ended, and says
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from rollcheck.spec import InvalidArgument
+from rollcheck.spec import ArgumentError
 
 __all__ = ["true_next_observations"]
 
@@ -40,7 +40,7 @@ def true_next_observations(next_obs: np.ndarray, info: Any, ended: Any, obs_dims
     final observation that is a real (int, uint or float) array of shape ``obs_dims`` is written;
     the other ended rows keep ``next_obs``'s row and are listed in ``misfit`` for the caller to
     judge. Without ``obs_dims`` every final observation is written under numpy's assignment rules
-    (``misfit`` is empty). Raises ``InvalidArgument`` if a row ended and ``info`` has no
+    (``misfit`` is empty). Raises ``ArgumentError`` if a row ended and ``info`` has no
     ``"final_obs"``.
     """
     rows = np.flatnonzero(ended)
@@ -49,7 +49,7 @@ def true_next_observations(next_obs: np.ndarray, info: Any, ended: Any, obs_dims
         return true, finals, misfit
     fo = info.get("final_obs") if isinstance(info, dict) else None
     if fo is None:
-        raise InvalidArgument("vec_env (SAME_STEP) reported done without info['final_obs']")
+        raise ArgumentError("vec_env (SAME_STEP) reported done without info['final_obs']")
     for i in rows.tolist():
         finals[i] = fo[i]
         if obs_dims is None:

@@ -68,7 +68,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rollcheck.spec import Contract, ContractViolation, InvalidArgument, Shape, check_observation, transition_violations
+from rollcheck.spec import Contract, ContractViolation, ArgumentError, Shape, check_observation, transition_violations
 from rollcheck.spec.random_stream import MASK64
 
 from .fast_checks import batch_bad_mask, observation_bad_mask
@@ -92,23 +92,23 @@ def _vector_spaces(vec_env: Any) -> tuple[int, Shape, int, str]:
     from gymnasium.vector import AutoresetMode, VectorEnv
 
     if not isinstance(vec_env, VectorEnv):
-        raise InvalidArgument(f"vec_env={vec_env!r:.80} should be a gymnasium.vector.VectorEnv")
+        raise ArgumentError(f"vec_env={vec_env!r:.80} should be a gymnasium.vector.VectorEnv")
     act = vec_env.single_action_space
     if not isinstance(act, spaces.Discrete) or int(act.start) != 0:
-        raise InvalidArgument(f"vec_env.single_action_space={act!r} should be Discrete(n) starting at 0 "
+        raise ArgumentError(f"vec_env.single_action_space={act!r} should be Discrete(n) starting at 0 "
                               "(actions are Fin n_actions)")
     dims = getattr(vec_env.single_observation_space, "shape", None)
     if dims is None:
-        raise InvalidArgument(f"vec_env.single_observation_space={vec_env.single_observation_space!r} "
+        raise ArgumentError(f"vec_env.single_observation_space={vec_env.single_observation_space!r} "
                               "has no shape; a tensor (Box-like) observation space is required")
     mode = vec_env.metadata.get("autoreset_mode")
     try:
         mode = AutoresetMode(mode)
     except ValueError:
-        raise InvalidArgument(f"vec_env.metadata['autoreset_mode']={mode!r} should be AutoresetMode.SAME_STEP "
+        raise ArgumentError(f"vec_env.metadata['autoreset_mode']={mode!r} should be AutoresetMode.SAME_STEP "
                               "or NEXT_STEP") from None
     if mode not in (AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP):
-        raise InvalidArgument(f"vec_env.metadata['autoreset_mode']={mode} is not supported: the collector "
+        raise ArgumentError(f"vec_env.metadata['autoreset_mode']={mode} is not supported: the collector "
                               "needs Gymnasium's auto-reset (SAME_STEP or NEXT_STEP)")
     return int(vec_env.num_envs), Shape(tuple(int(d) for d in dims)), int(act.n), mode.name
 
@@ -166,31 +166,31 @@ def _batch(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
         return value
     arr = np.asarray(value)
     if arr.shape != shape and not (name == "predict_value_batch" and arr.shape == (*shape, 1)):
-        raise InvalidArgument(f"{name} returned shape {list(arr.shape)}; expected {list(shape)}")
+        raise ArgumentError(f"{name} returned shape {list(arr.shape)}; expected {list(shape)}")
     if arr.dtype.kind not in "fiu":
-        raise InvalidArgument(f"{name} returned dtype {arr.dtype}; a real array is required")
+        raise ArgumentError(f"{name} returned dtype {arr.dtype}; a real array is required")
     return arr.reshape(shape)
 
 
 def _check_arguments(vec_env: Any, rng_seeds: Any, rng_counters: Any, horizon: Any, contract: Any,
                      reset_seeds: Any) -> tuple:
     if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon <= 0:
-        raise InvalidArgument(f"horizon={horizon!r} should be a positive int")
+        raise ArgumentError(f"horizon={horizon!r} should be a positive int")
     if not isinstance(contract, Contract):
-        raise InvalidArgument(f"contract={contract!r:.80} should be a rollcheck.spec.Contract")
+        raise ArgumentError(f"contract={contract!r:.80} should be a rollcheck.spec.Contract")
     n, shape, n_actions, mode = _vector_spaces(vec_env)
     seeds = rng_words("rng_seeds", rng_seeds, n)
     ctr = rng_words("rng_counters", rng_counters, n)
     for i, c in enumerate(ctr.tolist()):
         if c + int(horizon) > MASK64:
-            raise InvalidArgument(f"rng_counters[{i}]={c} + horizon={horizon} overflows the 64-bit RNG stream")
+            raise ArgumentError(f"rng_counters[{i}]={c} + horizon={horizon} overflows the 64-bit RNG stream")
     if reset_seeds is not None:
         reset_seeds = list(reset_seeds)
         if len(reset_seeds) != n:
-            raise InvalidArgument(f"reset_seeds has {len(reset_seeds)} entries; expected num_envs={n}")
+            raise ArgumentError(f"reset_seeds has {len(reset_seeds)} entries; expected num_envs={n}")
         for i, s in enumerate(reset_seeds):
             if s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0):
-                raise InvalidArgument(f"reset_seeds[{i}]={s!r} should be None or a non-negative int")
+                raise ArgumentError(f"reset_seeds[{i}]={s!r} should be None or a non-negative int")
     return int(horizon), n, shape, n_actions, mode == "SAME_STEP", seeds, ctr, reset_seeds
 
 
@@ -204,7 +204,7 @@ def collect_rollout_vector_with(vec_env: Any, cast_obs: Callable[[np.ndarray], A
     """Collect ``horizon`` checked steps from each of ``vec_env``'s ``N`` sub-envs (see the module docstring).
 
     Resets ``vec_env`` first (``reset_seeds[i]`` for sub-env ``i``). Returns the ``(horizon, N)``
-    rollout and the counters ``rng_counters[i] + horizon``. Raises ``InvalidArgument`` for bad
+    rollout and the counters ``rng_counters[i] + horizon``. Raises ``ArgumentError`` for bad
     arguments and :class:`VectorContractViolation` as soon as a sub-env breaks the contract.
     """
     T, n, shape, n_actions, same_step, seeds, ctr0, reset_seeds = _check_arguments(
@@ -331,7 +331,7 @@ def _raise_step_violations(contract: Contract, obs64: np.ndarray, true64: "np.nd
     n = len(actions)
     try:
         bad = batch_bad_mask(contract, obs64, true64, actions, rew, te, tr, obs_shape=shape, n_actions=n_actions)
-    except (InvalidArgument, TypeError, ValueError):
+    except (ArgumentError, TypeError, ValueError):
         bad = np.ones(n, dtype=bool)                    # malformed step output: let the spec judge each row
     bad[misfit] = True
     if active is not None:
@@ -350,12 +350,12 @@ def _raise_step_violations(contract: Contract, obs64: np.ndarray, true64: "np.nd
 def _malformed_batch(contract: Contract, obs64: np.ndarray, next_raw: Any, actions: np.ndarray, rew: Any, te: Any,
                      tr: Any, active: "np.ndarray | None", counts: np.ndarray, shape: Shape, n_actions: int) -> None:
     """An observation batch that is not a real ``(N, *obs_shape)`` array: the spec's violations of
-    the recording rows if it has ``N`` rows, else (or if the spec finds none) ``InvalidArgument``."""
+    the recording rows if it has ``N`` rows, else (or if the spec finds none) ``ArgumentError``."""
     n = len(actions)
     if len(next_raw) == n:
         _raise_step_violations(contract, obs64, None, next_raw, {}, list(range(n)), actions, rew, te, tr,
                                active, counts, shape, n_actions)
-    raise InvalidArgument(f"vec_env.step returned an observation batch of shape {list(np.shape(next_raw))} and "
+    raise ArgumentError(f"vec_env.step returned an observation batch of shape {list(np.shape(next_raw))} and "
                           f"dtype {getattr(next_raw, 'dtype', type(next_raw).__name__)}; expected a real array "
                           f"of shape {[n, *shape.dims]}")
 

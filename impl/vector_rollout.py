@@ -27,7 +27,7 @@ from typing import Sequence
 
 import numpy as np
 
-from rollcheck.spec import ContractViolation, InvalidArgument, Rollout, Shape, Violation, steps_from_columns
+from rollcheck.spec import ContractViolation, ArgumentError, Rollout, Shape, Violation, steps_from_columns
 
 from .fast_gae import generalized_advantage_estimation_batch
 
@@ -42,7 +42,7 @@ class VectorContractViolation(ContractViolation):
         super().__init__(violations)
         self.env_indices: tuple[int, ...] = tuple(int(i) for i in env_indices)
         if len(self.env_indices) != len(self.violations):
-            raise InvalidArgument("VectorContractViolation: one env index per violation is required")
+            raise ArgumentError("VectorContractViolation: one env index per violation is required")
         self.args = ("; ".join(f"sub-env {e}, {v}" for e, v in zip(self.env_indices, self.violations)),)
 
     def for_env(self, i: int) -> tuple[Violation, ...]:
@@ -52,7 +52,7 @@ class VectorContractViolation(ContractViolation):
 
 class TimeByEnvArrays:
     """Base of the records of ``T`` steps of ``N`` sub-envs whose ``actions`` array is ``(T, N)``:
-    :class:`VectorRollout` here, :class:`rollcheck.properties.recording.VecTrace` for the env's side."""
+    :class:`VectorRollout` here, :class:`rollcheck.properties.rollout.recording.VecTrace` for the env's side."""
 
     @property
     def horizon(self) -> int:
@@ -90,7 +90,7 @@ class VectorRollout(TimeByEnvArrays):
     def __post_init__(self) -> None:
         states = np.array(self.states, copy=True)
         if states.dtype.kind not in "fiu" or states.ndim < 2 or 0 in states.shape[:2]:
-            raise InvalidArgument(f"VectorRollout.states has shape {list(states.shape)} and dtype "
+            raise ArgumentError(f"VectorRollout.states has shape {list(states.shape)} and dtype "
                                   f"{states.dtype}; a real (T, N, *obs_shape) array with T, N > 0 is required")
         tn = states.shape[:2]
         kinds = {"actions": "iu", "dones": "b", "terminated": "b"}
@@ -98,9 +98,9 @@ class VectorRollout(TimeByEnvArrays):
         for name in _COLUMNS:
             col = np.array(getattr(self, name), copy=True)
             if col.shape != tn:
-                raise InvalidArgument(f"VectorRollout.{name} has shape {list(col.shape)}; expected {list(tn)}")
+                raise ArgumentError(f"VectorRollout.{name} has shape {list(col.shape)}; expected {list(tn)}")
             if col.dtype.kind not in kinds.get(name, "fiu"):
-                raise InvalidArgument(f"VectorRollout.{name} has dtype {col.dtype}")
+                raise ArgumentError(f"VectorRollout.{name} has dtype {col.dtype}")
             if name == "actions":
                 col = col.astype(np.int64)
             elif name not in kinds:
@@ -109,18 +109,18 @@ class VectorRollout(TimeByEnvArrays):
         n_actions = self.n_actions
         if n_actions is not None:
             if isinstance(n_actions, bool) or not isinstance(n_actions, (int, np.integer)) or n_actions <= 0:
-                raise InvalidArgument(f"VectorRollout.n_actions={n_actions!r} should be a positive int")
+                raise ArgumentError(f"VectorRollout.n_actions={n_actions!r} should be a positive int")
             object.__setattr__(self, "n_actions", int(n_actions))
         acts = cols["actions"]
         out_of_range = (acts < 0) if n_actions is None else (acts < 0) | (acts >= n_actions)
         if out_of_range.any():
             t, i = np.argwhere(out_of_range)[0]
-            raise InvalidArgument(f"VectorRollout.actions[{t}, {i}]={acts[t, i]} is out of range "
+            raise ArgumentError(f"VectorRollout.actions[{t}, {i}]={acts[t, i]} is out of range "
                                   f"(n_actions={n_actions})")
         bad = cols["terminated"] & ~cols["dones"]
         if bad.any():
             t, i = np.argwhere(bad)[0]
-            raise InvalidArgument(f"VectorRollout.terminated[{t}, {i}]=True but dones[{t}, {i}]=False")
+            raise ArgumentError(f"VectorRollout.terminated[{t}, {i}]=True but dones[{t}, {i}]=False")
         for name, col in cols.items():
             col.setflags(write=False)
             object.__setattr__(self, name, col)
@@ -128,7 +128,7 @@ class VectorRollout(TimeByEnvArrays):
     def env_rollout(self, i: int) -> Rollout:
         """Sub-env ``i``'s rollout as a spec ``Rollout`` (comparable with the reference collector's)."""
         if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < self.num_envs:
-            raise InvalidArgument(f"i={i!r} should be a sub-env index in [0, {self.num_envs})")
+            raise ArgumentError(f"i={i!r} should be a sub-env index in [0, {self.num_envs})")
         steps = steps_from_columns(self.states[:, i], self.actions[:, i].tolist(), self.old_log_prob[:, i].tolist(),
                                    self.rewards[:, i].tolist(), self.dones[:, i].tolist(),
                                    self.values[:, i].tolist(), self.next_values[:, i].tolist(),

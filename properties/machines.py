@@ -4,8 +4,8 @@ Two factories return :class:`hypothesis.stateful.RuleBasedStateMachine` subclass
 ``TestMyEnv = env_machine("mypkg.envs:make_env").TestCase`` (or ``session_machine(...)``) and
 Hypothesis searches sequences of calls, checking after every call and shrinking a failure to the
 shortest sequence, printed as ``state = EnvMachine_...(); state.step_run(action=0, n=6); ...``.
-Failures raise :class:`~rollcheck.properties.env_runner.PropertyFailure` whose message opens with
-the property id (the ids of :mod:`rollcheck.properties.env_properties`, or :data:`SESSION_PROPERTIES`)
+Failures raise :class:`~rollcheck.properties.env.runner.PropertyFailure` whose message opens with
+the property id (the ids of :mod:`rollcheck.properties.env.catalog`, or :data:`SESSION_PROPERTIES`)
 and names the step.
 
 :func:`env_machine` mirrors Gymnasium ``Env.reset``/``Env.step`` as TorchLean's
@@ -13,7 +13,7 @@ and names the step.
 Rules: ``reset(seed)`` (seeded or not; the first reset is always seeded), ``step(action)`` and a
 biased ``step_run(action, n)`` repeating one action up to ``max_run`` times, both only while the
 episode is not over. Every call is checked with the fuzzer's own checks
-(:class:`~rollcheck.properties.env_runner.Checker`: ``spaces.observation_in_space``,
+(:class:`~rollcheck.properties.env.runner.Checker`: ``spaces.observation_in_space``,
 ``numerics.*``, ``episode.*``, ``wrapper.layer_contract``, ``actions.accepted``, and
 ``aliasing.no_mutation`` over every value returned so far, after every rule); a shadow instance
 replays the whole seeded history call by call (``determinism.fresh_instances``: identical values,
@@ -28,7 +28,7 @@ transition satisfies the session's contract (:func:`rollcheck.spec.contract_hold
 invariants are :data:`SESSION_PROPERTIES` plus ``aliasing.no_mutation``.
 
 The per-call checks, snapshots and the stepping of the fuzzer are reused, not restated (the
-underscored helpers of :mod:`rollcheck.properties.env_runner` included); the two machines share
+underscored helpers of :mod:`rollcheck.properties.env.runner` included); the two machines share
 this module (~590 lines, over the usual ~400) because they share their plumbing.
 
 Invariant of both machines: the global ``random`` and ``numpy.random`` states after a run (at
@@ -51,14 +51,14 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from rollcheck.impl.session import CheckedSession
-from rollcheck.properties.env_checks import first_difference, short, snapshot
-from rollcheck.properties.env_programs import action_strategy
-from rollcheck.properties.env_properties import PER_CALL, RUN_LEVEL, trajectory_difference
-from rollcheck.properties.env_runner import (Checker, Counters, PropertyFailure, _record, _reset, _unpack,
+from rollcheck.properties.env.checks import first_difference, short, snapshot
+from rollcheck.properties.env.programs import action_strategy
+from rollcheck.properties.env.catalog import PER_CALL, RUN_LEVEL, trajectory_difference
+from rollcheck.properties.env.runner import (Checker, Counters, PropertyFailure, _record, _reset, _unpack,
                                              episode_limit, failure, probe_interval)
-from rollcheck.properties.env_target import resolve_target
-from rollcheck.properties.property import Property, PropertySet
-from rollcheck.spec import (Contract, ContractViolation, Env, InvalidArgument, Transition, contract_holds, step_gym,
+from rollcheck.properties.env.target import resolve_target
+from rollcheck.properties.core.property import Property, PropertySet
+from rollcheck.spec import (Contract, ContractViolation, Env, ArgumentError, Transition, contract_holds, step_gym,
                             transition_violations)
 
 __all__ = ["env_machine", "session_machine", "ENV_MACHINE_PROPERTIES", "SESSION_PROPERTIES",
@@ -79,7 +79,7 @@ _FIELDS = ("observation", "action", "reward", "next_observation", "terminated", 
 
 def _positive(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgument(f"{name}={value!r} should be a positive int")
+        raise ArgumentError(f"{name}={value!r} should be a positive int")
     return value
 
 
@@ -232,12 +232,12 @@ def env_machine(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] 
     is the limit ``episode.truncated_at_limit`` checks (default: the env spec's or its ``TimeLimit``'s);
     ``skip`` leaves out property ids or prefixes (e.g. ``reset.purity`` for ``NormalizeObservation``).
     One env is built here to read the action space (a target that cannot be built raises
-    :class:`~rollcheck.properties.env_target.TargetError`). ``.TestCase`` runs with the active
+    :class:`~rollcheck.properties.env.target.TargetError`). ``.TestCase`` runs with the active
     Hypothesis profile and ``stateful_step_count`` rules per example.
     """
     contract = Contract() if contract is None else contract
     if not isinstance(contract, Contract):
-        raise InvalidArgument(f"contract={contract!r} should be a rollcheck.spec.Contract")
+        raise ArgumentError(f"contract={contract!r} should be a rollcheck.spec.Contract")
     if max_episode_steps is not None:
         _positive("max_episode_steps", max_episode_steps)
     max_run, stateful_step_count = _positive("max_run", max_run), _positive("stateful_step_count", stateful_step_count)
@@ -329,11 +329,11 @@ def _rejection_problems(action: int, outcome: Any) -> list[str]:
     """``session.rejects_invalid_action``: ``outcome`` (what step_checked did) is a rejection naming ``action``."""
     if isinstance(outcome, ContractViolation):
         return [] if "action" in outcome.fields else [f"ContractViolation on fields {list(outcome.fields)}, not \"action\": {outcome}"]
-    if isinstance(outcome, InvalidArgument):
+    if isinstance(outcome, ArgumentError):
         text = str(outcome)
-        return [] if "action" in text and str(action) in text else [f"InvalidArgument that does not name action {action}: {text}"]
+        return [] if "action" in text and str(action) in text else [f"ArgumentError that does not name action {action}: {text}"]
     if isinstance(outcome, BaseException):
-        return [f"raised {type(outcome).__name__}: {outcome}; expected ContractViolation or InvalidArgument naming the action"]
+        return [f"raised {type(outcome).__name__}: {outcome}; expected ContractViolation or ArgumentError naming the action"]
     return [f"accepted it and returned {short(outcome)}"]
 
 
@@ -351,7 +351,7 @@ SESSION_PROPERTIES = PropertySet([
     Property("session.observe_pure", "CheckedSession.observe : Sess → Tensor Float obsShape (a function)",
         "observing the same session value twice gives the same observation", _differs),
     Property("session.rejects_invalid_action", "CheckedSession.stepChecked : Sess → Fin nActions → ...",
-        "an action outside [0, n_actions) is rejected with ContractViolation or InvalidArgument naming the action",
+        "an action outside [0, n_actions) is rejected with ContractViolation or ArgumentError naming the action",
         _rejection_problems),
     Property("session.matches_reference", "CheckedSession.ofEnv (Spec.RL.Env as the reference)",
         "observations and transitions equal the reference's along the same actions", _differs),
@@ -408,7 +408,7 @@ class _SessionReference:
 def _build_session(factory: Callable[[], Any], name: str) -> CheckedSession:
     session = factory()
     if not isinstance(session, CheckedSession):
-        raise InvalidArgument(f"{name}() returned {session!r:.80}; it should return a rollcheck CheckedSession")
+        raise ArgumentError(f"{name}() returned {session!r:.80}; it should return a rollcheck CheckedSession")
     return session
 
 
@@ -535,11 +535,11 @@ def session_machine(make_session: Callable[[], CheckedSession], *, reference: An
     to read ``n_actions`` (and closed).
     """
     if not callable(make_session):
-        raise InvalidArgument(f"make_session={make_session!r:.80} should be a zero-argument callable returning a CheckedSession")
+        raise ArgumentError(f"make_session={make_session!r:.80} should be a zero-argument callable returning a CheckedSession")
     if reference is not None and not isinstance(reference, Env) and not callable(reference):
-        raise InvalidArgument(f"reference={reference!r:.80} should be a rollcheck.spec.Env or a session factory")
+        raise ArgumentError(f"reference={reference!r:.80} should be a rollcheck.spec.Env or a session factory")
     if not isinstance(reset_on_done, bool):
-        raise InvalidArgument(f"reset_on_done={reset_on_done!r} should be a bool")
+        raise ArgumentError(f"reset_on_done={reset_on_done!r} should be a bool")
     max_run, stateful_step_count = _positive("max_run", max_run), _positive("stateful_step_count", stateful_step_count)
     active = frozenset(SESSION_MACHINE_PROPERTIES.without(skip).ids)
     probe = _build_session(make_session, "make_session")

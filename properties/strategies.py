@@ -10,8 +10,8 @@ Invariants the strategies guarantee (each docstring says what it draws):
   a boundary check must handle: NaN, ±inf, subnormals, ``-0.0``, the largest finite float;
 - :func:`transitions` draws *raw* checker inputs and records which fields it made ill-typed
   (:attr:`RawTransition.ill_typed`), so a test knows the expected verdict without asking the spec;
-- every argument is validated up front with an :class:`~rollcheck.spec.errors.InvalidArgument`
-  naming it, e.g. ``InvalidArgument: max_rank=-1 should be at least 0``.
+- every argument is validated up front with an :class:`~rollcheck.spec.errors.ArgumentError`
+  naming it, e.g. ``ArgumentError: max_rank=-1 should be at least 0``.
 
 References: Hypothesis strategies API, https://hypothesis.readthedocs.io/en/latest/reference/strategies.html.
 """
@@ -26,7 +26,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from rollcheck.spec import Contract, InvalidArgument, Rollout, Shape, Step, as_shape, unflatten
+from rollcheck.spec import Contract, ArgumentError, Rollout, Shape, Step, as_shape, unflatten
 
 __all__ = ["RawTransition", "SPECIAL_FLOATS", "contracts", "gae_inputs", "logits", "rollouts", "shaped_tensors",
            "shapes", "steps", "transitions"]
@@ -40,9 +40,9 @@ _ILL_TYPED_FIELDS = ("observation", "next_observation", "action", "reward", "ter
 
 def _nat(name: str, value: Any, least: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidArgument(f"{name}={value!r} should be an int")
+        raise ArgumentError(f"{name}={value!r} should be an int")
     if value < least:
-        raise InvalidArgument(f"{name}={value!r} should be at least {least}")
+        raise ArgumentError(f"{name}={value!r} should be at least {least}")
     return value
 
 
@@ -50,7 +50,7 @@ def _flag(name: str, value: Any, allow_none: bool = True) -> "bool | None":
     if value is None and allow_none:
         return None
     if not isinstance(value, bool):
-        raise InvalidArgument(f"{name}={value!r} should be a bool" + (" or None" if allow_none else ""))
+        raise ArgumentError(f"{name}={value!r} should be a bool" + (" or None" if allow_none else ""))
     return value
 
 
@@ -65,9 +65,9 @@ def shapes(max_rank: int = 3, max_side: int = 4, *, min_rank: int = 0, min_side:
     _nat("min_side", min_side)
     _nat("max_side", max_side)
     if min_rank > max_rank:
-        raise InvalidArgument(f"min_rank={min_rank} should be at most max_rank={max_rank}")
+        raise ArgumentError(f"min_rank={min_rank} should be at most max_rank={max_rank}")
     if min_side > max_side:
-        raise InvalidArgument(f"min_side={min_side} should be at most max_side={max_side}")
+        raise ArgumentError(f"min_side={min_side} should be at most max_side={max_side}")
     return st.lists(st.integers(min_side, max_side), min_size=min_rank, max_size=max_rank)
 
 
@@ -103,13 +103,13 @@ def shaped_tensors(shape: "Shape | list[int]", *, as_numpy: "bool | None" = None
     _flag("as_numpy", as_numpy)
     _flag("finite_only", finite_only, allow_none=False)
     if finite_only and (allow_nan or allow_infinity):
-        raise InvalidArgument(f"finite_only=True contradicts allow_nan={allow_nan}, allow_infinity={allow_infinity}")
+        raise ArgumentError(f"finite_only=True contradicts allow_nan={allow_nan}, allow_infinity={allow_infinity}")
     nan = (not finite_only) if allow_nan is None else _flag("allow_nan", allow_nan, allow_none=False)
     inf = (not finite_only) if allow_infinity is None else _flag("allow_infinity", allow_infinity, allow_none=False)
     if elements is not None and not isinstance(elements, st.SearchStrategy):
-        raise InvalidArgument(f"elements={elements!r} should be a Hypothesis strategy")
+        raise ArgumentError(f"elements={elements!r} should be a Hypothesis strategy")
     if not dtypes or any(d not in ("float16", "float32", "float64") for d in dtypes):
-        raise InvalidArgument(f"dtypes={dtypes!r} should be a non-empty tuple of 'float16', 'float32', 'float64'")
+        raise ArgumentError(f"dtypes={dtypes!r} should be a non-empty tuple of 'float16', 'float32', 'float64'")
     size = math.prod(dims)
 
     def lists(elem: st.SearchStrategy[float]) -> st.SearchStrategy[Any]:
@@ -243,7 +243,7 @@ def steps(obs_shape: "Shape | list[int]", n_actions: int, *, dtypes: tuple[str, 
     dims = as_shape(obs_shape).dims
     _nat("n_actions", n_actions, least=1)
     if not (isinstance(max_magnitude, (int, float)) and 0 < max_magnitude < math.inf):
-        raise InvalidArgument(f"max_magnitude={max_magnitude!r} should be a positive finite number")
+        raise ArgumentError(f"max_magnitude={max_magnitude!r} should be a positive finite number")
     num = st.floats(-max_magnitude, max_magnitude, allow_subnormal=True)
     flags = st.sampled_from([(False, False), (True, False), (True, True)])  # (done, terminated)
     return st.builds(
@@ -291,7 +291,7 @@ def logits(n_actions: "int | None" = None, *, max_actions: int = 8, max_abs: flo
     if n_actions is not None:
         _nat("n_actions", n_actions, least=1)
     if isinstance(max_abs, bool) or not isinstance(max_abs, (int, float)) or not 0 < max_abs <= 1.7976931348623157e308:
-        raise InvalidArgument(f"max_abs={max_abs!r} should be a positive finite float")
+        raise ArgumentError(f"max_abs={max_abs!r} should be a positive finite float")
     _flag("as_numpy", as_numpy)
     base = st.floats(-max_abs, max_abs)
     entry = st.one_of(base, st.sampled_from([0.0, -0.0, float(max_abs), -float(max_abs)]),
@@ -327,7 +327,7 @@ def gae_inputs(*, horizon: "int | None" = None, max_horizon: int = 10, max_magni
     if horizon is not None:
         _nat("horizon", horizon, least=1)
     if not (isinstance(max_magnitude, (int, float)) and 0 < max_magnitude < math.inf):
-        raise InvalidArgument(f"max_magnitude={max_magnitude!r} should be a positive finite number")
+        raise ArgumentError(f"max_magnitude={max_magnitude!r} should be a positive finite number")
     unit = st.one_of(st.sampled_from([0.0, 0.5, 0.9, 0.99, 1.0]), st.floats(0.0, 1.0)) if discounts else st.just(1.0)
     num = st.floats(-max_magnitude, max_magnitude)
     h_s = st.integers(1, max_horizon) if horizon is None else st.just(horizon)

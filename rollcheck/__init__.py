@@ -1,14 +1,18 @@
 """rollcheck — TorchLean's typed contracts for PPO rollout collection, as executable checks.
 
-The public facade. Submodules:
+The public surface: everything a user calls is importable from here, so examples read
+``from rollcheck import Contract, CheckedSession, validate_collector``. The implementation lives in
 
 - :mod:`rollcheck.spec` — the executable spec (pure Python; the oracle);
 - :mod:`rollcheck.impl` — the reference collector, checked sessions, the subprocess bridge;
-- :mod:`rollcheck.properties` — every invariant as a named property, Hypothesis strategies,
-  validators for third-party collectors and the environment fuzzer.
+- :mod:`rollcheck.properties` — every invariant as a typed property, validators, the env fuzzer;
 
-Names below are imported lazily so ``import rollcheck`` stays cheap (the CLI and the pytest
-plugin import it at start-up).
+and :mod:`rollcheck.strategies` holds the Hypothesis strategies for the spec's values.
+
+Every exception rollcheck raises derives from :class:`RollcheckError`.
+
+Names are imported lazily so ``import rollcheck`` stays cheap (the CLI and the pytest plugin import
+it at start-up); ``dir(rollcheck)`` and ``__all__`` list them all.
 """
 
 from __future__ import annotations
@@ -19,32 +23,53 @@ from typing import Any
 __version__ = "0.1.0"
 
 _LAZY = {
-    # impl
+    # spec: the core values and the errors
+    "Shape": "rollcheck.spec",
+    "Contract": "rollcheck.spec",
+    "ContractViolation": "rollcheck.spec",
+    "Violation": "rollcheck.spec",
+    "Transition": "rollcheck.spec",
+    "Step": "rollcheck.spec",
+    "Rollout": "rollcheck.spec",
+    "Env": "rollcheck.spec",
+    "StepResult": "rollcheck.spec",
+    "RollcheckError": "rollcheck.spec",
+    "ArgumentError": "rollcheck.spec",
+    "to_actor_critic_sample": "rollcheck.spec",
+    "load_rollout": "rollcheck.spec",
+    "load_rollout_all": "rollcheck.spec",
+    # impl: collectors, sessions, the bridge
     "CheckedSession": "rollcheck.impl.session",
     "collect_rollout_session_with": "rollcheck.impl.collect",
     "collect_rollout_checked_session_with": "rollcheck.impl.collect",
     "collect_rollout_with": "rollcheck.impl.collect",
     "collect_rollout_vector_with": "rollcheck.impl.vector_collect",
     "VectorRollout": "rollcheck.impl.vector_collect",
-    "VectorContractViolation": "rollcheck.impl.vector_collect",
+    "VectorContractViolation": "rollcheck.impl.vector_rollout",
     "MlpActorCritic": "rollcheck.impl.policy",
     "CounterEnv": "rollcheck.impl.toy_envs",
     "GymnasiumClient": "rollcheck.impl.bridge_client",
-    # properties
-    "Report": "rollcheck.properties.report",
-    "validate_collector": "rollcheck.properties.validate_collector",
-    "validate_arrays": "rollcheck.properties.arrays",
-    "validate_sb3": "rollcheck.properties.sb3_adapter",
-    "validate_rollout_file": "rollcheck.properties.recorded",
-    "fuzz_env": "rollcheck.properties.fuzz_env",
-    "RecordingVecEnv": "rollcheck.properties.recording",
-    "VecTrace": "rollcheck.properties.recording",
+    "BridgeError": "rollcheck.impl.bridge_protocol",
+    # properties: validators, the fuzzer, machines, reports
+    "Property": "rollcheck.properties.core.property",
+    "Report": "rollcheck.properties.core.report",
+    "validate_collector": "rollcheck.properties.collector.validate",
+    "validate_arrays": "rollcheck.properties.rollout.arrays",
+    "validate_sb3": "rollcheck.properties.rollout.sb3",
+    "validate_rollout_file": "rollcheck.properties.rollout.recorded",
+    "fuzz_env": "rollcheck.properties.env.fuzz",
+    "env_machine": "rollcheck.properties.machines",
+    "session_machine": "rollcheck.properties.machines",
+    "RecordingVecEnv": "rollcheck.properties.rollout.recording",
+    "VecTrace": "rollcheck.properties.rollout.recording",
 }
 
-__all__ = sorted(_LAZY) + ["__version__"]
+__all__ = sorted(_LAZY) + ["__version__", "strategies"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "strategies":
+        return importlib.import_module("rollcheck.strategies")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'rollcheck' has no attribute {name!r}")

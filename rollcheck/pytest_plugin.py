@@ -2,21 +2,21 @@
 
 Registers rollcheck's Hypothesis profiles for any suite that has rollcheck installed and adds
 ``--rollcheck-profile NAME`` (default: ``$ROLLCHECK_PROFILE``, else ``ci`` under ``CI``, else
-``dev``); see :mod:`rollcheck.properties.profiles`.
+``dev``); see :mod:`rollcheck.properties.core.profiles`.
 
 It also gives a user's suite one test per collector property (TorchLean's
-``PPO.collectRolloutFromCallbacks`` invariants, :mod:`rollcheck.properties.collector_properties`)
+``PPO.collectRolloutFromCallbacks`` invariants, :mod:`rollcheck.properties.collector.catalog`)
 with the ``rollcheck_collector`` marker and the ``rollcheck_property`` argument::
 
     @pytest.mark.rollcheck_collector("mypkg.ppo:collect", horizon=None, examples=None, skip=())
     def test_my_collector(rollcheck_property):
         rollcheck_property.assert_holds()
 
-The test is parametrized with one :class:`~rollcheck.properties.pytest_support.PropertyCheck` per
+The test is parametrized with one :class:`~rollcheck.properties.collector.pytest_support.PropertyCheck` per
 property id (the test ids are the property ids); the same is available without the marker as
-:func:`rollcheck.properties.pytest_support.collector_property_tests`.
+:func:`rollcheck.properties.collector.pytest_support.collector_property_tests`.
 ``@pytest.mark.rollcheck_env(make_env, **fuzz_env_kwargs)`` does the same for an environment's
-properties (:mod:`rollcheck.properties.env_properties`, one ``fuzz_env`` run per process).
+properties (:mod:`rollcheck.properties.env.catalog`, one ``fuzz_env`` run per process).
 Examples and the example database follow the loaded profile; everything works under pytest-xdist.
 
 A test can ``record_property("rollcheck_summary", text)``; the plugin prints those lines in a
@@ -35,13 +35,13 @@ def pytest_addoption(parser):
 
 
 def pytest_configure(config):
-    from rollcheck.properties.profiles import load_profile
+    from rollcheck.properties.core.profiles import load_profile
 
-    from rollcheck.spec.errors import InvalidArgument
+    from rollcheck.spec.errors import ArgumentError
 
     try:
         chosen = load_profile(config.getoption("--rollcheck-profile"))
-    except InvalidArgument as exc:
+    except ArgumentError as exc:
         raise pytest.UsageError(f"rollcheck: {exc}") from None
     config._rollcheck_profile = chosen  # shown in the header
     config.addinivalue_line(
@@ -78,7 +78,7 @@ def rollcheck_property(request):
 def pytest_generate_tests(metafunc):
     if "rollcheck_property" not in metafunc.fixturenames:
         return
-    from rollcheck.properties.pytest_support import env_property_checks, property_checks
+    from rollcheck.properties.collector.pytest_support import env_property_checks, property_checks
 
     for name, build in (("rollcheck_collector", property_checks), ("rollcheck_env", env_property_checks)):
         marker = metafunc.definition.get_closest_marker(name)

@@ -28,7 +28,7 @@ from .contract import (Contract, action_violations, check_action, check_done_fla
                        tensor_in_closed_interval, transition_violations)
 from .environment import (Env, SafeEnv, SafePathReport, StepResult, check_action_path_safe, evolve,
                           evolve_from, reset, rollout, rollout_from, states, states_from, step_gym)
-from .errors import ContractViolation, InvalidArgument, Violation
+from .errors import ArgumentError, ContractViolation, RollcheckError, Violation
 from .policy_gradient import (action_log_softmax, action_policy, sample_action_from_logits,
                               sample_categorical)
 from .random_stream import random_bits, uniform
@@ -42,7 +42,7 @@ from .transition import Transition
 from .environment import rollout  # noqa: E402,F811  (must stay after ``from .rollout import ...``)
 
 __all__ = [
-    "ActorCriticSample", "Contract", "ContractViolation", "Env", "InvalidArgument", "Rollout",
+    "ActorCriticSample", "Contract", "ContractViolation", "Env", "ArgumentError", "Rollout",
     "SafeEnv", "SafePathReport", "Shape", "Step", "StepResult", "Transition", "Violation",
     "action_log_softmax", "action_policy", "action_violations", "as_shape", "check_action",
     "check_action_path_safe", "check_done_flags", "check_observation", "check_reward",

@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from typing import Sequence
 
-from .errors import InvalidArgument
+from .errors import ArgumentError
 
 __all__ = ["discounted_returns_done", "generalized_advantage_estimation", "normalize_zscore",
            "returns_from_advantages"]
@@ -34,7 +34,7 @@ __all__ = ["discounted_returns_done", "generalized_advantage_estimation", "norma
 def _same_length(**columns: Sequence) -> int:
     lengths = {name: len(col) for name, col in columns.items()}
     if len(set(lengths.values())) > 1:
-        raise InvalidArgument(f"columns have different lengths: {lengths}")
+        raise ArgumentError(f"columns have different lengths: {lengths}")
     return next(iter(lengths.values()))
 
 
@@ -46,7 +46,7 @@ def generalized_advantage_estimation(gamma: float, lam: float, rewards: Sequence
                      terminated=terminated)
     for t in range(n):
         if terminated[t] and not dones[t]:
-            raise InvalidArgument(f"terminated[{t}]=True but dones[{t}]=False (done = terminated or truncated)")
+            raise ArgumentError(f"terminated[{t}]=True but dones[{t}]=False (done = terminated or truncated)")
     gamma, lam = float(gamma), float(lam)  # Python floats (float64): numpy float32 inputs would compute in float32
     advantages = [0.0] * n
     adv_next = 0.0

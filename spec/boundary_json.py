@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Iterable, Union
 
 from .contract import Contract, checked_transition_value, transition_violations
-from .errors import ContractViolation, InvalidArgument, Violation, format_value
+from .errors import ContractViolation, ArgumentError, Violation, format_value
 from .shape import Shape, as_shape, unflatten
 from .transition import Transition
 
@@ -154,7 +154,7 @@ def parse_rollout_text(text: str, obs_shape: "Shape | Iterable[int]", n_actions:
                        contract: "Contract | None" = None) -> list[TransitionResult]:
     """One result per transition of an interchange document: a ``Transition`` or the ``ContractViolation``."""
     if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0:
-        raise InvalidArgument(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
+        raise ArgumentError(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
     shape = as_shape(obs_shape)
     results: list[TransitionResult] = []
     for i, tj in enumerate(_parse_document(text)):
@@ -182,7 +182,7 @@ def load_rollout(path: "str | Path", obs_shape: "Shape | Iterable[int]", n_actio
                  contract: "Contract | None" = None) -> list[Transition]:
     """Load a rollout file; raise the first bad transition's ``ContractViolation`` (Lean ``loadRollout``)."""
     if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0:
-        raise InvalidArgument(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
+        raise ArgumentError(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
     shape = as_shape(obs_shape)
     out: list[Transition] = []
     for i, tj in enumerate(_parse_document(_read(path))):
@@ -197,7 +197,7 @@ def _tensor_json(arr: Any, field: str, index: int) -> Any:
     flat = [float(x) for x in (arr.ravel().tolist() if hasattr(arr, "ravel") else [arr])]
     for x in flat:
         if math.isnan(x) or math.isinf(x):
-            raise InvalidArgument(f"transition {index}, field {field!r}: {x} cannot be written as a JSON number")
+            raise ArgumentError(f"transition {index}, field {field!r}: {x} cannot be written as a JSON number")
     return unflatten(flat, Shape(tuple(getattr(arr, "shape", ()))))
 
 
@@ -206,7 +206,7 @@ def transitions_to_json(transitions: Iterable[Transition]) -> dict:
     out = []
     for i, t in enumerate(transitions):
         if math.isnan(t.reward) or math.isinf(t.reward):
-            raise InvalidArgument(f"transition {i}, field 'reward': {t.reward} cannot be written as a JSON number")
+            raise ArgumentError(f"transition {i}, field 'reward': {t.reward} cannot be written as a JSON number")
         out.append({"obs": _tensor_json(t.observation, "obs", i), "action": t.action, "reward": t.reward,
                     "terminated": t.terminated, "truncated": t.truncated,
                     "next_obs": _tensor_json(t.next_observation, "next_obs", i)})

@@ -27,7 +27,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .errors import ContractViolation, InvalidArgument, Violation, format_value
+from .errors import ContractViolation, ArgumentError, Violation, format_value
 from .shape import Shape, as_shape, tensor_violations
 from .transition import Transition
 
@@ -82,18 +82,18 @@ def _check_range(name: str, rng: Any) -> "tuple[float, float] | None":
     try:
         lo, hi = rng
     except (TypeError, ValueError):
-        raise InvalidArgument(f"Contract.{name}={rng!r} should be None or a pair (lo, hi)") from None
+        raise ArgumentError(f"Contract.{name}={rng!r} should be None or a pair (lo, hi)") from None
     for bound in (lo, hi):
         if _is_bool(bound) or not isinstance(bound, (int, float)) and not hasattr(bound, "__float__"):
-            raise InvalidArgument(f"Contract.{name}={rng!r}: bound {bound!r} is not a real number")
+            raise ArgumentError(f"Contract.{name}={rng!r}: bound {bound!r} is not a real number")
     try:
         lo, hi = float(lo), float(hi)
     except OverflowError:
-        raise InvalidArgument(f"Contract.{name}={rng!r}: a bound is too large for a float") from None
+        raise ArgumentError(f"Contract.{name}={rng!r}: a bound is too large for a float") from None
     if math.isnan(lo) or math.isnan(hi):
-        raise InvalidArgument(f"Contract.{name}={rng!r}: a NaN bound admits nothing and is rejected")
+        raise ArgumentError(f"Contract.{name}={rng!r}: a NaN bound admits nothing and is rejected")
     if lo > hi:
-        raise InvalidArgument(f"Contract.{name}={rng!r}: lo={lo} should be at most hi={hi}")
+        raise ArgumentError(f"Contract.{name}={rng!r}: lo={lo} should be at most hi={hi}")
     return (lo, hi)
 
 
@@ -119,7 +119,7 @@ class Contract:
     def __post_init__(self) -> None:
         for name in ("check_obs_finite", "check_reward_finite", "require_exclusive_done_flags"):
             if not isinstance(getattr(self, name), bool):
-                raise InvalidArgument(f"Contract.{name}={getattr(self, name)!r} should be a bool")
+                raise ArgumentError(f"Contract.{name}={getattr(self, name)!r} should be a bool")
         object.__setattr__(self, "obs_range", _check_range("obs_range", self.obs_range))
         object.__setattr__(self, "reward_range", _check_range("reward_range", self.reward_range))
 

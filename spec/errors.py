@@ -5,7 +5,7 @@ but as data: a :class:`Violation` names the field, the offending value and the r
 a :class:`ContractViolation` carries *every* violation a checker found (TorchLean stops at the
 first; rollcheck reports all of them so nothing is lost).
 
-:class:`InvalidArgument` is raised when a constructor is handed something the Lean type would not
+:class:`ArgumentError` is raised when a constructor is handed something the Lean type would not
 admit (``horizon = 0``, a contract with ``lo > hi``, a ``Rollout`` of the wrong length, ...).
 
 Invariant enforced: every error message names the field and the value, e.g.
@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ContractViolation", "InvalidArgument", "Violation", "format_value"]
+__all__ = ["ArgumentError", "ContractViolation", "RollcheckError", "Violation", "format_value"]
 
 
 def format_value(value: Any, limit: int = 80) -> str:
@@ -51,17 +51,21 @@ class Violation:
         return f'{where}field "{self.field}": {self.message} ({self.rule})'
 
 
-class InvalidArgument(ValueError):
+class RollcheckError(Exception):
+    """The base of every exception rollcheck raises (``except rollcheck.RollcheckError`` catches them all)."""
+
+
+class ArgumentError(RollcheckError, ValueError):
     """A value the Lean type would not admit was passed to a constructor or function."""
 
 
-class ContractViolation(ValueError):
+class ContractViolation(RollcheckError, ValueError):
     """One or more :class:`Violation` s found by a checker (all of them, not just the first)."""
 
     def __init__(self, violations: "list[Violation] | tuple[Violation, ...]") -> None:
         violations = tuple(violations)
         if not violations:
-            raise InvalidArgument("ContractViolation needs at least one Violation")
+            raise ArgumentError("ContractViolation needs at least one Violation")
         self.violations: tuple[Violation, ...] = violations
         super().__init__("; ".join(str(v) for v in violations))
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from .errors import InvalidArgument
+from .errors import ArgumentError
 from .random_stream import uniform
 
 __all__ = ["action_log_softmax", "action_policy", "as_logits", "categorical_index", "sample_action_from_logits",
@@ -30,23 +30,23 @@ def as_logits(logits: Any, field: str = "logits") -> list[float]:
     if hasattr(logits, "tolist") and not isinstance(logits, (list, tuple)):
         shape = getattr(logits, "shape", None)
         if shape is not None and len(shape) != 1:
-            raise InvalidArgument(f"{field} has shape {list(shape)}; a vector [n_actions] is required")
+            raise ArgumentError(f"{field} has shape {list(shape)}; a vector [n_actions] is required")
         logits = logits.tolist()
     if not isinstance(logits, (list, tuple)):
-        raise InvalidArgument(f"{field}={logits!r:.80} should be a vector of floats")
+        raise ArgumentError(f"{field}={logits!r:.80} should be a vector of floats")
     out: list[float] = []
     for i, x in enumerate(logits):
         if isinstance(x, bool) or not isinstance(x, (int, float)):
-            raise InvalidArgument(f"{field}[{i}]={x!r} is not a real number")
+            raise ArgumentError(f"{field}[{i}]={x!r} is not a real number")
         try:
             x = float(x)
         except OverflowError:
-            raise InvalidArgument(f"{field}[{i}]={x!r:.40} is too large for a float") from None
+            raise ArgumentError(f"{field}[{i}]={x!r:.40} is too large for a float") from None
         if math.isnan(x) or math.isinf(x):
-            raise InvalidArgument(f"{field}[{i}]={x} is not finite")
+            raise ArgumentError(f"{field}[{i}]={x} is not finite")
         out.append(x)
     if not out:
-        raise InvalidArgument(f"{field} is empty; n_actions must be positive (NeZero nActions)")
+        raise ArgumentError(f"{field} is empty; n_actions must be positive (NeZero nActions)")
     return out
 
 
@@ -63,7 +63,7 @@ def action_log_softmax(logits: Any, action: int) -> float:
     """``log_softmax(logits)[action]``, unclamped (TorchLean ``actionLogSoftmax``)."""
     zs = as_logits(logits)
     if isinstance(action, bool) or not hasattr(action, "__index__") or not 0 <= int(action) < len(zs):
-        raise InvalidArgument(f"action={action!r} is not in Fin {len(zs)}")
+        raise ArgumentError(f"action={action!r} is not in Fin {len(zs)}")
     m = max(zs)
     log_total = math.log(math.fsum(math.exp(z - m) for z in zs))
     return (zs[int(action)] - m) - log_total
@@ -92,7 +92,7 @@ def categorical_index(u: float, probs: Sequence[float]) -> int:
 def sample_categorical(seed: int, counter: int, probs: Sequence[float]) -> tuple[int, int]:
     """Inverse-CDF draw from ``probs`` with the uniform of ``(seed, counter)``; returns ``(counter + 1, a)``."""
     if len(probs) == 0:
-        raise InvalidArgument("probs is empty; n_actions must be positive (NeZero nActions)")
+        raise ArgumentError("probs is empty; n_actions must be positive (NeZero nActions)")
     u = uniform(seed, counter)  # validates seed and counter as words in [0, 2**64)
     return int(counter) + 1, categorical_index(u, probs)
 

@@ -23,7 +23,7 @@ rejected (silently wrapping would alias streams).  One call costs well under a m
 
 from __future__ import annotations
 
-from .errors import InvalidArgument
+from .errors import ArgumentError
 
 __all__ = ["GOLDEN_GAMMA", "MASK64", "random_bits", "splitmix64_mix", "uniform"]
 
@@ -41,10 +41,10 @@ def splitmix64_mix(z: int) -> int:
 
 def _check_word(name: str, value: object) -> int:
     if isinstance(value, bool) or not hasattr(value, "__index__"):
-        raise InvalidArgument(f"{name}={value!r} should be an int in [0, 2**64)")
+        raise ArgumentError(f"{name}={value!r} should be an int in [0, 2**64)")
     v = int(value)  # type: ignore[arg-type]
     if not 0 <= v <= MASK64:
-        raise InvalidArgument(f"{name}={v} should be in [0, 2**64)")
+        raise ArgumentError(f"{name}={v} should be in [0, 2**64)")
     return v
 
 

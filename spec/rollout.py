@@ -19,7 +19,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from .errors import InvalidArgument
+from .errors import ArgumentError
 from .shape import Shape, as_shape
 from .transition import _same_float, as_bool, as_nat, as_real
 
@@ -45,7 +45,7 @@ class Step:
     def __post_init__(self) -> None:
         state = np.array(self.state, copy=True)
         if state.dtype.kind not in "fiu":
-            raise InvalidArgument(f"Step.state has dtype {state.dtype}; a real tensor is required")
+            raise ArgumentError(f"Step.state has dtype {state.dtype}; a real tensor is required")
         state.setflags(write=False)
         object.__setattr__(self, "state", state)
         object.__setattr__(self, "action", as_nat(self.action, "Step.action"))
@@ -54,7 +54,7 @@ class Step:
         object.__setattr__(self, "done", as_bool(self.done, "Step.done"))
         object.__setattr__(self, "terminated", as_bool(self.terminated, "Step.terminated"))
         if self.terminated and not self.done:
-            raise InvalidArgument("Step.terminated=True but Step.done=False (done = terminated or truncated)")
+            raise ArgumentError("Step.terminated=True but Step.done=False (done = terminated or truncated)")
 
     @property
     def truncated_only(self) -> bool:
@@ -90,31 +90,31 @@ class Rollout:
     def __post_init__(self) -> None:
         horizon = self.horizon
         if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon <= 0:
-            raise InvalidArgument(f"Rollout.horizon={horizon!r} should be a positive int (NeZero horizon)")
+            raise ArgumentError(f"Rollout.horizon={horizon!r} should be a positive int (NeZero horizon)")
         steps = tuple(self.steps)
         for i, st in enumerate(steps):
             if not isinstance(st, Step):
-                raise InvalidArgument(f"Rollout.steps[{i}]={st!r:.60} is not a Step")
+                raise ArgumentError(f"Rollout.steps[{i}]={st!r:.60} is not a Step")
         if len(steps) != horizon:
-            raise InvalidArgument(
+            raise ArgumentError(
                 f"Rollout.steps has {len(steps)} steps but horizon={horizon} (steps_size_eq_horizon)")
         object.__setattr__(self, "steps", steps)
         object.__setattr__(self, "horizon", int(horizon))
         if self.n_actions is not None:
             n = self.n_actions
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-                raise InvalidArgument(f"Rollout.n_actions={n!r} should be a positive int (NeZero nActions)")
+                raise ArgumentError(f"Rollout.n_actions={n!r} should be a positive int (NeZero nActions)")
             object.__setattr__(self, "n_actions", int(n))
             for i, st in enumerate(steps):
                 if st.action >= n:
-                    raise InvalidArgument(
+                    raise ArgumentError(
                         f"Rollout.steps[{i}].action={st.action} is out of range (n_actions={n})")
         if self.obs_shape is not None:
             shape = as_shape(self.obs_shape)
             object.__setattr__(self, "obs_shape", shape)
             for i, st in enumerate(steps):
                 if st.state.shape != shape.dims:
-                    raise InvalidArgument(
+                    raise ArgumentError(
                         f"Rollout.steps[{i}].state has shape {list(st.state.shape)}, expected {shape.pretty()}")
 
     def __len__(self) -> int:
@@ -170,6 +170,6 @@ def steps_from_columns(states: Iterable[Any], actions: Iterable[int], old_log_pr
     cols = [list(c) for c in (states, actions, old_log_probs, rewards, dones, values, next_values, terminated)]
     lengths = {len(c) for c in cols}
     if len(lengths) != 1:
-        raise InvalidArgument(f"steps_from_columns: columns have different lengths {[len(c) for c in cols]}")
+        raise ArgumentError(f"steps_from_columns: columns have different lengths {[len(c) for c in cols]}")
     return tuple(Step(state=s, action=a, old_log_prob=lp, reward=r, done=d, value=v, next_value=nv, terminated=te)
                  for s, a, lp, r, d, v, nv, te in zip(*cols))

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .advantage import generalized_advantage_estimation, normalize_zscore, returns_from_advantages
-from .errors import InvalidArgument
+from .errors import ArgumentError
 from .rollout import Rollout
 
 __all__ = ["ActorCriticSample", "to_actor_critic_sample"]
@@ -44,13 +44,13 @@ def to_actor_critic_sample(rollout: Rollout, gamma: float, lam: float,
     """Build the minibatch; ``n_actions`` defaults to ``rollout.n_actions``."""
     n = rollout.n_actions if n_actions is None else n_actions
     if n is None:
-        raise InvalidArgument("to_actor_critic_sample: n_actions is required (the rollout does not record it)")
+        raise ArgumentError("to_actor_critic_sample: n_actions is required (the rollout does not record it)")
     if isinstance(n, bool) or not hasattr(n, "__index__") or int(n) <= 0:
-        raise InvalidArgument(f"n_actions={n!r} should be a positive int")
+        raise ArgumentError(f"n_actions={n!r} should be a positive int")
     n = int(n)
     for t, st in enumerate(rollout.steps):
         if st.action >= n:
-            raise InvalidArgument(f"step {t}: action={st.action} is out of range (n_actions={n})")
+            raise ArgumentError(f"step {t}: action={st.action} is out of range (n_actions={n})")
     raw = generalized_advantage_estimation(gamma, lam, rollout.rewards, rollout.values,
                                            rollout.next_values, rollout.dones, rollout.terminateds)
     returns = returns_from_advantages(raw, rollout.values)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
-from .errors import InvalidArgument, Violation, format_value
+from .errors import ArgumentError, Violation, format_value
 
 __all__ = ["Shape", "as_shape", "flatten_tensor", "tensor_violations", "unflatten"]
 
@@ -31,10 +31,10 @@ class Shape:
 
     def __post_init__(self) -> None:
         if not isinstance(self.dims, tuple):
-            raise InvalidArgument(f"Shape.dims={self.dims!r} should be a tuple of ints")
+            raise ArgumentError(f"Shape.dims={self.dims!r} should be a tuple of ints")
         for d in self.dims:
             if isinstance(d, bool) or not isinstance(d, int) or d < 0:
-                raise InvalidArgument(
+                raise ArgumentError(
                     f"Shape.dims={self.dims!r}: dimension {d!r} should be a non-negative int"
                 )
 
@@ -83,10 +83,10 @@ def as_shape(shape: "Shape | Iterable[int]", field: str = "obs_shape") -> Shape:
     try:
         dims = tuple(shape)
     except TypeError:
-        raise InvalidArgument(f"{field}={shape!r} should be a Shape or a list of ints") from None
+        raise ArgumentError(f"{field}={shape!r} should be a Shape or a list of ints") from None
     for d in dims:
         if not _is_int(d) or int(d) < 0:
-            raise InvalidArgument(f"{field}={shape!r}: dimension {d!r} should be a non-negative int")
+            raise ArgumentError(f"{field}={shape!r}: dimension {d!r} should be a non-negative int")
     return Shape(tuple(int(d) for d in dims))
 
 
@@ -179,7 +179,7 @@ def flatten_tensor(value: Any, shape: "Shape | Iterable[int]", field: str = "obs
 def unflatten(flat: "tuple[float, ...] | list[float]", shape: Shape) -> Any:
     """Nested lists of ``shape`` from row-major ``flat`` (a bare float for the scalar shape)."""
     if len(flat) != shape.size:
-        raise InvalidArgument(f"unflatten: {len(flat)} values do not fill shape {shape.pretty()}")
+        raise ArgumentError(f"unflatten: {len(flat)} values do not fill shape {shape.pretty()}")
     if not shape.dims:
         return flat[0]
 

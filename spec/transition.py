@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidArgument
+from .errors import ArgumentError
 
 __all__ = ["Transition", "frozen_array"]
 
@@ -31,9 +31,9 @@ def frozen_array(value: Any, field: str, dtype: Any = np.float64) -> np.ndarray:
     try:
         arr = np.array(value, dtype=dtype, copy=True)
     except (TypeError, ValueError) as exc:
-        raise InvalidArgument(f"{field}={value!r:.80} is not a real tensor: {exc}") from None
+        raise ArgumentError(f"{field}={value!r:.80} is not a real tensor: {exc}") from None
     if arr.dtype.kind not in "fiu" or (hasattr(value, "dtype") and np.asarray(value).dtype.kind == "b"):
-        raise InvalidArgument(f"{field}: dtype {np.asarray(value).dtype} is not real-valued")
+        raise ArgumentError(f"{field}: dtype {np.asarray(value).dtype} is not real-valued")
     arr.setflags(write=False)
     return arr
 
@@ -41,18 +41,18 @@ def frozen_array(value: Any, field: str, dtype: Any = np.float64) -> np.ndarray:
 def as_bool(value: Any, field: str) -> bool:
     if isinstance(value, (bool, np.bool_)):
         return bool(value)
-    raise InvalidArgument(f"{field}={value!r} should be a bool")
+    raise ArgumentError(f"{field}={value!r} should be a bool")
 
 
 def as_real(value: Any, field: str) -> float:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InvalidArgument(f"{field}={value!r} should be a real number")
+        raise ArgumentError(f"{field}={value!r} should be a real number")
     return float(value)
 
 
 def as_nat(value: Any, field: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise InvalidArgument(f"{field}={value!r} should be a non-negative int")
+        raise ArgumentError(f"{field}={value!r} should be a non-negative int")
     return int(value)
 
 
@@ -71,7 +71,7 @@ class Transition:
         obs = frozen_array(self.observation, "observation")
         nxt = frozen_array(self.next_observation, "next_observation")
         if obs.shape != nxt.shape:
-            raise InvalidArgument(
+            raise ArgumentError(
                 f"next_observation has shape {list(nxt.shape)} but observation has shape {list(obs.shape)}")
         object.__setattr__(self, "observation", obs)
         object.__setattr__(self, "next_observation", nxt)

@@ -29,6 +29,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
+from rollcheck.spec.errors import RollcheckError
 
 PROGRESS_MIN_HORIZON = 1000
 
@@ -61,7 +62,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     parser.set_defaults(handler=run)
 
 
-class UsageError(Exception):
+class UsageError(RollcheckError):
     """Bad arguments or an environment that cannot be run (exit status 2)."""
 
 
@@ -71,7 +72,7 @@ def _fail(message: str, status: int) -> int:
 
 
 def _validated(args: argparse.Namespace) -> tuple[Any, dict]:
-    from rollcheck.spec import Contract, InvalidArgument
+    from rollcheck.spec import Contract, ArgumentError
 
     for name, least in (("horizon", 1), ("seed", 0), ("counter", 0)):
         if getattr(args, name) < least:
@@ -84,7 +85,7 @@ def _validated(args: argparse.Namespace) -> tuple[Any, dict]:
         contract = Contract(obs_range=None if args.obs_range is None else tuple(args.obs_range),
                             reward_range=None if args.reward_range is None else tuple(args.reward_range),
                             require_exclusive_done_flags=args.exclusive_done_flags)
-    except InvalidArgument as exc:
+    except ArgumentError as exc:
         raise UsageError(str(exc)) from None
     make_kwargs: dict = {}
     if args.make_kwargs is not None:
@@ -162,7 +163,7 @@ def _collect(args: argparse.Namespace, contract: Any, make_kwargs: dict, transit
     """Run the collection; returns ``(rollout, counter, meta)``; fills ``transitions`` as it goes."""
     from rollcheck.impl.collect import collect_rollout_checked_session_with, collect_rollout_with
     from rollcheck.impl.session import CheckedSession
-    from rollcheck.spec import InvalidArgument
+    from rollcheck.spec import ArgumentError
 
     show = (not args.no_progress and args.horizon >= PROGRESS_MIN_HORIZON and sys.stderr.isatty())
     if args.bridge:
@@ -172,7 +173,7 @@ def _collect(args: argparse.Namespace, contract: Any, make_kwargs: dict, transit
             client = GymnasiumClient.spawn(args.env_id, make_kwargs=make_kwargs or None, contract=contract)
         except BridgeContractViolation:
             raise
-        except (BridgeError, InvalidArgument) as exc:
+        except (BridgeError, ArgumentError) as exc:
             raise UsageError(f"cannot start the bridge for {args.env_id!r}: {exc}") from None
         try:
             with client:
@@ -201,7 +202,7 @@ def _collect(args: argparse.Namespace, contract: Any, make_kwargs: dict, transit
         raise UsageError(f"cannot make environment {args.env_id!r}: {type(exc).__name__}: {exc}") from None
     try:
         sess = CheckedSession.gymnasium(env, seed=args.seed, contract=contract)
-    except InvalidArgument as exc:
+    except ArgumentError as exc:
         env.close()
         raise UsageError(str(exc)) from None
     with sess:
@@ -304,7 +305,7 @@ def _write_summary(summary: dict, json_path: Path, md_path: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rollcheck.impl.atomic_io import atomic_write_text
-    from rollcheck.spec import ContractViolation, InvalidArgument, dumps_rollout
+    from rollcheck.spec import ContractViolation, ArgumentError, dumps_rollout
 
     try:
         contract, make_kwargs = _validated(args)
@@ -321,7 +322,7 @@ def run(args: argparse.Namespace) -> int:
                                        for v in located.violations],
                         "contract": _contract_dict(contract)}, json_path, md_path)
         return _fail(f"contract violated: {located}", 1)
-    except InvalidArgument as exc:
+    except ArgumentError as exc:
         return _fail(str(exc), 2)
     summary = summarize(args, contract, rollout, counter, meta["elapsed"])
     summary["rollout_file"] = str(rollout_path)

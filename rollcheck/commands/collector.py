@@ -1,7 +1,7 @@
 """``rollcheck collector MODULE:FUNC`` — validate a rollout collector with the seed's signature.
 
 Mirrors TorchLean's ``NN.Runtime.RL.PPO.collectRolloutFromCallbacks`` as the specification the
-target must meet (see :func:`rollcheck.properties.validate_collector.validate_collector`).
+target must meet (see :func:`rollcheck.properties.collector.validate.validate_collector`).
 
     rollcheck collector MODULE:FUNC [--env ENV_ID] [--horizon H] [--examples N] [--seed S]
                         [--report-dir DIR] [--skip ID ...] [--tolerance T]
@@ -59,8 +59,8 @@ def register(subparsers) -> None:
 
 def _import_target(target: str):
     """The callable named by ``MODULE:FUNC``, or raise ``ValueError`` with the reason."""
-    from rollcheck.properties.pytest_support import resolve_target
-    from rollcheck.spec.errors import InvalidArgument
+    from rollcheck.properties.collector.pytest_support import resolve_target
+    from rollcheck.spec.errors import ArgumentError
 
     if ":" not in target:
         raise ValueError(f"target {target!r} should look like MODULE:FUNC (e.g. mypkg.ppo:collect)")
@@ -70,7 +70,7 @@ def _import_target(target: str):
         return resolve_target(target)
     except ImportError as exc:
         raise ValueError(f"cannot import {target.split(':')[0]!r}: {type(exc).__name__}: {exc}") from None
-    except InvalidArgument as exc:
+    except ArgumentError as exc:
         raise ValueError(str(exc)) from None
     except Exception as exc:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
@@ -78,14 +78,14 @@ def _import_target(target: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from rollcheck.properties.profiles import load_profile
-    from rollcheck.properties.pytest_support import format_result
-    from rollcheck.properties.validate_collector import validate_collector
-    from rollcheck.spec.errors import InvalidArgument
+    from rollcheck.properties.core.profiles import load_profile
+    from rollcheck.properties.collector.pytest_support import format_result
+    from rollcheck.properties.collector.validate import validate_collector
+    from rollcheck.spec.errors import ArgumentError
 
     try:
         load_profile(args.profile)
-    except Exception as exc:   # hypothesis.errors.InvalidArgument for an unknown profile name
+    except Exception as exc:   # hypothesis.errors.ArgumentError for an unknown profile name
         print(f"rollcheck collector: --profile {args.profile!r}: {exc}", file=sys.stderr)
         return 2
     try:
@@ -97,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
         report = validate_collector(collect, env=args.env, horizon=args.horizon, examples=args.examples,
                                     seed=args.seed, skip=args.skip, report_dir=args.report_dir,
                                     tolerance=args.tolerance, target_name=args.target)
-    except InvalidArgument as exc:
-        print(f"rollcheck collector: InvalidArgument: {exc}", file=sys.stderr)
+    except ArgumentError as exc:
+        print(f"rollcheck collector: ArgumentError: {exc}", file=sys.stderr)
         return 2
     written = ", ".join(report.meta.get("written", {}).values())
     if report.error:

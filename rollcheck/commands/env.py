@@ -9,7 +9,7 @@ callable returning an env; the current directory is importable, as with ``python
 (the report shows a replayable snippet per finding), 2 ENV or a wrapper cannot be imported or
 built, or an argument is invalid. Reports (Markdown, JSON, JUnit) go to ``--report-dir``.
 
-Thin layer over :func:`rollcheck.properties.fuzz_env.fuzz_env`; mirrors no TorchLean definition.
+Thin layer over :func:`rollcheck.properties.env.fuzz.fuzz_env`; mirrors no TorchLean definition.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ __all__ = ["register", "run"]
 
 
 def register(subparsers) -> None:
-    from rollcheck.properties.fuzz_env import DEFAULT_MAX_EXAMPLES, DEFAULT_MAX_STEPS
+    from rollcheck.properties.env.fuzz import DEFAULT_MAX_EXAMPLES, DEFAULT_MAX_STEPS
 
     p = subparsers.add_parser(
         "env", help="fuzz an environment / wrapper stack against the env contract",
@@ -53,8 +53,8 @@ def _stem(target: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rollcheck.properties.fuzz_env import fuzz_env
-    from rollcheck.spec.errors import InvalidArgument
+    from rollcheck.properties.env.fuzz import fuzz_env
+    from rollcheck.spec.errors import ArgumentError
 
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())  # MODULE:FACTORY from the working directory, as `python -m` does
@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
         report = fuzz_env(args.env, wrappers=args.wrapper, max_examples=args.max_examples,
                           max_steps=args.max_steps, seed=args.seed, skip=args.skip, vector=args.vector,
                           progress=True if args.progress else None)
-    except InvalidArgument as exc:
-        print(f"rollcheck env: InvalidArgument: {exc}", file=sys.stderr)
+    except ArgumentError as exc:
+        print(f"rollcheck env: ArgumentError: {exc}", file=sys.stderr)
         return 2
     if report.error:
         print(f"rollcheck env: cannot run {args.env!r}: {report.error}", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 Mirrors TorchLean's ``Boundary.Json.loadRolloutAll`` as a command: every transition of ``FILE`` is
 checked against the contract built from the options (``Boundary.Core.Contract``), and *all* bad
-transitions are reported (see :mod:`rollcheck.properties.recorded`).
+transitions are reported (see :mod:`rollcheck.properties.rollout.recorded`).
 
     rollcheck rollout FILE --obs-shape 4 --n-actions 2 [--obs-range LO HI] [--reward-range LO HI]
                       [--no-obs-finite] [--no-reward-finite] [--exclusive-done-flags]
@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from rollcheck.spec.contract import Contract
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.errors import ArgumentError
 from rollcheck.spec.shape import Shape
 
 __all__ = ["parse_obs_shape", "register", "run"]
@@ -38,9 +38,9 @@ def parse_obs_shape(parts: "list[str]") -> Shape:
         try:
             d = int(token)
         except ValueError:
-            raise InvalidArgument(f"--obs-shape {text!r}: {token!r} is not a non-negative integer") from None
+            raise ArgumentError(f"--obs-shape {text!r}: {token!r} is not a non-negative integer") from None
         if d < 0:
-            raise InvalidArgument(f"--obs-shape {text!r}: dimension {d} should be non-negative")
+            raise ArgumentError(f"--obs-shape {text!r}: dimension {d} should be non-negative")
         dims.append(d)
     return Shape(tuple(dims))
 
@@ -61,7 +61,7 @@ def _ranges(indices: "list[int]", limit: int = 200) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rollcheck.properties.recorded import validate_rollout_file
+    from rollcheck.properties.rollout.recorded import validate_rollout_file
 
     try:
         shape = parse_obs_shape(args.obs_shape)
@@ -71,12 +71,12 @@ def run(args: argparse.Namespace) -> int:
                             reward_range=tuple(args.reward_range) if args.reward_range else None,
                             require_exclusive_done_flags=args.exclusive_done_flags)
         if args.n_actions <= 0:
-            raise InvalidArgument(f"--n-actions {args.n_actions} should be a positive int")
+            raise ArgumentError(f"--n-actions {args.n_actions} should be a positive int")
         if args.show < 0:
-            raise InvalidArgument(f"--show {args.show} should be at least 0")
+            raise ArgumentError(f"--show {args.show} should be at least 0")
         report = validate_rollout_file(args.file, shape, args.n_actions, contract)
-    except InvalidArgument as exc:
-        print(f"rollcheck rollout: InvalidArgument: {exc}", file=sys.stderr)
+    except ArgumentError as exc:
+        print(f"rollcheck rollout: ArgumentError: {exc}", file=sys.stderr)
         return 2
     if args.report_dir:
         paths = report.write(args.report_dir, f"rollout-{Path(args.file).stem}")

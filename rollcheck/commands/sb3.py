@@ -1,7 +1,7 @@
 """``rollcheck sb3 ENV_ID`` — run Stable-Baselines3 PPO's rollout collection for real and check its buffer.
 
 Mirrors TorchLean's ``PPO.collectRolloutFromCallbacks`` + split-flag GAE against SB3's
-``collect_rollouts``/``RolloutBuffer`` (see :mod:`rollcheck.properties.sb3_adapter`).
+``collect_rollouts``/``RolloutBuffer`` (see :mod:`rollcheck.properties.rollout.sb3`).
 
     rollcheck sb3 ENV_ID [--n-envs N] [--n-steps K] [--seed S] [--train-steps M]
                          [--max-episode-steps L] [--model PATH] [--report-dir DIR]
@@ -39,15 +39,15 @@ def print_report(report) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rollcheck.spec.errors import InvalidArgument
+    from rollcheck.spec.errors import ArgumentError
 
     for name in ("n_envs", "n_steps"):
         if getattr(args, name) <= 0:
-            print(f"rollcheck sb3: InvalidArgument: --{name.replace('_', '-')} {getattr(args, name)} should be "
+            print(f"rollcheck sb3: ArgumentError: --{name.replace('_', '-')} {getattr(args, name)} should be "
                   "a positive int", file=sys.stderr)
             return 2
     try:
-        from rollcheck.properties.sb3_adapter import import_sb3, validate_sb3
+        from rollcheck.properties.rollout.sb3 import import_sb3, validate_sb3
 
         import_sb3()
         from stable_baselines3 import PPO
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         if args.train_steps:
             model.learn(args.train_steps)
         report = validate_sb3(model, n_steps=args.n_steps, seed=args.seed)
-    except (InvalidArgument, FileNotFoundError, ValueError) as exc:
+    except (ArgumentError, FileNotFoundError, ValueError) as exc:
         print(f"rollcheck sb3: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     finally:

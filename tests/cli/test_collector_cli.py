@@ -11,7 +11,7 @@ import pytest
 from hypothesis import settings
 
 from rollcheck.cli import main
-from rollcheck.properties.collector_properties import COLLECTOR_PROPERTIES
+from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES
 
 ZOO_DIR = Path(__file__).resolve().parents[1] / "properties"
 

@@ -9,7 +9,7 @@ import pytest
 
 from rollcheck.cli import main
 from rollcheck.commands.rollout import parse_obs_shape
-from rollcheck.spec import InvalidArgument, Shape
+from rollcheck.spec import ArgumentError, Shape
 
 
 def _write_npz(path, n=5, **override):
@@ -69,7 +69,7 @@ def test_json_file_and_show_limit(tmp_path, capsys):
 ])
 def test_bad_usage_exits_2(tmp_path, capsys, argv):
     assert main(["rollout", _write_npz(tmp_path / "d.npz"), *argv]) == 2
-    assert "InvalidArgument" in capsys.readouterr().err
+    assert "ArgumentError" in capsys.readouterr().err
 
 
 def test_unreadable_files_exit_2(tmp_path, capsys):
@@ -87,5 +87,5 @@ def test_parse_obs_shape():
     assert parse_obs_shape(["2,3"]) == Shape((2, 3))
     assert parse_obs_shape(["[2, 3]"]) == Shape((2, 3))
     assert parse_obs_shape([]) == parse_obs_shape(["scalar"]) == Shape.scalar()
-    with pytest.raises(InvalidArgument, match="'-1'|dimension -1"):
+    with pytest.raises(ArgumentError, match="'-1'|dimension -1"):
         parse_obs_shape(["-1"])

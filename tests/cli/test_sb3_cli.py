@@ -11,7 +11,7 @@ from rollcheck.cli import main
 
 
 def test_missing_sb3_exits_2_naming_the_extra(monkeypatch, capsys):
-    import rollcheck.properties.sb3_adapter as adapter
+    import rollcheck.properties.rollout.sb3 as adapter
 
     def missing():
         raise ImportError(f"rollcheck's SB3 adapter needs stable-baselines3 and torch; {adapter.EXTRA_HINT}")

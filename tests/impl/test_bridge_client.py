@@ -20,7 +20,7 @@ from rollcheck.impl import bridge_client
 from rollcheck.impl.bridge_client import (BridgeContractViolation, BridgeError, BridgeHandshakeError,
                                           BridgeProtocolError, BridgeServerError, BridgeServerExited,
                                           BridgeTimeout, GymnasiumClient)
-from rollcheck.spec import Contract, ContractViolation, InvalidArgument
+from rollcheck.spec import Contract, ContractViolation, ArgumentError
 
 FAKE_SERVER = textwrap.dedent('''
     import json, os, signal, sys, time
@@ -274,9 +274,9 @@ def test_forgotten_client_is_reaped_by_the_garbage_collector(spawned, fake):
 
 
 def test_bad_arguments_are_named():
-    with pytest.raises(InvalidArgument, match="timeout=0 should be a positive"):
+    with pytest.raises(ArgumentError, match="timeout=0 should be a positive"):
         GymnasiumClient.spawn("CartPole-v1", timeout=0)
-    with pytest.raises(InvalidArgument, match="n_actions=0 should be a positive int"):
+    with pytest.raises(ArgumentError, match="n_actions=0 should be a positive int"):
         GymnasiumClient.spawn("CartPole-v1", n_actions=0)
     with pytest.raises(BridgeServerExited, match="cannot start the server"):
         GymnasiumClient.spawn("x", command=["/nonexistent/server"])
@@ -330,7 +330,7 @@ def test_pin_cpu_pins_both_sides_and_restores(spawned):
             client.reset(seed=0)
             client.step(0)
         assert os.sched_getaffinity(0) == before
-        with pytest.raises(InvalidArgument, match="pin_cpu=9999"):
+        with pytest.raises(ArgumentError, match="pin_cpu=9999"):
             GymnasiumClient.spawn("CartPole-v1", pin_cpu=9999)
         assert os.sched_getaffinity(0) == before
     else:
@@ -345,7 +345,7 @@ def test_pin_cpu_without_an_affinity_api_is_a_warned_no_op(spawned, fake, monkey
     with pytest.warns(RuntimeWarning, match="pin_cpu=True ignored: CPU affinity .* not available"):
         with GymnasiumClient.spawn("x", obs_shape=[4], n_actions=2, command=fake(), pin_cpu=True) as client:
             assert client.reset().shape == (4,) and client.step(1)[1] == 1.0
-    with pytest.raises(InvalidArgument, match="pin_cpu='yes' should be None, True or a CPU number"):
+    with pytest.raises(ArgumentError, match="pin_cpu='yes' should be None, True or a CPU number"):
         GymnasiumClient.spawn("x", command=fake(), pin_cpu="yes")
     _assert_reaped(spawned)
 
@@ -375,7 +375,7 @@ def test_spin_budget_reaches_our_server_and_both_budgets_give_the_same_stream(sp
             client.reset(seed=3)
             streams.append([client.step(a) for a in [0, 1, 1, 0, 1] * 10])
     assert all(np.array_equal(a[0], b[0]) and a[1:] == b[1:] for a, b in zip(*streams))
-    with pytest.raises(InvalidArgument, match="spin_us=-1 should be an integer number of microseconds"):
+    with pytest.raises(ArgumentError, match="spin_us=-1 should be an integer number of microseconds"):
         GymnasiumClient.spawn("CartPole-v1", spin_us=-1)
     _assert_reaped(spawned)
 

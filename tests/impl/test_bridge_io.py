@@ -12,7 +12,7 @@ import pytest
 from rollcheck.impl import bridge_io
 from rollcheck.impl.bridge_io import (DEFAULT_SPIN_US, MAX_SPIN_US, POLL_READ, SPIN_ENV_VAR, AdaptiveSpin,
                                       spin_us_from_env, validate_spin_us, wait_readable)
-from rollcheck.spec import InvalidArgument
+from rollcheck.spec import ArgumentError
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def test_zero_spin_never_spins(pipe, monkeypatch):
 
 @pytest.mark.parametrize("bad", [-1, MAX_SPIN_US + 1, 1.5, True, "100", None])
 def test_bad_spin_budgets_are_named(bad):
-    with pytest.raises(InvalidArgument, match=f"spin_us={bad!r} should be an integer number of microseconds"):
+    with pytest.raises(ArgumentError, match=f"spin_us={bad!r} should be an integer number of microseconds"):
         validate_spin_us(bad)
 
 
@@ -119,7 +119,7 @@ def test_spin_budget_from_the_environment():
     assert spin_us_from_env({SPIN_ENV_VAR: ""}) == DEFAULT_SPIN_US
     assert spin_us_from_env({SPIN_ENV_VAR: "0"}) == 0
     assert spin_us_from_env({SPIN_ENV_VAR: "250"}) == 250
-    with pytest.raises(InvalidArgument, match=f"{SPIN_ENV_VAR}='fast' should be an integer"):
+    with pytest.raises(ArgumentError, match=f"{SPIN_ENV_VAR}='fast' should be an integer"):
         spin_us_from_env({SPIN_ENV_VAR: "fast"})
-    with pytest.raises(InvalidArgument, match=f"{SPIN_ENV_VAR}=-5 should be"):
+    with pytest.raises(ArgumentError, match=f"{SPIN_ENV_VAR}=-5 should be"):
         spin_us_from_env({SPIN_ENV_VAR: "-5"})

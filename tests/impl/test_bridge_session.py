@@ -11,7 +11,7 @@ import pytest
 
 from rollcheck.impl.bridge_client import BridgeSessionState, GymnasiumClient, bridge_session
 from rollcheck.impl.session import CheckedSession
-from rollcheck.spec import Contract, ContractViolation, InvalidArgument, Transition
+from rollcheck.spec import Contract, ContractViolation, ArgumentError, Transition
 
 
 def in_process_transitions(seed: int, actions: list[int]) -> "tuple[list[Transition], list[np.ndarray]]":
@@ -86,11 +86,11 @@ def test_session_state_is_read_only_and_actions_are_checked_before_sending(clien
 
 
 def test_session_arguments_are_validated(client):
-    with pytest.raises(InvalidArgument, match="seed=-1"):
+    with pytest.raises(ArgumentError, match="seed=-1"):
         bridge_session(client, seed=-1)
-    with pytest.raises(InvalidArgument, match="reset_on_done=1"):
+    with pytest.raises(ArgumentError, match="reset_on_done=1"):
         bridge_session(client, reset_on_done=1)
-    with pytest.raises(InvalidArgument, match="contract="):
+    with pytest.raises(ArgumentError, match="contract="):
         bridge_session(client, contract={"check_obs_finite": True})
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from rollcheck.impl.bridge_client import BridgeServerError, GymnasiumClient
 from rollcheck.impl.bridge_server import EnvServer
-from rollcheck.spec import Contract, ContractViolation, InvalidArgument
+from rollcheck.spec import Contract, ContractViolation, ArgumentError
 
 
 def policy(obs: np.ndarray, t: int) -> list[int]:
@@ -67,11 +67,11 @@ def test_the_four_commands_still_work_alongside_the_sub_envs(client):
 
 def test_bad_vec_requests_are_named(client):
     client.vec_reset(2)
-    with pytest.raises(InvalidArgument, match="actions has 3 actions, expected one per sub-env"):
+    with pytest.raises(ArgumentError, match="actions has 3 actions, expected one per sub-env"):
         client.vec_step([0, 1, 0])
-    with pytest.raises(InvalidArgument, match=r"actions\[1\]=2 should be in \[0, 2\)"):
+    with pytest.raises(ArgumentError, match=r"actions\[1\]=2 should be in \[0, 2\)"):
         client.vec_step([0, 2])
-    with pytest.raises(InvalidArgument, match="num_envs=0 should be an int in"):
+    with pytest.raises(ArgumentError, match="num_envs=0 should be an int in"):
         client.vec_reset(0)
     server = EnvServer(gym.make("CartPole-v1"))  # in-process: what the server says to other clients
     assert b"needs a server started from an env id" in server.handle(b'{"cmd":"vec_reset","num_envs":2}')[0]

@@ -14,7 +14,7 @@ from hypothesis import given, strategies as st
 from rollcheck.impl.collect import _make_step, collect_rollout_checked_session_with, collect_rollout_session_with
 from rollcheck.impl.session import CheckedSession
 from rollcheck.impl.toy_envs import CounterEnv, counter_spec_env, default_reward
-from rollcheck.spec import (Contract, ContractViolation, InvalidArgument, Step, action_log_softmax,
+from rollcheck.spec import (Contract, ContractViolation, ArgumentError, Step, action_log_softmax,
                             sample_action_from_logits)
 
 
@@ -152,14 +152,14 @@ def test_session_returning_another_action_is_refused():
 def test_argument_errors(kwargs, pattern):
     sess = CheckedSession.gymnasium(CounterEnv())
     args = dict(rng_seed=0, rng_counter=0, horizon=3, n_actions=2) | kwargs
-    with pytest.raises(InvalidArgument, match=pattern):
+    with pytest.raises(ArgumentError, match=pattern):
         collect_rollout_session_with(sess.start, sess.observe, sess.step_checked, cast_obs, cast_reward,
                                      logits_of(2), value_of, args["rng_seed"], args["rng_counter"],
                                      horizon=args["horizon"], n_actions=args["n_actions"], obs_shape=[1])
 
 
 def test_checked_session_wrapper_rejects_non_sessions():
-    with pytest.raises(InvalidArgument, match="should be a rollcheck.impl.session.CheckedSession"):
+    with pytest.raises(ArgumentError, match="should be a rollcheck.impl.session.CheckedSession"):
         collect_rollout_checked_session_with(object(), cast_obs, cast_reward, logits_of(2), value_of, 0, 0, horizon=1)
 
 
@@ -182,7 +182,7 @@ def test_make_step_equals_step_constructor(dtype, dims, action, lp, reward, done
 
 
 def test_make_step_rejects_what_step_rejects():
-    with pytest.raises(InvalidArgument, match="Step.value"):
+    with pytest.raises(ArgumentError, match="Step.value"):
         _make_step(np.zeros(1), 0, 0.0, 0.0, False, "0.5", 0.0, False)
-    with pytest.raises(InvalidArgument, match="dtype bool"):
+    with pytest.raises(ArgumentError, match="dtype bool"):
         _make_step(np.zeros(1, dtype=bool), 0, 0.0, 0.0, False, 0.0, 0.0, False)

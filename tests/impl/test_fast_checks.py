@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 
 from rollcheck.impl.fast_checks import (action_bad_mask, batch_bad_mask, batch_transition_violations,
                                         observation_bad_mask)
-from rollcheck.spec import Contract, InvalidArgument, transition_violations
+from rollcheck.spec import Contract, ArgumentError, transition_violations
 
 SPECIAL = [0.0, -0.0, 5e-324, -5e-324, 2.2250738585072014e-308, 1.0, -1.0, 0.5, 1e300, -1e300,
            float("nan"), float("inf"), float("-inf"), 3.4028235e38, 65504.0]
@@ -143,10 +143,10 @@ def test_indices_relabel_rows():
 
 def test_bad_arguments_are_named():
     z = np.zeros(3)
-    with pytest.raises(InvalidArgument, match="different lengths"):
+    with pytest.raises(ArgumentError, match="different lengths"):
         batch_bad_mask(Contract(), np.zeros((3, 1)), np.zeros((2, 1)), z, z, z > 0, z > 0, obs_shape=[1], n_actions=2)
-    with pytest.raises(InvalidArgument, match=r"actions has shape \[3, 1\]"):
+    with pytest.raises(ArgumentError, match=r"actions has shape \[3, 1\]"):
         batch_bad_mask(Contract(), np.zeros((3, 1)), np.zeros((3, 1)), np.zeros((3, 1)), z, z > 0, z > 0,
                        obs_shape=[1], n_actions=2)
-    with pytest.raises(InvalidArgument, match="n_actions=0"):
+    with pytest.raises(ArgumentError, match="n_actions=0"):
         action_bad_mask(0, z)

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from rollcheck.impl.fast_gae import generalized_advantage_estimation_batch, returns_from_advantages_batch
-from rollcheck.spec import InvalidArgument, generalized_advantage_estimation, returns_from_advantages
+from rollcheck.spec import ArgumentError, generalized_advantage_estimation, returns_from_advantages
 
 finite = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 anything = st.floats(allow_nan=True, allow_infinity=True)
@@ -86,7 +86,7 @@ def test_terminated_without_done_is_rejected_with_its_index():
     d = np.array([[True, False], [True, True]])
     te = np.array([[False, True], [False, False]])
     z = np.zeros((2, 2))
-    with pytest.raises(InvalidArgument, match=r"terminated\[\(0, 1\)\]=True but dones\[\(0, 1\)\]=False"):
+    with pytest.raises(ArgumentError, match=r"terminated\[\(0, 1\)\]=True but dones\[\(0, 1\)\]=False"):
         generalized_advantage_estimation_batch(0.9, 0.9, z, z, z, d, te)
 
 
@@ -102,5 +102,5 @@ def test_bad_inputs_are_rejected_naming_the_field(kwargs, message):
     args = dict(gamma=0.9, lam=0.9, rewards=np.zeros((2, 2)), values=np.zeros((2, 2)),
                 next_values=np.zeros((2, 2)), dones=np.zeros((2, 2), bool), terminated=np.zeros((2, 2), bool))
     args.update(kwargs)
-    with pytest.raises(InvalidArgument, match=message):
+    with pytest.raises(ArgumentError, match=message):
         generalized_advantage_estimation_batch(**args)

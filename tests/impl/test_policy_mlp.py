@@ -9,7 +9,7 @@ from hypothesis import given, strategies as st
 from hypothesis.extra import numpy as hnp
 
 from rollcheck.impl.policy import MlpActorCritic, orthogonal, uniform_logits, uniform_policy, zero_value
-from rollcheck.spec import InvalidArgument
+from rollcheck.spec import ArgumentError
 
 
 def test_shapes_and_types():
@@ -99,24 +99,24 @@ def test_no_hidden_layers_is_linear():
     ((4, 2), {"exact": 1}, "exact=1 should be a bool"),
 ])
 def test_argument_errors(args, kwargs, pattern):
-    with pytest.raises(InvalidArgument, match=pattern):
+    with pytest.raises(ArgumentError, match=pattern):
         MlpActorCritic(*args, **kwargs)
 
 
 def test_observation_size_mismatch():
     net = MlpActorCritic(4, 2)
-    with pytest.raises(InvalidArgument, match="observation has 3 entries, the network expects obs_size=4"):
+    with pytest.raises(ArgumentError, match="observation has 3 entries, the network expects obs_size=4"):
         net.predict_logits(np.zeros(3))
-    with pytest.raises(InvalidArgument, match="obs_batch rows have 2 entries"):
+    with pytest.raises(ArgumentError, match="obs_batch rows have 2 entries"):
         net.predict_value_batch(np.zeros((3, 2)))
 
 
 def test_from_params_errors():
-    with pytest.raises(InvalidArgument, match="params has no actor.0.weight"):
+    with pytest.raises(ArgumentError, match="params has no actor.0.weight"):
         MlpActorCritic.from_params({})
     p = MlpActorCritic(4, 2, hidden=(3,)).params
     p["actor.1.weight"] = np.zeros((5, 2))
-    with pytest.raises(InvalidArgument, match="do not chain"):
+    with pytest.raises(ArgumentError, match="do not chain"):
         MlpActorCritic.from_params(p)
 
 

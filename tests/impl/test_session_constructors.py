@@ -14,7 +14,7 @@ from hypothesis import given, strategies as st
 
 from rollcheck.impl.session import CheckedSession
 from rollcheck.impl.toy_envs import COUNTER_ENV_ID, CounterEnv, counter_spec_env, register_toy_envs
-from rollcheck.spec import Contract, ContractViolation, InvalidArgument, rollout_from
+from rollcheck.spec import Contract, ContractViolation, ArgumentError, rollout_from
 
 
 class SpyCounter(CounterEnv):
@@ -54,14 +54,14 @@ def test_gymnasium_infers_spaces():
 def test_gymnasium_rejects_non_discrete_action_space_naming_it():
     env = CounterEnv()
     env.action_space = spaces.Box(-1, 1, shape=(2,))
-    with pytest.raises(InvalidArgument, match=r"action_space=Box.*not a gymnasium.spaces.Discrete"):
+    with pytest.raises(ArgumentError, match=r"action_space=Box.*not a gymnasium.spaces.Discrete"):
         CheckedSession.gymnasium(env)
 
 
 def test_gymnasium_rejects_shifted_discrete():
     env = CounterEnv()
     env.action_space = spaces.Discrete(2, start=1)
-    with pytest.raises(InvalidArgument, match="starts at 1"):
+    with pytest.raises(ArgumentError, match="starts at 1"):
         CheckedSession.gymnasium(env)
 
 
@@ -73,7 +73,7 @@ def test_gymnasium_rejects_shifted_discrete():
     ({"contract": "strict"}, "contract='strict' should be a rollcheck.spec.Contract"),
 ])
 def test_gymnasium_argument_errors(kwargs, pattern):
-    with pytest.raises(InvalidArgument, match=pattern):
+    with pytest.raises(ArgumentError, match=pattern):
         CheckedSession.gymnasium(CounterEnv(), **kwargs)
 
 
@@ -84,9 +84,9 @@ def test_gymnasium_accepts_matching_explicit_spaces():
 
 def test_of_env_argument_errors():
     env = counter_spec_env()
-    with pytest.raises(InvalidArgument, match="n_actions=0 should be a positive int"):
+    with pytest.raises(ArgumentError, match="n_actions=0 should be a positive int"):
         CheckedSession.of_env(env, Contract(), obs_shape=[1], n_actions=0)
-    with pytest.raises(InvalidArgument, match="should be a rollcheck.spec.Env"):
+    with pytest.raises(ArgumentError, match="should be a rollcheck.spec.Env"):
         CheckedSession.of_env(CounterEnv(), Contract(), obs_shape=[1], n_actions=2)
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from rollcheck.impl.vector_autoreset import true_next_observations
-from rollcheck.spec import InvalidArgument
+from rollcheck.spec import ArgumentError
 
 
 def test_ended_rows_take_final_obs_and_the_input_batch_is_not_written():
@@ -26,7 +26,7 @@ def test_with_obs_dims_a_final_obs_that_does_not_fit_is_listed_not_written():
 
 
 def test_a_done_without_final_obs_is_a_clear_error_and_no_done_needs_no_info():
-    with pytest.raises(InvalidArgument, match=r"reported done without info\['final_obs'\]"):
+    with pytest.raises(ArgumentError, match=r"reported done without info\['final_obs'\]"):
         true_next_observations(np.zeros((2, 1)), {}, np.array([False, True]))
     true, finals, misfit = true_next_observations(np.zeros((2, 1)), None, np.zeros(2, bool))
     assert true.shape == (2, 1) and finals == {} and misfit == []

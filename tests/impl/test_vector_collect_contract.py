@@ -20,7 +20,7 @@ from rollcheck.impl.policy import MlpActorCritic
 from rollcheck.impl.session import CheckedSession
 from rollcheck.impl.toy_envs import CounterEnv
 from rollcheck.impl.vector_collect import VectorContractViolation, VectorRollout, collect_rollout_vector_with
-from rollcheck.spec import Contract, ContractViolation, InvalidArgument
+from rollcheck.spec import Contract, ContractViolation, ArgumentError
 from rollcheck.spec.random_stream import MASK64
 
 MODES = [AutoresetMode.SAME_STEP, AutoresetMode.NEXT_STEP]
@@ -149,7 +149,7 @@ def test_non_finite_logits_raise_the_spec_sampler_error():
         def predict_value_batch(self, obs):
             return np.zeros(len(obs))
 
-    with pytest.raises(InvalidArgument, match=r"logits\[0\]=nan is not finite"):
+    with pytest.raises(ArgumentError, match=r"logits\[0\]=nan is not finite"):
         run_vector([lambda: CounterEnv()], AutoresetMode.SAME_STEP, policy=NanPolicy())
 
 
@@ -160,7 +160,7 @@ def test_final_obs_missing_under_same_step_is_a_clear_error():
             return obs, r, te, tr, {}
 
     vec = DropInfo(SyncVectorEnv([lambda: CounterEnv(terminate_at=1)], autoreset_mode=AutoresetMode.SAME_STEP))
-    with pytest.raises(InvalidArgument, match=r"SAME_STEP\) reported done without info\['final_obs'\]"):
+    with pytest.raises(ArgumentError, match=r"SAME_STEP\) reported done without info\['final_obs'\]"):
         collect_rollout_vector_with(vec, identity, identity, POLICY.predict_logits_batch, POLICY.predict_value_batch,
                                     [0], [0], horizon=3)
 
@@ -192,7 +192,7 @@ def shifted_actions_env():
     (lambda: gym.make("CartPole-v1"), r"vec_env=.* should be a gymnasium.vector.VectorEnv"),
 ])
 def test_unsupported_vector_envs_are_rejected(make_vec, message):
-    with pytest.raises(InvalidArgument, match=message):
+    with pytest.raises(ArgumentError, match=message):
         collect_rollout_vector_with(make_vec(), identity, identity, POLICY.predict_logits_batch,
                                     POLICY.predict_value_batch, [0], [0], horizon=2)
 
@@ -200,7 +200,7 @@ def test_unsupported_vector_envs_are_rejected(make_vec, message):
 def test_missing_autoreset_metadata_is_rejected():
     vec = SyncVectorEnv([CounterEnv])
     vec.metadata = {}
-    with pytest.raises(InvalidArgument, match=r"autoreset_mode'\]=None should be"):
+    with pytest.raises(ArgumentError, match=r"autoreset_mode'\]=None should be"):
         collect_rollout_vector_with(vec, identity, identity, POLICY.predict_logits_batch,
                                     POLICY.predict_value_batch, [0], [0], horizon=2)
 
@@ -216,7 +216,7 @@ def test_missing_autoreset_metadata_is_rejected():
     (dict(contract="strict"), r"contract='strict' should be a rollcheck.spec.Contract"),
 ])
 def test_bad_arguments_name_the_field_and_value(kwargs, message):
-    with pytest.raises(InvalidArgument, match=message):
+    with pytest.raises(ArgumentError, match=message):
         run_vector([CounterEnv, CounterEnv], AutoresetMode.SAME_STEP, **kwargs)
 
 
@@ -227,7 +227,7 @@ def test_policy_outputs_of_the_wrong_shape_are_rejected():
         def predict_logits_batch(self, obs):
             return np.zeros((len(obs), 3))
 
-    with pytest.raises(InvalidArgument, match=r"predict_logits_batch returned shape \[2, 3\]; expected \[2, 2\]"):
+    with pytest.raises(ArgumentError, match=r"predict_logits_batch returned shape \[2, 3\]; expected \[2, 2\]"):
         run_vector([CounterEnv, CounterEnv], AutoresetMode.SAME_STEP, policy=WrongLogits())
 
 
@@ -248,7 +248,7 @@ def _columns(t=2, n=3):
 def test_vector_rollout_rejects_what_a_rollout_would_not_admit(change, message):
     cols = _columns()
     cols.update(change)
-    with pytest.raises(InvalidArgument, match=message):
+    with pytest.raises(ArgumentError, match=message):
         VectorRollout(n_actions=2, **cols)
 
 
@@ -261,7 +261,7 @@ def test_vector_rollout_stores_read_only_copies():
         vr.rewards[0, 0] = 1.0
     assert (vr.horizon, vr.num_envs) == (2, 3)
     assert vr.env_rollout(2).horizon == 2
-    with pytest.raises(InvalidArgument, match=r"i=3 should be a sub-env index in \[0, 3\)"):
+    with pytest.raises(ArgumentError, match=r"i=3 should be a sub-env index in \[0, 3\)"):
         vr.env_rollout(3)
 
 
@@ -280,7 +280,7 @@ class ReshapeObs(VectorWrapper):
 @pytest.mark.parametrize("how, error, message", [
     (lambda obs: obs[:, :0], VectorContractViolation,
      r'sub-env 0, transition 0, field "next_observation": shape \[0\] does not match the expected shape \[1\]'),
-    (lambda obs: obs[:1], InvalidArgument,
+    (lambda obs: obs[:1], ArgumentError,
      r"observation batch of shape \[1, 1\] .* expected a real array of shape \[2, 1\]"),
     (lambda obs: obs.astype(bool), VectorContractViolation, r"array of dtype bool is not real-valued"),
 ])

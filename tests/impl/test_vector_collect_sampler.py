@@ -10,7 +10,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from rollcheck.impl.vector_collect import sample_actions_from_logits_batch, uniform_batch
-from rollcheck.spec import InvalidArgument, action_log_softmax, sample_action_from_logits, uniform
+from rollcheck.spec import ArgumentError, action_log_softmax, sample_action_from_logits, uniform
 from rollcheck.spec.random_stream import MASK64
 
 words = st.integers(0, MASK64)
@@ -68,9 +68,9 @@ def test_draws_on_a_cdf_boundary_pick_the_same_action(seed, counter, k):
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_logits_raise_the_spec_error(bad):
     logits = np.array([[0.0, 1.0], [bad, 0.0]])
-    with pytest.raises(InvalidArgument) as spec_error:
+    with pytest.raises(ArgumentError) as spec_error:
         sample_action_from_logits(3, 4, logits[1])
-    with pytest.raises(InvalidArgument) as batch_error:
+    with pytest.raises(ArgumentError) as batch_error:
         sample_actions_from_logits_batch([1, 3], [2, 4], logits)
     assert str(batch_error.value) == str(spec_error.value)
 
@@ -78,9 +78,9 @@ def test_non_finite_logits_raise_the_spec_error(bad):
 def test_boolean_logits_are_refused_like_the_spec():
     # The spec's as_logits refuses booleans ("is not a real number"); numpy would read them as 0/1.
     logits = np.array([[True, False], [False, True]])
-    with pytest.raises(InvalidArgument) as spec_error:
+    with pytest.raises(ArgumentError) as spec_error:
         sample_action_from_logits(1, 2, logits[0])
-    with pytest.raises(InvalidArgument) as batch_error:
+    with pytest.raises(ArgumentError) as batch_error:
         sample_actions_from_logits_batch([1, 3], [2, 4], logits)
     assert str(batch_error.value) == str(spec_error.value)
 
@@ -96,7 +96,7 @@ def test_boolean_logits_are_refused_like_the_spec():
     ([1], [0], np.zeros(2), r"logits has shape \[2\]"),
 ])
 def test_bad_sampler_arguments_name_the_field(seeds, counters, logits, message):
-    with pytest.raises(InvalidArgument, match=message):
+    with pytest.raises(ArgumentError, match=message):
         sample_actions_from_logits_batch(seeds, counters, logits)
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from rollcheck.impl.policy import MlpActorCritic
-from rollcheck.properties.arrays import ARRAY_PROPERTIES, log_softmax_rows, validate_arrays
-from rollcheck.properties.recording import RecordingVecEnv, VecTrace
-from rollcheck.spec import Contract, InvalidArgument
+from rollcheck.properties.rollout.arrays import ARRAY_PROPERTIES, log_softmax_rows, validate_arrays
+from rollcheck.properties.rollout.recording import RecordingVecEnv, VecTrace
+from rollcheck.spec import Contract, ArgumentError
 
 GAMMA, LAM, T, N = 0.99, 0.95, 64, 3
 
@@ -191,13 +191,13 @@ def test_policy_sample_and_callable_pair(good, agent):
 
 def test_bad_arguments_are_named(good):
     arrays, _ = good
-    with pytest.raises(InvalidArgument, match="dones_convention='next'"):
+    with pytest.raises(ArgumentError, match="dones_convention='next'"):
         validate_arrays(arrays, dones_convention="next")
-    with pytest.raises(InvalidArgument, match="gamma=1.5"):
+    with pytest.raises(ArgumentError, match="gamma=1.5"):
         validate_arrays(arrays, gamma=1.5)
-    with pytest.raises(InvalidArgument, match="policy="):
+    with pytest.raises(ArgumentError, match="policy="):
         validate_arrays(arrays, policy=object())
-    with pytest.raises(InvalidArgument, match="VecTrace.actions"):
+    with pytest.raises(ArgumentError, match="VecTrace.actions"):
         VecTrace(*(np.zeros(3),) * 7)
 
 
@@ -229,5 +229,5 @@ def test_recording_keeps_the_true_final_observation_and_copies():
     assert np.array_equal(trace.next_obs[t, i], final[i])  # before the auto-reset
     assert not np.array_equal(trace.next_obs[t, i], trace.obs[t + 1, i])  # obs[t+1] is the reset obs
     assert not trace.autoreset_step.any()  # SAME_STEP never spends a step on a reset
-    with pytest.raises(InvalidArgument, match="no recorded steps"):
+    with pytest.raises(ArgumentError, match="no recorded steps"):
         envs.trace(start=100)

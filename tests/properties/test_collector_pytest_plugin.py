@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-from rollcheck.properties.collector_properties import COLLECTOR_PROPERTIES
+from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES
 
 pytest_plugins = ["pytester"]
 
@@ -23,7 +23,7 @@ ZOO_SOURCE = (Path(__file__).parent / "collector_zoo.py").read_text()
 N = len(COLLECTOR_PROPERTIES)
 
 HELPER_TESTS = """
-from rollcheck.properties.pytest_support import collector_property_tests
+from rollcheck.properties.collector.pytest_support import collector_property_tests
 
 test_good = collector_property_tests("collector_zoo:correct_collect", examples=8)
 test_bad = collector_property_tests("collector_zoo:collect_flags_swapped", examples=30)
@@ -71,7 +71,7 @@ def test_records_a_summary_line(record_property):
 def test_profiles_set_the_examples_and_dev_keeps_failures_in_the_database(pytester):
     _user_suite(pytester, test_profile="""
 from hypothesis import settings
-from rollcheck.properties.pytest_support import PropertyCheck
+from rollcheck.properties.collector.pytest_support import PropertyCheck
 
 def test_ci_profile_budget():
     assert settings.default.max_examples == 60 and settings.default.database is None
@@ -84,7 +84,7 @@ def test_thorough_profile_budget():
     check = PropertyCheck("collector_zoo:collect_returns_list", "collector.completes")
     assert check.run().status == "failed"
 """, test_db="""
-from rollcheck.properties.pytest_support import collector_property_tests
+from rollcheck.properties.collector.pytest_support import collector_property_tests
 test_bad = collector_property_tests("collector_zoo:collect_reward_not_cast", examples=40)
 """)
     ci = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:benchmark", "--rollcheck-profile", "ci", "test_profile.py",
@@ -102,12 +102,12 @@ test_bad = collector_property_tests("collector_zoo:collect_reward_not_cast", exa
 
 
 def test_env_marker_and_helper_give_one_test_per_env_property(pytester):
-    from rollcheck.properties.env_properties import ENV_PROPERTIES, VECTOR_PROPERTIES
+    from rollcheck.properties.env.catalog import ENV_PROPERTIES, VECTOR_PROPERTIES
 
     n_env = len(ENV_PROPERTIES) - len(VECTOR_PROPERTIES)
     pytester.makepyfile(test_env="""
 import pytest
-from rollcheck.properties.pytest_support import env_property_tests
+from rollcheck.properties.collector.pytest_support import env_property_tests
 
 test_cartpole = env_property_tests("CartPole-v1", max_examples=3, max_steps=30)
 

@@ -1,4 +1,4 @@
-"""The instrumented callbacks of rollcheck.properties.collector_trace behave as documented."""
+"""The instrumented callbacks of rollcheck.properties.collector.trace behave as documented."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given
 
 from collector_zoo import correct_collect
-from rollcheck.properties.collector_trace import (SENTINEL, CollectorCase, MlpPolicy, PolicySpec, build_inputs,
+from rollcheck.properties.collector.trace import (SENTINEL, CollectorCase, MlpPolicy, PolicySpec, build_inputs,
                                                   run_collector)
-from rollcheck.properties.validate_collector import check_case, collector_cases
-from rollcheck.spec import InvalidArgument
+from rollcheck.properties.collector.validate import check_case, collector_cases
+from rollcheck.spec import ArgumentError
 
 
 def _drive(inputs, actions):
@@ -99,7 +99,7 @@ def test_single_action_and_scalar_policy():
     ({"episodes": ((1, "done"),)}, "episodes"), ({"buffers": "shared"}, "buffers"), ({"obs_shape": (0,)}, "obs_shape"),
     ({"cast": "int8"}, "cast")])
 def test_case_rejects_what_the_types_would_not_admit(kwargs, field):
-    with pytest.raises(InvalidArgument, match=field):
+    with pytest.raises(ArgumentError, match=field):
         CollectorCase(**kwargs)
 
 

@@ -9,9 +9,9 @@ import pytest
 from hypothesis.database import InMemoryExampleDatabase
 
 from collector_zoo import ZOO, correct_collect
-from rollcheck.properties.collector_properties import COLLECTOR_PROPERTIES
-from rollcheck.properties.validate_collector import validate_collector
-from rollcheck.spec import InvalidArgument
+from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES
+from rollcheck.properties.collector.validate import validate_collector
+from rollcheck.spec import ArgumentError
 
 
 def test_report_files_carry_every_property_and_the_reproducer(tmp_path):
@@ -62,7 +62,7 @@ def test_an_unusable_env_is_exit_two_with_the_reason():
     ({"tolerance": -1.0}, "tolerance=-1.0"),
 ])
 def test_bad_arguments_are_named(kwargs, message):
-    with pytest.raises(InvalidArgument, match=message):
+    with pytest.raises(ArgumentError, match=message):
         validate_collector(correct_collect, database=None, **kwargs)
 
 

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given
 
 from collector_zoo import ZOO, correct_collect
-from rollcheck.properties.collector_properties import COLLECTOR_PROPERTIES
-from rollcheck.properties.validate_collector import check_case, collector_cases, validate_collector
+from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES
+from rollcheck.properties.collector.validate import check_case, collector_cases, validate_collector
 
 HERE = Path(__file__).parent
 EXAMPLES = 30

@@ -9,10 +9,10 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from rollcheck.properties.env_checks import (done_flag_problems, first_difference, observation_numeric_problems,
+from rollcheck.properties.env.checks import (done_flag_problems, first_difference, observation_numeric_problems,
                                              reward_problems, snapshot, space_problems, value_in_space_problems,
                                              values_equal)
-from rollcheck.properties.env_target import actions_code
+from rollcheck.properties.env.target import actions_code
 from rollcheck.spec.contract import (Contract, done_flags_violations, observation_violations, reward_violations)
 
 contracts = st.builds(Contract, check_obs_finite=st.booleans(), check_reward_finite=st.booleans(),
@@ -111,7 +111,7 @@ SPACES = [spaces.Discrete(3), spaces.Discrete(4, start=-2), spaces.Box(-2.0, 2.0
 @settings(max_examples=40)
 @given(st.sampled_from(SPACES), st.data())
 def test_programs_draw_valid_actions_with_the_space_dtype(space, data):
-    from rollcheck.properties.env_programs import programs
+    from rollcheck.properties.env.programs import programs
     program = data.draw(programs(space, max_steps=50))
     assert len(program.actions) <= 50 and len(program.history) <= 50
     for a in program.actions + program.history:
@@ -126,7 +126,7 @@ def test_vector_reward_finiteness_is_judged_in_float64_like_the_spec():
     # A longdouble reward beyond float64 is finite in its own dtype but inf after the spec's float().
     from types import SimpleNamespace
 
-    from rollcheck.properties.env_properties import _batch_in_space
+    from rollcheck.properties.env.catalog import _batch_in_space
 
     vec = SimpleNamespace(num_envs=2, observation_space=spaces.Box(-1.0, 1.0, shape=(2, 1), dtype=np.float32))
     obs = np.zeros((2, 1), np.float32)

@@ -13,8 +13,8 @@ import pytest
 from gymnasium import wrappers as W
 
 import env_zoo_wrappers as zoo
-from rollcheck.properties.fuzz_env import fuzz_env
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.properties.env.fuzz import fuzz_env
+from rollcheck.spec.errors import ArgumentError
 
 SMALL = dict(max_examples=6, max_steps=120, shrink_seconds=2.0)
 
@@ -94,9 +94,9 @@ def test_target_errors_and_bad_arguments():
     assert fuzz_env("NoSuchEnv-v0").exit_code == 2
     assert "cannot import" in fuzz_env("no_such_module_xyz:make").error
     assert "--wrapper[0]" in fuzz_env("CartPole-v1", wrappers=["no_such_module_xyz:W"]).error
-    with pytest.raises(InvalidArgument, match="max_examples=0 should be at least one"):
+    with pytest.raises(ArgumentError, match="max_examples=0 should be at least one"):
         fuzz_env("CartPole-v1", max_examples=0)
-    with pytest.raises(InvalidArgument, match="matches no property"):
+    with pytest.raises(ArgumentError, match="matches no property"):
         fuzz_env("CartPole-v1", skip=["no.such"])
 
 

@@ -11,8 +11,8 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import env_zoo_wrappers as zoo
-from rollcheck.properties.env_target import resolve_target
-from rollcheck.properties.fuzz_env import fuzz_env
+from rollcheck.properties.env.target import resolve_target
+from rollcheck.properties.env.fuzz import fuzz_env
 
 BUDGET = dict(max_examples=12, max_steps=120, shrink_seconds=2.0)
 

@@ -18,11 +18,11 @@ from hypothesis.stateful import run_state_machine_as_test
 import env_zoo_wrappers as zoo
 from rollcheck.impl.session import CheckedSession, EnvSessionState
 from rollcheck.impl.toy_envs import CounterEnv, counter_spec_env
-from rollcheck.properties.env_runner import PropertyFailure
-from rollcheck.properties.env_target import TargetError
+from rollcheck.properties.env.runner import PropertyFailure
+from rollcheck.properties.env.target import TargetError
 from rollcheck.properties.machines import (ENV_MACHINE_PROPERTIES, SESSION_MACHINE_PROPERTIES, env_machine,
                                            session_machine)
-from rollcheck.spec import InvalidArgument, Transition, check_action
+from rollcheck.spec import ArgumentError, Transition, check_action
 
 BOUNDED = settings(max_examples=15, stateful_step_count=25, deadline=None, derandomize=True, database=None,
                    report_multiple_bugs=False, suppress_health_check=list(HealthCheck),
@@ -102,11 +102,11 @@ def test_skip_leaves_a_property_out():
 
 
 def test_env_machine_rejects_bad_arguments():
-    with pytest.raises(InvalidArgument, match="contract="):
+    with pytest.raises(ArgumentError, match="contract="):
         env_machine("CartPole-v1", contract="strict")
-    with pytest.raises(InvalidArgument, match="max_episode_steps=0"):
+    with pytest.raises(ArgumentError, match="max_episode_steps=0"):
         env_machine("CartPole-v1", max_episode_steps=0)
-    with pytest.raises(InvalidArgument, match="vector"):
+    with pytest.raises(ArgumentError, match="vector"):
         env_machine("CartPole-v1", skip=["vector"])
     with pytest.raises(TargetError, match="NoSuchEnv-v0"):
         env_machine("NoSuchEnv-v0")
@@ -296,14 +296,14 @@ def test_post_reset_bug_is_invisible_without_a_reference():
 
 
 def test_session_machine_rejects_bad_arguments():
-    with pytest.raises(InvalidArgument, match="make_session"):
+    with pytest.raises(ArgumentError, match="make_session"):
         session_machine(lambda: "not a session")
-    with pytest.raises(InvalidArgument, match="make_session"):
+    with pytest.raises(ArgumentError, match="make_session"):
         session_machine(42)
-    with pytest.raises(InvalidArgument, match="reference="):
+    with pytest.raises(ArgumentError, match="reference="):
         session_machine(_base, reference=3)
-    with pytest.raises(InvalidArgument, match="reset_on_done="):
+    with pytest.raises(ArgumentError, match="reset_on_done="):
         session_machine(_base, reset_on_done=1)
-    with pytest.raises(InvalidArgument, match="numerics"):
+    with pytest.raises(ArgumentError, match="numerics"):
         session_machine(_base, skip=["numerics"])
     assert {"aliasing.no_mutation", "session.contract_holds"} <= set(SESSION_MACHINE_PROPERTIES.ids)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from rollcheck.properties.recorded import (RECORDED_PROPERTIES, RolloutFileError, json_rollout_violations,
+from rollcheck.properties.rollout.recorded import (RECORDED_PROPERTIES, RolloutFileError, json_rollout_violations,
                                            load_npz_columns, npz_rollout_violations, validate_rollout_file)
 from rollcheck.spec import Contract, ContractViolation, parse_rollout_text, transition_violations
 

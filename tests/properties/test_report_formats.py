@@ -6,8 +6,8 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from rollcheck.properties.report import Finding, PropertyResult, Report
-from rollcheck.spec import InvalidArgument
+from rollcheck.properties.core.report import Finding, PropertyResult, Report
+from rollcheck.spec import ArgumentError
 
 
 def _report(*statuses, error=None):
@@ -55,5 +55,5 @@ def test_write_produces_three_files(tmp_path):
 
 
 def test_unknown_status_rejected_with_value():
-    with pytest.raises(InvalidArgument, match="status='weird'"):
+    with pytest.raises(ArgumentError, match="status='weird'"):
         PropertyResult(id="p.x", lean="L", statement="s", status="weird")

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from rollcheck.impl.policy import MlpActorCritic
-from rollcheck.properties.arrays import log_softmax_rows
-from rollcheck.properties.recording import RecordingVecEnv
-from rollcheck.properties.sb3_adapter import check_sb3_buffer, check_value_fold, import_sb3
+from rollcheck.properties.rollout.arrays import log_softmax_rows
+from rollcheck.properties.rollout.recording import RecordingVecEnv
+from rollcheck.properties.rollout.sb3 import check_sb3_buffer, check_value_fold, import_sb3
 
 GAMMA, LAM, T, N = 0.99, 0.95, 64, 3
 

@@ -13,8 +13,8 @@ from stable_baselines3 import PPO  # noqa: E402
 from stable_baselines3.common.env_util import make_vec_env  # noqa: E402
 from stable_baselines3.common.vec_env import VecEnvWrapper  # noqa: E402
 
-from rollcheck.properties.sb3_adapter import validate_sb3  # noqa: E402
-from rollcheck.spec import InvalidArgument  # noqa: E402
+from rollcheck.properties.rollout.sb3 import validate_sb3  # noqa: E402
+from rollcheck.spec import ArgumentError  # noqa: E402
 
 
 def make_model(cls=PPO, n_steps=64):
@@ -61,9 +61,9 @@ def test_n_steps_override_and_bad_arguments():
     model = make_model()
     report = validate_sb3(model, n_steps=8, seed=1)
     assert report.meta["n_steps"] == 8 and report.exit_code == 0
-    with pytest.raises(InvalidArgument, match="n_steps=0"):
+    with pytest.raises(ArgumentError, match="n_steps=0"):
         validate_sb3(model, n_steps=0)
     box = PPO("MlpPolicy", make_vec_env("Pendulum-v1", n_envs=1), n_steps=8, batch_size=8, device="cpu")
-    with pytest.raises(InvalidArgument, match="Discrete actions only"):
+    with pytest.raises(ArgumentError, match="Discrete actions only"):
         validate_sb3(box)
     assert np.isfinite(report.duration_s)

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import assume, given, strategies as st
 
 from rollcheck.properties.strategies import gae_inputs, rollouts
-from rollcheck.spec import (InvalidArgument, Rollout, discounted_returns_done, generalized_advantage_estimation,
+from rollcheck.spec import (ArgumentError, Rollout, discounted_returns_done, generalized_advantage_estimation,
                             normalize_zscore, returns_from_advantages, to_actor_critic_sample)
 
 
@@ -100,9 +100,9 @@ def test_truncation_bootstraps_from_next_value_and_termination_does_not(kw, data
 
 
 def test_gae_rejects_terminated_without_done_and_ragged_columns():
-    with pytest.raises(InvalidArgument, match=r"terminated\[0\]=True but dones\[0\]=False"):
+    with pytest.raises(ArgumentError, match=r"terminated\[0\]=True but dones\[0\]=False"):
         generalized_advantage_estimation(0.9, 0.9, [1.0], [0.0], [0.0], [False], [True])
-    with pytest.raises(InvalidArgument, match="different lengths"):
+    with pytest.raises(ArgumentError, match="different lengths"):
         generalized_advantage_estimation(0.9, 0.9, [1.0, 2.0], [0.0], [0.0], [False], [False])
 
 
@@ -158,9 +158,9 @@ def test_actor_critic_sample_shapes_and_targets(r: Rollout, gamma, lam):
 @given(rollouts(max_horizon=3))
 def test_actor_critic_sample_needs_a_valid_n_actions(r):
     bare = Rollout(steps=r.steps, horizon=r.horizon)
-    with pytest.raises(InvalidArgument, match="n_actions is required"):
+    with pytest.raises(ArgumentError, match="n_actions is required"):
         to_actor_critic_sample(bare, 0.99, 0.95)
-    with pytest.raises(InvalidArgument, match="out of range|n_actions="):
+    with pytest.raises(ArgumentError, match="out of range|n_actions="):
         to_actor_critic_sample(bare, 0.99, 0.95, n_actions=max(r.actions) if max(r.actions) > 0 else 0)
     assert to_actor_critic_sample(bare, 0.99, 0.95, n_actions=r.n_actions).actions_one_hot.shape[1] == r.n_actions
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from rollcheck.properties.strategies import contracts, shapes, transitions
-from rollcheck.spec import (Contract, ContractViolation, InvalidArgument, Transition, check_action,
+from rollcheck.spec import (Contract, ContractViolation, ArgumentError, Transition, check_action,
                             check_done_flags, check_observation, check_reward, check_transition,
                             check_transition_fin, contract_holds, done_flags_holds, observation_holds,
                             reward_holds, transition_violations)
@@ -180,7 +180,7 @@ def test_huge_integer_reward_is_a_violation_not_a_crash():
 def test_contract_rejects_reversed_ranges(lo, hi):
     for name in ("obs_range", "reward_range"):
         if lo > hi:
-            with pytest.raises(InvalidArgument, match=f"{name}.*should be at most"):
+            with pytest.raises(ArgumentError, match=f"{name}.*should be at most"):
                 Contract(**{name: (lo, hi)})
         else:
             assert getattr(Contract(**{name: (lo, hi)}), name) == (lo, hi)
@@ -189,7 +189,7 @@ def test_contract_rejects_reversed_ranges(lo, hi):
 @pytest.mark.parametrize("rng", [(math.nan, 1.0), (0.0, math.nan), (math.nan, math.nan)])
 @pytest.mark.parametrize("name", ["obs_range", "reward_range"])
 def test_contract_rejects_nan_bounds(name, rng):
-    with pytest.raises(InvalidArgument, match=f"Contract.{name}=.*NaN"):
+    with pytest.raises(ArgumentError, match=f"Contract.{name}=.*NaN"):
         Contract(**{name: rng})
 
 
@@ -200,5 +200,5 @@ def test_contract_rejects_nan_bounds(name, rng):
                                     {"obs_range": (np.bool_(False), 1.0)}])
 def test_contract_rejects_malformed_fields_naming_them(kwargs):
     (name,) = kwargs
-    with pytest.raises(InvalidArgument, match=f"Contract.{name}="):
+    with pytest.raises(ArgumentError, match=f"Contract.{name}="):
         Contract(**kwargs)

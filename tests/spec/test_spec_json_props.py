@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from rollcheck.properties.strategies import shaped_tensors, shapes
-from rollcheck.spec import (Contract, ContractViolation, InvalidArgument, Transition, dumps_rollout,
+from rollcheck.spec import (Contract, ContractViolation, ArgumentError, Transition, dumps_rollout,
                             load_rollout, load_rollout_all, parse_rollout_text, transitions_to_json)
 
 
@@ -142,9 +142,9 @@ def test_malformed_documents_name_the_problem(text, field):
 def test_missing_file_and_bad_arguments():
     with pytest.raises(ContractViolation, match="cannot read rollout file"):
         load_rollout("/nonexistent/rollout.json", [1], 2)
-    with pytest.raises(InvalidArgument, match="n_actions=0"):
+    with pytest.raises(ArgumentError, match="n_actions=0"):
         parse_rollout_text('{"transitions": []}', [1], 0)
     t = Transition(observation=[0.0], action=0, reward=math.nan, next_observation=[0.0], terminated=False,
                    truncated=False)
-    with pytest.raises(InvalidArgument, match="reward"):
+    with pytest.raises(ArgumentError, match="reward"):
         dumps_rollout([t])

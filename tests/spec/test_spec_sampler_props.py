@@ -19,7 +19,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from rollcheck.properties.strategies import logits
-from rollcheck.spec import (InvalidArgument, action_log_softmax, action_policy, random_bits,
+from rollcheck.spec import (ArgumentError, action_log_softmax, action_policy, random_bits,
                             sample_action_from_logits, sample_categorical, uniform)
 
 # Vigna's splitmix64.c with x = 1234567: the first five next() outputs.
@@ -54,7 +54,7 @@ def test_sampler_pinned_vectors():
 
 @pytest.mark.parametrize("seed, counter", [(-1, 0), (0, -1), (2**64, 0), (0, 2**64), (True, 0), (0, 1.0), ("1", 0)])
 def test_uniform_rejects_words_outside_64_bits(seed, counter):
-    with pytest.raises(InvalidArgument, match="seed=|counter="):
+    with pytest.raises(ArgumentError, match="seed=|counter="):
         uniform(seed, counter)
 
 
@@ -147,20 +147,20 @@ def test_softmax_is_a_distribution_consistent_with_log_softmax(zs):
 
 @pytest.mark.parametrize("bad", [[], [math.nan], [0.0, math.inf], [True, 0.0], ["1"], np.zeros((2, 2)), 3.0])
 def test_bad_logits_are_rejected(bad):
-    with pytest.raises(InvalidArgument, match="logits"):
+    with pytest.raises(ArgumentError, match="logits"):
         action_policy(bad)
 
 
 @pytest.mark.parametrize("action", [-1, 2, True, 0.0, None])
 def test_log_softmax_rejects_actions_outside_fin(action):
-    with pytest.raises(InvalidArgument, match="action="):
+    with pytest.raises(ArgumentError, match="action="):
         action_log_softmax([0.0, 1.0], action)
 
 
 def test_logit_too_large_for_a_float_is_an_invalid_argument():
     import pytest
 
-    from rollcheck.spec import InvalidArgument, action_log_softmax
+    from rollcheck.spec import ArgumentError, action_log_softmax
 
-    with pytest.raises(InvalidArgument, match=r"logits\[1\]=.* too large for a float"):
+    with pytest.raises(ArgumentError, match=r"logits\[1\]=.* too large for a float"):
         action_log_softmax([0.0, 10 ** 400], 0)

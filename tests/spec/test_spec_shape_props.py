@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from rollcheck.properties.strategies import rollouts, shaped_tensors, shapes, steps
-from rollcheck.spec import (ContractViolation, InvalidArgument, Rollout, Shape, Step, Transition, as_shape,
+from rollcheck.spec import (ContractViolation, ArgumentError, Rollout, Shape, Step, Transition, as_shape,
                             flatten_tensor, steps_from_columns, unflatten)
 
 
@@ -81,13 +81,13 @@ def test_non_real_leaves_are_rejected(value, dims):
 
 @pytest.mark.parametrize("bad", [[-1], [1.5], [True], "ab", 3, [None]])
 def test_as_shape_rejects_non_shapes(bad):
-    with pytest.raises(InvalidArgument, match="obs_shape="):
+    with pytest.raises(ArgumentError, match="obs_shape="):
         as_shape(bad)
 
 
 def test_shape_rejects_bad_dims():
     for dims in [(-1,), (1.0,), (True,), [2]]:
-        with pytest.raises(InvalidArgument, match="Shape.dims"):
+        with pytest.raises(ArgumentError, match="Shape.dims"):
             Shape(dims)  # type: ignore[arg-type]
 
 
@@ -110,7 +110,7 @@ def test_transition_stores_read_only_copies():
 def test_transition_constructor_rejections(kwargs, field):
     base = dict(observation=[0.0, 0.0], action=0, reward=0.0, next_observation=[0.0, 0.0], terminated=False,
                 truncated=False)
-    with pytest.raises(InvalidArgument, match=field):
+    with pytest.raises(ArgumentError, match=field):
         Transition(**{**base, **kwargs})
 
 
@@ -124,7 +124,7 @@ STEP = dict(state=[0.0], action=0, old_log_prob=-0.5, reward=1.0, done=False, va
     ({"done": 0}, "Step.done"), ({"state": ["x"]}, "Step.state"), ({"next_value": "0"}, "Step.next_value"),
 ])
 def test_step_constructor_rejections(kwargs, needle):
-    with pytest.raises(InvalidArgument, match=needle):
+    with pytest.raises(ArgumentError, match=needle):
         Step(**{**STEP, **kwargs})
 
 
@@ -154,7 +154,7 @@ def test_rollout_refuses_any_other_length(r, h):
     if h == r.horizon:
         assert Rollout(steps=r.steps, horizon=h) == r
     else:
-        with pytest.raises(InvalidArgument, match="horizon"):
+        with pytest.raises(ArgumentError, match="horizon"):
             Rollout(steps=r.steps, horizon=h)
 
 
@@ -165,10 +165,10 @@ def test_rollout_refuses_any_other_length(r, h):
 ])
 def test_rollout_constructor_rejections(kwargs, needle):
     base = {"steps": [Step(**{**STEP, "action": 1})], "horizon": 1}
-    with pytest.raises(InvalidArgument, match=needle):
+    with pytest.raises(ArgumentError, match=needle):
         Rollout(**{**base, **kwargs})
 
 
 def test_steps_from_columns_rejects_ragged_columns():
-    with pytest.raises(InvalidArgument, match="different lengths"):
+    with pytest.raises(ArgumentError, match="different lengths"):
         steps_from_columns([[0.0]], [0, 1], [0.0], [0.0], [False], [0.0], [0.0], [False])

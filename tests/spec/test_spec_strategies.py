@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 
 import rollcheck.spec as spec
 from rollcheck.properties import strategies as S
-from rollcheck.spec import InvalidArgument, Rollout, Step, flatten_tensor
+from rollcheck.spec import ArgumentError, Rollout, Step, flatten_tensor
 
 
 def test_public_names_are_not_shadowed_by_submodules():
@@ -107,5 +107,5 @@ def test_gae_inputs_are_consistent(kw):
     (lambda: S.gae_inputs(max_horizon=0), "max_horizon=0 should be at least 1"),
 ])
 def test_bad_arguments_are_rejected_naming_them(make, needle):
-    with pytest.raises(InvalidArgument, match=needle.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ArgumentError, match=needle.replace("(", r"\(").replace(")", r"\)")):
         make()

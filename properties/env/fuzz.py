@@ -2,11 +2,11 @@
 
 Gymnasium's ``check_env`` runs a handful of resets and steps with fixed seeds; a bug that shows
 after twenty steps, in the second episode, or only in states a random policy rarely reaches goes
-unseen. ``fuzz_env`` drives Hypothesis over :class:`~rollcheck.properties.env_programs.Program` s
+unseen. ``fuzz_env`` drives Hypothesis over :class:`~rollcheck.properties.env.programs.Program` s
 (reset seeds and action sequences mixing long random episodes and biased runs of one action),
-runs each on instrumented fresh instances (:mod:`rollcheck.properties.env_runner`), and checks
-every property of :mod:`rollcheck.properties.env_properties`. Each failing property shrinks to a
-minimal ``(seed, actions)`` and its :class:`~rollcheck.properties.report.Finding` carries a
+runs each on instrumented fresh instances (:mod:`rollcheck.properties.env.runner`), and checks
+every property of :mod:`rollcheck.properties.env.catalog`. Each failing property shrinks to a
+minimal ``(seed, actions)`` and its :class:`~rollcheck.properties.core.report.Finding` carries a
 short Python snippet that replays it.
 
 Per example: fresh instance B runs the program with every per-call check; fresh instance A runs a
@@ -29,14 +29,14 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from rollcheck.properties.env_programs import Program, programs, random_actions
-from rollcheck.properties.env_properties import ENV_PROPERTIES, RUN_LEVEL, VECTOR_PROPERTIES, trajectory_difference
-from rollcheck.properties.env_runner import (Checker, Counters, PropertyFailure, episode_limit, failure, layers_of,
+from rollcheck.properties.env.programs import Program, programs, random_actions
+from rollcheck.properties.env.catalog import ENV_PROPERTIES, RUN_LEVEL, VECTOR_PROPERTIES, trajectory_difference
+from rollcheck.properties.env.runner import (Checker, Counters, PropertyFailure, episode_limit, failure, layers_of,
                                              probe_interval, run_program)
-from rollcheck.properties.env_target import EnvTarget, TargetError, reproducer, resolve_target
-from rollcheck.properties.report import Finding, PropertyResult, Report
+from rollcheck.properties.env.target import EnvTarget, TargetError, reproducer, resolve_target
+from rollcheck.properties.core.report import Finding, PropertyResult, Report
 from rollcheck.spec.contract import Contract
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.errors import RollcheckError, ArgumentError
 
 __all__ = ["fuzz_env", "DEFAULT_MAX_EXAMPLES", "DEFAULT_MAX_STEPS"]
 
@@ -47,7 +47,7 @@ _DETERMINISM = ("determinism.fresh_instances", "determinism.reseeded_instance", 
 
 def _positive(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidArgument(f"{name}={value!r} should be at least one")
+        raise ArgumentError(f"{name}={value!r} should be at least one")
     return value
 
 
@@ -223,7 +223,7 @@ def _flatten_errors(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
-class _InternalError(Exception):
+class _InternalError(RollcheckError):
     """Something other than a property failure stopped the search (reported as ``Report.error``)."""
 
     def __init__(self, cause: BaseException) -> None:
@@ -304,12 +304,12 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
     """
     max_examples, max_steps = _positive("max_examples", max_examples), _positive("max_steps", max_steps)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise InvalidArgument(f"seed={seed!r} should be a non-negative int")
+        raise ArgumentError(f"seed={seed!r} should be a non-negative int")
     if vector is not None:
         _positive("vector", vector)
     contract = Contract() if contract is None else contract
     if not isinstance(contract, Contract):
-        raise InvalidArgument(f"contract={contract!r} should be a rollcheck.spec.Contract")
+        raise ArgumentError(f"contract={contract!r} should be a rollcheck.spec.Contract")
     props = ENV_PROPERTIES if vector else ENV_PROPERTIES.without([p.id for p in VECTOR_PROPERTIES])
     chosen = props.without(skip)
     active = set(chosen.ids)
@@ -355,7 +355,7 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
         except _InternalError as exc:
             report.error = str(exc)
         if vector:
-            from rollcheck.properties.env_vector import check_vector
+            from rollcheck.properties.env.vector import check_vector
             check_vector(target, vector, active, results, seed=seed, max_examples=max(5, max_examples // 3),
                          max_steps=max_steps, contract=contract, vector_wrappers=vector_wrappers,
                          shrink_seconds=shrink_seconds)

@@ -27,15 +27,16 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from gymnasium import spaces
 
-from rollcheck.properties.env_checks import short, snapshot
-from rollcheck.properties.env_properties import PER_CALL, RUN_LEVEL, Call, LayerCall
+from rollcheck.properties.env.checks import short, snapshot
+from rollcheck.properties.env.catalog import PER_CALL, RUN_LEVEL, Call, LayerCall
 from rollcheck.spec.contract import Contract
+from rollcheck.spec.errors import RollcheckError
 
 __all__ = ["PropertyFailure", "failure", "Counters", "Instrument", "Checker", "layers_of", "build_env",
            "run_program", "probe_actions", "probe_interval", "episode_limit"]
 
 
-class PropertyFailure(Exception):
+class PropertyFailure(RollcheckError):
     """A property failed on the current program. One subclass per property id, so Hypothesis
     shrinks each property's failure separately (its "interesting origin" includes the type)."""
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator
 
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.errors import ArgumentError
 
 __all__ = ["Property", "PropertySet"]
 
@@ -36,7 +36,7 @@ class Property:
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
-            raise InvalidArgument(f"Property.id={self.id!r} should be a dotted lower-case name like 'rollout.length_eq_horizon'")
+            raise ArgumentError(f"Property.id={self.id!r} should be a dotted lower-case name like 'rollout.length_eq_horizon'")
 
 
 class PropertySet:
@@ -46,7 +46,7 @@ class PropertySet:
         self._by_id: dict[str, Property] = {}
         for p in properties:
             if p.id in self._by_id:
-                raise InvalidArgument(f"duplicate property id {p.id!r}")
+                raise ArgumentError(f"duplicate property id {p.id!r}")
             self._by_id[p.id] = p
 
     def __iter__(self) -> Iterator[Property]:
@@ -59,7 +59,7 @@ class PropertySet:
         try:
             return self._by_id[pid]
         except KeyError:
-            raise InvalidArgument(f"unknown property id {pid!r}; known: {', '.join(self._by_id)}") from None
+            raise ArgumentError(f"unknown property id {pid!r}; known: {', '.join(self._by_id)}") from None
 
     @property
     def ids(self) -> list[str]:
@@ -70,5 +70,5 @@ class PropertySet:
         skip = list(skip)
         for s in skip:
             if s not in self._by_id and not any(pid.startswith(s + ".") for pid in self._by_id):
-                raise InvalidArgument(f"--skip {s!r} matches no property; known: {', '.join(self._by_id)}")
+                raise ArgumentError(f"--skip {s!r} matches no property; known: {', '.join(self._by_id)}")
         return PropertySet(p for p in self if not any(p.id == s or p.id.startswith(s + ".") for s in skip))

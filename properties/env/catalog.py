@@ -1,6 +1,6 @@
 """The named properties ``rollcheck env`` checks on an environment and its wrapper stack.
 
-Each :class:`~rollcheck.properties.property.Property` has a stable dotted id, the TorchLean or
+Each :class:`~rollcheck.properties.core.property.Property` has a stable dotted id, the TorchLean or
 Gymnasium definition it mirrors and a one-line statement. Per-call properties carry a ``check``
 that takes one :class:`Call` (what one ``reset``/``step`` of the outermost env returned, plus
 what every wrapper layer saw and emitted during it) and returns a list of problems (sentences;
@@ -23,9 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from rollcheck.properties.env_checks import (done_flag_problems, first_difference, observation_numeric_problems,
+from rollcheck.properties.env.checks import (done_flag_problems, first_difference, observation_numeric_problems,
                                              reward_problems, short, space_problems, value_in_space_problems)
-from rollcheck.properties.property import Property, PropertySet
+from rollcheck.properties.core.property import Property, PropertySet
 from rollcheck.spec.contract import Contract
 
 __all__ = ["Call", "LayerCall", "ENV_PROPERTIES", "PER_CALL", "RUN_LEVEL", "VECTOR_PROPERTIES", "trajectory_difference"]

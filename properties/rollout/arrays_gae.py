@@ -5,7 +5,7 @@ Mirrors TorchLean's ``Runtime.RL.Core.generalizedAdvantageEstimationVec`` with G
 flags (:mod:`rollcheck.spec.advantage`; the numpy fast path
 :func:`rollcheck.impl.fast_gae.generalized_advantage_estimation_batch`, bit-equal to it) and
 ``returnsFromAdvantagesVec``, applied to the buffer's ``(T, N)`` arrays by
-:func:`rollcheck.properties.arrays.validate_arrays` (conventions in that module's docstring):
+:func:`rollcheck.properties.rollout.arrays.validate_arrays` (conventions in that module's docstring):
 
 - :func:`step_done` reads the done flag of each step from ``dones`` under the ``dones_convention``
   (CleanRL's ``"episode_start"`` stores the *previous* step's flag), and :func:`split_flags` finds
@@ -26,9 +26,9 @@ import numpy as np
 
 from rollcheck.impl.fast_gae import generalized_advantage_estimation_batch
 
-from .array_properties import compare_result, property_result, skip_result
-from .recording import VecTrace
-from .report import Finding, PropertyResult
+from rollcheck.properties.rollout.arrays_catalog import compare_result, property_result, skip_result
+from rollcheck.properties.rollout.recording import VecTrace
+from rollcheck.properties.core.report import Finding, PropertyResult
 
 __all__ = ["gae_checks", "split_flags", "step_done"]
 

@@ -4,8 +4,8 @@ Mirrors, one named value each, what TorchLean's ``PPO.collectRolloutFromCallback
 ``Boundary.Core.checkTransitionFin`` (the contract) and ``Runtime.RL.Core.generalizedAdvantageEstimationVec``
 / ``returnsFromAdvantagesVec`` (advantages with split terminated/truncated flags):
 :data:`ARRAY_PROPERTIES` maps each stable id (``arrays.gae_matches_spec``, ...) to its
-:class:`~rollcheck.properties.property.Property`, whose check runs
-:func:`rollcheck.properties.arrays.validate_arrays` and returns that property's findings.
+:class:`~rollcheck.properties.core.property.Property`, whose check runs
+:func:`rollcheck.properties.rollout.arrays.validate_arrays` and returns that property's findings.
 
 The checks themselves live in :mod:`.arrays` (shapes, trace, contract, policy) and
 :mod:`.arrays_gae` (done flags, advantages, truncation); they build their results with the helpers
@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from .property import Property
-from .report import Finding, PropertyResult
+from rollcheck.properties.core.property import Property
+from rollcheck.properties.core.report import Finding, PropertyResult
 
 __all__ = ["ARRAY_PROPERTIES", "compare_result", "positions", "property_result", "skip_result"]
 
@@ -32,7 +32,7 @@ __all__ = ["ARRAY_PROPERTIES", "compare_result", "positions", "property_result",
 def _p(pid: str, lean: str, statement: str) -> Property:
     """The property ``pid``: its check is ``validate_arrays(arrays, **kwargs).result(pid).findings``."""
     def check(arrays: dict, **kwargs: Any) -> list:
-        from .arrays import validate_arrays   # the checks import this module
+        from rollcheck.properties.rollout.arrays import validate_arrays   # the checks import this module
 
         return validate_arrays(arrays, **kwargs).result(pid).findings
     return Property(pid, lean, statement, check)

@@ -14,7 +14,7 @@ wraps a ``gymnasium.vector.VectorEnv`` and keeps, for every ``step``, copies of
   action is ignored, reward 0): such steps are marked so checks can tell them from transitions.
 
 :meth:`RecordingVecEnv.trace` stacks the steps into a frozen :class:`VecTrace` with ``(T, N, ...)``
-arrays, the ``trace=`` argument of :func:`rollcheck.properties.arrays.validate_arrays`.
+arrays, the ``trace=`` argument of :func:`rollcheck.properties.rollout.arrays.validate_arrays`.
 Copies are taken at once, so an env that reuses its buffers cannot rewrite history.
 """
 
@@ -27,7 +27,7 @@ import numpy as np
 
 from rollcheck.impl.vector_autoreset import true_next_observations
 from rollcheck.impl.vector_rollout import TimeByEnvArrays
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.errors import ArgumentError
 
 __all__ = ["RecordingVecEnv", "VecTrace"]
 
@@ -48,18 +48,18 @@ class VecTrace(TimeByEnvArrays):
     def __post_init__(self) -> None:
         shape = np.shape(self.actions)
         if len(shape) != 2:
-            raise InvalidArgument(f"VecTrace.actions has shape {list(shape)}; expected (T, N)")
+            raise ArgumentError(f"VecTrace.actions has shape {list(shape)}; expected (T, N)")
         for name in ("obs", "actions", "rewards", "terminated", "truncated", "next_obs", "autoreset_step"):
             arr = np.array(getattr(self, name), copy=True)
             if arr.shape[:2] != shape:
-                raise InvalidArgument(f"VecTrace.{name} has shape {list(arr.shape)}; "
+                raise ArgumentError(f"VecTrace.{name} has shape {list(arr.shape)}; "
                                       f"expected (T, N)={list(shape)} first")
             if name in ("terminated", "truncated", "autoreset_step"):
                 arr = arr.astype(bool)
             arr.setflags(write=False)
             object.__setattr__(self, name, arr)
         if self.obs.shape != self.next_obs.shape:
-            raise InvalidArgument(f"VecTrace.next_obs has shape {list(self.next_obs.shape)} "
+            raise ArgumentError(f"VecTrace.next_obs has shape {list(self.next_obs.shape)} "
                                   f"but obs has {list(self.obs.shape)}")
 
 
@@ -88,7 +88,7 @@ class RecordingVecEnv(_vector_wrapper_base()):  # type: ignore[misc]
 
     def step(self, actions: Any):
         if self._last_obs is None:
-            raise InvalidArgument("RecordingVecEnv.step called before reset")
+            raise ArgumentError("RecordingVecEnv.step called before reset")
         obs, rewards, terminated, truncated, info = self.env.step(actions)
         if self._same_step and "final_obs" in info:
             ended = info.get("_final_obs", np.zeros(self.num_envs, bool))
@@ -110,6 +110,6 @@ class RecordingVecEnv(_vector_wrapper_base()):  # type: ignore[misc]
         """Steps ``start:stop`` recorded since the last :meth:`clear` as a :class:`VecTrace`."""
         steps = self._steps[start:stop]
         if not steps:
-            raise InvalidArgument(f"no recorded steps in [{start}:{stop}] (recorded: {len(self._steps)})")
+            raise ArgumentError(f"no recorded steps in [{start}:{stop}] (recorded: {len(self._steps)})")
         cols = [np.stack(c) for c in zip(*steps)]
         return VecTrace(*cols)

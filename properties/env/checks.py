@@ -1,6 +1,6 @@
 """Value-level checks for values a Gymnasium env returns: spaces, numerics, snapshots.
 
-Pure functions used by the env fuzzer (:mod:`rollcheck.properties.env_runner`). Each returns a
+Pure functions used by the env fuzzer (:mod:`rollcheck.properties.env.runner`). Each returns a
 list of human-readable problems (empty when the value is fine), never raises on a bad value.
 
 Mirrors:

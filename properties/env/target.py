@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from rollcheck.spec.errors import RollcheckError
 
 __all__ = ["TargetError", "EnvTarget", "resolve_target", "reproducer", "action_code", "actions_code"]
 
 
-class TargetError(Exception):
+class TargetError(RollcheckError):
     """The env or a wrapper cannot be imported or built (exit status 2)."""
 
 
@@ -188,8 +189,8 @@ def reproducer(target: EnvTarget, pid: str, seed: int, actions: Sequence[Any], *
     head = [*imports, "", "", "def make():", f"    {make}", "    return env", "", ""]
     if pid == "spaces.well_formed":
         return "\n".join(head + [f"# rollcheck env: {pid}", f"# {message}",
-                                  "from rollcheck.properties.env_checks import space_problems",
-                                  "from rollcheck.properties.env_runner import layers_of", "env = make()",
+                                  "from rollcheck.properties.env.checks import space_problems",
+                                  "from rollcheck.properties.env.runner import layers_of", "env = make()",
                                   "for i, layer in enumerate(layers_of(env)):",
                                   "    print(i, type(layer).__name__, space_problems(layer.observation_space, 'observation_space'),",
                                   "          space_problems(layer.action_space, 'action_space'))"]) + "\n"
@@ -208,7 +209,7 @@ def reproducer(target: EnvTarget, pid: str, seed: int, actions: Sequence[Any], *
             lines += ["a = replay(make(), seed, actions)  # fresh env", "env = make()",
                       f"replay(env, {history_seed}, {actions_code(history)})  # any history",
                       "b = replay(env, seed, actions)  # after the history: should equal a"]
-        lines += ["from rollcheck.properties.env_checks import first_difference",
+        lines += ["from rollcheck.properties.env.checks import first_difference",
                   "for i, (x, y) in enumerate(zip(a, b)):",
                   "    if first_difference(x, y) is not None:",
                   "        print('call', i, 'differs:', first_difference(x, y))",
@@ -218,7 +219,7 @@ def reproducer(target: EnvTarget, pid: str, seed: int, actions: Sequence[Any], *
         return "\n".join(head + lines) + "\n"
     lines += ["env = make()"]
     if pid in ("wrapper.layer_contract", "episode.never_past_done"):
-        lines += ["from rollcheck.properties.env_runner import Instrument", "layers = Instrument(env)  # logs every layer's calls"]
+        lines += ["from rollcheck.properties.env.runner import Instrument", "layers = Instrument(env)  # logs every layer's calls"]
     if pid == "aliasing.no_mutation":
         lines += ["import copy", "returned = []"]
     lines += ["obs, info = env.reset(seed=seed)"]
@@ -238,7 +239,7 @@ def reproducer(target: EnvTarget, pid: str, seed: int, actions: Sequence[Any], *
         "numerics.done_flags": ["print(type(terminated), type(truncated))  # expected bool or numpy.bool_"],
         "numerics.info_dict": ["print(type(info))  # expected dict"],
         "episode.truncated_at_limit": ["print(terminated, truncated)  # at max_episode_steps: expected truncated=True"],
-        "aliasing.no_mutation": ["from rollcheck.properties.env_checks import first_difference",
+        "aliasing.no_mutation": ["from rollcheck.properties.env.checks import first_difference",
                                  "for i, (o, o0, n, n0) in enumerate(returned):",
                                  "    d = first_difference(o0, o) or first_difference(n0, n)",
                                  "    if d: print('value returned by call', i, 'changed later:', d); break"],

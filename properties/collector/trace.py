@@ -39,7 +39,7 @@ from typing import Any, Callable
 import numpy as np
 
 from rollcheck.spec import Contract, Shape, Transition, check_transition_fin
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.errors import RollcheckError, ArgumentError
 
 __all__ = ["BUFFERS", "CASTS", "END_KINDS", "LOGIT_MODES", "SESSION_STYLES", "CollectorCase",
            "CollectorInputs", "CollectorRun", "MlpPolicy", "PolicySpec", "ScriptedSession", "SessionTrace",
@@ -56,12 +56,12 @@ SENTINEL = 7777.25  # written into reused buffers after the collector returns
 
 def _choice(name: str, value: Any, allowed: tuple) -> None:
     if value not in allowed:
-        raise InvalidArgument(f"{name}={value!r} should be one of {allowed}")
+        raise ArgumentError(f"{name}={value!r} should be one of {allowed}")
 
 
 def _positive_int(name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise InvalidArgument(f"{name}={value!r} should be a positive int")
+        raise ArgumentError(f"{name}={value!r} should be a positive int")
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,7 @@ class PolicySpec:
         _positive_int("PolicySpec.hidden", self.hidden)
         _choice("PolicySpec.logits", self.logits, LOGIT_MODES)
         if not isinstance(self.weight_seed, int) or self.weight_seed < 0:
-            raise InvalidArgument(f"PolicySpec.weight_seed={self.weight_seed!r} should be a non-negative int")
+            raise ArgumentError(f"PolicySpec.weight_seed={self.weight_seed!r} should be a non-negative int")
 
 
 @dataclass(frozen=True)
@@ -106,20 +106,20 @@ class CollectorCase:
 
     def __post_init__(self) -> None:
         if not isinstance(self.obs_shape, tuple) or Shape.of(self.obs_shape).size == 0:
-            raise InvalidArgument(f"CollectorCase.obs_shape={self.obs_shape!r} should be a tuple of positive ints")
+            raise ArgumentError(f"CollectorCase.obs_shape={self.obs_shape!r} should be a tuple of positive ints")
         _positive_int("CollectorCase.n_actions", self.n_actions)
         _positive_int("CollectorCase.horizon", self.horizon)
         for name in ("rng_seed", "rng_counter"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**64:
-                raise InvalidArgument(f"CollectorCase.{name}={v!r} should be an int in [0, 2**64)")
+                raise ArgumentError(f"CollectorCase.{name}={v!r} should be an int in [0, 2**64)")
         if self.rng_counter + self.horizon >= 2**64:
-            raise InvalidArgument(f"CollectorCase.rng_counter={self.rng_counter} + horizon={self.horizon} "
+            raise ArgumentError(f"CollectorCase.rng_counter={self.rng_counter} + horizon={self.horizon} "
                                   "overflows the 64-bit counter")
         for i, ep in enumerate(self.episodes):
             if not (isinstance(ep, tuple) and len(ep) == 2 and isinstance(ep[0], int) and ep[0] > 0
                     and ep[1] in END_KINDS):
-                raise InvalidArgument(f"CollectorCase.episodes[{i}]={ep!r} should be (length > 0, one of {END_KINDS})")
+                raise ArgumentError(f"CollectorCase.episodes[{i}]={ep!r} should be (length > 0, one of {END_KINDS})")
         _choice("CollectorCase.buffers", self.buffers, BUFFERS)
         _choice("CollectorCase.session_style", self.session_style, SESSION_STYLES)
         _choice("CollectorCase.obs_dtype", self.obs_dtype, CASTS)
@@ -147,7 +147,7 @@ class MlpPolicy:
     def _hidden(self, obs: Any) -> np.ndarray:
         x = np.asarray(obs, dtype=np.float64).reshape(-1)
         if x.size != self.obs_size:
-            raise InvalidArgument(f"policy got an observation with {x.size} elements, expected {self.obs_size}")
+            raise ArgumentError(f"policy got an observation with {x.size} elements, expected {self.obs_size}")
         return np.tanh(self.w1 @ x + self.b1)
 
     def predict_logits(self, obs: Any) -> np.ndarray:
@@ -205,7 +205,7 @@ class SessionTrace:
         return ends + (1 if self.steps else 0)
 
 
-class StepBudgetExceeded(RuntimeError):
+class StepBudgetExceeded(RollcheckError, RuntimeError):
     """The collector kept stepping far past its horizon (the harness stops it here)."""
 
 
@@ -267,7 +267,7 @@ class ScriptedSession:
             return sess.serial
         if self.mutable_sess is not None and sess is self.mutable_sess:
             return sess[0]
-        raise InvalidArgument(f"step_checked/observe got {sess!r:.60}, which is not a session value start() returned")
+        raise ArgumentError(f"step_checked/observe got {sess!r:.60}, which is not a session value start() returned")
 
     def _present(self, obs: np.ndarray) -> np.ndarray:
         if self.case.buffers == "reuse":
@@ -370,7 +370,7 @@ def env_signature(env_id: str) -> "tuple[tuple, int]":
     try:
         n = getattr(env.action_space, "n", None)
         if n is None:
-            raise InvalidArgument(f"env {env_id!r} has action space {env.action_space}; a Discrete space is required")
+            raise ArgumentError(f"env {env_id!r} has action space {env.action_space}; a Discrete space is required")
         return tuple(int(d) for d in env.observation_space.shape), int(n)
     finally:
         env.close()
@@ -382,10 +382,10 @@ _MOVED_TO_COLLECTOR_RUN = frozenset({"CollectorInputs", "CollectorRun", "build_i
 
 
 def __getattr__(name: str) -> Any:
-    """``from rollcheck.properties.collector_trace import run_collector`` (and the other moved names)
+    """``from rollcheck.properties.collector.trace import run_collector`` (and the other moved names)
     keeps working: they are looked up in :mod:`.collector_run` on first use (a lazy import, since
     that module imports this one)."""
     if name in _MOVED_TO_COLLECTOR_RUN:
-        from . import collector_run
+        from rollcheck.properties.collector import run as collector_run
         return getattr(collector_run, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

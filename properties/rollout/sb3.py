@@ -18,7 +18,7 @@ returns``; shape ``(n_steps, n_envs, ...)``, float32) with the model's policy re
   if terminal. Checked: every truncated step's buffer reward equals ``r + gamma * V(final obs)``
   (V recomputed now, with the same weights), within float32 tolerance. Those entries are then
   unfolded (set to the env's reward) so the generic checks below see plain rewards;
-- everything of :func:`rollcheck.properties.arrays.validate_arrays` (``arrays.*``: obs, actions,
+- everything of :func:`rollcheck.properties.rollout.arrays.validate_arrays` (``arrays.*``: obs, actions,
   rewards against the trace; ``episode_starts`` as the ``"episode_start"`` dones convention;
   log-probs and values against the policy; advantages against the spec's split-flag GAE, whose
   ``V(s_{t+1})`` at a truncation is the critic at the true final observation — mathematically what
@@ -37,12 +37,12 @@ from typing import Any
 
 import numpy as np
 
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.errors import ArgumentError
 
-from .arrays import validate_arrays
-from .property import Property
-from .recording import VecTrace
-from .report import Finding, PropertyResult, Report
+from rollcheck.properties.rollout.arrays import validate_arrays
+from rollcheck.properties.core.property import Property
+from rollcheck.properties.rollout.recording import VecTrace
+from rollcheck.properties.core.report import Finding, PropertyResult, Report
 
 __all__ = ["SB3_PROPERTIES", "SB3Policy", "check_sb3_buffer", "check_value_fold", "import_sb3", "recording_vec_env",
            "validate_sb3"]
@@ -113,7 +113,7 @@ def recording_vec_env(venv: Any) -> Any:
 
             def trace(self) -> VecTrace:
                 if not self.steps:
-                    raise InvalidArgument("no step was recorded")
+                    raise ArgumentError("no step was recorded")
                 return VecTrace(*[np.stack(c) for c in zip(*self.steps)])
 
         _RECORDER = RecordingSB3VecEnv
@@ -188,10 +188,10 @@ def _collect(model: Any, n_steps: int, seed: int) -> tuple[Any, VecTrace, np.nda
     from gymnasium import spaces
 
     if not isinstance(model.action_space, spaces.Discrete):
-        raise InvalidArgument(f"model.action_space={model.action_space}; rollcheck checks Discrete actions only")
+        raise ArgumentError(f"model.action_space={model.action_space}; rollcheck checks Discrete actions only")
     original = model.get_env()
     if original is None:
-        raise InvalidArgument("the model has no env (pass env= when building it, or model.set_env(env))")
+        raise ArgumentError("the model has no env (pass env= when building it, or model.set_env(env))")
     rec = recording_vec_env(original)
     saved = (model.env, model.num_timesteps)
     try:
@@ -224,7 +224,7 @@ def validate_sb3(model: Any, *, n_steps: "int | None" = None, seed: int = 0, pol
     import_sb3()
     n_steps = model.n_steps if n_steps is None else n_steps
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps <= 0:
-        raise InvalidArgument(f"n_steps={n_steps!r} should be a positive int")
+        raise ArgumentError(f"n_steps={n_steps!r} should be a positive int")
     start = time.perf_counter()
     buffer, trace, _ = _collect(model, n_steps, seed)
     report = check_sb3_buffer(buffer, trace, SB3Policy(model.policy), gamma=float(model.gamma),

@@ -30,14 +30,14 @@ from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.errors import ArgumentError
 
-from .collector_properties import COLLECTOR_PROPERTIES
-from .collector_run import CollectorRun, build_inputs, run_collector
-from .collector_trace import (BUFFERS, CASTS, END_KINDS, LOGIT_MODES, SESSION_STYLES, CollectorCase, PolicySpec,
+from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES
+from rollcheck.properties.collector.run import CollectorRun, build_inputs, run_collector
+from rollcheck.properties.collector.trace import (BUFFERS, CASTS, END_KINDS, LOGIT_MODES, SESSION_STYLES, CollectorCase, PolicySpec,
                               env_signature)
-from .property import Property
-from .report import Finding, PropertyResult, Report
+from rollcheck.properties.core.property import Property
+from rollcheck.properties.core.report import Finding, PropertyResult, Report
 
 __all__ = ["RunCache", "check_case", "check_property", "collector_cases", "describe_target", "explore",
            "render_reproducer", "signature_problem", "validate_collector"]
@@ -66,7 +66,7 @@ def collector_cases(*, horizon: "int | None" = None, env: "str | None" = None,
     observation, one action, horizon 1, seed and counter 0, no episode end, fresh buffers.
     """
     if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon <= 0):
-        raise InvalidArgument(f"horizon={horizon!r} should be a positive int")
+        raise ArgumentError(f"horizon={horizon!r} should be a positive int")
     horizons = st.just(horizon) if horizon is not None else st.integers(1, _MAX_HORIZON)
 
     @st.composite
@@ -154,8 +154,8 @@ def render_reproducer(collect: Any, case: CollectorCase, pid: str) -> str:
         get = [f"collect = ...  # your collector ({target} has no importable name)"]
     return "\n".join([
         f"# rollcheck: minimal (Hypothesis-shrunk) case violating {pid}",
-        "from rollcheck.properties.collector_trace import CollectorCase, PolicySpec",
-        "from rollcheck.properties.validate_collector import check_case",
+        "from rollcheck.properties.collector.trace import CollectorCase, PolicySpec",
+        "from rollcheck.properties.collector.validate import check_case",
         *get,
         "",
         f"case = {case!r}",
@@ -292,13 +292,13 @@ def validate_collector(collect: Callable[..., Any], *, env: "str | None" = None,
     t0 = time.time()
     examples = settings.default.max_examples if examples is None else examples
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
-        raise InvalidArgument(f"examples={examples!r} should be at least one")
+        raise ArgumentError(f"examples={examples!r} should be at least one")
     if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon <= 0):
-        raise InvalidArgument(f"horizon={horizon!r} should be a positive int")
+        raise ArgumentError(f"horizon={horizon!r} should be a positive int")
     if not isinstance(seed, int) or isinstance(seed, bool):
-        raise InvalidArgument(f"seed={seed!r} should be an int")
+        raise ArgumentError(f"seed={seed!r} should be an int")
     if not (isinstance(tolerance, float) and 0 <= tolerance < 1):
-        raise InvalidArgument(f"tolerance={tolerance!r} should be a float in [0, 1)")
+        raise ArgumentError(f"tolerance={tolerance!r} should be a float in [0, 1)")
     props = COLLECTOR_PROPERTIES.without(skip)
     if only is not None:
         only = list(only)

@@ -26,12 +26,12 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import seed as hseed
 from hypothesis import strategies as st
 
-from rollcheck.properties.env_checks import short, snapshot
-from rollcheck.properties.env_programs import programs, random_actions
-from rollcheck.properties.env_properties import VECTOR_PROPERTIES
-from rollcheck.properties.env_runner import PropertyFailure, failure, run_program
-from rollcheck.properties.env_target import EnvTarget, action_code
-from rollcheck.properties.report import Finding, PropertyResult
+from rollcheck.properties.env.checks import short, snapshot
+from rollcheck.properties.env.programs import programs, random_actions
+from rollcheck.properties.env.catalog import VECTOR_PROPERTIES
+from rollcheck.properties.env.runner import PropertyFailure, failure, run_program
+from rollcheck.properties.env.target import EnvTarget, action_code
+from rollcheck.properties.core.report import Finding, PropertyResult
 from rollcheck.spec.contract import Contract
 
 __all__ = ["check_vector", "make_vector"]

@@ -46,7 +46,7 @@ size of the error it causes, not as a crash.
 Module layout: this file reads the buffer and runs the checks in order — shapes, then trace and
 contract, then policy (here), then done flags and advantages (:mod:`.arrays_gae`); the property
 table :data:`ARRAY_PROPERTIES` and the result helpers live in :mod:`.array_properties` (re-exported
-here, so ``from rollcheck.properties.arrays import ARRAY_PROPERTIES`` keeps working).
+here, so ``from rollcheck.properties.rollout.arrays import ARRAY_PROPERTIES`` keeps working).
 
 Tolerances: float64 buffers are compared at ``1e-9`` (relative and absolute), buffers holding any
 float32 (CleanRL's default) at ``2e-4``; pass ``rtol``/``atol`` to override.
@@ -61,12 +61,12 @@ import numpy as np
 
 from rollcheck.impl.fast_checks import action_bad_mask, observation_bad_mask, reward_bad_mask
 from rollcheck.spec.contract import Contract, observation_violations, reward_violations
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.errors import ArgumentError
 
-from .array_properties import ARRAY_PROPERTIES, compare_result, positions, property_result, skip_result
-from .arrays_gae import gae_checks, split_flags, step_done
-from .recording import VecTrace
-from .report import Finding, PropertyResult, Report
+from rollcheck.properties.rollout.arrays_catalog import ARRAY_PROPERTIES, compare_result, positions, property_result, skip_result
+from rollcheck.properties.rollout.arrays_gae import gae_checks, split_flags, step_done
+from rollcheck.properties.rollout.recording import VecTrace
+from rollcheck.properties.core.report import Finding, PropertyResult, Report
 
 __all__ = ["ARRAY_PROPERTIES", "REQUIRED_KEYS", "validate_arrays"]
 
@@ -86,7 +86,7 @@ def _policy_fns(policy: Any) -> tuple[Callable, Callable]:
         value_b = getattr(policy, "predict_value_batch", None)
         return (logits_b or (lambda x: np.stack([np.asarray(policy.predict_logits(o), dtype=np.float64) for o in x])),
                 value_b or (lambda x: np.array([float(policy.predict_value(o)) for o in x])))
-    raise InvalidArgument(f"policy={policy!r:.80} should have predict_logits/predict_value "
+    raise ArgumentError(f"policy={policy!r:.80} should have predict_logits/predict_value "
                           "or be a pair (predict_logits, predict_value) of callables")
 
 
@@ -152,12 +152,12 @@ def validate_arrays(arrays: dict, *, trace: "VecTrace | None" = None, policy: An
     (a ``numpy.random.Generator`` or a seed) instead of on all ``T*N``.
     """
     if dones_convention not in CONVENTIONS:
-        raise InvalidArgument(f"dones_convention={dones_convention!r} should be one of {CONVENTIONS}")
+        raise ArgumentError(f"dones_convention={dones_convention!r} should be one of {CONVENTIONS}")
     for name, value in (("gamma", gamma), ("lam", lam)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise InvalidArgument(f"{name}={value!r} should be a real number in [0, 1]")
+            raise ArgumentError(f"{name}={value!r} should be a real number in [0, 1]")
     if n_actions is not None and (isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0):
-        raise InvalidArgument(f"n_actions={n_actions!r} should be a positive int")
+        raise ArgumentError(f"n_actions={n_actions!r} should be a positive int")
     contract = Contract() if contract is None else contract
     fns = _policy_fns(policy) if policy is not None else None
     start = time.perf_counter()

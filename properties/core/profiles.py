@@ -19,7 +19,7 @@ import os
 from hypothesis import HealthCheck, settings
 from hypothesis.errors import InvalidArgument as HypothesisInvalidArgument
 
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.errors import ArgumentError
 
 __all__ = ["PROFILES", "load_profile", "register_profiles"]
 
@@ -53,7 +53,7 @@ def _register_crosshair() -> None:
         settings.register_profile("crosshair", parent=settings.get_profile("default"), backend="crosshair",
                                   max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
     except HypothesisInvalidArgument as exc:
-        raise InvalidArgument(
+        raise ArgumentError(
             f"profile='crosshair' needs the hypothesis-crosshair backend: pip install 'rollcheck[crosshair]' ({exc})"
         ) from None
 
@@ -67,5 +67,5 @@ def load_profile(name: "str | None" = None) -> str:
     try:
         settings.load_profile(chosen)
     except HypothesisInvalidArgument:
-        raise InvalidArgument(f"profile={chosen!r} is not a Hypothesis profile; rollcheck's are {', '.join(PROFILES)}") from None
+        raise ArgumentError(f"profile={chosen!r} is not a Hypothesis profile; rollcheck's are {', '.join(PROFILES)}") from None
     return chosen

@@ -3,7 +3,7 @@
 Mirrors ``NN.Runtime.RL.PPO.collectRolloutFromCallbacks`` line by line (``PPO/Collect.lean``),
 ``PPO.Rollout`` (``steps_size_eq_horizon``), ``PolicyGradient.sampleActionFromLogits`` /
 ``actionLogSoftmax`` and ``Rollout.toActorCriticSample``. Each :class:`Property` takes a
-:class:`~rollcheck.properties.collector_run.CollectorRun` (the case, the trace of every session
+:class:`~rollcheck.properties.collector.run.CollectorRun` (the case, the trace of every session
 call, the returned rollout) and returns a list of :class:`Finding` (empty when it holds).
 
 The expected values are recomputed here from the trace with the spec functions, never taken from
@@ -29,9 +29,9 @@ from rollcheck.spec import (Rollout, Step, action_log_softmax, action_violations
                             to_actor_critic_sample)
 from rollcheck.spec.random_stream import MASK64
 
-from .collector_run import CollectorRun
-from .property import Property, PropertySet
-from .report import Finding
+from rollcheck.properties.collector.run import CollectorRun
+from rollcheck.properties.core.property import Property, PropertySet
+from rollcheck.properties.core.report import Finding
 
 __all__ = ["COLLECTOR_PROPERTIES", "ExpectedStep", "GAMMA", "LAMBDA", "expected_steps"]
 

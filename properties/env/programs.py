@@ -25,7 +25,7 @@ import numpy as np
 from gymnasium import spaces
 from hypothesis import strategies as st
 
-from rollcheck.properties.env_runner import probe_actions
+from rollcheck.properties.env.runner import probe_actions
 
 __all__ = ["Program", "programs", "random_actions", "action_strategy"]
 

@@ -3,9 +3,9 @@
 Mirrors one application of TorchLean's ``NN.Runtime.RL.PPO.collectRolloutFromCallbacks`` to
 concrete callbacks: ``collect(start, observe, step_checked, cast_obs, cast_reward, predict_logits,
 predict_value, rng_seed, rng_counter, *, horizon, n_actions, obs_shape) -> (Rollout, counter)``.
-:func:`build_inputs` turns a :class:`~rollcheck.properties.collector_trace.CollectorCase` into
-those callables (a :class:`~rollcheck.properties.collector_trace.ScriptedSession`, or a
-:class:`~rollcheck.properties.collector_trace.RecordedSession` over
+:func:`build_inputs` turns a :class:`~rollcheck.properties.collector.trace.CollectorCase` into
+those callables (a :class:`~rollcheck.properties.collector.trace.ScriptedSession`, or a
+:class:`~rollcheck.properties.collector.trace.RecordedSession` over
 ``CheckedSession.gymnasium`` for a real environment, a generated MLP policy and the casts), and
 :func:`run_collector` calls ``collect`` once on them and keeps everything in a
 :class:`CollectorRun`: the session trace, the returned rollout and counter or the exception text,
@@ -33,7 +33,7 @@ import numpy as np
 
 from rollcheck.spec import Rollout
 
-from .collector_trace import (CollectorCase, MlpPolicy, RecordedSession, ScriptedSession, SessionTrace,
+from rollcheck.properties.collector.trace import (CollectorCase, MlpPolicy, RecordedSession, ScriptedSession, SessionTrace,
                               cast_functions)
 
 __all__ = ["CollectorInputs", "CollectorRun", "build_inputs", "gymnasium_session", "run_collector"]

@@ -20,7 +20,7 @@ from typing import Any
 from xml.etree import ElementTree as ET
 
 from rollcheck.impl.atomic_io import atomic_write_text
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.errors import ArgumentError
 
 __all__ = ["Finding", "PropertyResult", "Report", "STATUSES"]
 
@@ -70,7 +70,7 @@ class PropertyResult:
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
-            raise InvalidArgument(f"PropertyResult.status={self.status!r} should be one of {STATUSES}")
+            raise ArgumentError(f"PropertyResult.status={self.status!r} should be one of {STATUSES}")
 
     def fail(self, finding: Finding) -> None:
         self.status = "failed"
@@ -107,7 +107,7 @@ class Report:
         for r in self.results:
             if r.id == pid:
                 return r
-        raise InvalidArgument(f"no result for property {pid!r} in report {self.title!r}")
+        raise ArgumentError(f"no result for property {pid!r} in report {self.title!r}")
 
     # -- renderings ---------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -39,11 +39,11 @@ import numpy as np
 from rollcheck.impl.fast_checks import batch_bad_mask, batch_transition_violations
 from rollcheck.spec.boundary_json import _parse_document, parse_transition_json
 from rollcheck.spec.contract import Contract, transition_violations
-from rollcheck.spec.errors import ContractViolation, InvalidArgument, Violation
+from rollcheck.spec.errors import RollcheckError, ContractViolation, ArgumentError, Violation
 from rollcheck.spec.shape import Shape, as_shape
 
-from .property import Property, PropertySet
-from .report import Finding, PropertyResult, Report
+from rollcheck.properties.core.property import Property, PropertySet
+from rollcheck.properties.core.report import Finding, PropertyResult, Report
 
 __all__ = ["NPZ_ARRAYS", "RECORDED_PROPERTIES", "RolloutFileError", "json_rollout_violations",
            "load_npz_columns", "npz_rollout_violations", "validate_rollout_file"]
@@ -51,7 +51,7 @@ __all__ = ["NPZ_ARRAYS", "RECORDED_PROPERTIES", "RolloutFileError", "json_rollou
 NPZ_ARRAYS = ("obs", "actions", "rewards", "terminated", "truncated", "next_obs")
 
 
-class RolloutFileError(ValueError):
+class RolloutFileError(RollcheckError, ValueError):
     """The file cannot be read as a rollout at all (exit status 2)."""
 
 
@@ -250,7 +250,7 @@ def npz_rollout_violations(cols: dict[str, np.ndarray], obs_shape: "Shape | Iter
 
 def _check_n_actions(n_actions: Any) -> None:
     if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0:
-        raise InvalidArgument(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
+        raise ArgumentError(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
 
 
 def _reproducer(path: Path, fmt: str, shape: Shape, n_actions: int, contract: Contract, index: "int | None") -> str:
@@ -285,7 +285,7 @@ def validate_rollout_file(path: "str | Path", obs_shape: "Shape | Iterable[int]"
     """
     contract = Contract() if contract is None else contract
     if not isinstance(contract, Contract):
-        raise InvalidArgument(f"contract={contract!r:.80} should be a rollcheck.spec.Contract")
+        raise ArgumentError(f"contract={contract!r:.80} should be a rollcheck.spec.Contract")
     shape = as_shape(obs_shape)
     _check_n_actions(n_actions)
     path = Path(path)

@@ -5,7 +5,7 @@ mirror ``PPO.collectRolloutFromCallbacks``) and of :mod:`.env_properties` (``Bou
 checks, ``Gymnasium.Session``) reach a CI run. For a collector, two ways in::
 
     # tests/test_my_collector.py — a parametrized test, one case per property id
-    from rollcheck.properties.pytest_support import collector_property_tests
+    from rollcheck.properties.collector.pytest_support import collector_property_tests
     test_my_collector = collector_property_tests("mypkg.ppo:collect", horizon=None)
 
     # or, with the rollcheck pytest plugin's marker and fixture
@@ -15,7 +15,7 @@ checks, ``Gymnasium.Session``) reach a CI run. For a collector, two ways in::
 
 For an environment, ``test_my_env = env_property_tests("CartPole-v1", max_examples=20)`` or
 ``@pytest.mark.rollcheck_env("CartPole-v1", max_examples=20)`` with the same ``rollcheck_property``
-argument: :func:`~rollcheck.properties.fuzz_env.fuzz_env` runs once per process and each test
+argument: :func:`~rollcheck.properties.env.fuzz.fuzz_env` runs once per process and each test
 reports one property of that run.
 
 Each test id is the property id (``test_my_collector[step.next_value_before_reset]``), so
@@ -37,11 +37,11 @@ from typing import Any, Callable, Iterable
 
 from hypothesis import settings
 
-from rollcheck.spec.errors import InvalidArgument
+from rollcheck.spec.errors import ArgumentError
 
-from .collector_properties import COLLECTOR_PROPERTIES
-from .report import PropertyResult
-from .validate_collector import RunCache, check_property, collector_cases, describe_target, signature_problem
+from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES
+from rollcheck.properties.core.report import PropertyResult
+from rollcheck.properties.collector.validate import RunCache, check_property, collector_cases, describe_target, signature_problem
 
 __all__ = ["EnvPropertyCheck", "PropertyCheck", "collector_property_tests", "env_property_checks",
            "env_property_tests", "format_result", "property_checks", "resolve_target"]
@@ -55,14 +55,14 @@ def resolve_target(target: "str | Callable[..., Any]") -> Callable[..., Any]:
     if callable(target):
         return target
     if not isinstance(target, str) or ":" not in target:
-        raise InvalidArgument(f"target={target!r} should be a callable or 'module:function'")
+        raise ArgumentError(f"target={target!r} should be a callable or 'module:function'")
     module_name, qual = target.split(":", 1)
     obj: Any = importlib.import_module(module_name)
     for part in qual.split("."):
         try:
             obj = getattr(obj, part)
         except AttributeError:
-            raise InvalidArgument(f"target={target!r}: module {module_name!r} has no attribute {qual!r}") from None
+            raise ArgumentError(f"target={target!r}: module {module_name!r} has no attribute {qual!r}") from None
     return obj
 
 
@@ -100,7 +100,7 @@ class PropertyCheck:
         collect = resolve_target(self.target)
         problem = signature_problem(collect)
         if problem is not None:
-            raise InvalidArgument(problem)
+            raise ArgumentError(problem)
         examples = settings.default.max_examples if self.examples is None else self.examples
         key = (id(collect), self.env, self.horizon, self.tolerance)
         if key not in _CACHES:
@@ -145,7 +145,7 @@ def collector_property_tests(target: Any, *, env: "str | None" = None, horizon: 
     return test_collector_property
 
 
-# -- environments: one test per env property (rollcheck.properties.fuzz_env) ---------------------
+# -- environments: one test per env property (rollcheck.properties.env.fuzz) ---------------------
 @dataclass(frozen=True)
 class EnvPropertyCheck:
     """One env property of one environment; the fuzzing run is shared by the checks of a process."""
@@ -155,7 +155,7 @@ class EnvPropertyCheck:
     fuzz_kwargs: tuple = ()
 
     def report(self) -> Any:
-        from .fuzz_env import fuzz_env
+        from rollcheck.properties.env.fuzz import fuzz_env
 
         key = repr((self.make_env, self.fuzz_kwargs))
         if key not in _ENV_REPORTS:
@@ -165,7 +165,7 @@ class EnvPropertyCheck:
     def run(self) -> PropertyResult:
         report = self.report()
         if report.error:
-            raise InvalidArgument(f"environment {self.make_env!r} cannot be fuzzed: {report.error}")
+            raise ArgumentError(f"environment {self.make_env!r} cannot be fuzzed: {report.error}")
         return report.result(self.property_id)
 
     def assert_holds(self) -> PropertyResult:
@@ -179,7 +179,7 @@ class EnvPropertyCheck:
 
 def env_property_checks(make_env: Any, *, skip: Iterable[str] = (), **fuzz_kwargs: Any) -> list[EnvPropertyCheck]:
     """One :class:`EnvPropertyCheck` per env property (``fuzz_kwargs`` go to ``fuzz_env``)."""
-    from .env_properties import ENV_PROPERTIES, VECTOR_PROPERTIES
+    from rollcheck.properties.env.catalog import ENV_PROPERTIES, VECTOR_PROPERTIES
 
     props = ENV_PROPERTIES if fuzz_kwargs.get("vector") else ENV_PROPERTIES.without([p.id for p in VECTOR_PROPERTIES])
     skip = list(skip)
