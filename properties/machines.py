@@ -57,6 +57,7 @@ from rollcheck.properties.env.catalog import PER_CALL, RUN_LEVEL, trajectory_dif
 from rollcheck.properties.env.runner import (Checker, Counters, PropertyFailure, _record, _reset, _unpack,
                                              episode_limit, failure, probe_interval)
 from rollcheck.properties.env.target import resolve_target
+from rollcheck.properties.core.profiles import rollcheck_settings
 from rollcheck.properties.core.property import Property, PropertySet
 from rollcheck.spec import (Contract, ContractViolation, Env, ArgumentError, Transition, contract_holds, step_gym,
                             transition_violations)
@@ -88,8 +89,9 @@ def _class_name(prefix: str, label: str) -> str:
 
 
 def _with_step_count(cls: type, step_count: int) -> type:
-    """``cls.TestCase`` runs with the active profile's settings and ``stateful_step_count``."""
-    cls.TestCase.settings = Settings(cls.TestCase.settings, stateful_step_count=step_count)
+    """``cls.TestCase`` runs with the rollcheck profile's settings (explicitly, never a global load)
+    and ``stateful_step_count``."""
+    cls.TestCase.settings = Settings(rollcheck_settings(), stateful_step_count=step_count)
     return cls
 
 
@@ -232,8 +234,8 @@ def env_machine(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] 
     is the limit ``episode.truncated_at_limit`` checks (default: the env spec's or its ``TimeLimit``'s);
     ``skip`` leaves out property ids or prefixes (e.g. ``reset.purity`` for ``NormalizeObservation``).
     One env is built here to read the action space (a target that cannot be built raises
-    :class:`~rollcheck.properties.env.target.TargetError`). ``.TestCase`` runs with the active
-    Hypothesis profile and ``stateful_step_count`` rules per example.
+    :class:`~rollcheck.properties.env.target.TargetError`). ``.TestCase`` runs with the rollcheck
+    profile's settings (``--rollcheck-profile``) and ``stateful_step_count`` rules per example.
     """
     contract = Contract() if contract is None else contract
     if not isinstance(contract, Contract):

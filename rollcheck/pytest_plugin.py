@@ -1,8 +1,13 @@
 """rollcheck's pytest plugin (entry point ``pytest11: rollcheck``).
 
-Registers rollcheck's Hypothesis profiles for any suite that has rollcheck installed and adds
-``--rollcheck-profile NAME`` (default: ``$ROLLCHECK_PROFILE``, else ``ci`` under ``CI``, else
-``dev``); see :mod:`rollcheck.properties.core.profiles`.
+It asks before it touches anything: a suite that never uses rollcheck runs with exactly the
+Hypothesis settings it would have without rollcheck installed (no profile is loaded or
+registered, Hypothesis's ``ci`` profile, the user's own profiles and ``--hypothesis-profile``
+stay as they are). ``--rollcheck-profile NAME`` (``rollcheck-ci``, ``rollcheck-dev``,
+``rollcheck-thorough``, ``rollcheck-crosshair``, or the short ``ci``/``dev``/...; default
+``$ROLLCHECK_PROFILE``, else ``rollcheck-ci`` under ``CI``, else ``rollcheck-dev``) picks the
+settings rollcheck's own checks pass to their searches, and nothing else; see
+:mod:`rollcheck.properties.core.profiles`.
 
 It also gives a user's suite one test per collector property (TorchLean's
 ``PPO.collectRolloutFromCallbacks`` invariants, :mod:`rollcheck.properties.collector.catalog`)
@@ -17,7 +22,7 @@ property id (the test ids are the property ids); the same is available without t
 :func:`rollcheck.properties.collector.pytest_support.collector_property_tests`.
 ``@pytest.mark.rollcheck_env(make_env, **fuzz_env_kwargs)`` does the same for an environment's
 properties (:mod:`rollcheck.properties.env.catalog`, one ``fuzz_env`` run per process).
-Examples and the example database follow the loaded profile; everything works under pytest-xdist.
+Examples and the example database follow the rollcheck profile; everything works under pytest-xdist.
 
 A test can ``record_property("rollcheck_summary", text)``; the plugin prints those lines in a
 ``rollcheck`` section of the terminal summary, also under xdist (e.g. the collector zoo's catch rate).
@@ -31,19 +36,20 @@ import pytest
 def pytest_addoption(parser):
     group = parser.getgroup("rollcheck")
     group.addoption("--rollcheck-profile", action="store", default=None,
-                    help="Hypothesis profile for rollcheck properties: ci, dev, thorough, crosshair")
+                    help="Hypothesis settings for rollcheck's own checks only: rollcheck-ci, rollcheck-dev, "
+                         "rollcheck-thorough, rollcheck-crosshair (or ci, dev, ...)")
 
 
 def pytest_configure(config):
-    from rollcheck.properties.core.profiles import load_profile
+    name = config.getoption("--rollcheck-profile")
+    if name is not None:  # asked for: validate and select it now (a bad name is a usage error)
+        from rollcheck.properties.core.profiles import select_profile
+        from rollcheck.spec.errors import ArgumentError
 
-    from rollcheck.spec.errors import ArgumentError
-
-    try:
-        chosen = load_profile(config.getoption("--rollcheck-profile"))
-    except ArgumentError as exc:
-        raise pytest.UsageError(f"rollcheck: {exc}") from None
-    config._rollcheck_profile = chosen  # shown in the header
+        try:
+            select_profile(name)
+        except ArgumentError as exc:
+            raise pytest.UsageError(f"rollcheck: {exc}") from None
     config.addinivalue_line(
         "markers", "rollcheck_env(make_env, *, skip=(), **fuzz_env_kwargs): parametrize the test's "
                    "`rollcheck_property` argument with one check per rollcheck env property")
@@ -65,7 +71,9 @@ def pytest_terminal_summary(terminalreporter):
 
 
 def pytest_report_header(config):
-    return f"rollcheck: hypothesis profile {getattr(config, '_rollcheck_profile', '?')!r}"
+    from rollcheck.properties.core.profiles import selected_profile
+
+    return f"rollcheck: profile {selected_profile()!r} for rollcheck's checks (Hypothesis's own settings untouched)"
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
-"""Shared test configuration. Hypothesis profiles come from rollcheck's pytest plugin
-(``--rollcheck-profile`` / ``ROLLCHECK_PROFILE``; ``ci`` under ``CI``).
+"""Shared test configuration.
+
+rollcheck's own suite opts in to rollcheck's Hypothesis profiles (the plugin alone never loads
+one): the profile chosen with ``--rollcheck-profile`` / ``ROLLCHECK_PROFILE`` (``rollcheck-ci``
+under ``CI``, else ``rollcheck-dev``) is loaded for every test here, bare Hypothesis tests included.
 
 Tests that need an optional extra carry one of the markers in ``EXTRA_MARKERS``; each of them also
 gets the ``extras`` marker, so the default run (``-m 'not slow and not extras'``) leaves them out
@@ -8,7 +11,17 @@ and CI's second run (``-m extras``, after installing ``.[test,extras]``) runs ex
 
 import pytest
 
+from rollcheck.properties.core.profiles import load_profile
+from rollcheck.spec.errors import ArgumentError
+
 EXTRA_MARKERS = ("sb3", "torch", "torchrl", "tianshou", "envs", "minari", "h5py", "redis")
+
+
+def pytest_configure(config):
+    try:
+        load_profile(config.getoption("--rollcheck-profile"))
+    except ArgumentError as exc:
+        raise pytest.UsageError(f"rollcheck: {exc}") from None
 
 
 def pytest_collection_modifyitems(items):

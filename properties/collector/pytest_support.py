@@ -20,8 +20,8 @@ reports one property of that run.
 
 Each test id is the property id (``test_my_collector[step.next_value_before_reset]``), so
 ``-k``, ``--deselect`` and JUnit dashboards use the same names as reports and ``--skip``. The
-number of examples and the example database come from the active Hypothesis settings profile
-(``--rollcheck-profile ci|dev|thorough``; ``ci`` under ``CI=true``); pass ``examples=`` to fix it.
+number of examples and the example database come from the rollcheck profile
+(``--rollcheck-profile ci|dev|thorough``; ``rollcheck-ci`` under ``CI=true``); pass ``examples=`` to fix it.
 Tests are independent, so ``pytest -n auto`` (pytest-xdist) spreads them over workers; runs of the
 collector are memoised per worker process, so the properties on one worker share their runs.
 
@@ -35,8 +35,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from hypothesis import settings
-
+from rollcheck.properties.core.profiles import rollcheck_settings
 from rollcheck.spec.errors import ArgumentError
 
 from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES
@@ -101,14 +100,14 @@ class PropertyCheck:
         problem = signature_problem(collect)
         if problem is not None:
             raise ArgumentError(problem)
-        examples = settings.default.max_examples if self.examples is None else self.examples
+        examples = rollcheck_settings().max_examples if self.examples is None else self.examples
         key = (id(collect), self.env, self.horizon, self.tolerance)
         if key not in _CACHES:
             _CACHES[key] = (collect, collector_cases(horizon=self.horizon, env=self.env),
                             RunCache(collect, self.tolerance))
         _collect, strategy, cache = _CACHES[key]
         return check_property(collect, COLLECTOR_PROPERTIES[self.property_id], strategy, examples=examples,
-                              seed=self.seed, cache=cache, database=settings.default.database,
+                              seed=self.seed, cache=cache, database=rollcheck_settings().database,
                               key=f"{describe_target(collect)}:{self.env}:{self.horizon}")
 
     def assert_holds(self) -> PropertyResult:

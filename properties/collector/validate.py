@@ -9,7 +9,7 @@ over Hypothesis-generated cases, and every property of
 
 How the search works: one seeded pass over ``examples`` generated cases checks every property on
 each run (:func:`explore`); then, for each property violated there (or with a failure saved in
-the Hypothesis example database of the active settings profile, keyed by target, property and
+the Hypothesis example database of the rollcheck profile, keyed by target, property and
 case space), ``hypothesis.find`` searches the same seeded sequence again with that property alone
 and *shrinks* the first violating case to a minimal one. Runs are memoised per case, so the
 collector runs about ``examples`` times plus the shrinking.
@@ -29,6 +29,8 @@ from typing import Any, Callable, Iterable
 from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
+
+from rollcheck.properties.core.profiles import rollcheck_settings
 
 from rollcheck.spec.errors import ArgumentError
 
@@ -283,14 +285,14 @@ def validate_collector(collect: Callable[..., Any], *, env: "str | None" = None,
 
     ``env`` adds runs on that Gymnasium environment id (its own sessions always run too);
     ``horizon`` fixes the horizon (default: 1..24); ``examples`` cases per property (default: the
-    active Hypothesis profile's ``max_examples``); ``seed`` seeds the search; ``skip`` drops
+    rollcheck profile's ``max_examples``); ``seed`` seeds the search; ``skip`` drops
     property ids or prefixes; ``only`` keeps just those ids; ``report_dir`` writes
     ``collector-<name>.{md,json,junit.xml}`` there; ``tolerance`` is the relative and absolute
-    float tolerance; ``database`` is a Hypothesis example database (``"profile"``: the active one);
+    float tolerance; ``database`` is a Hypothesis example database (``"profile"``: the rollcheck profile's);
     ``target_name`` names the target in the report (default ``module:qualname`` of ``collect``).
     """
     t0 = time.time()
-    examples = settings.default.max_examples if examples is None else examples
+    examples = rollcheck_settings().max_examples if examples is None else examples
     if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
         raise ArgumentError(f"examples={examples!r} should be at least one")
     if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon <= 0):
@@ -318,7 +320,7 @@ def validate_collector(collect: Callable[..., Any], *, env: "str | None" = None,
         except Exception as exc:
             report.error = f"environment {env!r} cannot be used: {type(exc).__name__}: {exc}"
     if strategy is not None:
-        db = settings.default.database if database == "profile" else database
+        db = rollcheck_settings().database if database == "profile" else database
         cache = RunCache(collect, tolerance)
         key = f"{target}:{env}:{horizon}"
         props = list(props)

@@ -8,8 +8,9 @@ target must meet (see :func:`rollcheck.properties.collector.validate.validate_co
 
 Prints one line per property and each violation with its reproducer, writes
 ``collector-<FUNC>.{md,json,junit.xml}`` under ``--report-dir`` (default ``reports``) atomically.
-``--profile`` picks the Hypothesis settings profile (default ``$ROLLCHECK_PROFILE``, else ``ci``
-under ``CI``, else ``dev``); with a profile that keeps an example database (``dev``: Hypothesis's
+``--profile`` picks the rollcheck profile of the search (``rollcheck-ci``/``ci``, ``dev``,
+``thorough``; default ``$ROLLCHECK_PROFILE``, else ``ci`` under ``CI``, else ``dev``; Hypothesis's
+own loaded profile is not changed); with a profile that keeps an example database (``dev``: Hypothesis's
 ``.hypothesis/`` in the current directory) shrunk failures are saved and replayed first next time.
 Exit status: 0 every property holds, 1 any is violated, 2 the target cannot be imported or called,
 or an argument (``--env``, ``--skip`` ...) is unusable — always with the reason on stderr.
@@ -78,14 +79,14 @@ def _import_target(target: str):
 
 
 def run(args: argparse.Namespace) -> int:
-    from rollcheck.properties.core.profiles import load_profile
+    from rollcheck.properties.core.profiles import select_profile
     from rollcheck.properties.collector.pytest_support import format_result
     from rollcheck.properties.collector.validate import validate_collector
     from rollcheck.spec.errors import ArgumentError
 
     try:
-        load_profile(args.profile)
-    except Exception as exc:   # hypothesis.errors.ArgumentError for an unknown profile name
+        select_profile(args.profile)  # rollcheck's checks only; Hypothesis's loaded profile is left alone
+    except ArgumentError as exc:   # an unknown profile name, or crosshair without its backend
         print(f"rollcheck collector: --profile {args.profile!r}: {exc}", file=sys.stderr)
         return 2
     try:

@@ -67,7 +67,7 @@ def test_targets_that_cannot_be_imported_or_called_are_exit_two(in_tmp, capsys, 
 @pytest.mark.parametrize("extra, reason", [
     (["--env", "NoSuchEnv-v0"], "NoSuchEnv-v0"),
     (["--skip", "step.no_such_property"], "matches no property"),
-    (["--profile", "no_such_profile"], "is not a Hypothesis profile"),
+    (["--profile", "no_such_profile"], "is not a rollcheck profile"),
     (["--tolerance", "-1"], "tolerance=-1.0"),
 ])
 def test_unusable_arguments_are_exit_two(in_tmp, capsys, extra, reason):

@@ -8,16 +8,18 @@ import pytest
 from hypothesis import settings
 
 from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES
+from rollcheck.properties.core.profiles import select_profile, selected_profile
 
 pytest_plugins = ["pytester"]
 
 
 @pytest.fixture(autouse=True)
 def _keep_outer_profile():
-    """In-process pytester runs load a Hypothesis profile; give the outer suite its own back."""
-    profile = settings.get_current_profile_name()
+    """In-process pytester runs select a rollcheck profile; give the outer suite its own back."""
+    profile, chosen = settings.get_current_profile_name(), selected_profile()
     yield
     settings.load_profile(profile)
+    select_profile(chosen)
 
 ZOO_SOURCE = (Path(__file__).parent / "collector_zoo.py").read_text()
 N = len(COLLECTOR_PROPERTIES)
@@ -54,7 +56,7 @@ def test_my_collector(rollcheck_property):
 """)
     result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:benchmark", "-v")
     result.assert_outcomes(passed=N - 1)
-    result.stdout.fnmatch_lines(["*rollcheck: hypothesis profile*", "*test_my_collector?sample.matches_spec? PASSED*"])
+    result.stdout.fnmatch_lines(["*rollcheck: profile 'rollcheck-*' for rollcheck's checks*", "*test_my_collector?sample.matches_spec? PASSED*"])
     assert "collector.deterministic" not in result.stdout.str()
 
 
@@ -72,14 +74,15 @@ def test_profiles_set_the_examples_and_dev_keeps_failures_in_the_database(pytest
     _user_suite(pytester, test_profile="""
 from hypothesis import settings
 from rollcheck.properties.collector.pytest_support import PropertyCheck
+from rollcheck.properties.core.profiles import rollcheck_settings
 
 def test_ci_profile_budget():
-    assert settings.default.max_examples == 60 and settings.default.database is None
+    assert rollcheck_settings().max_examples == 60 and rollcheck_settings().database is None
     result = PropertyCheck("collector_zoo:correct_collect", "step.value_is_critic").assert_holds()
     assert result.examples > 30          # the ci profile's 60, not dev's 30
 
 def test_thorough_profile_budget():
-    assert settings.default.max_examples == 2000
+    assert rollcheck_settings().max_examples == 2000
     # a collector broken on every case is reported at once, whatever the budget
     check = PropertyCheck("collector_zoo:collect_returns_list", "collector.completes")
     assert check.run().status == "failed"

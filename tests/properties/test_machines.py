@@ -18,6 +18,7 @@ from hypothesis.stateful import run_state_machine_as_test
 import env_zoo_wrappers as zoo
 from rollcheck.impl.session import CheckedSession, EnvSessionState
 from rollcheck.impl.toy_envs import CounterEnv, counter_spec_env
+from rollcheck.properties.core.profiles import rollcheck_settings
 from rollcheck.properties.env.runner import PropertyFailure
 from rollcheck.properties.env.target import TargetError
 from rollcheck.properties.machines import (ENV_MACHINE_PROPERTIES, SESSION_MACHINE_PROPERTIES, env_machine,
@@ -60,7 +61,7 @@ def test_env_machine_passes_clean_envs(make_env):
 
 def test_testcase_uses_the_profile_and_a_sensible_step_count():
     assert TestCartPoleMachine.settings.stateful_step_count == 50
-    assert TestCartPoleMachine.settings.max_examples == settings.default.max_examples
+    assert TestCartPoleMachine.settings.max_examples == rollcheck_settings().max_examples
     assert TestCartPoleMachine.__name__ == "EnvMachine_CartPole_v1.TestCase"
 
 
