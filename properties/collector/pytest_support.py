@@ -71,6 +71,9 @@ def _show(value: Any) -> str:
 
 def format_result(result: PropertyResult) -> str:
     """A failing property as text for a test failure (every finding, with its reproducer)."""
+    if result.status == "error":
+        return (f"{result.id} could not be evaluated — {result.statement}\nTorchLean: {result.lean}\n"
+                f"{result.error_reason}")
     lines = [f"{result.id} violated — {result.statement}", f"TorchLean: {result.lean}",
              f"({result.examples} cases tried)"]
     for f in result.findings:
@@ -115,7 +118,7 @@ class PropertyCheck:
         import pytest
 
         result = self.run()
-        if result.status == "failed":
+        if result.status in ("failed", "error"):
             pytest.fail(format_result(result), pytrace=False)
         return result
 
@@ -171,7 +174,7 @@ class EnvPropertyCheck:
         import pytest
 
         result = self.run()
-        if result.status == "failed":
+        if result.status in ("failed", "error"):
             pytest.fail(format_result(result), pytrace=False)
         return result
 

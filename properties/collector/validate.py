@@ -105,6 +105,7 @@ class RunCache:
     def __init__(self, collect: Callable[..., Any], tolerance: float, limit: int = 1024) -> None:
         self.collect, self.tolerance, self.limit = collect, tolerance, limit
         self.runs: dict[CollectorCase, CollectorRun] = {}
+        self.first_error: "str | None" = None   # the failure of the first run that returned no rollout
 
     def get(self, case: CollectorCase) -> CollectorRun:
         run = self.runs.get(case)
@@ -112,6 +113,8 @@ class RunCache:
             if len(self.runs) >= self.limit:
                 self.runs.clear()
             run = self.runs[case] = run_collector(self.collect, case, tolerance=self.tolerance)
+            if run.rollout is None and self.first_error is None:
+                self.first_error = run.error or "collect returned no rollout"
         return run
 
 
@@ -193,7 +196,16 @@ def _search_settings(examples: int, database: Any) -> settings:
                     suppress_health_check=list(HealthCheck))
 
 
+# Properties judged from the session trace alone: they are evaluated even on a run whose collector
+# raised; every other property needs the returned rollout, so such a run is not one of its cases.
+_JUDGED_WITHOUT_ROLLOUT = frozenset({"collector.completes", "collector.no_global_rng", "session.started_once",
+                                     "session.threaded"})
+
+
 def _count(result: PropertyResult, run: CollectorRun) -> None:
+    """Count ``run`` as one case of ``result``'s property, if the property could be evaluated on it."""
+    if run.rollout is None and result.id not in _JUDGED_WITHOUT_ROLLOUT:
+        return
     result.examples += 1
     result.steps += len(run.trace.steps)
     result.episodes += run.trace.episodes
@@ -331,7 +343,11 @@ def validate_collector(collect: Callable[..., Any], *, env: "str | None" = None,
                 check_property(collect, prop, strategy, examples=examples, seed=seed, cache=cache, database=db,
                                key=key, result=results[prop.id], seen=seen[prop.id],
                                known_violated=prop.id in violated)
-            report.results.append(results[prop.id])
+            result = results[prop.id]
+            if result.examples == 0 and cache.first_error is not None:
+                result.set_error("not evaluated: collect returned no rollout on any case "
+                                 f"(first: {cache.first_error.splitlines()[0]})")
+            report.results.append(result)
     report.duration_s = time.time() - t0
     if report_dir is not None:
         report.meta["written"] = {k: str(v) for k, v in report.write(report_dir, _stem(target)).items()}

@@ -3,10 +3,18 @@
 Not a TorchLean definition: this is where rollcheck says which invariants held. A :class:`Report`
 lists one :class:`PropertyResult` per property (id, TorchLean definition, statement, status,
 how much was tried) with every :class:`Finding` (first failing step, expected, actual, and a
-reproducer a user can paste). ``Report.write`` writes all three formats atomically.
+reproducer a user can paste). ``Report.write`` writes the three formats as one unit.
 
-Invariant enforced: ``Report.exit_code`` is 0 when every property passed (or was skipped on
-purpose), 1 when any failed; a target that could not be run is exit 2 (``Report.error``).
+Invariants enforced (a verdict is earned):
+
+- every property ends ``held``, ``failed``, ``skipped`` or ``error`` (:data:`STATUSES`; ``error``:
+  it could not be evaluated because the subject raised, exited, hung or crashed);
+- a report whose run broke off (``Report.error`` set) claims no property held: :meth:`Report.settle`
+  turns every ``held`` into ``error`` (every count, rendering and the exit code settle first);
+- the terminal summary, Markdown, JSON and JUnit XML count the same four numbers
+  (:meth:`Report.counts`);
+- ``Report.exit_code`` is 0 only when no property failed or errored and at least one held; 1 when a
+  property failed (a violation found before the subject broke is still a violation); else 2.
 """
 
 from __future__ import annotations
@@ -19,27 +27,54 @@ from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
 
-from rollcheck.impl.atomic_io import atomic_write_text
-from rollcheck.spec.errors import ArgumentError
+from rollcheck.impl.atomic_io import replace_files
+from rollcheck.spec.errors import ArgumentError, RollcheckError
 
-__all__ = ["Finding", "PropertyResult", "Report", "STATUSES"]
+__all__ = ["Finding", "PropertyResult", "Report", "ReportWriteError", "STATUSES", "safe_repr"]
 
-STATUSES = ("passed", "failed", "skipped")
+STATUSES = ("held", "failed", "skipped", "error")
+_REPR_LIMIT = 2000
+
+
+class ReportWriteError(RollcheckError, OSError):
+    """The report files could not be written (directory missing rights, a file, disk full ...)."""
+
+
+def safe_repr(x: Any, limit: int = _REPR_LIMIT) -> str:
+    """``repr(x)`` cut to ``limit`` characters; never raises (a user object's ``__repr__`` may)."""
+    try:
+        text = repr(x)
+    except Exception as exc:  # noqa: BLE001 — user code: any failure is described, not raised
+        try:
+            name = type(x).__qualname__
+        except Exception:  # noqa: BLE001
+            name = "object"
+        return f"<{name} whose __repr__ raised {type(exc).__name__}>"
+    if not isinstance(text, str):
+        return "<repr returned a non-string>"
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
 
 
 def _jsonable(x: Any) -> Any:
-    """Values as JSON-safe data (non-finite floats become the strings 'nan', 'inf', '-inf')."""
+    """Values as JSON-safe data (non-finite floats become the strings 'nan', 'inf', '-inf').
+
+    Never raises: anything that is not plain data is shown by :func:`safe_repr`.
+    """
+    if x is None or isinstance(x, (bool, int, str)):
+        return x
     if isinstance(x, float):
         return x if math.isfinite(x) else repr(x)
     if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
+        return {str(k) if isinstance(k, (str, int, float, bool)) else safe_repr(k): _jsonable(v)
+                for k, v in x.items()}
     if isinstance(x, (list, tuple)):
         return [_jsonable(v) for v in x]
-    if hasattr(x, "tolist"):
-        return _jsonable(x.tolist())
-    if x is None or isinstance(x, (bool, int, str)):
-        return x
-    return repr(x)
+    try:
+        if hasattr(type(x), "tolist"):  # numpy arrays and scalars
+            return _jsonable(x.tolist())
+    except Exception:  # noqa: BLE001
+        pass
+    return safe_repr(x)
 
 
 @dataclass
@@ -56,30 +91,53 @@ class Finding:
 
 @dataclass
 class PropertyResult:
-    """The outcome of one property over a run."""
+    """The outcome of one property over a run: one of :data:`STATUSES` and how much was tried.
+
+    ``skip_reason`` says why a ``skipped`` property was left out, ``error_reason`` why an ``error``
+    property could not be evaluated. Change the status with :meth:`fail`, :meth:`skip` and
+    :meth:`set_error`: a failure is never hidden by a later error or skip.
+    """
 
     id: str
     lean: str
     statement: str
-    status: str = "passed"
+    status: str = "held"
     examples: int = 0
     steps: int = 0
     episodes: int = 0
     findings: list[Finding] = field(default_factory=list)
     skip_reason: "str | None" = None
+    error_reason: "str | None" = None
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
-            raise ArgumentError(f"PropertyResult.status={self.status!r} should be one of {STATUSES}")
+            hint = " ('passed' is now 'held')" if self.status == "passed" else ""
+            raise ArgumentError(f"PropertyResult.status={self.status!r} should be one of {STATUSES}{hint}")
 
     def fail(self, finding: Finding) -> None:
+        """Record a violation: the property failed."""
         self.status = "failed"
         self.findings.append(finding)
+
+    def skip(self, reason: str) -> None:
+        """Leave the property out on purpose (unless it already failed)."""
+        if self.status != "failed":
+            self.status, self.skip_reason = "skipped", reason
+
+    def set_error(self, reason: str) -> None:
+        """The property could not be evaluated (the subject broke); a failure or skip stays."""
+        if self.status == "held":
+            self.status, self.error_reason = "error", reason
 
 
 @dataclass
 class Report:
-    """A whole run: what was checked (``target``), against what, and every property's result."""
+    """A whole run: what was checked (``target``), against what, and every property's result.
+
+    ``error`` is set when the run broke off (the target could not be built, the subject raised,
+    exited, crashed or hung); it names the call that broke. ``provenance`` records the versions,
+    command line and seeds of the run (:mod:`rollcheck.properties.core.provenance`).
+    """
 
     title: str
     target: str
@@ -88,20 +146,66 @@ class Report:
     error: "str | None" = None
     started: float = field(default_factory=time.time)
     duration_s: float = 0.0
+    provenance: dict = field(default_factory=dict)
+
+    def settle(self) -> "Report":
+        """A run that broke off earned no ``held``: turn each into ``error`` (idempotent)."""
+        if self.error is not None:
+            reason = "not evaluated: " + (self.error.strip().splitlines() or ["the run broke off"])[0]
+            for r in self.results:
+                r.set_error(reason)
+        return self
+
+    def _with(self, status: str) -> list[PropertyResult]:
+        self.settle()
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def held(self) -> list[PropertyResult]:
+        return self._with("held")
 
     @property
     def failed(self) -> list[PropertyResult]:
-        return [r for r in self.results if r.status == "failed"]
+        return self._with("failed")
 
     @property
-    def ok(self) -> bool:
-        return self.error is None and not self.failed
+    def skipped(self) -> list[PropertyResult]:
+        return self._with("skipped")
+
+    @property
+    def errored(self) -> list[PropertyResult]:
+        return self._with("error")
+
+    def counts(self) -> dict[str, int]:
+        """``{"held", "failed", "skipped", "error", "total"}``: the numbers every rendering shows."""
+        self.settle()
+        out = {s: sum(r.status == s for r in self.results) for s in STATUSES}
+        out["total"] = len(self.results)
+        return out
 
     @property
     def exit_code(self) -> int:
-        if self.error is not None:
+        c = self.counts()
+        if c["failed"]:
+            return 1
+        if c["error"] or self.error is not None or not c["held"]:
             return 2
-        return 1 if self.failed else 0
+        return 0
+
+    @property
+    def ok(self) -> bool:
+        return self.exit_code == 0
+
+    @property
+    def verdict(self) -> str:
+        """``PASS`` (exit 0), ``FAIL`` (a property failed) or ``ERROR`` (nothing failed, not all earned)."""
+        return {0: "PASS", 1: "FAIL"}.get(self.exit_code, "ERROR")
+
+    def count_line(self) -> str:
+        """``3 held, 1 failed, 0 error, 2 skipped of 6 properties``: the same words everywhere."""
+        c = self.counts()
+        return (f"{c['held']} held, {c['failed']} failed, {c['error']} error, {c['skipped']} skipped "
+                f"of {c['total']} properties")
 
     def result(self, pid: str) -> PropertyResult:
         for r in self.results:
@@ -111,21 +215,33 @@ class Report:
 
     # -- renderings ---------------------------------------------------------------------------
     def to_dict(self) -> dict:
-        return _jsonable({"title": self.title, "target": self.target, "ok": self.ok,
-                          "exit_code": self.exit_code, "error": self.error, "meta": self.meta,
-                          "started": self.started, "duration_s": self.duration_s,
-                          "results": [asdict(r) for r in self.results]})
+        self.settle()
+        return _jsonable({"title": self.title, "target": self.target, "verdict": self.verdict, "ok": self.ok,
+                          "exit_code": self.exit_code, "counts": self.counts(), "error": self.error,
+                          "meta": self.meta, "provenance": self.provenance, "started": self.started,
+                          "duration_s": self.duration_s, "results": [asdict(r) for r in self.results]})
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Report":
+        """The report :meth:`to_dict` described (values as JSON data); for reports sent between processes."""
+        results = []
+        for r in data.get("results", []):
+            r = dict(r)
+            r["findings"] = [Finding(**f) for f in r.get("findings", [])]
+            results.append(PropertyResult(**r))
+        return cls(title=data["title"], target=data["target"], results=results, meta=dict(data.get("meta", {})),
+                   error=data.get("error"), started=data.get("started", time.time()),
+                   duration_s=data.get("duration_s", 0.0), provenance=dict(data.get("provenance", {})))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)
 
     def to_markdown(self) -> str:
         lines = [f"# {self.title}", "", f"- target: `{self.target}`",
-                 f"- verdict: **{'PASS' if self.ok else ('ERROR' if self.error else 'FAIL')}** "
-                 f"({len(self.results) - len(self.failed)}/{len(self.results)} properties hold)",
+                 f"- verdict: **{self.verdict}** ({self.count_line()})",
                  f"- duration: {self.duration_s:.2f} s"]
         for k, v in self.meta.items():
-            lines.append(f"- {k}: {v}")
+            lines.append(f"- {k}: {_jsonable(v)}")
         if self.error:
             lines += ["", "## Error", "", "```", self.error, "```"]
         lines += ["", "| property | TorchLean | status | examples | steps | episodes |",
@@ -142,15 +258,26 @@ class Report:
                     lines.append(f"   - expected: `{_jsonable(f.expected)}`")
                     lines.append(f"   - actual: `{_jsonable(f.actual)}`")
                 if f.reproducer:
-                    lines += ["", "   ```python"] + ["   " + ln for ln in f.reproducer.splitlines()] + ["   ```"]
+                    # flush left, so the block pastes into `python -` and the interpreter as it is
+                    lines += ["", "```python", *f.reproducer.rstrip("\n").splitlines(), "", "```"]
+        not_run = [r for r in self.results if r.status in ("error", "skipped")]
+        if not_run:
+            lines += ["", "## Not evaluated", ""]
+            for r in not_run:
+                lines.append(f"- `{r.id}` ({r.status}): {r.error_reason or r.skip_reason or r.status}")
+        if self.provenance:
+            lines += ["", "## Provenance", ""]
+            for k, v in self.provenance.items():
+                lines.append(f"- {k}: `{_jsonable(v)}`")
         return "\n".join(lines) + "\n"
 
     def to_junit_xml(self) -> str:
-        suite = ET.Element("testsuite", name=self.title, tests=str(len(self.results)),
-                           failures=str(len(self.failed)), errors="1" if self.error else "0",
-                           skipped=str(sum(r.status == "skipped" for r in self.results)),
-                           time=f"{self.duration_s:.3f}")
-        if self.error:
+        c = self.counts()
+        lone_error = bool(self.error) and not self.results
+        suite = ET.Element("testsuite", name=self.title, tests=str(c["total"] + lone_error),
+                           failures=str(c["failed"]), errors=str(c["error"] + lone_error),
+                           skipped=str(c["skipped"]), time=f"{self.duration_s:.3f}")
+        if lone_error:
             case = ET.SubElement(suite, "testcase", classname=self.target, name="target")
             ET.SubElement(case, "error", message=self.error.splitlines()[0] if self.error else "").text = self.error
         for r in self.results:
@@ -162,11 +289,28 @@ class Report:
                 ET.SubElement(case, "failure", message=first).text = body
             elif r.status == "skipped":
                 ET.SubElement(case, "skipped", message=r.skip_reason or "skipped")
+            elif r.status == "error":
+                reason = r.error_reason or "not evaluated"
+                ET.SubElement(case, "error", message=reason.splitlines()[0]).text = self.error or reason
         return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(suite, encoding="unicode") + "\n"
 
-    def write(self, report_dir: "str | Path", stem: str) -> dict[str, Path]:
-        """Write ``stem.md``, ``stem.json`` and ``stem.junit.xml`` under ``report_dir``, each atomically."""
+    def paths(self, report_dir: "str | Path", stem: str) -> dict[str, Path]:
+        """Where :meth:`write` puts the three files."""
         d = Path(report_dir)
-        return {"markdown": atomic_write_text(d / f"{stem}.md", self.to_markdown()),
-                "json": atomic_write_text(d / f"{stem}.json", self.to_json()),
-                "junit": atomic_write_text(d / f"{stem}.junit.xml", self.to_junit_xml())}
+        return {"markdown": d / f"{stem}.md", "json": d / f"{stem}.json", "junit": d / f"{stem}.junit.xml"}
+
+    def write(self, report_dir: "str | Path", stem: str) -> dict[str, Path]:
+        """Write ``stem.md``, ``stem.json`` and ``stem.junit.xml`` under ``report_dir`` as one unit.
+
+        All three are written to temporaries first and then renamed; on any failure none of the
+        previous files is replaced and :class:`ReportWriteError` names the directory and the reason.
+        """
+        paths = self.paths(report_dir, stem)
+        texts = {paths["markdown"]: self.to_markdown(), paths["json"]: self.to_json(),
+                 paths["junit"]: self.to_junit_xml()}
+        try:
+            replace_files({p: t.encode("utf-8") for p, t in texts.items()})
+        except OSError as exc:
+            raise ReportWriteError(f"cannot write the reports {stem}.{{md,json,junit.xml}} to "
+                                   f"{str(report_dir)!r}: {exc.strerror or exc}") from exc
+        return paths

@@ -106,10 +106,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"rollcheck collector: {args.target} cannot be run: {report.error}", file=sys.stderr)
         print(f"report: {written}")
         return report.exit_code
+    marks = {"held": "ok  ", "failed": "FAIL", "skipped": "skip", "error": "ERR "}
     for r in report.results:
-        print(f"{'ok  ' if r.status == 'passed' else 'FAIL'} {r.id:40s} {r.examples:4d} cases  ({r.lean})")
+        why = f"  — {r.error_reason}" if r.status == "error" else ""
+        print(f"{marks[r.status]} {r.id:40s} {r.examples:4d} cases  ({r.lean}){why}")
     for r in report.failed:
         print("\n" + format_result(r))
-    held = len(report.results) - len(report.failed)
-    print(f"\n{held}/{len(report.results)} properties hold; reports: {written}")
+    print(f"\n{report.verdict}: {report.count_line()}; reports: {written}")
     return report.exit_code

@@ -65,10 +65,9 @@ def run(args: argparse.Namespace) -> int:
     except ArgumentError as exc:
         print(f"rollcheck env: ArgumentError: {exc}", file=sys.stderr)
         return 2
+    _summary(report)
     if report.error:
         print(f"rollcheck env: cannot run {args.env!r}: {report.error}", file=sys.stderr)
-    else:
-        _summary(report)
     if args.report_dir:
         paths = report.write(args.report_dir, _stem(args.env))
         print(f"reports: {', '.join(str(p) for p in paths.values())}")
@@ -77,17 +76,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _summary(report) -> None:
     meta = report.meta
-    print(f"rollcheck env {report.target}: {'PASS' if report.ok else 'FAIL'} — "
-          f"{len(report.results) - len(report.failed)}/{len(report.results)} properties hold; "
+    print(f"rollcheck env {report.target}: {report.verdict} — {report.count_line()}; "
           f"{meta.get('examples', 0)} programs, {meta.get('checked_steps', 0)} checked steps "
           f"({meta.get('env_steps', 0)} env steps) in {report.duration_s:.1f} s")
     for r in report.results:
-        mark = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip"}[r.status]
-        extra = f"  ({r.skip_reason})" if r.status == "skipped" and r.skip_reason else ""
+        mark = {"held": "ok  ", "failed": "FAIL", "skipped": "skip", "error": "ERR "}[r.status]
+        why = r.skip_reason if r.status == "skipped" else r.error_reason if r.status == "error" else None
+        extra = f"  ({why})" if why else ""
         print(f"  {mark} {r.id:32s} {r.steps:8d} steps {r.episodes:6d} episodes{extra}")
     for r in report.failed:
         for f in r.findings:
             where = f" [first failing action: {f.step}, seed {f.context.get('seed')}]" if f.step is not None else ""
             print(f"\n{r.id}: {f.message}{where}")
             if f.reproducer:
-                print("replay it with:\n" + "\n".join("    " + ln for ln in f.reproducer.splitlines()))
+                print("replay it with:\n\n" + f.reproducer.rstrip("\n") + "\n")

@@ -24,11 +24,10 @@ __all__ = ["print_report", "register", "run"]
 
 def print_report(report) -> None:
     """One line per property, then the first finding of each failed one."""
-    verdict = "PASS" if report.ok else ("ERROR" if report.error else "FAIL")
-    print(f"{verdict} {report.target}: {len(report.results) - len(report.failed)}/{len(report.results)} "
-          f"properties hold ({report.duration_s:.2f} s)")
+    print(f"{report.verdict} {report.target}: {report.count_line()} ({report.duration_s:.2f} s)")
     for r in report.results:
-        extra = f" — {r.skip_reason}" if r.status == "skipped" else ""
+        why = r.skip_reason if r.status == "skipped" else r.error_reason if r.status == "error" else None
+        extra = f" — {why}" if why else ""
         print(f"  {r.status:7s} {r.id}{extra}")
         for f in r.findings[:3]:
             print(f"          {f.message}")

@@ -31,7 +31,7 @@ def test_all_properties_hold_is_exit_zero_and_writes_reports(in_tmp, capsys):
     out = capsys.readouterr().out
     assert code == 0
     n = len(COLLECTOR_PROPERTIES)
-    assert f"{n}/{n} properties hold" in out and "FAIL" not in out
+    assert f"PASS: {n} held, 0 failed, 0 error, 0 skipped of {n} properties" in out and "FAIL" not in out
     data = json.loads((in_tmp / "out" / "collector-correct_collect.json").read_text())
     assert data["ok"] is True and data["target"] == "collector_zoo:correct_collect"
     assert (in_tmp / "out" / "collector-correct_collect.junit.xml").exists()

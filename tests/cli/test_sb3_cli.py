@@ -34,7 +34,7 @@ def test_real_run_on_cartpole_writes_reports(tmp_path, capsys):
                  "--report-dir", str(tmp_path)])
     out = capsys.readouterr().out
     assert code == 0, out
-    assert "passed  sb3.truncation_value_folded" in out
+    assert "held    sb3.truncation_value_folded" in out
     saved = json.loads((tmp_path / "sb3-CartPole-v1.json").read_text())
     assert saved["ok"] and saved["meta"]["truncations"] > 0
     assert main(["sb3", "NoSuchEnv-v0"]) == 2

@@ -21,12 +21,60 @@ def _report(*statuses, error=None):
 
 
 @pytest.mark.parametrize("statuses, error, code", [
-    (("passed", "skipped"), None, 0),
-    (("passed", "failed"), None, 1),
-    (("passed",), "cannot import pkg", 2),
+    (("held", "skipped"), None, 0),
+    (("held", "failed"), None, 1),
+    (("held",), "cannot import pkg", 2),
+    (("held", "error"), None, 2),
+    (("failed", "error"), None, 1),       # a violation found before the subject broke is still one
+    (("skipped", "skipped"), None, 2),    # nothing was checked: not a pass
+    ((), None, 2),
+    (("failed",), "the env hung", 1),
 ])
 def test_exit_code(statuses, error, code):
     assert _report(*statuses, error=error).exit_code == code
+
+
+def test_broken_run_claims_nothing_held():
+    report = _report("held", "held", "skipped", "failed", error="factory raised RuntimeError: boom")
+    assert report.counts() == {"held": 0, "failed": 1, "skipped": 1, "error": 2, "total": 4}
+    assert report.results[0].error_reason == "not evaluated: factory raised RuntimeError: boom"
+    assert report.verdict == "FAIL" and report.count_line() == "0 held, 1 failed, 2 error, 1 skipped of 4 properties"
+
+
+def test_every_format_counts_the_same_four_numbers():
+    report = _report("held", "held", "failed", "skipped", "error")
+    counts = report.counts()
+    assert counts == {"held": 2, "failed": 1, "skipped": 1, "error": 1, "total": 5}
+    data = json.loads(report.to_json())
+    assert data["counts"] == counts and [r["status"] for r in data["results"]] == \
+        ["held", "held", "failed", "skipped", "error"]
+    suite = ET.fromstring(report.to_junit_xml())
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors"), suite.get("skipped")) == ("5", "1", "1", "1")
+    assert len(suite.findall("testcase/error")) == 1 and len(suite.findall("testcase/skipped")) == 1
+    assert "(2 held, 1 failed, 1 error, 1 skipped of 5 properties)" in report.to_markdown()
+
+
+def test_from_dict_round_trips_the_verdict():
+    report = _report("held", "failed", "skipped", "error")
+    again = Report.from_dict(report.to_dict())
+    assert again.counts() == report.counts() and again.to_markdown() == report.to_markdown()
+
+
+def test_values_whose_repr_raises_are_described():
+    class Hostile:
+        def __repr__(self):
+            raise RuntimeError("no repr for you")
+
+    report = _report("failed")
+    report.results[0].findings[0].actual = Hostile()
+    data = json.loads(report.to_json())
+    assert "whose __repr__ raised RuntimeError" in data["results"][0]["findings"][0]["actual"]
+    assert "whose __repr__ raised" in report.to_markdown()
+
+
+def test_status_passed_is_renamed():
+    with pytest.raises(ArgumentError, match="'passed' is now 'held'"):
+        PropertyResult(id="p.x", lean="L", statement="s", status="passed")
 
 
 def test_json_is_strict_and_keeps_non_finite_values_as_text():
@@ -37,19 +85,19 @@ def test_json_is_strict_and_keeps_non_finite_values_as_text():
 
 
 def test_junit_counts_failures_skips_and_errors():
-    suite = ET.fromstring(_report("passed", "failed", "skipped", error="boom").to_junit_xml())
+    suite = ET.fromstring(_report("held", "failed", "skipped", error="boom").to_junit_xml())
     assert (suite.get("tests"), suite.get("failures"), suite.get("skipped"), suite.get("errors")) == ("3", "1", "1", "1")
     failure = suite.find("testcase[@name='p.n1']/failure")
     assert failure is not None and "repro" in failure.text
 
 
 def test_markdown_names_failed_property_step_and_reproducer():
-    md = _report("passed", "failed").to_markdown()
+    md = _report("held", "failed").to_markdown()
     assert "**FAIL**" in md and "`p.n1`" in md and "first failing step: 3" in md and "print('repro')" in md
 
 
 def test_write_produces_three_files(tmp_path):
-    paths = _report("passed").write(tmp_path / "out", "stem")
+    paths = _report("held").write(tmp_path / "out", "stem")
     assert sorted(p.name for p in paths.values()) == ["stem.json", "stem.junit.xml", "stem.md"]
     assert all(p.stat().st_size > 0 for p in paths.values())
 

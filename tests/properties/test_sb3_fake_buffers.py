@@ -73,8 +73,8 @@ def test_sb3_like_collection_passes(agent):
     assert (trace.truncated & ~trace.terminated).any()
     report = check(agent, b, trace)
     assert report.exit_code == 0, report.to_markdown()
-    assert report.result("sb3.truncation_value_folded").status == "passed"
-    assert report.result("arrays.truncation_bootstrapped").status == "passed"
+    assert report.result("sb3.truncation_value_folded").status == "held"
+    assert report.result("arrays.truncation_bootstrapped").status == "held"
     assert report.meta["episode_starts_row0_all_true"] and report.meta["fold_max_abs_error"] < 1e-5
 
 

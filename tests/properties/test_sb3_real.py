@@ -46,7 +46,7 @@ def test_real_sb3_ppo_passes_on_cartpole():
     report = validate_sb3(model, seed=0)
     assert report.exit_code == 0, report.to_markdown()
     assert report.meta["truncations"] > 0
-    assert report.result("sb3.truncation_value_folded").status == "passed"
+    assert report.result("sb3.truncation_value_folded").status == "held"
     assert report.meta["arrays.gae_matches_spec.max_abs_error"] < 1e-4
     assert model.env is not None and model._last_obs is None  # env restored, next learn resets
 
