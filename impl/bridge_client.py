@@ -14,16 +14,19 @@ Invariants enforced:
   boolean flags; :meth:`GymnasiumClient.reset`/:meth:`GymnasiumClient.step` also check the
   contract (finiteness, ranges) and raise :class:`BridgeContractViolation` (a
   ``ContractViolation`` *and* a ``BridgeError``) naming field and value;
-- **no call hangs**: each reply must arrive within ``timeout`` seconds (a bounded, adaptive
+- **no call hangs**: each whole reply line must arrive within ``timeout`` seconds (a bounded, adaptive
   spin of at most ``spin_us`` microseconds, then ``poll`` on the pipe with the remaining
   deadline — see :mod:`rollcheck.impl.bridge_io` — never a blocking ``readline``); a dead,
   silent or garbage-writing server raises a :class:`BridgeError` subclass
   (:class:`BridgeServerExited`, :class:`BridgeTimeout`, :class:`BridgeProtocolError`) whose
   message ends with the server's stderr tail, and the child is killed and reaped at once (after
   such an error the stream cannot be trusted);
-- **the child is always reaped**: ``close()`` (idempotent; also on ``with`` exit, exceptions,
-  ``KeyboardInterrupt`` and garbage collection) asks the server to close, waits ``grace`` seconds,
-  then terminates and kills it.
+- **the child and its descendants are always reaped**: the server leads its own session and process
+  group; ``close()`` (idempotent; also on ``with`` exit, exceptions, ``KeyboardInterrupt`` and
+  garbage collection) asks the server to close, waits ``grace`` seconds, then terminates and kills
+  the whole group (grandchildren an environment started included);
+- a reply is at most ``max_reply_bytes`` long, read in linear time; one nested too deep for the
+  JSON decoder is a :class:`BridgeProtocolError`.
 
 The server's stderr goes to an anonymous temporary file, so a chatty environment can never block
 on a full pipe, and costs nothing per step. ``step`` replies in our server's exact layout are
@@ -37,6 +40,7 @@ import json
 import math
 import os
 import select
+import signal
 import subprocess
 import sys
 import tempfile
@@ -67,14 +71,19 @@ __all__ = ["BridgeContractViolation", "BridgeError", "BridgeHandshakeError", "Br
            "GymnasiumClient", "StepBatch", "bridge_session", "check_reset_reply", "check_step_batch",
            "check_step_reply", "server_command"]
 
-_MAX_LINE = 64 << 20
+#: Default longest reply line accepted (bytes); a longer one is a ``BridgeProtocolError``.
+DEFAULT_MAX_REPLY_BYTES = 64 << 20
 _STDERR_TAIL = 4096
 
 
 def server_command(env_id: str, make_kwargs: "Mapping[str, Any] | None" = None,
                    python: str = sys.executable) -> list[str]:
-    """The default server command line: ``python -m rollcheck serve --env-id ID [--make-kwargs JSON]``."""
-    cmd = [python, "-m", "rollcheck", "serve", "--env-id", env_id]
+    """The default server command line: ``python -m rollcheck serve --env-id ID --nonfinite string [--make-kwargs JSON]``.
+
+    ``--nonfinite string``: this client decodes ``"NaN"``/``"Infinity"`` and its contract judges
+    them, so a non-finite value is reported as the contract violation it is.
+    """
+    cmd = [python, "-m", "rollcheck", "serve", "--env-id", env_id, "--nonfinite", "string"]
     if make_kwargs:
         cmd += ["--make-kwargs", json.dumps(dict(make_kwargs), separators=(",", ":"))]
     return cmd
@@ -86,14 +95,45 @@ def _positive(name: str, value: Any) -> float:
     return float(value)
 
 
-def _kill_and_reap(proc: subprocess.Popen) -> None:
-    """Last-resort reaping (used by ``weakref.finalize``)."""
-    if proc.poll() is None:
+def _exited(proc: subprocess.Popen) -> bool:
+    """Whether the server has exited, *without reaping it*: while it is an unreaped zombie its
+    process-group id cannot be reused, so signalling the group can only reach its own members."""
+    if proc.returncode is not None:
+        return True
+    try:
+        return os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None
+    except ChildProcessError:  # already reaped elsewhere
+        return True
+
+
+def _wait_exited(proc: subprocess.Popen, seconds: float) -> bool:
+    """Poll :func:`_exited` for up to ``seconds`` (1 ms, then up to 20 ms between polls)."""
+    deadline = time.monotonic() + seconds
+    pause = 0.001
+    while not _exited(proc):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(pause)
+        pause = min(2 * pause, 0.02)
+    return True
+
+
+def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+    """Send ``sig`` to the server's whole process group (it leads its own session), if unreaped."""
+    if proc.returncode is None:
         try:
-            proc.kill()
-        except OSError:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
             pass
-        proc.wait()
+
+
+def _kill_and_reap(proc: subprocess.Popen) -> None:
+    """Kill the server's whole process group (grandchildren included), then reap the server.
+
+    Used by ``weakref.finalize`` (garbage collection, interpreter exit) and after errors.
+    """
+    _signal_group(proc, signal.SIGKILL)
+    proc.wait()
 
 
 class GymnasiumClient:
@@ -106,8 +146,10 @@ class GymnasiumClient:
     """
 
     def __init__(self, proc: subprocess.Popen, stderr_file: Any, *, timeout: float, grace: float,
-                 contract: Contract, spin_us: int = DEFAULT_SPIN_US) -> None:
+                 contract: Contract, spin_us: int = DEFAULT_SPIN_US,
+                 max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES) -> None:
         self.proc = proc
+        self.max_reply_bytes = max_reply_bytes
         self.spin_us = spin_us
         self.timeout = timeout
         self.grace = grace
@@ -140,7 +182,8 @@ class GymnasiumClient:
               grace: float = 1.0, env: "Mapping[str, str] | None" = None,
               cwd: "str | os.PathLike | None" = None,
               pin_cpu: "bool | int | None" = None,
-              spin_us: int = DEFAULT_SPIN_US) -> "GymnasiumClient":
+              spin_us: int = DEFAULT_SPIN_US,
+              max_reply_bytes: int = DEFAULT_MAX_REPLY_BYTES) -> "GymnasiumClient":
         """Start a server and perform the ``describe`` handshake (Lean ``Client.spawn``).
 
         ``obs_shape``/``n_actions`` are the expected spaces (``None``: accept what the server
@@ -161,6 +204,12 @@ class GymnasiumClient:
         uses it for replies and passes it to the server through the environment variable
         ``ROLLCHECK_BRIDGE_SPIN_US`` (our server reads it; other servers ignore it). Timeouts are
         unaffected: a silent server still fails after ``timeout`` seconds.
+
+        ``timeout`` is a deadline for each whole reply line (a server trickling bytes without a
+        newline fails at the deadline too); ``max_reply_bytes`` bounds a reply line's length. The
+        server runs in its own session and process group: closing, an error, ``KeyboardInterrupt``
+        and garbage collection reap the whole group, so an environment's own subprocesses
+        (grandchildren) never outlive the client.
         """
         timeout = _positive("timeout", timeout)
         grace = _positive("grace", grace)
@@ -168,6 +217,8 @@ class GymnasiumClient:
         if not isinstance(contract, Contract):
             raise ArgumentError(f"contract={contract!r} should be a rollcheck.spec.Contract")
         spin_us = validate_spin_us(spin_us)
+        if isinstance(max_reply_bytes, bool) or not isinstance(max_reply_bytes, int) or max_reply_bytes < 64:
+            raise ArgumentError(f"max_reply_bytes={max_reply_bytes!r} should be an int >= 64")
         expected_shape = None if obs_shape is None else as_shape(obs_shape)
         if n_actions is not None and (isinstance(n_actions, bool) or not isinstance(n_actions, int)
                                       or n_actions <= 0):
@@ -181,13 +232,16 @@ class GymnasiumClient:
         child_env[SPIN_ENV_VAR] = str(spin_us)
         stderr_file = tempfile.TemporaryFile()
         try:
+            # its own session and process group, so the whole group (grandchildren too) can be
+            # reaped, and a Ctrl-C meant for this process is not also delivered to the server
             proc = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                     stderr=stderr_file, bufsize=0, close_fds=True,
-                                    env=child_env, cwd=cwd)
+                                    env=child_env, cwd=cwd, start_new_session=True)
         except OSError as exc:
             stderr_file.close()
             raise BridgeServerExited(f"cannot start the server {command!r}: {exc}") from None
-        client = cls(proc, stderr_file, timeout=timeout, grace=grace, contract=contract, spin_us=spin_us)
+        client = cls(proc, stderr_file, timeout=timeout, grace=grace, contract=contract, spin_us=spin_us,
+                     max_reply_bytes=max_reply_bytes)
         try:
             if pin_cpu is not None and pin_cpu is not False:
                 client._pin(pin_cpu)
@@ -356,7 +410,7 @@ class GymnasiumClient:
         if self._closed:
             return
         try:
-            if self._broken is None and self.proc.poll() is None:
+            if self._broken is None and not _exited(self.proc):
                 try:
                     self._send(b'{"cmd":"close"}\n', "close")
                     expect_close_reply(self._read_line("close", min(self.timeout, self.grace)))
@@ -383,31 +437,45 @@ class GymnasiumClient:
             raise self._fatal(BridgeServerExited(f"server went away before {what} could be sent ({exc})"))
 
     def _read_line(self, what: str, timeout: float) -> bytes:
+        """One reply line, complete within ``timeout`` seconds of the call (a deadline for the
+        whole line, however the server trickles it), at most ``max_reply_bytes`` long; linear in
+        its length (each byte is searched for the newline once)."""
         buf = self._buf
         i = buf.find(b"\n")
         if i >= 0:
             self._buf = buf[i + 1:]
             return buf[:i]
-        deadline = time.monotonic() + timeout
-        wait, read, fd = self._wait_reply, os.read, self._out_fd
+        monotonic = time.monotonic
+        deadline = monotonic() + timeout
+        wait, read, fd, limit = self._wait_reply, os.read, self._out_fd, self.max_reply_bytes
+        parts, size, chunk_size = [buf] if buf else [], len(buf), 1 << 16
         while True:
-            if not wait(deadline):
+            if not wait(deadline) or (parts and monotonic() >= deadline):
                 raise self._fatal(BridgeTimeout(
-                    f"no reply to {what} within timeout={timeout:g}s (server silent or hung)"))
-            chunk = read(fd, 1 << 16)
+                    f"no reply to {what} within timeout={timeout:g}s "
+                    + (f"(only {size} bytes of it, no newline yet)" if size else "(server silent or hung)")))
+            chunk = read(fd, chunk_size)
             if not chunk:
+                partial = b"".join(parts)[:200]
                 raise self._fatal(BridgeServerExited(f"server closed its stdout before answering {what}"
-                                                     + (f" (partial line {buf[:200]!r})" if buf else "")))
-            if not buf and chunk[-1:] == b"\n" and chunk.find(b"\n") == len(chunk) - 1:
+                                                     + (f" (partial line {partial!r})" if partial else "")))
+            if not parts and chunk[-1:] == b"\n" and chunk.find(b"\n") == len(chunk) - 1:
+                self._buf = b""
                 return chunk[:-1]  # the common case: exactly one complete reply line
             i = chunk.find(b"\n")  # search the new bytes only: long replies stay linear
             if i >= 0:
+                if size + i > limit:
+                    break
                 self._buf = chunk[i + 1:]
-                return buf + chunk[:i]
-            buf += chunk
-            if len(buf) > _MAX_LINE:
-                raise self._fatal(BridgeProtocolError(f"reply to {what} exceeds {_MAX_LINE} bytes "
-                                                      f"without a newline"))
+                parts.append(chunk[:i])
+                return b"".join(parts)
+            parts.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                break
+            chunk_size = min(1 << 20, max(chunk_size, size))  # fewer reads for a long line
+        raise self._fatal(BridgeProtocolError(f"reply to {what} exceeds max_reply_bytes={limit} "
+                                              f"without a newline"))
 
     def _fatal_on_error(self, decode: Any, *args: Any) -> Any:
         try:
@@ -428,34 +496,27 @@ class GymnasiumClient:
         return type(exc)(message, self._stderr_tail)
 
     def _kill(self) -> None:
+        """Kill the server's whole process group now and reap it (after an error or an interrupt)."""
         proc = self.proc
         try:
-            if proc.poll() is None:
-                # give an exiting server a moment to report its status, then kill
-                try:
-                    proc.wait(0.05)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            _wait_exited(proc, 0.05)  # give an exiting server a moment to report its own status
+            _kill_and_reap(proc)
         finally:
             self._finish()
 
     def _reap(self) -> None:
+        """End the server politely: EOF on its stdin, ``grace`` s to exit, then SIGTERM and SIGKILL
+        to its whole process group. Any grandchild still alive once the server has exited is killed."""
         proc = self.proc
         try:
             try:
                 proc.stdin.close()  # EOF also stops a server that missed the close request
             except OSError:
                 pass
-            try:
-                proc.wait(self.grace)
-            except subprocess.TimeoutExpired:
-                proc.terminate()
-                try:
-                    proc.wait(self.grace)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+            if not _wait_exited(proc, self.grace):
+                _signal_group(proc, signal.SIGTERM)
+                _wait_exited(proc, self.grace)
+            _kill_and_reap(proc)  # the server is gone or stuck; its group must not outlive it
         except BaseException:
             _kill_and_reap(proc)
             raise

@@ -33,9 +33,12 @@ and ``reset_obs`` holds the reset observations of the done sub-envs in index ord
 policy reads one observation per sub-env (``obs[i]``, or its reset observation after a done)
 and chooses the next ``N`` actions: one round trip per ``N`` environment steps.
 
-Non-finite floats. JSON has no NaN or infinities. rollcheck's server writes them as the JSON
-*strings* ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` — Lean's own ``ToJson Float`` spelling —
-so every line stays standard JSON. Decoding is unambiguous: a number is a number, and those three
+Non-finite floats. JSON has no NaN or infinities. By default rollcheck's server does not send
+them at all: a reply that would hold one becomes ``{"ok":false,"error":"NonFiniteValue: field
+'reward' is NaN ..."}`` naming each such field (a TorchLean Lean client reads JSON numbers only,
+so this is the one message it can show truthfully). Started with ``--nonfinite string`` (what
+rollcheck's own client asks for), it writes them as the JSON *strings* ``"NaN"``, ``"Infinity"``
+and ``"-Infinity"`` — Lean's own ``ToJson Float`` spelling — so every line stays standard JSON. Decoding is unambiguous: a number is a number, and those three
 strings (and only those) are the non-finite values; any other string is an error naming the field.
 The decoder also accepts Python's bare ``NaN``/``Infinity``/``-Infinity`` tokens, which
 ``json.dumps`` (and so TorchLean's reference server) emits. A TorchLean Lean client receiving
@@ -47,7 +50,8 @@ subnormals survive exactly; float32 observations travel as the exact float64 of 
 
 Invariants enforced: a decoded reply has every field the command requires, each of the right JSON
 type (booleans are not numbers; integers are accepted where floats are); observations have exactly
-the expected shape. Every problem found in a reply is reported together, naming field and value.
+the expected shape; a reply nested too deep for the JSON decoder is a :class:`BridgeProtocolError`.
+Every problem found in a reply is reported together, naming field and value.
 All errors are :class:`BridgeError` subclasses.
 """
 
@@ -69,7 +73,8 @@ __all__ = [
     "StepBatch",
     "decode_describe_reply", "decode_float", "decode_reply_object", "decode_reset_reply",
     "as_actions", "decode_step_many_reply", "decode_step_reply", "decode_tensor", "encode_error",
-    "encode_float", "encode_request", "encode_tensor", "expect_close_reply", "step_request",
+    "encode_float", "encode_request", "encode_tensor", "expect_close_reply", "nonfinite_fields",
+    "step_request",
 ]
 
 #: The JSON strings that stand for the non-finite floats (Lean's ``ToJson Float`` spelling).
@@ -285,6 +290,9 @@ def decode_reply_object(line: "bytes | str", what: str) -> dict:
     except (ValueError, UnicodeDecodeError) as exc:
         raise BridgeProtocolError(f"bad {what} reply: not JSON ({exc}) (raw line: "
                                   f"{format_value(_text(line), 200)})") from None
+    except RecursionError:
+        raise BridgeProtocolError(f"bad {what} reply: JSON nested too deep to decode (raw line: "
+                                  f"{format_value(_text(line[:200]), 200)})") from None
     if type(obj) is not dict:
         raise BridgeProtocolError(f"bad {what} reply: expected a JSON object, got "
                                   f"{format_value(obj, 200)}")
@@ -448,6 +456,24 @@ def decode_step_many_reply(line: "bytes | str", obs_shape: Shape, n_sent: int,
         reset_obs = np.empty((0, *obs_shape.dims), dtype=np.float64)
     return StepBatch(obs, np.array(rewards, dtype=np.float64), np.array(te, dtype=bool),
                      np.array(tr, dtype=bool), reset_obs)
+
+
+def nonfinite_fields(value: Any, path: str = "") -> "list[tuple[str, str]]":
+    """``(field path, token)`` for every ``"NaN"``/``"Infinity"``/``"-Infinity"`` string in a decoded reply.
+
+    Paths read like the decoder's: ``reward``, ``obs[2]``, ``obs[0][3]``.
+    """
+    found: list[tuple[str, str]] = []
+    stack = [(path, value)]
+    while stack:
+        where, item = stack.pop()
+        if type(item) is dict:
+            stack.extend((k if not where else f"{where}.{k}", v) for k, v in reversed(list(item.items())))
+        elif type(item) is list:
+            stack.extend((f"{where}[{i}]", v) for i, v in reversed(list(enumerate(item))))
+        elif type(item) is str and item in NONFINITE_TOKENS:
+            found.append((where, item))
+    return found
 
 
 def expect_close_reply(line: "bytes | str") -> None:

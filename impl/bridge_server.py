@@ -21,9 +21,19 @@ Behaviour:
 - The ``step_many`` and ``vec_reset``/``vec_step`` extensions (see the protocol module) are served
   too; the ``vec_*`` sub-environments are made with the same id and make-kwargs.
 - Requests are validated (known ``cmd``, no unknown keys, ``action`` an integer in range,
-  ``seed`` a non-negative integer or null); an environment exception becomes an ``ok:false``
-  reply ``"<ExceptionType>: <message>"`` and the server keeps serving. ``close`` or EOF on stdin
+  ``seed`` a non-negative integer or null); an environment exception — any ``BaseException``
+  but ``KeyboardInterrupt``, so ``sys.exit`` too — becomes an ``ok:false`` reply
+  ``"<ExceptionType>: <message>"`` and the server keeps serving. ``close`` or EOF on stdin
   closes the environment and exits 0.
+- **Every line is answered, in linear time** (:func:`_serve_loop`): each input byte is searched
+  for a newline once; a line longer than ``--max-line-bytes`` gets one ``ok:false`` as soon as it
+  is too long (the rest of it is discarded); a blank or whitespace-only line gets ``ok:false``.
+- **Non-finite values** (``--nonfinite``): by default (``error``) a reply that would hold NaN or
+  an infinity becomes ``ok:false`` ``"NonFiniteValue: field 'reward' is NaN ..."`` naming each
+  such field, since a Lean client reads JSON numbers only; ``string`` sends ``"NaN"``,
+  ``"Infinity"``, ``"-Infinity"`` (rollcheck's client asks for it). This file runs as the
+  ``serverScript`` TorchLean's client launches (``python3 -u <path> --env-id ID``); its path is
+  printed by ``rollcheck serve --script-path`` (:func:`script_path`).
 
 Speed: binary, unbuffered I/O with ``os.read``/``os.write`` and our own line buffer; between
 requests the server busy-polls stdin for a bounded ``--spin-us`` microseconds (default from the
@@ -48,15 +58,22 @@ from itertools import repeat
 from typing import Any, Callable, Iterable
 
 from rollcheck.impl.bridge_io import POLL_READ, AdaptiveSpin, spin_us_from_env, validate_spin_us
-from rollcheck.impl.bridge_protocol import encode_error, encode_float, encode_tensor
-from rollcheck.spec.errors import RollcheckError
+from rollcheck.impl.bridge_protocol import encode_error, encode_float, encode_tensor, nonfinite_fields
+from rollcheck.spec.errors import ArgumentError, RollcheckError
 
-__all__ = ["EnvServer", "add_arguments", "claim_protocol_stdout", "main", "serve"]
+__all__ = ["DEFAULT_MAX_LINE_BYTES", "EnvServer", "NONFINITE_POLICIES", "add_arguments",
+           "claim_protocol_stdout", "describe_failure", "main", "script_path", "serve"]
 
 _MAX_FAST_ACTIONS = 4096
 _MAX_STEP_MANY = 1_000_000
 _MAX_NUM_ENVS = 1024
 _TRUE_FALSE = ("false", "true")
+#: What the server does with a reply holding NaN/inf: ``error`` (default) answers ``ok:false``
+#: naming the field; ``string`` sends the JSON strings ``"NaN"``, ``"Infinity"``, ``"-Infinity"``.
+NONFINITE_POLICIES = ("error", "string")
+#: Default longest request line (bytes): a ``step_many`` of the maximum 10**6 actions fits.
+DEFAULT_MAX_LINE_BYTES = 16 << 20
+_BLANK_LINE_REPLY = encode_error("InvalidRequest: blank request line (one JSON object per line)")
 
 
 class RequestError(RollcheckError):
@@ -92,10 +109,14 @@ def _parse_make_kwargs(make_kwargs: "str | dict | None") -> dict:
 class EnvServer:
     """One Gymnasium environment and the reply for each request line."""
 
-    def __init__(self, env: Any, make_env: "Callable[[], Any] | None" = None) -> None:
+    def __init__(self, env: Any, make_env: "Callable[[], Any] | None" = None, *,
+                 nonfinite: str = "error") -> None:
         from gymnasium.spaces import Discrete
 
+        if nonfinite not in NONFINITE_POLICIES:
+            raise ArgumentError(f"nonfinite={nonfinite!r} should be one of {', '.join(NONFINITE_POLICIES)}")
         self.env = env
+        self._reject_nonfinite = nonfinite == "error"
         self._make_env = make_env  # for the vec_* sub-environments
         self.vec_envs: list[Any] = []
         space = env.action_space
@@ -179,7 +200,17 @@ class EnvServer:
 
     # -- dispatch ------------------------------------------------------------------------------
     def handle(self, line: bytes) -> "tuple[bytes, bool]":
-        """The reply to one request line, and whether the server should stop afterwards."""
+        """The reply to one request line, and whether the server should stop afterwards.
+
+        A reply carrying a non-finite value becomes an ``ok:false`` naming the field unless the
+        server was started with ``nonfinite="string"`` (see :func:`_nonfinite_error`).
+        """
+        reply, stop = self._handle(line)
+        if self._reject_nonfinite and (b'"NaN"' in reply or b'Infinity"' in reply) and reply.startswith(b'{"ok":true'):
+            return _nonfinite_error(reply), stop
+        return reply, stop
+
+    def _handle(self, line: bytes) -> "tuple[bytes, bool]":
         action = self._fast_step.get(line)
         try:
             if action is not None:
@@ -213,8 +244,36 @@ class EnvServer:
                                    for i, a in enumerate(actions)], reset_on_done), False
         except RequestError as exc:
             return encode_error(f"InvalidRequest: {exc}"), False
-        except Exception as exc:  # the environment failed; report it and keep serving
-            return encode_error(f"{type(exc).__name__}: {exc}"), False
+        except KeyboardInterrupt:
+            raise  # a signal to this process: serve() ends with status 130
+        except BaseException as exc:  # the environment failed, sys.exit included: report it, keep serving
+            return encode_error(describe_failure(exc)), False
+
+
+def describe_failure(exc: BaseException) -> str:
+    """``"<ExceptionType>: <message>"`` for an exception raised by the environment (never raises).
+
+    ``SystemExit`` says that the environment called ``sys.exit`` (it is an error, not a close).
+    """
+    if isinstance(exc, SystemExit):
+        return f"SystemExit: the environment called sys.exit({_short(exc.code)})"
+    try:
+        message = str(exc)
+    except BaseException:  # a hostile __str__
+        message = "<the exception's message could not be formatted>"
+    return f"{type(exc).__name__}: {message}"
+
+
+def _nonfinite_error(reply: bytes) -> bytes:
+    """The ``ok:false`` reply replacing ``reply`` (one of ours) that holds a non-finite value."""
+    fields = nonfinite_fields(json.loads(reply))
+    shown = "; ".join(f"field {path!r} is {token}" for path, token in fields[:4])
+    more = f" (and {len(fields) - 4} more)" if len(fields) > 4 else ""
+    return encode_error(f"NonFiniteValue: {shown}{more}: JSON numbers cannot be NaN or infinite, so "
+                        f"this reply cannot reach a client that reads JSON numbers only (TorchLean's "
+                        f"Lean client); the environment has taken the step. Start the server with "
+                        f"--nonfinite string to receive the strings \"NaN\"/\"Infinity\"/\"-Infinity\" "
+                        f"instead (rollcheck's own client does).")
 
 
 _FIELDS = {"describe": (), "reset": ("seed",), "step": ("action",), "close": (),
@@ -267,75 +326,127 @@ def _seed(value: Any) -> "int | None":
 
 
 def _write_all(fd: int, data: bytes) -> None:
-    while data:
-        n = os.write(fd, data)
+    n = os.write(fd, data)
+    while n < len(data):
         data = data[n:]
+        n = os.write(fd, data)
 
 
 def _serve_loop(handle: Callable[[bytes], "tuple[bytes, bool]"], in_fd: int, out_fd: int,
-                spin_us: int = 0) -> None:
-    read, write, buf = os.read, os.write, b""
+                spin_us: int = 0, max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> None:
+    """Answer every request line on ``in_fd`` until ``close`` or EOF, in time linear in the input.
+
+    Each byte is searched for a newline once (a partial line is kept as a list of pieces, never
+    re-scanned); a line longer than ``max_line_bytes`` is answered with one ``ok:false`` as soon as
+    it is too long and the rest of it is discarded up to its newline; a blank or whitespace-only
+    line is answered with ``ok:false``; an unterminated last line before EOF is answered too.
+    """
+    read, buf, size, discarding = os.read, [], 0, False
     poller = select.poll()
     poller.register(in_fd, POLL_READ)
     spin = AdaptiveSpin(poller, spin_us).spin_before_read if spin_us else None
+
+    def answer(line: bytes) -> bool:
+        if len(line) > max_line_bytes:
+            reply, stop = _too_long(max_line_bytes), False
+        elif not line.strip():
+            reply, stop = _BLANK_LINE_REPLY, False
+        else:
+            reply, stop = handle(line)
+        _write_all(out_fd, reply)
+        return stop
+
     while True:
         if spin is not None:
             spin()  # catch a quick next request without sleeping (adaptive; see bridge_io)
         chunk = read(in_fd, 1 << 16)
         if not chunk:
+            if buf and not discarding:
+                answer(b"".join(buf))
             return
-        if not buf and chunk[-1:] == b"\n" and chunk.count(b"\n") == 1:
-            lines, buf = (chunk[:-1],), b""  # the common case: exactly one request
-        else:
-            buf += chunk
-            *lines, buf = buf.split(b"\n")
-        for line in lines:
-            if not line.strip():
-                continue
-            reply, stop = handle(line)
-            n = write(out_fd, reply)
-            if n != len(reply):
-                _write_all(out_fd, reply[n:])
-            if stop:
+        if not buf and not discarding and chunk[-1:] == b"\n" and chunk.find(b"\n") == len(chunk) - 1:
+            if answer(chunk[:-1]):  # the common case: exactly one request
                 return
+            continue
+        start = 0
+        while True:
+            i = chunk.find(b"\n", start)  # only new bytes are searched: linear in the input
+            if i < 0:
+                if not discarding and start < len(chunk):
+                    buf.append(chunk[start:])
+                    size += len(chunk) - start
+                    if size > max_line_bytes:
+                        _write_all(out_fd, _too_long(max_line_bytes))
+                        buf, size, discarding = [], 0, True
+                break
+            if discarding:
+                discarding = False  # the end of an overlong line, already answered
+            else:
+                piece = chunk[start:i]
+                line = b"".join(buf) + piece if buf else piece
+                buf, size = [], 0
+                if answer(line):
+                    return
+            start = i + 1
+
+
+def _too_long(max_line_bytes: int) -> bytes:
+    return encode_error(f"InvalidRequest: request line longer than max_line_bytes={max_line_bytes} "
+                        f"(the rest of the line is discarded)")
 
 
 def serve(env_id: str, make_kwargs: "str | dict | None" = None, *, in_fd: int = 0,
-          out_fd: "int | None" = None, spin_us: "int | None" = None) -> int:
+          out_fd: "int | None" = None, spin_us: "int | None" = None, nonfinite: str = "error",
+          max_line_bytes: int = DEFAULT_MAX_LINE_BYTES) -> int:
     """Serve ``gymnasium.make(env_id, **make_kwargs)`` on stdio until ``close`` or EOF.
 
     ``spin_us``: the spin budget between requests (``None``: ``spin_us_from_env()``; 0: none).
-    Returns the exit status: 0 after a normal close/EOF, 2 if the environment could not be served.
+    ``nonfinite``: one of :data:`NONFINITE_POLICIES`. ``max_line_bytes``: the longest request line.
+    Returns the exit status: 0 after a normal close/EOF, 2 if the environment could not be served,
+    3 if closing the environment failed, 130 on ``KeyboardInterrupt``.
     """
     if out_fd is None:
         out_fd = claim_protocol_stdout()
     env = None
+    status = 0
     try:
         try:
             kwargs = _parse_make_kwargs(make_kwargs)
             spin_us = spin_us_from_env() if spin_us is None else validate_spin_us(spin_us, "--spin-us")
+            if isinstance(max_line_bytes, bool) or not isinstance(max_line_bytes, int) or max_line_bytes < 64:
+                raise ArgumentError(f"--max-line-bytes={max_line_bytes!r} should be an integer >= 64")
             import gymnasium as gym
 
             env = gym.make(env_id, **kwargs)
-            server: Any = EnvServer(env, make_env=lambda: gym.make(env_id, **kwargs))
-        except Exception as exc:
-            message = f"cannot serve env_id={env_id!r}: {type(exc).__name__}: {exc}"
+            server: Any = EnvServer(env, make_env=lambda: gym.make(env_id, **kwargs), nonfinite=nonfinite)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # sys.exit in a factory is a startup failure too
+            message = f"cannot serve env_id={env_id!r}: {describe_failure(exc)}"
             print(f"rollcheck serve: {message}", file=sys.stderr, flush=True)
             _serve_loop(lambda line: _startup_failure(line, message), in_fd, out_fd, 0)
             return 2
         try:
-            _serve_loop(server.handle, in_fd, out_fd, spin_us)
+            _serve_loop(server.handle, in_fd, out_fd, spin_us, max_line_bytes)
         finally:
             server.close_vec_envs()
-        return 0
     except BrokenPipeError:
-        return 0  # the client went away
+        pass  # the client went away
+    except KeyboardInterrupt:
+        status = 130
     finally:
         if env is not None:
             try:
                 env.close()
-            except Exception as exc:  # pragma: no cover - best effort
-                print(f"rollcheck serve: env.close() failed: {exc}", file=sys.stderr)
+            except BaseException as exc:
+                print(f"rollcheck serve: env.close() failed: {describe_failure(exc)}", file=sys.stderr)
+                status = status or 3
+    return status
+
+
+def script_path() -> str:
+    """The absolute path of this file: the ``serverScript`` to hand to TorchLean's ``Client.spawn``."""
+    return os.path.abspath(__file__)
 
 
 def _startup_failure(line: bytes, message: str) -> "tuple[bytes, bool]":
@@ -351,6 +462,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env-id", required=True, help="Gymnasium environment id, e.g. CartPole-v1")
     parser.add_argument("--make-kwargs", default=None, metavar="JSON",
                         help="JSON object of keyword arguments for gymnasium.make(env_id, **kwargs)")
+    parser.add_argument("--nonfinite", choices=NONFINITE_POLICIES, default="error",
+                        help="a reply holding NaN/inf: 'error' (default) answers ok:false naming the "
+                             "field, since JSON numbers cannot be non-finite and a Lean client reads "
+                             "numbers only; 'string' sends \"NaN\"/\"Infinity\"/\"-Infinity\" strings "
+                             "(for Python clients; rollcheck's client asks for it)")
+    parser.add_argument("--max-line-bytes", type=int, default=DEFAULT_MAX_LINE_BYTES, metavar="N",
+                        help=f"longest request line; a longer one is answered ok:false (default "
+                             f"{DEFAULT_MAX_LINE_BYTES})")
     parser.add_argument("--spin-us", type=int, default=None, metavar="N",
                         help="busy-poll stdin up to N microseconds between requests before sleeping "
                              "(0 disables; default: $ROLLCHECK_BRIDGE_SPIN_US, else "
@@ -362,8 +481,13 @@ def main(argv: "list[str] | None" = None) -> int:
                                                  "(TorchLean's) JSON-lines protocol on stdin/stdout.")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    return serve(args.env_id, args.make_kwargs, spin_us=args.spin_us)
+    return serve(args.env_id, args.make_kwargs, spin_us=args.spin_us, nonfinite=args.nonfinite,
+                 max_line_bytes=args.max_line_bytes)
 
 
 if __name__ == "__main__":
+    # Run as a file, the way TorchLean's client launches it (python3 -u <this file> --env-id ID):
+    # this file's folder (rollcheck's impl/) must not shadow other modules the environment imports.
+    if sys.path and os.path.abspath(sys.path[0] or ".") == os.path.dirname(os.path.abspath(__file__)):
+        del sys.path[0]
     sys.exit(main())
