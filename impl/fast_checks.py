@@ -28,6 +28,11 @@ Which numpy scalars the spec accepts (so the masks match it):
   data against a float32-rounded bound; a ``longdouble`` beyond float64 is ``inf`` to the spec),
   row shape must equal ``obs_shape``.
 
+Continuous actions (a :class:`~rollcheck.spec.box.Box` as ``action_space=``, rollcheck's extension of
+TorchLean): ``actions`` is ``(N, *box.shape)``; rows of a real dtype are compared as float64 against
+the Box's bounds and tested finite (:func:`box_action_bad_mask`); any other dtype or row shape marks
+every row, and the spec's ``box_action_violations`` words each bad row.
+
 References: ``rollcheck.spec.contract`` (the oracle); NumPy NEP 50 (scalar promotion).
 """
 
@@ -37,11 +42,12 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from rollcheck.spec.contract import Contract, transition_violations
+from rollcheck.spec.box import Box
+from rollcheck.spec.contract import Contract, resolve_action_space, transition_violations
 from rollcheck.spec.errors import ArgumentError, Violation
 from rollcheck.spec.shape import Shape, as_shape
 
-__all__ = ["action_bad_mask", "batch_bad_mask", "batch_transition_violations", "done_flags_bad_mask",
+__all__ = ["action_bad_mask", "action_space_bad_mask", "box_action_bad_mask", "batch_bad_mask", "batch_transition_violations", "done_flags_bad_mask",
            "observation_bad_mask", "reward_bad_mask", "validate_batch_arguments"]
 
 _REAL = ("f", "i", "u")
@@ -66,6 +72,29 @@ def action_bad_mask(n_actions: int, actions: np.ndarray) -> np.ndarray:
             integral = np.isfinite(a64) & (np.floor(a64) == a64)
             return ~integral | (a64 < 0) | (a64 >= n)
     return np.ones(a.shape, dtype=bool)  # refused dtype (or object: let the spec decide per row)
+
+
+def box_action_bad_mask(space: Box, actions: np.ndarray) -> np.ndarray:
+    """Rows ``actions[i]`` that the spec's ``box_action_violations`` refuses (dtype, shape, finite, bounds)."""
+    a = np.asarray(actions)
+    n = a.shape[0]
+    if a.dtype.kind not in _REAL or tuple(a.shape[1:]) != space.shape.dims:
+        return np.ones(n, dtype=bool)
+    with np.errstate(over="ignore", under="ignore"):
+        flat = a.reshape(n, space.size).astype(np.float64, copy=False)
+    bad = ~np.isfinite(flat).all(axis=1)
+    if space.low is not None:
+        bad |= ~(flat >= np.asarray(space.low)).all(axis=1)
+    if space.high is not None:
+        bad |= ~(flat <= np.asarray(space.high)).all(axis=1)
+    return bad
+
+
+def action_space_bad_mask(space: "int | Box", actions: np.ndarray) -> np.ndarray:
+    """:func:`action_bad_mask` for ``Fin n`` (an int) or :func:`box_action_bad_mask` for a ``Box``."""
+    if isinstance(space, Box):
+        return box_action_bad_mask(space, actions)
+    return action_bad_mask(space, actions)
 
 
 def done_flags_bad_mask(contract: Contract, terminated: np.ndarray, truncated: np.ndarray) -> np.ndarray:
@@ -122,8 +151,9 @@ def observation_bad_mask(contract: Contract, obs: np.ndarray, obs_shape: "Shape 
 
 
 def validate_batch_arguments(obs: Any, next_obs: Any, actions: Any, rewards: Any, terminated: Any,
-                             truncated: Any) -> tuple[np.ndarray, ...]:
-    """The six columns as arrays with one common leading length ``N`` (or ``ArgumentError``)."""
+                             truncated: Any, *, continuous: bool = False) -> tuple[np.ndarray, ...]:
+    """The six columns as arrays with one common leading length ``N`` (or ``ArgumentError``);
+    ``continuous`` lets ``actions`` have trailing (Box) dimensions."""
     cols = {"obs": obs, "next_obs": next_obs, "actions": actions, "rewards": rewards,
             "terminated": terminated, "truncated": truncated}
     arrays = {}
@@ -131,7 +161,7 @@ def validate_batch_arguments(obs: Any, next_obs: Any, actions: Any, rewards: Any
         arr = np.asarray(value)
         if arr.ndim == 0:
             raise ArgumentError(f"{name} is a 0-d array; a batch needs a leading dimension N")
-        if name not in ("obs", "next_obs") and arr.ndim != 1:
+        if name not in ("obs", "next_obs") and arr.ndim != 1 and not (continuous and name == "actions"):
             raise ArgumentError(f"{name} has shape {list(arr.shape)}; expected (N,)")
         arrays[name] = arr
     lengths = {name: arr.shape[0] for name, arr in arrays.items()}
@@ -140,36 +170,47 @@ def validate_batch_arguments(obs: Any, next_obs: Any, actions: Any, rewards: Any
     return tuple(arrays.values())
 
 
+def _space(n_actions: Any, action_space: Any) -> "int | Box":
+    space = resolve_action_space(n_actions, action_space)
+    return space if isinstance(space, Box) else _n_actions(space)
+
+
 def batch_bad_mask(contract: Contract, obs: Any, next_obs: Any, actions: Any, rewards: Any,
                    terminated: Any, truncated: Any, *, obs_shape: "Shape | Iterable[int]",
-                   n_actions: int) -> np.ndarray:
+                   n_actions: "int | None" = None, action_space: "int | Box | None" = None) -> np.ndarray:
     """Boolean ``(N,)`` mask of rows that *may* violate the contract (a superset of the bad rows;
-    equal to it except for columns of a dtype the spec refuses or object arrays)."""
+    equal to it except for columns of a dtype the spec refuses or object arrays).
+
+    The action space is ``n_actions`` (``Fin n``) or ``action_space`` (an int or a ``Box``)."""
     if not isinstance(contract, Contract):
         raise ArgumentError(f"contract={contract!r:.80} should be a rollcheck.spec.Contract")
-    o, no, a, r, te, tr = validate_batch_arguments(obs, next_obs, actions, rewards, terminated, truncated)
+    space = _space(n_actions, action_space)
+    o, no, a, r, te, tr = validate_batch_arguments(obs, next_obs, actions, rewards, terminated, truncated,
+                                                   continuous=isinstance(space, Box))
     shape = as_shape(obs_shape)
-    return (action_bad_mask(n_actions, a) | done_flags_bad_mask(contract, te, tr)
+    return (action_space_bad_mask(space, a) | done_flags_bad_mask(contract, te, tr)
             | reward_bad_mask(contract, r) | observation_bad_mask(contract, o, shape)
             | observation_bad_mask(contract, no, shape))
 
 
 def batch_transition_violations(contract: Contract, obs: Any, next_obs: Any, actions: Any, rewards: Any,
                                 terminated: Any, truncated: Any, *, obs_shape: "Shape | Iterable[int]",
-                                n_actions: int, indices: "np.ndarray | None" = None) -> list[Violation]:
+                                n_actions: "int | None" = None, action_space: "int | Box | None" = None,
+                                indices: "np.ndarray | None" = None) -> list[Violation]:
     """Every violation of every row, each with ``.index`` set, in row order then Lean's check order.
 
     ``indices`` (optional, ``(N,)`` ints) relabels row ``i`` as transition ``indices[i]`` (used when
-    the batch is a subset of a larger file).
+    the batch is a subset of a larger file). The action space is ``n_actions`` or ``action_space``.
     """
-    o, no, a, r, te, tr = validate_batch_arguments(obs, next_obs, actions, rewards, terminated, truncated)
+    space = _space(n_actions, action_space)
+    o, no, a, r, te, tr = validate_batch_arguments(obs, next_obs, actions, rewards, terminated, truncated,
+                                                   continuous=isinstance(space, Box))
     shape = as_shape(obs_shape)
-    n = _n_actions(n_actions)
-    bad = batch_bad_mask(contract, o, no, a, r, te, tr, obs_shape=shape, n_actions=n)
+    bad = batch_bad_mask(contract, o, no, a, r, te, tr, obs_shape=shape, action_space=space)
     out: list[Violation] = []
     for i in np.flatnonzero(bad).tolist():
         label = i if indices is None else int(indices[i])
         for v in transition_violations(contract, o[i], no[i], a[i], r[i], te[i], tr[i],
-                                       obs_shape=shape, n_actions=n):
+                                       obs_shape=shape, action_space=space):
             out.append(v.at(label))
     return out

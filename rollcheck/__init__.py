@@ -26,6 +26,10 @@ _LAZY = {
     # spec: the core values and the errors
     "Shape": "rollcheck.spec",
     "Contract": "rollcheck.spec",
+    "Box": "rollcheck.spec",
+    "diag_gaussian_log_prob": "rollcheck.spec",
+    "squashed_log_prob": "rollcheck.spec",
+    "gaussian_policy_step": "rollcheck.spec",
     "ContractViolation": "rollcheck.spec",
     "Violation": "rollcheck.spec",
     "Transition": "rollcheck.spec",

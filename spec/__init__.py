@@ -4,6 +4,8 @@ What TorchLean's Lean types guarantee, stated as small pure-Python values and fu
 
 - :mod:`.shape` — ``Spec.Shape`` and the shape gate for tensors at the boundary;
 - :mod:`.contract` — ``Boundary.Contract``, its checkers and (side by side) its Prop predicates;
+- :mod:`.box` — the ``Box`` action contract (continuous actions; an extension of TorchLean);
+- :mod:`.gaussian` — diagonal-Gaussian policies: log-probability, sampler, clipping, tanh (extension);
 - :mod:`.transition` — ``Spec.RL.ObservedTransition`` (``Boundary.Transition``);
 - :mod:`.rollout` — ``PPO.Step`` and ``PPO.Rollout`` (``steps_size_eq_horizon``);
 - :mod:`.environment` — ``Spec.RL.Env``, ``SafeEnv`` and the rollout helpers;
@@ -21,7 +23,8 @@ from .advantage import (discounted_returns_done, generalized_advantage_estimatio
                         returns_from_advantages)
 from .boundary_json import (dumps_rollout, load_rollout, load_rollout_all, parse_rollout_text,
                             parse_transition_json, transitions_to_json)
-from .contract import (Contract, action_violations, check_action, check_done_flags, check_observation,
+from .box import Box, box_action_holds, box_action_violations, check_box_action, clip_to_box
+from .contract import (Contract, action_space_violations, action_violations, check_action, check_done_flags, check_observation,
                        check_reward, check_transition, check_transition_fin, contract_holds,
                        done_flags_holds, done_flags_violations, is_finite_float, observation_holds,
                        observation_violations, reward_holds, reward_violations, tensor_finite,
@@ -29,6 +32,8 @@ from .contract import (Contract, action_violations, check_action, check_done_fla
 from .environment import (Env, SafeEnv, SafePathReport, StepResult, check_action_path_safe, evolve,
                           evolve_from, reset, rollout, rollout_from, states, states_from, step_gym)
 from .errors import ArgumentError, ContractViolation, RollcheckError, Violation
+from .gaussian import (GaussianStep, diag_gaussian_log_prob, gaussian_policy_step, sample_diag_gaussian,
+                       squashed_log_prob, standard_normal)
 from .policy_gradient import (action_log_softmax, action_policy, sample_action_from_logits,
                               sample_categorical)
 from .random_stream import random_bits, uniform
@@ -42,7 +47,9 @@ from .transition import Transition
 from .environment import rollout  # noqa: E402,F811  (must stay after ``from .rollout import ...``)
 
 __all__ = [
-    "ActorCriticSample", "Contract", "ContractViolation", "Env", "ArgumentError", "Rollout",
+    "ActorCriticSample", "Box", "Contract", "GaussianStep", "action_space_violations", "box_action_holds",
+    "box_action_violations", "check_box_action", "clip_to_box", "diag_gaussian_log_prob", "gaussian_policy_step",
+    "sample_diag_gaussian", "squashed_log_prob", "standard_normal", "ContractViolation", "Env", "ArgumentError", "Rollout",
     "SafeEnv", "SafePathReport", "Shape", "Step", "StepResult", "Transition", "Violation",
     "action_log_softmax", "action_policy", "action_violations", "as_shape", "check_action",
     "check_action_path_safe", "check_done_flags", "check_observation", "check_reward",

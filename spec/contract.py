@@ -1,4 +1,4 @@
-"""The trust-boundary contract for external discrete-action transitions.
+"""The trust-boundary contract for external transitions (discrete ``Fin n`` or continuous ``Box`` actions).
 
 Mirrors TorchLean's ``NN.Runtime.RL.Boundary.Core``: ``isFiniteFloat``, ``tensorFinite``,
 ``tensorInClosedInterval``, ``Contract``, ``checkAction``, ``checkObservation``, ``checkReward``,
@@ -12,6 +12,12 @@ Two halves, side by side, as in the Lean file:
 - *Predicates* (``*_holds``) restate the contract as plain boolean formulas, written
   independently of the checkers, so tests can prove both directions of Lean's
   ``contractHolds_of_checkTransitionFin_eq_ok``: the checker accepts exactly when the contract holds.
+
+The action rule takes an *action space*: ``Fin n_actions`` (TorchLean's only kind, an ``int``) or a
+:class:`~rollcheck.spec.box.Box` (continuous actions: rollcheck's extension of TorchLean, see
+:mod:`rollcheck.spec.box`). :func:`action_space_violations` is the one place that dispatches on it;
+the transition checkers take ``n_actions=`` (an int, as before) or ``action_space=`` (an int or a
+``Box``), never both.
 
 Invariant enforced: a ``Contract`` is itself well formed (``lo <= hi``, no NaN bound, boolean
 flags), so a check can never pass vacuously because of a malformed range.
@@ -27,6 +33,7 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
+from .box import Box, box_action_violations
 from .errors import ContractViolation, ArgumentError, Violation, format_value
 from .shape import Shape, as_shape, tensor_violations
 from .transition import Transition
@@ -35,7 +42,8 @@ __all__ = [
     "Contract", "check_action", "check_done_flags", "check_observation", "check_reward",
     "check_transition", "check_transition_fin", "contract_holds", "done_flags_holds",
     "is_finite_float", "observation_holds", "reward_holds", "tensor_finite",
-    "tensor_in_closed_interval", "transition_violations", "action_violations",
+    "tensor_in_closed_interval", "transition_violations", "action_violations", "action_space_violations",
+    "resolve_action_space",
     "observation_violations", "reward_violations", "done_flags_violations",
 ]
 
@@ -156,6 +164,30 @@ def _integral_action(action: Any) -> "int | None":
     return None
 
 
+def resolve_action_space(n_actions: Any = None, action_space: Any = None) -> "int | Box":
+    """The action space named by exactly one of ``n_actions`` (``Fin n``) and ``action_space`` (an
+    ``int`` n or a :class:`Box`); raises ``ArgumentError`` when both or neither are given."""
+    if (n_actions is None) == (action_space is None):
+        raise ArgumentError(f"give exactly one of n_actions={n_actions!r} and action_space={action_space!r}")
+    if action_space is None:
+        return n_actions   # as before: action_violations judges any action against it
+    space = action_space
+    if isinstance(space, Box):
+        return space
+    if isinstance(space, bool) or not hasattr(space, "__index__") or int(space) <= 0:
+        raise ArgumentError(f"action space {space!r:.80} should be a positive int (Fin n_actions, NeZero) "
+                            "or a rollcheck.spec.Box")
+    return int(space)
+
+
+def action_space_violations(space: "int | Box", action: Any, field: str = "action") -> list[Violation]:
+    """Violations of ``action`` in ``space``: ``Fin n`` (:func:`action_violations`) or a ``Box``
+    (:func:`~rollcheck.spec.box.box_action_violations`)."""
+    if isinstance(space, Box):
+        return box_action_violations(space, action, field)
+    return action_violations(space, action, field)
+
+
 def check_action(n_actions: int, action: Any) -> int:
     """Return ``action`` as an ``int`` in ``[0, n_actions)`` or raise ``ContractViolation``."""
     violations = action_violations(n_actions, action)
@@ -263,52 +295,67 @@ def check_done_flags(contract: Contract, terminated: Any, truncated: Any) -> Non
 
 def transition_violations(contract: Contract, observation: Any, next_observation: Any, action: Any,
                           reward: Any, terminated: Any, truncated: Any, *,
-                          obs_shape: "Shape | Iterable[int]", n_actions: int) -> list[Violation]:
-    """Every violation of one transition, in Lean's check order (flags, reward, obs, next obs)."""
+                          obs_shape: "Shape | Iterable[int]", n_actions: "int | None" = None,
+                          action_space: "int | Box | None" = None) -> list[Violation]:
+    """Every violation of one transition, in Lean's check order (action, flags, reward, obs, next obs).
+
+    The action is checked against ``n_actions`` (``Fin n``) or ``action_space`` (``Fin n`` or a ``Box``).
+    """
     shape = as_shape(obs_shape)
-    return (action_violations(n_actions, action)
+    space = resolve_action_space(n_actions, action_space)
+    return (action_space_violations(space, action)
             + done_flags_violations(contract, terminated, truncated)
             + reward_violations(contract, reward)
             + observation_violations(contract, observation, shape, "observation")
             + observation_violations(contract, next_observation, shape, "next_observation"))
 
 
-def check_transition_fin(contract: Contract, observation: Any, next_observation: Any, action: int,
+def check_transition_fin(contract: Contract, observation: Any, next_observation: Any, action: Any,
                          reward: Any, terminated: Any, truncated: Any, *,
-                         obs_shape: "Shape | Iterable[int]", n_actions: int) -> Transition:
-    """Validate a transition whose action is already a ``Fin n_actions`` (Lean ``checkTransitionFin``).
+                         obs_shape: "Shape | Iterable[int]", n_actions: "int | None" = None,
+                         action_space: "int | Box | None" = None) -> Transition:
+    """Validate a transition whose action is already a ``Fin n_actions`` (Lean ``checkTransitionFin``),
+    or a ``Box`` action (``action_space=Box(...)``; rollcheck's extension).
 
     Python cannot carry ``Fin`` in a type, so the action's range is re-checked here; every
     other violation is collected too and all are raised together.
     """
     violations = transition_violations(contract, observation, next_observation, action, reward,
-                                       terminated, truncated, obs_shape=obs_shape, n_actions=n_actions)
+                                       terminated, truncated, obs_shape=obs_shape, n_actions=n_actions,
+                                       action_space=action_space)
     if violations:
         raise ContractViolation(violations)
     return checked_transition_value(observation, next_observation, action, reward, terminated, truncated,
-                                    obs_shape)
+                                    obs_shape, resolve_action_space(n_actions, action_space))
 
 
 def checked_transition_value(observation: Any, next_observation: Any, action: Any, reward: Any,
-                             terminated: Any, truncated: Any, obs_shape: "Shape | Iterable[int]") -> Transition:
+                             terminated: Any, truncated: Any, obs_shape: "Shape | Iterable[int]",
+                             action_space: "int | Box | None" = None) -> Transition:
     """The ``Transition`` of inputs that :func:`transition_violations` already found clean.
 
     Both tensors get the checked shape explicitly: a nested list with a side of 0 (``[]`` for
-    shape [0, 3]) does not carry its full shape, and the Transition must have ``obs_shape``.
+    shape [0, 3]) does not carry its full shape, and the Transition must have ``obs_shape``. A
+    ``Box`` action (``action_space`` a :class:`Box`) becomes a float64 array of the Box's shape.
     """
     dims = as_shape(obs_shape).dims
+    if isinstance(action_space, Box):
+        checked_action: Any = np.asarray(action, dtype=np.float64).reshape(action_space.shape.dims)
+    else:
+        checked_action = _integral_action(action)
     return Transition(observation=np.asarray(observation, dtype=np.float64).reshape(dims),
-                      action=_integral_action(action), reward=float(reward),
+                      action=checked_action, reward=float(reward),
                       next_observation=np.asarray(next_observation, dtype=np.float64).reshape(dims),
                       terminated=bool(terminated), truncated=bool(truncated))
 
 
 def check_transition(contract: Contract, observation: Any, next_observation: Any, action: Any,
                      reward: Any, terminated: Any, truncated: Any, *,
-                     obs_shape: "Shape | Iterable[int]", n_actions: int) -> Transition:
+                     obs_shape: "Shape | Iterable[int]", n_actions: "int | None" = None,
+                     action_space: "int | Box | None" = None) -> Transition:
     """Validate a transition with a raw action (Lean ``checkTransition``)."""
     return check_transition_fin(contract, observation, next_observation, action, reward, terminated,
-                                truncated, obs_shape=obs_shape, n_actions=n_actions)
+                                truncated, obs_shape=obs_shape, n_actions=n_actions, action_space=action_space)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,7 +6,11 @@ reward, done, value, nextValue, terminated``) and ``PPO.Rollout`` with its invar
 
 Invariants enforced by the constructors:
 - ``Step.state`` is a read-only *copy* (no aliasing with an environment's buffers);
-- ``Step.action`` is a non-negative ``int`` (``Fin n_actions`` when the rollout knows ``n_actions``);
+- ``Step.action`` is a non-negative ``int`` (``Fin n_actions`` when the rollout knows ``n_actions``)
+  or, for continuous actions (rollcheck's extension of TorchLean, :mod:`rollcheck.spec.box`), a
+  read-only float64 array: the policy's *sample* (unclipped, or ``tanh(u)`` when squashed), the
+  value ``old_log_prob`` is the log-probability of; the rollout checks its shape against
+  ``action_space`` when given;
 - ``Step.terminated`` implies ``Step.done`` (``done = terminated || truncated``);
 - ``Rollout`` has ``horizon > 0`` (``NeZero horizon``) and exactly ``horizon`` steps; when given
   ``n_actions``/``obs_shape`` every step's action is in range and every state has that shape.
@@ -20,8 +24,9 @@ from typing import Any, Iterable
 import numpy as np
 
 from .errors import ArgumentError
+from .box import Box
 from .shape import Shape, as_shape
-from .transition import _same_float, as_bool, as_nat, as_real
+from .transition import _same_float, as_action, as_bool, as_real, same_action
 
 __all__ = ["Rollout", "Step"]
 
@@ -34,7 +39,7 @@ class Step:
     """
 
     state: Any
-    action: int
+    action: "int | np.ndarray"
     old_log_prob: float
     reward: float
     done: bool
@@ -48,7 +53,7 @@ class Step:
             raise ArgumentError(f"Step.state has dtype {state.dtype}; a real tensor is required")
         state.setflags(write=False)
         object.__setattr__(self, "state", state)
-        object.__setattr__(self, "action", as_nat(self.action, "Step.action"))
+        object.__setattr__(self, "action", as_action(self.action, "Step.action"))
         for name in ("old_log_prob", "reward", "value", "next_value"):
             object.__setattr__(self, name, as_real(getattr(self, name), f"Step.{name}"))
         object.__setattr__(self, "done", as_bool(self.done, "Step.done"))
@@ -64,7 +69,7 @@ class Step:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Step):
             return NotImplemented
-        return (self.action == other.action and self.done == other.done
+        return (same_action(self.action, other.action) and self.done == other.done
                 and self.terminated == other.terminated
                 and all(_same_float(getattr(self, n), getattr(other, n))
                         for n in ("old_log_prob", "reward", "value", "next_value"))
@@ -78,14 +83,16 @@ class Step:
 class Rollout:
     """Exactly ``horizon`` steps (Lean ``steps_size_eq_horizon``).
 
-    Build it by keyword: ``Rollout(steps=..., horizon=...)``; optionally ``n_actions=`` and
-    ``obs_shape=`` to have every step checked against them too.
+    Build it by keyword: ``Rollout(steps=..., horizon=...)``; optionally ``n_actions=`` (discrete)
+    or ``action_space=`` (a :class:`~rollcheck.spec.box.Box`: continuous) and ``obs_shape=`` to
+    have every step checked against them too.
     """
 
     steps: tuple[Step, ...]
     horizon: int
     n_actions: "int | None" = None
     obs_shape: "Shape | None" = None
+    action_space: "Box | None" = None
 
     def __post_init__(self) -> None:
         horizon = self.horizon
@@ -106,9 +113,21 @@ class Rollout:
                 raise ArgumentError(f"Rollout.n_actions={n!r} should be a positive int (NeZero nActions)")
             object.__setattr__(self, "n_actions", int(n))
             for i, st in enumerate(steps):
+                if isinstance(st.action, np.ndarray):
+                    raise ArgumentError(f"Rollout.steps[{i}].action is a continuous action but n_actions={n}")
                 if st.action >= n:
                     raise ArgumentError(
                         f"Rollout.steps[{i}].action={st.action} is out of range (n_actions={n})")
+        if self.action_space is not None:
+            space = self.action_space
+            if not isinstance(space, Box):
+                raise ArgumentError(f"Rollout.action_space={space!r:.80} should be a rollcheck.spec.Box")
+            if self.n_actions is not None:
+                raise ArgumentError("Rollout: give n_actions (discrete) or action_space (a Box), not both")
+            for i, st in enumerate(steps):
+                if not isinstance(st.action, np.ndarray) or st.action.shape != space.shape.dims:
+                    raise ArgumentError(f"Rollout.steps[{i}].action={st.action!r:.60} is not a tensor of the "
+                                        f"action space's shape {space.shape.pretty()}")
         if self.obs_shape is not None:
             shape = as_shape(self.obs_shape)
             object.__setattr__(self, "obs_shape", shape)
@@ -135,7 +154,7 @@ class Rollout:
 
     # Column views (pure Python lists), in step order.
     @property
-    def actions(self) -> list[int]:
+    def actions(self) -> "list[int] | list[np.ndarray]":
         return [s.action for s in self.steps]
 
     @property
