@@ -15,7 +15,8 @@ biased ``step_run(action, n)`` repeating one action up to ``max_run`` times, bot
 episode is not over. Every call is checked with the fuzzer's own checks
 (:class:`~rollcheck.properties.env.runner.Checker`: ``spaces.observation_in_space``,
 ``numerics.*``, ``episode.*``, ``wrapper.layer_contract``, ``actions.accepted``, and
-``aliasing.no_mutation`` over every value returned so far, after every rule); a shadow instance
+``aliasing.no_mutation`` over the values of the last returns, after every rule,
+``aliasing.no_shared_memory``); a shadow instance
 replays the whole seeded history call by call (``determinism.fresh_instances``: identical values,
 bit for bit), and a fresh instance reset with the latest seed replays the calls since that reset
 (``reset.purity``).
@@ -55,7 +56,7 @@ from rollcheck.properties.env.checks import first_difference, short, snapshot
 from rollcheck.properties.env.programs import action_strategy
 from rollcheck.properties.env.catalog import PER_CALL, RUN_LEVEL, trajectory_difference
 from rollcheck.properties.env.runner import (Checker, Counters, PropertyFailure, _record, _reset, _unpack,
-                                             episode_limit, failure, probe_interval)
+                                             episode_limit, failure)
 from rollcheck.properties.env.target import resolve_target
 from rollcheck.properties.core.profiles import rollcheck_settings
 from rollcheck.properties.core.property import Property, PropertySet
@@ -67,13 +68,14 @@ __all__ = ["env_machine", "session_machine", "ENV_MACHINE_PROPERTIES", "SESSION_
 
 DEFAULT_STEP_COUNT = 50
 DEFAULT_MAX_RUN = 50
-#: ``actions.accepted`` probes (every valid action on deep copies) per example; Hypothesis runs many.
+#: ``actions.accepted`` probes (every valid action, on a fresh instance replaying the history) per example.
 PROBES_PER_EXAMPLE = 4
 SEEDS = st.integers(0, 2**32 - 1)
 
 #: The env properties an :func:`env_machine` checks (the rest need a whole search or a vector env).
 ENV_MACHINE_PROPERTIES = PropertySet([*PER_CALL, *(RUN_LEVEL[p] for p in (
-    "actions.accepted", "aliasing.no_mutation", "determinism.fresh_instances", "reset.purity"))])
+    "actions.accepted", "aliasing.no_mutation", "aliasing.no_shared_memory", "determinism.fresh_instances",
+    "reset.purity"))])
 
 _FIELDS = ("observation", "action", "reward", "next_observation", "terminated", "truncated")
 
@@ -143,7 +145,7 @@ class _EnvMachine(_KeepsGlobalRNG):
         self.env = self._target.make()
         self._to_close.append(self.env)
         self.checker = Checker(self.env, set(self._active), set(), Counters(), self._contract,
-                               probe_every=self._probe_every, max_probes=PROBES_PER_EXAMPLE)
+                               probe_every=self._probe_every, max_probes=PROBES_PER_EXAMPLE, make=self._target.make)
         if self._limit is not None:
             self.checker.limit = self._limit
         self.shadow = None
@@ -196,7 +198,7 @@ class _EnvMachine(_KeepsGlobalRNG):
                         self._to_close.remove(self.fresh)
                     self.fresh = self._target.make()
                     self._to_close.append(self.fresh)
-            self.checker.on_call("reset", self.steps - 1, self.episode, 0, None, out)
+            self.checker.on_call("reset", self.steps - 1, self.episode, 0, None, out, reset_kwargs=kw)
             self._replay(lambda e: e.reset(**kw), "reset", _record("reset", out[0]))
 
     def _step(self, action: Any) -> None:
@@ -247,7 +249,7 @@ def env_machine(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] 
     target = resolve_target(make_env, wrappers)
     probe = target.make()
     try:
-        space, limit, every = probe.action_space, max_episode_steps or episode_limit(probe), probe_interval(probe)
+        space, limit, every = probe.action_space, max_episode_steps or episode_limit(probe), 7
     finally:
         probe.close()
     action = action_strategy(space)

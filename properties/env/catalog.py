@@ -189,6 +189,19 @@ def _unchanged(label: str, snap: Any, live: Any) -> list[str]:
     return [] if d is None else [f"the {label} changed after later calls: {d}"]
 
 
+def _no_shared_memory(arr: np.ndarray, other: np.ndarray, label: str, other_label: str) -> list[str]:
+    """``aliasing.no_shared_memory``: two returned arrays do not overlap in memory (a user's in-place
+    edit of one would corrupt the other). Two read-only arrays cannot be corrupted and pass."""
+    if not (arr.flags.writeable or other.flags.writeable) or not np.may_share_memory(arr, other):
+        return []
+    try:
+        shared = np.shares_memory(arr, other, max_work=100_000)
+    except np.exceptions.TooHardError:
+        return []  # undecidable cheaply: never a false alarm
+    return [f"the {label} shares memory with the {other_label} (np.shares_memory): an in-place edit of one "
+            f"changes the other"] if shared else []
+
+
 def _seeds_differ(trajectories: list, rng_states: list) -> list[str]:
     """``determinism.seeds_differ``: fails only when every trajectory is identical *and* the base env's
     ``np_random`` ends in the same state for every seed (the seed never reached it); a deterministic env
@@ -263,6 +276,9 @@ RUN_LEVEL = PropertySet([
           "every valid action (each discrete value, Box bounds in the space's dtype) is accepted in every probed state", _accepted),
     Property("aliasing.no_mutation", "Boundary.Transition (stores copies)",
           "no observation or info returned earlier changes value because of a later call", _unchanged),
+    Property("aliasing.no_shared_memory", "Boundary.Transition (stores copies); gymnasium check_env's obs aliasing check",
+          "no returned observation or info array shares memory with another array of the same return or of the "
+          "previous one (np.shares_memory)", _no_shared_memory),
     Property("determinism.fresh_instances", "Gymnasium.Session.reset (seed?)",
           "the same seed and actions give the same multi-episode trajectory on two fresh instances",
           _same_trajectory),

@@ -9,11 +9,20 @@ every property of :mod:`rollcheck.properties.env.catalog`. Each failing property
 minimal ``(seed, actions)`` and its :class:`~rollcheck.properties.core.report.Finding` carries a
 short Python snippet that replays it.
 
-Per example: fresh instance B runs the program with every per-call check; fresh instance A runs a
-history, then the program twice (``reset.purity`` and ``determinism.reseeded_instance`` against
-B's and A's own trajectory); only on a mismatch does a third fresh instance decide whether two
-fresh instances already differ (``determinism.fresh_instances``). Failures of a property already
-found are silenced in later search phases so other properties keep being searched.
+Per example: fresh instance B runs the program with every per-call check (and, at one step the
+program chooses, ``actions.accepted`` probes every valid action on another fresh instance that
+replays B's recorded history); fresh instance A runs a history, then the program twice
+(``reset.purity`` and ``determinism.reseeded_instance`` against B's and A's own trajectory); only on
+a mismatch does a third fresh instance decide whether two fresh instances already differ
+(``determinism.fresh_instances``). The search is :func:`rollcheck.properties.env.search.run_search`
+(shared with the vector fuzzer): one phase per property found, so other properties keep being
+searched.
+
+Time: ``time_budget`` seconds (default 60) bound the whole run. The cost of ``make``, ``reset`` and
+``step`` is measured first and programs are sized so the search runs a few dozen examples at
+least; the static checks, the search and the vector search each get a share of the budget, and
+each phase may shrink for a share of it. The report says how much each property explored and
+whether the budget cut the search short (``meta["incomplete"]``).
 
 Mirrors TorchLean ``Gymnasium.Session`` (``start``/``reset (seed?)``/``stepChecked``) and
 ``Boundary.Core``'s checkers. Invariant enforced: the global ``random`` and ``numpy.random``
@@ -32,16 +41,20 @@ import numpy as np
 from rollcheck.properties.env.programs import Program, programs, random_actions
 from rollcheck.properties.env.catalog import ENV_PROPERTIES, RUN_LEVEL, VECTOR_PROPERTIES, trajectory_difference
 from rollcheck.properties.env.runner import (Checker, Counters, PropertyFailure, episode_limit, failure, layers_of,
-                                             probe_interval, run_program)
+                                             run_program)
+from rollcheck.properties.env.search import Deadline, run_search
 from rollcheck.properties.env.target import EnvTarget, TargetError, reproducer, resolve_target
 from rollcheck.properties.core.report import Finding, PropertyResult, Report
 from rollcheck.spec.contract import Contract
-from rollcheck.spec.errors import RollcheckError, ArgumentError
+from rollcheck.spec.errors import ArgumentError
 
-__all__ = ["fuzz_env", "DEFAULT_MAX_EXAMPLES", "DEFAULT_MAX_STEPS"]
+__all__ = ["fuzz_env", "DEFAULT_MAX_EXAMPLES", "DEFAULT_MAX_STEPS", "DEFAULT_TIME_BUDGET"]
 
 DEFAULT_MAX_EXAMPLES = 300
 DEFAULT_MAX_STEPS = 400
+DEFAULT_TIME_BUDGET = 60.0
+#: examples the search is sized for within its share of the budget (programs shorten to fit)
+TARGET_EXAMPLES = 30
 _DETERMINISM = ("determinism.fresh_instances", "determinism.reseeded_instance", "reset.purity")
 
 
@@ -70,44 +83,46 @@ class _Search:
     def __init__(self, target: EnvTarget, active: set, contract: Contract, progress: Any) -> None:
         self.target, self.active, self.contract, self.progress = target, active, contract, progress
         self.silenced: set = set()
-        self.phase_failed: set = set()
         self.counters = Counters()
-        self.failures: dict[str, PropertyFailure] = {}
         self.generated = 0
         self.meta: dict = {}
-        self.probe_every = 7
+        self.probe_notes: list[str] = []
+        self.probes_run = 0
 
     def example(self, program: Program) -> None:
-        if not self.phase_failed:
-            self.generated += 1
-            if self.progress is not None:
-                self.progress(self.generated, self.counters.steps.get("_checked", 0))
+        self.generated += 1
+        if self.progress is not None:
+            self.progress(self.generated, self.counters.steps.get("_checked", 0))
         for pid in self.active - {"spaces.well_formed", "determinism.seeds_differ"}:
             self.counters.add(pid, examples=1)
         try:
             self._example(program)
         except PropertyFailure as exc:
             exc.program = program
-            self.phase_failed.add(exc.pid)
             raise
 
     def _example(self, program: Program) -> None:
         b = self.target.make()
         try:
-            checker = Checker(b, self.active, self.silenced, self.counters, self.contract, probe_every=self.probe_every)
+            probe_at = () if not program.actions else (program.probe_at % len(program.actions),)
+            checker = Checker(b, self.active, self.silenced, self.counters, self.contract,
+                              make=self.target.make, probe_steps=probe_at)
             try:
                 rec_b = run_program(b, program.seed, program.actions, checker)
             except PropertyFailure as exc:
                 if exc.pid in self.silenced:
                     return  # the env cannot go on; that property was reported already
                 raise
-            if checker.probe_error:
-                self.meta["probing"] = checker.probe_error
+            finally:
+                self.probes_run += checker.probes_run
+                for note in checker.probe_notes:
+                    if note not in self.probe_notes and len(self.probe_notes) < 5:
+                        self.probe_notes.append(note)
         finally:
             _close(b)
         wanted = [p for p in _DETERMINISM if p in self.active and p not in self.silenced]
-        if not wanted or (self.phase_failed and not self.phase_failed & set(wanted)):
-            return  # shrinking a per-call failure: the determinism runs cannot change the verdict
+        if not wanted:
+            return
         a = self.target.make()
         try:
             if program.history:
@@ -131,6 +146,7 @@ class _Search:
             rec_c = run_program(c, program.seed, program.actions)
         finally:
             _close(c)
+        self.counters.add("_all", steps=len(program.actions))
         p0 = same(rec_b, rec_c)
         if p0 or (p1 and not program.history):
             self._fail("determinism.fresh_instances", rec_b, rec_c if p0 else rec_a1,
@@ -152,7 +168,7 @@ class _Search:
         raise failure(pid, f"{what}: {problem}", step=_action_index(expected, index), context={"call": index})
 
 
-def _static_checks(target: EnvTarget, active: set, seed: int, results: dict, meta: dict) -> None:
+def _static_checks(target: EnvTarget, active: set, seed: int, results: dict, meta: dict, seeds_actions: int) -> None:
     env = target.make()
     try:
         if "spaces.well_formed" in active:
@@ -162,13 +178,13 @@ def _static_checks(target: EnvTarget, active: set, seed: int, results: dict, met
                 results["spaces.well_formed"].fail(Finding(
                     problem, reproducer=reproducer(target, "spaces.well_formed", seed, (), message=problem)))
         if "determinism.seeds_differ" in active:
-            _seeds_differ(target, env, seed, results["determinism.seeds_differ"], meta)
+            _seeds_differ(target, env, seed, results["determinism.seeds_differ"], meta, seeds_actions)
     finally:
         _close(env)
 
 
-def _seeds_differ(target: EnvTarget, env: Any, seed: int, result: PropertyResult, meta: dict) -> None:
-    actions = random_actions(env.action_space, seed, 30)
+def _seeds_differ(target: EnvTarget, env: Any, seed: int, result: PropertyResult, meta: dict, k: int) -> None:
+    actions = random_actions(env.action_space, seed, k)
     trajectories, rng_states = [], []
     for s in range(seed, seed + 8):
         e = target.make()
@@ -189,7 +205,7 @@ def _seeds_differ(target: EnvTarget, env: Any, seed: int, result: PropertyResult
         meta["seeds_differ"] = ("every seed gives the same trajectory, but the seed reaches the base env's "
                                 "np_random: the env looks deterministic (not a violation)")
     for problem in problems:
-        result.fail(Finding(f"seeds {seed}..{seed + 7}, 30 actions: {problem}", step=0,
+        result.fail(Finding(f"seeds {seed}..{seed + 7}, {k} actions: {problem}", step=0,
                             reproducer=reproducer(target, "determinism.seeds_differ", seed, actions,
                                                   message="every seed gives the same trajectory")))
 
@@ -197,80 +213,23 @@ def _seeds_differ(target: EnvTarget, env: Any, seed: int, result: PropertyResult
 def _finding(target: EnvTarget, exc: PropertyFailure) -> Finding:
     program: Program = exc.program
     step = exc.step if exc.step is not None else -1  # None: the first reset, before any action
-    if exc.pid == "actions.accepted" and "probe_action" in exc.context:
-        keep = max(0, step)  # the probe is stepped from the state reached after actions[:step]
+    probe = exc.context.get("probe_actions")
+    if exc.pid == "actions.accepted" and probe is not None:
+        # the probe replayed actions[:step] into a fresh instance, then stepped the probe actions in turn
+        actions = list(program.actions[:max(0, step)]) + list(probe)
     elif exc.pid == "aliasing.no_mutation":
-        keep = exc.context.get("detected_at", step) + 1  # run until the change is visible
+        actions = list(program.actions[:exc.context.get("detected_at", step) + 1])  # run until the change shows
+    elif exc.pid in _DETERMINISM:
+        actions = list(program.actions)
     else:
-        keep = step + 1
-    actions = list(program.actions[:keep]) if exc.pid not in _DETERMINISM else list(program.actions)
-    context = {k: v for k, v in exc.context.items() if k != "probe_action"}
+        actions = list(program.actions[:step + 1])
+    context = {k: v for k, v in exc.context.items() if k != "probe_actions"}
     context.update(seed=program.seed, n_actions=len(actions))
-    if exc.pid == "reset.purity":
+    if exc.pid in ("reset.purity", "determinism.reseeded_instance"):
         context.update(history_seed=program.history_seed, history_length=len(program.history))
     return Finding(exc.message, step=exc.step, expected=exc.expected, actual=exc.actual, context=context,
                    reproducer=reproducer(target, exc.pid, program.seed, actions, message=exc.message,
-                                         history_seed=program.history_seed, history=program.history,
-                                         probe=exc.context.get("probe_action")))
-
-
-def _flatten_errors(exc: BaseException) -> list[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        out: list[BaseException] = []
-        for e in exc.exceptions:
-            out += _flatten_errors(e)
-        return out
-    return [exc]
-
-
-class _InternalError(RollcheckError):
-    """Something other than a property failure stopped the search (reported as ``Report.error``)."""
-
-    def __init__(self, cause: BaseException) -> None:
-        import traceback
-        tb = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__, limit=-4))
-        super().__init__(f"the search stopped on an unexpected {type(cause).__name__}: {cause}\n{tb}")
-
-
-def _hypothesis_search(search: _Search, target: EnvTarget, space: Any, max_examples: int, max_steps: int,
-                       seed: int, shrink_seconds: float) -> None:
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-    from hypothesis import seed as hseed
-    from hypothesis.internal.conjecture import engine
-
-    strategy = programs(space, max_steps)
-    saved_limit = getattr(engine, "MAX_SHRINKING_SECONDS", None)
-    try:
-        engine.MAX_SHRINKING_SECONDS = shrink_seconds  # bound shrinking time (Hypothesis's default: 300 s)
-        for phase in range(4):
-            budget = max_examples - search.generated
-            if budget < 1:
-                break
-            search.phase_failed = set()
-
-            @settings(max_examples=budget, deadline=None, database=None, derandomize=False,
-                      suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, report_multiple_bugs=True,
-                      phases=[Phase.generate, Phase.shrink], print_blob=False)
-            @hseed(seed * 7919 + phase)
-            @given(strategy)
-            def fuzz(program: Program) -> None:
-                search.example(program)
-
-            try:
-                fuzz()
-                break
-            except BaseException as exc:  # an ExceptionGroup when several properties failed
-                found = [e for e in _flatten_errors(exc) if isinstance(e, PropertyFailure)]
-                others = [e for e in _flatten_errors(exc) if not isinstance(e, PropertyFailure)]
-                if others and not found:
-                    raise _InternalError(others[0]) from others[0]
-                for e in found:
-                    if e.program is not None and e.pid not in search.failures:
-                        search.failures[e.pid] = e
-                    search.silenced.add(e.pid)
-    finally:
-        if saved_limit is not None:
-            engine.MAX_SHRINKING_SECONDS = saved_limit
+                                         history_seed=program.history_seed, history=program.history))
 
 
 def _progress_bar(enabled: "bool | None", total: int, label: str):
@@ -287,26 +246,71 @@ def _progress_bar(enabled: "bool | None", total: int, label: str):
     return bar, (lambda done, steps: bar.update(task, completed=min(done, total), steps=steps))
 
 
+def _measure(target: EnvTarget, space: Any, seed: int, seconds: float) -> dict:
+    """Seconds per ``make()``, ``reset`` and ``step`` of the target, measured on one fresh instance
+    (up to 50 steps or ``seconds``). Raises whatever the env raises (the caller reports it)."""
+    t0 = time.perf_counter()
+    env = target.make()
+    t1 = time.perf_counter()
+    try:
+        env.reset(seed=seed)
+        t2 = time.perf_counter()
+        steps, resets = 0, 0
+        for a in random_actions(space, seed, 50):
+            out = env.step(a)
+            steps += 1
+            if bool(out[2]) or bool(out[3]):
+                env.reset()
+                resets += 1
+            if time.perf_counter() - t2 > seconds:
+                break
+        t3 = time.perf_counter()
+    finally:
+        _close(env)
+    return {"make_s": t1 - t0, "reset_s": t2 - t1, "step_s": (t3 - t2) / max(1, steps + resets)}
+
+
+def _program_length(cost: dict, seconds: float, max_steps: int) -> int:
+    """Actions per program so that about :data:`TARGET_EXAMPLES` examples fit in ``seconds``: an
+    example makes three instances, resets about four times and steps about four times its length."""
+    per_example = seconds / TARGET_EXAMPLES - 3 * cost["make_s"] - 4 * cost["reset_s"]
+    return int(min(max_steps, max(8, per_example / (4 * max(cost["step_s"], 1e-7)))))
+
+
+def _check_budget(name: str, value: Any) -> "float | None":
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or value != value:
+        raise ArgumentError(f"{name}={value!r} should be a positive number of seconds (or None: no bound)")
+    return float(value)
+
+
 def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (),
              max_examples: int = DEFAULT_MAX_EXAMPLES, max_steps: int = DEFAULT_MAX_STEPS, seed: int = 0,
              skip: Sequence[str] = (), contract: "Contract | None" = None, vector: "int | None" = None,
-             progress: "bool | None" = False, shrink_seconds: float = 20.0,
-             vector_wrappers: Sequence[Any] = ()) -> Report:
-    """Fuzz ``make_env`` (a registered id, ``"MODULE:FACTORY"`` or a zero-argument callable),
-    wrapped by ``wrappers`` in order, against every env property; return the :class:`Report`.
+             progress: "bool | None" = False, time_budget: "float | None" = DEFAULT_TIME_BUDGET,
+             vector_wrappers: Sequence[Any] = (), make_kwargs: "dict | None" = None,
+             max_episode_steps: "int | None" = None, database: Any = None) -> Report:
+    """Fuzz ``make_env`` (a registered id, ``"module:EnvId"``, ``"MODULE:FACTORY"`` or a zero-argument
+    callable), wrapped by ``wrappers`` in order, against every env property; return the :class:`Report`.
 
-    ``max_examples`` programs of at most ``max_steps`` actions each are searched (``seed`` fixes
-    the search); ``skip`` names properties (or prefixes like ``determinism``) to leave out;
-    ``vector=N`` also checks a ``SyncVectorEnv`` of N copies (each of ``vector_wrappers``, a
-    callable ``vector_env -> vector_env``, is applied to it in order). ``progress=None`` shows a progress
-    bar on stderr only when it is a terminal. A target that cannot be built gives a report with
-    ``error`` set (exit status 2).
+    At most ``max_examples`` programs of at most ``max_steps`` actions each are searched (``seed``
+    fixes the search) within ``time_budget`` seconds (``None``: no bound; programs are shortened to
+    fit the measured step cost); ``skip`` names properties (or prefixes like ``determinism``) to
+    leave out; ``vector=N`` also checks a ``SyncVectorEnv`` of N copies (each of ``vector_wrappers``,
+    a callable ``vector_env -> vector_env``, is applied to it in order). ``make_kwargs`` and
+    ``max_episode_steps`` go to ``gymnasium.make`` for a registered id. ``database`` is a Hypothesis
+    example database (e.g. ``DirectoryBasedExampleDatabase(path)`` or ``RedisExampleDatabase``): the
+    shrunk failures are saved there and replayed first by every later run with the same target.
+    ``progress=None`` shows a progress bar on stderr only when it is a terminal. A target that cannot
+    be built gives a report with ``error`` set (exit status 2).
     """
     max_examples, max_steps = _positive("max_examples", max_examples), _positive("max_steps", max_steps)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise ArgumentError(f"seed={seed!r} should be a non-negative int")
     if vector is not None:
         _positive("vector", vector)
+    time_budget = _check_budget("time_budget", time_budget)
     contract = Contract() if contract is None else contract
     if not isinstance(contract, Contract):
         raise ArgumentError(f"contract={contract!r} should be a rollcheck.spec.Contract")
@@ -314,33 +318,41 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
     chosen = props.without(skip)
     active = set(chosen.ids)
     started = time.perf_counter()
+    deadline = Deadline.after(time_budget)
     random_state, np_state = random.getstate(), np.random.get_state()
     report = Report(title="rollcheck env", target=str(make_env if isinstance(make_env, str) else getattr(make_env, "__name__", make_env)),
                     meta={"seed": seed, "max_examples": max_examples, "max_steps": max_steps, "vector": vector,
-                          "skipped": list(skip)})
+                          "time_budget_s": time_budget, "skipped": list(skip)})
     results = {p.id: PropertyResult(p.id, p.lean, p.statement) for p in props}
     for p in props:
         if p.id not in active:
             results[p.id].status, results[p.id].skip_reason = "skipped", "skipped on request (--skip)"
     bar = None
+    search: "_Search | None" = None
     try:
         try:
-            target = resolve_target(make_env, wrappers)
+            target = resolve_target(make_env, wrappers, make_kwargs=make_kwargs, max_episode_steps=max_episode_steps)
             report.target = target.label
+            if target.note:
+                report.meta["resolved"] = target.note
             env = target.make()
             try:
-                space, limit, probe_every = env.action_space, episode_limit(env), probe_interval(env)
-                run_program(env, seed, random_actions(space, seed, 1))
-            except PropertyFailure:
-                pass  # the search finds it again and reports it with a reproducer
+                space, limit = env.action_space, episode_limit(env)
             finally:
                 _close(env)
+            budget = time_budget if time_budget is not None else 600.0
+            cost = _measure(target, space, seed, seconds=0.05 * budget)
         except TargetError as exc:
             report.error = str(exc)
             return report
         except Exception as exc:
             report.error = f"the env could not be built, reset or stepped once: {type(exc).__name__}: {exc}"
             return report
+        search_share = budget * (0.55 if vector else 0.8)
+        steps = _program_length(cost, search_share, max_steps) if time_budget is not None else max_steps
+        seeds_actions = int(min(30, max(3, (0.08 * budget / 8 - cost["make_s"] - cost["reset_s"])
+                                        / max(cost["step_s"], 1e-7))))
+        report.meta.update(measured_cost_s={k: round(v, 6) for k, v in cost.items()}, program_max_steps=steps)
         if limit is None and "episode.truncated_at_limit" in active:
             results["episode.truncated_at_limit"].status = "skipped"
             results["episode.truncated_at_limit"].skip_reason = "no known max_episode_steps (no env spec, no TimeLimit layer)"
@@ -348,18 +360,23 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
         if bar is not None:
             bar.start()
         search = _Search(target, active, contract, tick)
-        search.probe_every = probe_every
-        _static_checks(target, active, seed, results, search.meta)
-        try:
-            _hypothesis_search(search, target, space, max_examples, max_steps, seed, shrink_seconds)
-        except _InternalError as exc:
-            report.error = str(exc)
+        _static_checks(target, active, seed, results, search.meta, seeds_actions)
+        search_deadline = Deadline(None if deadline.at is None else
+                                   deadline.at - budget * (0.4 if vector else 0.05))
+        outcome = run_search(search.example, programs(space, steps), seed=seed, max_examples=max_examples,
+                             deadline=search_deadline, shrink_seconds=0.15 * budget, silenced=search.silenced,
+                             database=database, database_key=_database_key(target, steps))
+        if outcome.error is not None:
+            report.error = _internal_error(outcome.error)
+        cut = {"search": outcome.cut_short, "shrinking": sorted(outcome.shrink_cut)}
         if vector:
             from rollcheck.properties.env.vector import check_vector
-            check_vector(target, vector, active, results, seed=seed, max_examples=max(5, max_examples // 3),
-                         max_steps=max_steps, contract=contract, vector_wrappers=vector_wrappers,
-                         shrink_seconds=shrink_seconds)
-        for pid, exc in search.failures.items():
+            cut["vector"] = check_vector(target, vector, active, results, seed=seed,
+                                         max_examples=max(5, max_examples // 3), max_steps=steps, contract=contract,
+                                         vector_wrappers=vector_wrappers, deadline=deadline,
+                                         shrink_seconds=0.1 * budget)
+        for pid, (exc, program) in outcome.failures.items():
+            exc.program = program
             results[pid].fail(_finding(target, exc))
         for pid, r in results.items():
             if r.status == "skipped":
@@ -367,9 +384,23 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
             r.examples += search.counters.examples.get(pid, 0)
             r.steps += search.counters.steps.get(pid, 0)
             r.episodes += search.counters.episodes.get(pid, 0)
-        report.meta.update(search.meta, examples=search.generated, max_episode_steps=limit,
+        if search.probe_notes:
+            search.meta["probing"] = " | ".join(search.probe_notes)
+        if "actions.accepted" in active:
+            search.meta["probes"] = f"{search.probes_run} probe states replayed faithfully"
+        incomplete = outcome.cut_short or bool(cut.get("vector")) or outcome.interrupted
+        report.meta.update(search.meta, examples=search.generated, explored=outcome.explored,
+                           shrink_runs=outcome.shrink_runs, max_episode_steps=limit,
                            checked_steps=search.counters.steps.get("_checked", 0),
-                           env_steps=search.counters.steps.get("_all", 0))
+                           env_steps=search.counters.steps.get("_all", 0), incomplete=incomplete,
+                           cut_short=_cut_text(cut, outcome.explored, max_examples))
+        if outcome.interrupted:
+            report.meta["cut_short"] = "interrupted (KeyboardInterrupt): the results are what was found before it"
+            report.error = "interrupted before the search finished"
+    except KeyboardInterrupt:
+        report.meta["incomplete"] = True
+        report.meta["cut_short"] = "interrupted (KeyboardInterrupt): the results are what was found before it"
+        report.error = "interrupted before the search finished"
     finally:
         if bar is not None:
             bar.stop()
@@ -377,4 +408,36 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
         np.random.set_state(np_state)
         report.results = [results[p.id] for p in props]
         report.duration_s = time.perf_counter() - started
+    if report.meta.get("incomplete") and report.error == "interrupted before the search finished":
+        raise _Interrupted(report)
     return report
+
+
+class _Interrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`fuzz_env`: carries the partial report (``.report``) to the caller."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__("rollcheck env interrupted")
+        self.report = report
+
+
+def _cut_text(cut: dict, explored: int, max_examples: int) -> str:
+    parts = []
+    if cut["search"]:
+        parts.append(f"the time budget ended the search after {explored} of at most {max_examples} programs")
+    if cut["shrinking"]:
+        parts.append(f"shrinking stopped at its time share for {', '.join(cut['shrinking'])} (the finding is "
+                     "real but may not be minimal)")
+    if cut.get("vector"):
+        parts.append("the time budget ended the vector search early")
+    return "; ".join(parts) or "no: the search ran to completion"
+
+
+def _database_key(target: EnvTarget, steps: int) -> bytes:
+    return f"rollcheck env|{target.label}|{steps}".encode()
+
+
+def _internal_error(cause: BaseException) -> str:
+    import traceback
+    tb = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__, limit=-4))
+    return f"the search stopped on an unexpected {type(cause).__name__}: {cause}\n{tb}"

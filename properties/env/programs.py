@@ -1,7 +1,8 @@
 """Action programs for the env fuzzer, as Hypothesis strategies.
 
 A :class:`Program` is what one fuzzing example runs: a reset seed and a flat action list, plus a
-*history* (another seed and actions run first on the same instance, for ``reset.purity``). The
+*history* (another seed and actions run first on the same instance, for ``reset.purity``) and
+the step before which ``actions.accepted`` probes every valid action. The
 action list is drawn as a few *segments*, each shrinking independently:
 
 - ``explicit``: a short list of actions drawn one by one (shrinks to the simplest actions);
@@ -36,6 +37,7 @@ class Program:
     actions: tuple
     history_seed: int = 0
     history: tuple = ()
+    probe_at: int = 0  # actions.accepted probes the state before actions[probe_at % len(actions)]
 
 
 def random_actions(space: Any, rng_seed: int, k: int) -> list:
@@ -93,9 +95,9 @@ def programs(space: Any, max_steps: int, max_run: int = 200) -> st.SearchStrateg
     segs = st.lists(_segment(space, max_steps, max_run), min_size=1, max_size=8)
     history = st.tuples(st.integers(0, 2**31 - 1), st.integers(0, max(1, max_steps // 4)), st.integers(0, 2**32 - 1))
 
-    def build(seed: int, segments: list, hist: tuple) -> Program:
+    def build(seed: int, segments: list, hist: tuple, probe_at: int) -> Program:
         hseed, hlen, hrng = hist
         return Program(seed=seed, actions=_flatten(space, segments, max_steps), history_seed=hseed,
-                       history=tuple(random_actions(space, hrng, hlen)))
+                       history=tuple(random_actions(space, hrng, hlen)), probe_at=probe_at)
 
-    return st.builds(build, st.integers(0, 2**31 - 1), segs, history)
+    return st.builds(build, st.integers(0, 2**31 - 1), segs, history, st.integers(0, max_steps))

@@ -1,8 +1,11 @@
 """What ``rollcheck env`` fuzzes, as a callable and as code: targets, wrappers, reproducers.
 
-An env target is a registered Gymnasium id (``"CartPole-v1"``), a ``"MODULE:FACTORY"`` string
-naming a zero-argument callable, or the callable itself; each wrapper is ``"MODULE:CALLABLE"`` or
-a callable ``env -> env``. :func:`resolve_target` turns them into callables plus the Python
+An env target is resolved as Gymnasium resolves ids, registry first: a registered id
+(``"CartPole-v1"``; a third-party id such as ``"ALE/Pong-v5"``, ``"MiniGrid-Empty-5x5-v0"`` or
+``"highway-fast-v0"`` imports its package's registration, as ``gym.make`` users expect), a
+``"module:EnvId"`` string exactly as ``gymnasium.make`` reads it, else a ``"MODULE:FACTORY"``
+string naming a zero-argument callable (the resolution used is recorded in ``EnvTarget.note``),
+or the callable itself; each wrapper is ``"MODULE:CALLABLE"`` or a callable ``env -> env``. :func:`resolve_target` turns them into callables plus the Python
 source that rebuilds the same stack, which :func:`reproducer` uses to print a short snippet that
 replays a failing ``(seed, actions)`` program and shows the failing check.
 
@@ -37,6 +40,7 @@ class EnvTarget:
     wrappers: tuple
     imports: tuple
     build_lines: tuple
+    note: str = ""
 
     def make(self) -> Any:
         env = self.make_env()
@@ -86,30 +90,98 @@ def _code_for_callable(obj: Any, var: str, fallback: str) -> tuple[list, str]:
     return [f"from {mod} import {head}"], f"{qual}({var})"
 
 
-def resolve_target(env: Any, wrappers: Sequence[Any] = ()) -> EnvTarget:
-    """Resolve an env target and wrappers (strings or callables); raise :class:`TargetError`."""
+#: Packages whose import registers third-party Gymnasium ids, by the id's namespace or name prefix.
+REGISTERING_PACKAGES = {
+    "ALE": "ale_py", "MiniGrid": "minigrid", "BabyAI": "minigrid", "highway": "highway_env",
+    "merge": "highway_env", "roundabout": "highway_env", "parking": "highway_env",
+    "intersection": "highway_env", "racetrack": "highway_env", "u-turn": "highway_env", "two-way": "highway_env",
+    "exit": "highway_env", "lane-keeping": "highway_env", "FlappyBird": "flappy_bird_gymnasium",
+    "stocks": "gym_anytrading", "forex": "gym_anytrading", "PointMaze": "gymnasium_robotics",
+    "AntMaze": "gymnasium_robotics", "Fetch": "gymnasium_robotics", "Hand": "gymnasium_robotics",
+    "Adroit": "gymnasium_robotics", "FrankaKitchen": "gymnasium_robotics",
+}
+
+
+def _registered(env_id: str) -> "tuple[bool, str, str]":
+    """``(found, package imported for it or "", why not)`` for a Gymnasium id (``module:EnvId`` allowed)."""
+    import gymnasium as gym
+
+    module, _, name = env_id.rpartition(":")
+    try:
+        if module:  # module:EnvId, read as gymnasium.make reads it: import the module, then look the id up
+            importlib.import_module(module)
+        gym.spec(name)
+        return True, "", ""
+    except Exception as exc:
+        why = f"{type(exc).__name__}: {exc}"
+    if module:
+        return False, "", why
+    head = env_id.split("/")[0] if "/" in env_id else env_id.split("-")[0]
+    package = REGISTERING_PACKAGES.get(head)
+    if package is None:
+        return False, "", why
+    try:
+        importlib.import_module(package)
+        gym.spec(env_id)
+    except Exception as exc:
+        return False, "", f"{why}; importing {package!r} (which registers {head!r} ids) did not help: {type(exc).__name__}: {exc}"
+    return True, package, ""
+
+
+def _gym_make(env_id: str, kwargs: dict) -> Any:
+    import gymnasium as gym
+
+    return gym.make(env_id, disable_env_checker=True, **kwargs)
+
+
+def resolve_target(env: Any, wrappers: Sequence[Any] = (), *, make_kwargs: "dict | None" = None,
+                   max_episode_steps: "int | None" = None) -> EnvTarget:
+    """Resolve an env target and wrappers (strings or callables); raise :class:`TargetError`.
+
+    ``make_kwargs`` and ``max_episode_steps`` go to ``gymnasium.make`` (registered ids only).
+    """
     imports: list[str] = ["import gymnasium as gym", "import numpy as np"]
+    if make_kwargs is not None and not isinstance(make_kwargs, dict):
+        raise TargetError(f"make_kwargs={make_kwargs!r} should be a dict of keyword arguments for gymnasium.make")
+    kwargs = dict(make_kwargs or {})
+    if max_episode_steps is not None:
+        if isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int) or max_episode_steps < 1:
+            raise TargetError(f"max_episode_steps={max_episode_steps!r} should be a positive int")
+        kwargs["max_episode_steps"] = max_episode_steps
+    note = ""
     if isinstance(env, str):
-        if ":" in env and not env.split(":", 1)[0].endswith("/"):
-            factory = _import_ref(env, "ENV")
+        found, package, why = _registered(env)
+        if found:
+            if package:
+                imports.append(f"import {package}  # registers {env}")
+            make_env = functools.partial(_gym_make, env, kwargs)
+            args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
+            line, label = f"env = gym.make({env!r}, disable_env_checker=True{args})", env
+            note = (f"{env!r}: registered Gymnasium id" + (f" (imported {package!r} for its registration)" if package else "")
+                    + (" — module:EnvId, as gymnasium.make reads it" if ":" in env else ""))
+        elif ":" in env and not env.split(":", 1)[0].endswith("/"):
+            try:
+                factory = _import_ref(env, "ENV")
+            except TargetError as exc:
+                raise TargetError(f"ENV={env!r} is neither a Gymnasium id ({why}) nor MODULE:FACTORY ({exc})") from None
+            if kwargs:
+                raise TargetError(f"make_kwargs/max_episode_steps={kwargs!r} apply to registered ids; ENV={env!r} "
+                                  "is a MODULE:FACTORY (pass the arguments in your factory)")
             mod, attr = env.split(":", 1)
             imports.append(f"from {mod} import {attr.split('.')[0]}")
             make_env, line, label = factory, f"env = {attr}()", env
+            note = f"{env!r}: MODULE:FACTORY (not a Gymnasium id: {why})"
         else:
-            import gymnasium as gym
-            try:
-                gym.spec(env)
-            except Exception as exc:
-                raise TargetError(f"ENV={env!r} is not a registered Gymnasium id ({type(exc).__name__}: {exc})") from exc
-            make_env = functools.partial(gym.make, env, disable_env_checker=True)
-            line, label = f"env = gym.make({env!r}, disable_env_checker=True)", env
+            raise TargetError(f"ENV={env!r} is not a registered Gymnasium id ({why})")
     elif callable(env):
+        if kwargs:
+            raise TargetError(f"make_kwargs/max_episode_steps={kwargs!r} apply to registered ids, not to a callable")
         more, call = _code_for_callable(env, "", "make_env()  # your env factory")
         imports += more
         make_env, line = env, f"env = {call}"
         label = ".".join(_ref_of(env) or ("<callable>",))
     else:
-        raise TargetError(f"ENV={env!r} should be a registered id, MODULE:FACTORY or a callable")
+        raise TargetError(f"ENV={env!r} should be a registered id, module:EnvId, MODULE:FACTORY or a callable")
     built, lines = [], [line]
     for i, w in enumerate(wrappers):
         if isinstance(w, str):
@@ -126,7 +198,7 @@ def resolve_target(env: Any, wrappers: Sequence[Any] = ()) -> EnvTarget:
             raise TargetError(f"wrappers[{i}]={w!r} should be MODULE:CALLABLE or a callable")
         built.append(fn)
     names = [label] + [w if isinstance(w, str) else getattr(w, "__name__", repr(w)) for w in wrappers]
-    return EnvTarget(" | ".join(names), make_env, tuple(built), tuple(dict.fromkeys(imports)), tuple(lines))
+    return EnvTarget(" | ".join(names), make_env, tuple(built), tuple(dict.fromkeys(imports)), tuple(lines), note)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -134,10 +206,28 @@ def resolve_target(env: Any, wrappers: Sequence[Any] = ()) -> EnvTarget:
 # ---------------------------------------------------------------------------------------------
 
 def action_code(a: Any) -> str:
+    """Python source that rebuilds action ``a`` exactly (arrays with their dtype, Dict/Tuple actions
+    element by element; every name it uses comes from ``import numpy as np`` and ``import collections``)."""
     if isinstance(a, np.ndarray):
+        if a.dtype.kind in "fc" and not np.isfinite(a).all():  # nan/inf have no literal: rebuild from the bytes
+            return f"np.frombuffer(bytes.fromhex({a.tobytes().hex()!r}), dtype=np.{a.dtype}).reshape({a.shape!r}).copy()"
         return f"np.array({a.tolist()!r}, dtype=np.{a.dtype})"
     if isinstance(a, np.generic):
-        return f"np.{a.dtype}({a.item()!r})"
+        value = a.item()
+        if isinstance(value, float) and not np.isfinite(value):
+            return f"np.{a.dtype}(float({repr(value)!r}))"
+        return f"np.{a.dtype}({value!r})"
+    if isinstance(a, float) and not np.isfinite(a):
+        return f"float({repr(a)!r})"
+    if isinstance(a, dict):
+        items = ", ".join(f"({k!r}, {action_code(v)})" for k, v in a.items())
+        body = "{" + ", ".join(f"{k!r}: {action_code(v)}" for k, v in a.items()) + "}"
+        return f"collections.OrderedDict([{items}])" if type(a).__name__ == "OrderedDict" else body
+    if isinstance(a, tuple):
+        inner = ", ".join(action_code(v) for v in a)
+        return f"({inner},)" if len(a) == 1 else f"({inner})"
+    if isinstance(a, list):
+        return "[" + ", ".join(action_code(v) for v in a) + "]"
     return repr(a)
 
 
@@ -184,7 +274,7 @@ _LOOP = """def replay(env, seed, actions):
 def reproducer(target: EnvTarget, pid: str, seed: int, actions: Sequence[Any], *, message: str,
                history_seed: "int | None" = None, history: Sequence[Any] = (), probe: Any = None) -> str:
     """A short runnable Python snippet replaying ``(seed, actions)`` and showing ``pid``'s failing check."""
-    imports = list(target.imports)
+    imports = list(target.imports) + ["import collections"]
     make = "\n    ".join(target.build_lines)
     head = [*imports, "", "", "def make():", f"    {make}", "    return env", "", ""]
     if pid == "spaces.well_formed":
@@ -201,7 +291,10 @@ def reproducer(target: EnvTarget, pid: str, seed: int, actions: Sequence[Any], *
         if pid == "determinism.fresh_instances":
             lines += ["a, b = replay(make(), seed, actions), replay(make(), seed, actions)"]
         elif pid == "determinism.reseeded_instance":
-            lines += ["env = make()", "a = replay(env, seed, actions)", "b = replay(env, seed, actions)  # same instance, re-seeded"]
+            lines += ["env = make()"]
+            if history:
+                lines += [f"replay(env, {history_seed}, {actions_code(history)})  # what this instance ran first"]
+            lines += ["a = replay(env, seed, actions)", "b = replay(env, seed, actions)  # same instance, re-seeded"]
         elif pid == "determinism.seeds_differ":
             lines += ["trajectories = [replay(make(), s, actions) for s in range(seed, seed + 8)]",
                       "a, b = trajectories[0], trajectories[-1]  # every seed gives the same trajectory"]
@@ -222,13 +315,24 @@ def reproducer(target: EnvTarget, pid: str, seed: int, actions: Sequence[Any], *
         lines += ["from rollcheck.properties.env.runner import Instrument", "layers = Instrument(env)  # logs every layer's calls"]
     if pid == "aliasing.no_mutation":
         lines += ["import copy", "returned = []"]
+    if pid == "aliasing.no_shared_memory":
+        lines += ["def arrays(x):", "    if isinstance(x, np.ndarray):", "        return [x]",
+                  "    if isinstance(x, dict):", "        return [a for v in x.values() for a in arrays(v)]",
+                  "    if isinstance(x, (list, tuple)):", "        return [a for v in x for a in arrays(v)]",
+                  "    return []", "", "returned = []"]
     lines += ["obs, info = env.reset(seed=seed)"]
+    if pid == "aliasing.no_shared_memory":
+        lines += ["returned.append(arrays(obs) + arrays(info))"]
     if pid == "aliasing.no_mutation":
         lines += ["returned.append((obs, copy.deepcopy(obs), info, copy.deepcopy(info)))"]
     lines += ["for action in actions:", "    obs, reward, terminated, truncated, info = env.step(action)"]
+    if pid == "aliasing.no_shared_memory":
+        lines += ["    returned.append(arrays(obs) + arrays(info))"]
     if pid == "aliasing.no_mutation":
         lines += ["    returned.append((obs, copy.deepcopy(obs), info, copy.deepcopy(info)))"]
     lines += ["    if terminated or truncated:", "        obs, info = env.reset()"]
+    if pid == "aliasing.no_shared_memory":
+        lines += ["        returned.append(arrays(obs) + arrays(info))"]
     if pid == "aliasing.no_mutation":
         lines += ["        returned.append((obs, copy.deepcopy(obs), info, copy.deepcopy(info)))"]
     tail = {
@@ -245,6 +349,13 @@ def reproducer(target: EnvTarget, pid: str, seed: int, actions: Sequence[Any], *
                                  "    if d: print('value returned by call', i, 'changed later:', d); break"],
         "actions.accepted": [f"env.step({action_code(probe)})  # raises, though the action is valid"
                              if probe is not None else "# the last step above raises, though the action is valid"],
+        "aliasing.no_shared_memory": [
+            "for i, now in enumerate(returned):",
+            "    before = returned[i - 1] if i else []",
+            "    pairs = [(a, b) for j, a in enumerate(now) for b in now[:j] + before]",
+            "    if any(np.shares_memory(a, b) for a, b in pairs):",
+            "        print('call', i, 'returned an array sharing memory with an earlier one (np.shares_memory)')",
+            "        break"],
         "wrapper.layer_contract": ["for call in layers.log[-12:]:",
                                    "    print(call.index, call.name, call.kind, repr(call.out)[:100], call.observation_space)"],
         "episode.never_past_done": ["print([(c.index, c.name, c.kind) for c in layers.log if c.past_done])"],

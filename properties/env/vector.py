@@ -13,7 +13,8 @@ Each example resets the vector env with ``seed`` (Gymnasium seeds sub-env ``i`` 
   property therefore transfers to each sub-env).
 
 Mirrors ``gymnasium.vector.SyncVectorEnv`` and ``gymnasium.vector.AutoresetMode.NEXT_STEP`` (see
-https://farama.org/Vector-Autoreset-Mode). Failures shrink with Hypothesis to a minimal
+https://farama.org/Vector-Autoreset-Mode). The search is the single-env fuzzer's own loop
+(:func:`rollcheck.properties.env.search.run_search`); failures shrink to a minimal
 ``(seed, joint actions)`` and come with a replay snippet.
 """
 
@@ -22,14 +23,13 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-from hypothesis import seed as hseed
 from hypothesis import strategies as st
 
 from rollcheck.properties.env.checks import short, snapshot
 from rollcheck.properties.env.programs import programs, random_actions
 from rollcheck.properties.env.catalog import VECTOR_PROPERTIES
 from rollcheck.properties.env.runner import PropertyFailure, failure, run_program
+from rollcheck.properties.env.search import Deadline, run_search
 from rollcheck.properties.env.target import EnvTarget, action_code
 from rollcheck.properties.core.report import Finding, PropertyResult
 from rollcheck.spec.contract import Contract
@@ -130,7 +130,7 @@ def _reproducer(target: EnvTarget, n: int, seed: int, joint: list, pid: str, mes
                 vector_wrappers: Sequence[Any]) -> str:
     rows = ",\n    ".join("[" + ", ".join(action_code(a) for a in row) + "]" for row in joint)
     wrap = [f"vec = {getattr(w, '__name__', 'vector_wrapper')}(vec)  # your vector wrapper" for w in vector_wrappers]
-    return "\n".join([*target.imports, "", "", "def make():", "    " + "\n    ".join(target.build_lines),
+    return "\n".join([*target.imports, "import collections", "", "", "def make():", "    " + "\n    ".join(target.build_lines),
                       "    return env", "", "", f"# rollcheck env: {pid}", f"# {message}",
                       f"vec = gym.vector.SyncVectorEnv([make] * {n})  # AutoresetMode.NEXT_STEP", *wrap,
                       f"obs, info = vec.reset(seed={seed})  # sub-env i is seeded with {seed} + i",
@@ -141,16 +141,22 @@ def _reproducer(target: EnvTarget, n: int, seed: int, joint: list, pid: str, mes
 
 def check_vector(target: EnvTarget, n: int, active: set, results: dict, *, seed: int, max_examples: int,
                  max_steps: int, contract: Contract, vector_wrappers: Sequence[Any] = (),
-                 shrink_seconds: float = 10.0) -> None:
-    """Search the vector env of ``n`` copies; fill ``results`` for the ``vector.*`` ids in place."""
+                 deadline: "Deadline | None" = None, shrink_seconds: float = 10.0) -> bool:
+    """Search the vector env of ``n`` copies; fill ``results`` for the ``vector.*`` ids in place.
+
+    Runs the same search loop as the single-env fuzzer (:func:`run_search`). Returns whether the
+    deadline cut the search short.
+    """
     wanted = [p for p in _IDS if p in active]
     if not wanted:
-        return
-    space = target.make().action_space
+        return False
+    probe = target.make()
+    try:
+        space = probe.action_space
+    finally:
+        probe.close()
     search = _VectorSearch(target, n, set(wanted), contract, vector_wrappers)
     strategy = st.tuples(st.integers(0, 2**31 - 1), st.lists(programs(space, max_steps), min_size=n, max_size=n))
-    found: dict[str, tuple] = {}
-
     default = random_actions(space, seed, 1)[0]
 
     def joint_of(progs: list) -> list:
@@ -158,45 +164,24 @@ def check_vector(target: EnvTarget, n: int, active: set, results: dict, *, seed:
         t = max(len(p.actions) for p in progs)
         return [[p.actions[min(k, len(p.actions) - 1)] if p.actions else default for p in progs] for k in range(t)]
 
-    from hypothesis.internal.conjecture import engine
-    saved = engine.MAX_SHRINKING_SECONDS
-    engine.MAX_SHRINKING_SECONDS = shrink_seconds
-    try:
-        for phase in range(len(wanted)):
-            @settings(max_examples=max_examples, deadline=None, database=None, verbosity=Verbosity.quiet,
-                      suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink], print_blob=False)
-            @hseed(seed * 104729 + phase)
-            @given(strategy)
-            def fuzz(args: tuple) -> None:
-                vseed, progs = args
-                joint = joint_of(progs)
-                try:
-                    search.example(vseed, joint)
-                except PropertyFailure as exc:
-                    exc.program = (vseed, joint)
-                    raise
+    def run(args: tuple) -> None:
+        vseed, progs = args
+        search.example(vseed, joint_of(progs))
 
-            try:
-                fuzz()
-                break
-            except PropertyFailure as exc:
-                found.setdefault(exc.pid, (exc, exc.program))
-                search.silenced.add(exc.pid)
-            except BaseExceptionGroup as group:
-                for exc in group.exceptions:
-                    if not isinstance(exc, PropertyFailure):
-                        raise exc
-                    found.setdefault(exc.pid, (exc, exc.program))
-                    search.silenced.add(exc.pid)
-    finally:
-        engine.MAX_SHRINKING_SECONDS = saved
+    outcome = run_search(run, strategy, seed=seed * 104729 + 1, max_examples=max_examples,
+                         deadline=deadline or Deadline(None), shrink_seconds=shrink_seconds,
+                         silenced=search.silenced, max_phases=len(wanted))
+    if outcome.error is not None:
+        raise outcome.error
     for pid in wanted:
         r: PropertyResult = results[pid]
         r.examples += search.examples
         r.steps += search.steps * n
         r.episodes += search.episodes
-        if pid in found:
-            exc, (vseed, joint) = found[pid]
+        if pid in outcome.failures:
+            exc, (vseed, progs) = outcome.failures[pid]
+            joint = joint_of(progs)
             keep = joint[: exc.step + 1] if exc.step is not None else joint
             r.fail(Finding(exc.message, step=exc.step, context={"seed": vseed, "num_envs": n, "steps": len(keep)},
                            reproducer=_reproducer(target, n, vseed, keep, pid, exc.message, vector_wrappers)))
+    return outcome.cut_short

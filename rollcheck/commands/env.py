@@ -1,10 +1,18 @@
 """``rollcheck env``: fuzz an environment and its wrapper stack against the env properties.
 
-    rollcheck env ENV [--wrapper MODULE:CALLABLE ...] [--max-examples N] [--max-steps K]
-                      [--seed S] [--report-dir DIR] [--skip PROPERTY ...] [--vector N] [--progress]
+    rollcheck env ENV [--wrapper MODULE:CALLABLE ...] [--time-budget SECONDS] [--max-examples N]
+                      [--max-steps K] [--seed S] [--report-dir DIR] [--skip PROPERTY ...] [--vector N]
+                      [--make-kwargs JSON] [--max-episode-steps N] [--obs-range LO HI]
+                      [--reward-range LO HI] [--database DIR|redis://HOST:PORT] [--progress]
 
-``ENV`` is a registered Gymnasium id (``CartPole-v1``) or ``MODULE:FACTORY`` (a zero-argument
-callable returning an env; the current directory is importable, as with ``python -m``). Each
+``ENV`` is resolved as Gymnasium resolves ids, registry first: a registered id (``CartPole-v1``;
+third-party ids such as ``ALE/Pong-v5`` or ``MiniGrid-Empty-5x5-v0`` import their package's
+registration), ``module:EnvId`` as ``gymnasium.make`` reads it, else ``MODULE:FACTORY`` (a
+zero-argument callable returning an env; the current directory is importable, as with
+``python -m``); the report says which was used. ``--time-budget`` (default 60 s) bounds the whole
+run; the report says how much each property explored and whether the budget cut it short.
+``--database`` shares Hypothesis's example database (a directory, or Redis through Hypothesis's
+``RedisExampleDatabase``), so a failure found by any run replays first in every other. Each
 ``--wrapper`` is applied in order. Exit status: 0 every property holds, 1 a property is violated
 (the report shows a replayable snippet per finding), 2 ENV or a wrapper cannot be imported or
 built, or an argument is invalid. Reports (Markdown, JSON, JUnit) go to ``--report-dir``.
@@ -15,15 +23,17 @@ Thin layer over :func:`rollcheck.properties.env.fuzz.fuzz_env`; mirrors no Torch
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
+from typing import Any
 
 __all__ = ["register", "run"]
 
 
 def register(subparsers) -> None:
-    from rollcheck.properties.env.fuzz import DEFAULT_MAX_EXAMPLES, DEFAULT_MAX_STEPS
+    from rollcheck.properties.env.fuzz import DEFAULT_MAX_EXAMPLES, DEFAULT_MAX_STEPS, DEFAULT_TIME_BUDGET
 
     p = subparsers.add_parser(
         "env", help="fuzz an environment / wrapper stack against the env contract",
@@ -44,12 +54,67 @@ def register(subparsers) -> None:
                    help="property ids or prefixes to leave out (repeatable), e.g. determinism.seeds_differ")
     p.add_argument("--vector", type=int, default=None, metavar="N",
                    help="also check a gymnasium.vector.SyncVectorEnv of N copies (NEXT_STEP autoreset)")
+    p.add_argument("--time-budget", type=float, default=DEFAULT_TIME_BUDGET, metavar="SECONDS",
+                   help=f"bound on the whole run (default {DEFAULT_TIME_BUDGET:g}); programs are sized to fit")
+    p.add_argument("--make-kwargs", default=None, metavar="JSON", help="keyword arguments for gymnasium.make, as JSON")
+    p.add_argument("--max-episode-steps", type=int, default=None, metavar="N", help="gymnasium.make(max_episode_steps=N)")
+    p.add_argument("--obs-range", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                   help="Contract.obs_range: every observation entry in [LO, HI]")
+    p.add_argument("--reward-range", type=float, nargs=2, default=None, metavar=("LO", "HI"),
+                   help="Contract.reward_range: every reward in [LO, HI]")
+    p.add_argument("--database", default=None, metavar="DIR|redis://HOST:PORT",
+                   help="Hypothesis example database shared by runs (a directory, or a Redis URL)")
     p.add_argument("--progress", action="store_true", help="show progress on stderr even when it is not a terminal")
     p.set_defaults(handler=run)
 
 
 def _stem(target: str) -> str:
     return "env-" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", target).strip("_") or "target")
+
+
+def database_from(spec: "str | None") -> Any:
+    """``--database``: ``None``, a directory, or ``redis://HOST:PORT[/DB]`` (Hypothesis's ``RedisExampleDatabase``)."""
+    from rollcheck.spec.errors import ArgumentError
+
+    if spec is None:
+        return None
+    if spec.startswith("redis://"):
+        try:
+            import redis
+            from hypothesis.extra.redis import RedisExampleDatabase
+        except ImportError as exc:
+            raise ArgumentError(f"--database={spec!r} needs the redis client: pip install redis ({exc})") from None
+        return RedisExampleDatabase(redis.Redis.from_url(spec))
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    if os.path.exists(spec) and not os.path.isdir(spec):
+        raise ArgumentError(f"--database={spec!r} is a file, not a directory or redis:// URL")
+    return DirectoryBasedExampleDatabase(spec)
+
+
+def _contract(args: argparse.Namespace) -> Any:
+    from rollcheck.spec.contract import Contract
+    from rollcheck.spec.errors import ArgumentError
+
+    try:
+        return Contract(obs_range=tuple(args.obs_range) if args.obs_range else None,
+                        reward_range=tuple(args.reward_range) if args.reward_range else None)
+    except (ValueError, TypeError) as exc:
+        raise ArgumentError(f"--obs-range/--reward-range: {exc}") from None
+
+
+def _make_kwargs(text: "str | None") -> "dict | None":
+    from rollcheck.spec.errors import ArgumentError
+
+    if text is None:
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ArgumentError(f"--make-kwargs={text!r} is not JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise ArgumentError(f"--make-kwargs={text!r} should be a JSON object of keyword arguments")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -61,10 +126,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = fuzz_env(args.env, wrappers=args.wrapper, max_examples=args.max_examples,
                           max_steps=args.max_steps, seed=args.seed, skip=args.skip, vector=args.vector,
-                          progress=True if args.progress else None)
+                          progress=True if args.progress else None, time_budget=args.time_budget,
+                          make_kwargs=_make_kwargs(args.make_kwargs), max_episode_steps=args.max_episode_steps,
+                          contract=_contract(args), database=database_from(args.database))
     except ArgumentError as exc:
         print(f"rollcheck env: ArgumentError: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as exc:  # Ctrl-C: show what was found; never write or replace a report
+        partial = getattr(exc, "report", None)
+        if partial is not None:
+            _summary(partial)
+        print("rollcheck env: interrupted; the results above are incomplete and no report was written",
+              file=sys.stderr)
+        return 130
     _summary(report)
     if report.error:
         print(f"rollcheck env: cannot run {args.env!r}: {report.error}", file=sys.stderr)
@@ -79,6 +153,11 @@ def _summary(report) -> None:
     print(f"rollcheck env {report.target}: {report.verdict} — {report.count_line()}; "
           f"{meta.get('examples', 0)} programs, {meta.get('checked_steps', 0)} checked steps "
           f"({meta.get('env_steps', 0)} env steps) in {report.duration_s:.1f} s")
+    if meta.get("incomplete"):
+        print(f"  incomplete: {meta.get('cut_short')}")
+    for key in ("resolved", "probing"):
+        if meta.get(key):
+            print(f"  {key}: {meta[key]}")
     for r in report.results:
         mark = {"held": "ok  ", "failed": "FAIL", "skipped": "skip", "error": "ERR "}[r.status]
         why = r.skip_reason if r.status == "skipped" else r.error_reason if r.status == "error" else None

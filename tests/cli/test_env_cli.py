@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ZOO = Path(__file__).resolve().parents[1] / "properties"
 
 
@@ -20,7 +22,7 @@ def test_clean_env_exits_0_and_writes_reports(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     assert "PASS" in out.stdout and "checked steps" in out.stdout
     data = json.loads((tmp_path / "env-CartPole-v1.json").read_text())
-    assert data["exit_code"] == 0 and len(data["results"]) == 15
+    assert data["exit_code"] == 0 and len(data["results"]) == 16
     assert (tmp_path / "env-CartPole-v1.md").exists() and (tmp_path / "env-CartPole-v1.junit.xml").exists()
     assert out.stderr == ""  # no progress bar when stderr is not a terminal
 
@@ -47,3 +49,31 @@ def test_progress_goes_to_stderr_when_asked():
                "--skip", "determinism", "--skip", "reset")
     assert out.returncode == 0
     assert "checked steps" in out.stderr and "3/3" in out.stderr
+
+
+def test_contract_ranges_make_kwargs_and_budget_reach_the_fuzzer(tmp_path):
+    out = _run("CartPole-v1", "--time-budget", "8", "--reward-range", "0", "0.5", "--max-episode-steps", "25",
+               "--make-kwargs", '{"sutton_barto_reward": false}', "--skip", "determinism", "--report-dir", str(tmp_path))
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "numerics.reward" in out.stdout and "reward_range" in out.stdout
+    data = json.loads((tmp_path / "env-CartPole-v1.json").read_text())
+    assert data["meta"]["max_episode_steps"] == 25 and data["meta"]["time_budget_s"] == 8.0
+    assert data["duration_s"] < 8 + 5
+
+
+@pytest.mark.parametrize("extra, reason", [
+    (["--make-kwargs", "{not json"], "is not JSON"),
+    (["--make-kwargs", "[1]"], "should be a JSON object"),
+    (["--obs-range", "1", "0"], "obs_range"),
+    (["--time-budget", "0"], "time_budget=0.0"),
+])
+def test_bad_env_options_are_exit_two(tmp_path, extra, reason):
+    out = _run("CartPole-v1", *extra, "--report-dir", str(tmp_path))
+    assert out.returncode == 2 and reason in out.stderr, out.stderr
+
+
+def test_directory_database_is_written(tmp_path):
+    out = _run("CartPole-v1", "--wrapper", "env_zoo_wrappers:NaNRewardAfterRun", "--time-budget", "10",
+               "--skip", "determinism", "--database", str(tmp_path / "db"), "--report-dir", str(tmp_path), cwd=ZOO)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert any(p.is_file() for p in (tmp_path / "db").rglob("*"))

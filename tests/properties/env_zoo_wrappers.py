@@ -165,6 +165,19 @@ class SharedObsBuffer(_Recorded, gym.ObservationWrapper):
         return self.buffer
 
 
+class ConstantObsView(_Recorded, gym.ObservationWrapper):
+    """aliasing.no_shared_memory only: returns the same writable zero buffer every call. Its value
+    never changes, so the value-level check holds; a user's in-place edit would corrupt every later
+    observation (``np.shares_memory(obs_t, obs_t+1)``, which ``check_env`` flags)."""
+
+    def __init__(self, env):
+        super().__init__(env)
+        self.buffer = np.zeros(env.observation_space.shape, env.observation_space.dtype)
+
+    def observation(self, obs):
+        return self.buffer
+
+
 class SharedInfoDict(_Recorded, gym.Wrapper):
     """aliasing.no_mutation: returns the same info dict every step, updated in place."""
 
@@ -272,11 +285,111 @@ PLANTED = (
     Planted("seed ignored", "CartPole-v1", _w("IgnoresSeed"), "determinism.seeds_differ"),
     Planted("episode counter survives reset(seed)", "CartPole-v1", _w("LeakyEpisodeCounter"), "reset.purity",
             ("determinism.reseeded_instance",)),
-    Planted("shared observation buffer", "CartPole-v1", _w("SharedObsBuffer"), "aliasing.no_mutation"),
+    Planted("shared observation buffer", "CartPole-v1", _w("SharedObsBuffer"), "aliasing.no_mutation",
+            ("aliasing.no_shared_memory",)),
+    Planted("constant observation view", "CartPole-v1", _w("ConstantObsView"), "aliasing.no_shared_memory"),
     Planted("shared info dict", "CartPole-v1", _w("SharedInfoDict"), "aliasing.no_mutation"),
     Planted("time-limit cut reported as termination", "MountainCar-v0", _w("TimeoutAsTermination"),
             "episode.truncated_at_limit", max_steps=450),
     Planted("frame skip steps past done", "CartPole-v1", _w("FrameSkipPastDone"), "episode.never_past_done"),
     Planted("inner layer leaves its space, outer clips", "CartPole-v1", _w("ScaleObsKeepSpace", "ClipToSpace"),
             "wrapper.layer_contract"),
+    Planted("NaN reward for a Dict action", f"{_M}:DictActionEnv", (), "numerics.reward"),
+    Planted("Tuple action rejected", f"{_M}:TupleActionEnv", (), "actions.accepted"),
 )
+
+
+# ---------------------------------------------------------------------------------------------
+# Clean envs that trapped the old instrumentation (false alarms); every property must hold.
+# ---------------------------------------------------------------------------------------------
+
+class SelfSteppingEnv(gym.Env):
+    """Like LunarLander/BipedalWalker/CarRacing: ``reset`` calls ``self.step`` with an internal
+    action outside the declared action space (an int64 ``[0, 0]`` for a float32 Box), and the
+    state before the first reset is unusable (``assert self.body is not None``)."""
+
+    metadata = {"render_modes": []}
+
+    def __init__(self):
+        self.observation_space = gym.spaces.Box(-10.0, 10.0, (2,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.body = None
+        self.t = 0
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.body = self.np_random.uniform(-1, 1, 2).astype(np.float32)
+        self.t = 0
+        obs, *_ = self.step(np.array([0, 0]))  # internal call, as Box2D envs do
+        self.t = 0
+        return obs, {}
+
+    def step(self, action):
+        assert self.body is not None, "reset() first"
+        self.body = np.clip(self.body + 0.1 * np.asarray(action, np.float32), -10, 10).astype(np.float32)
+        self.t += 1
+        return self.body.copy(), float(-np.abs(self.body).sum()), bool(self.t >= 15), False, {}
+
+    def __deepcopy__(self, memo):  # EzPickle-style: a copy is a fresh, never-reset instance
+        return SelfSteppingEnv()
+
+
+def make_self_stepping():
+    from gymnasium.wrappers import OrderEnforcing, PassiveEnvChecker, TimeLimit
+    return TimeLimit(OrderEnforcing(PassiveEnvChecker(SelfSteppingEnv())), max_episode_steps=40)
+
+
+class ProcessNoiseEnv(gym.Env):
+    """Two fresh instances diverge (noise from the OS), so a probe replay cannot be faithful: the
+    probe must be skipped and said so, never asserted."""
+
+    def __init__(self):
+        self.observation_space = gym.spaces.Box(0, 2**31, (1,), np.int64)
+        self.action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.array([int.from_bytes(__import__("os").urandom(3), "little")], np.int64), {}
+
+    def step(self, action):
+        self.t += 1
+        return np.array([int.from_bytes(__import__("os").urandom(3), "little")], np.int64), 0.0, False, self.t >= 20, {}
+
+
+class DictActionEnv(gym.Env):
+    """numerics.reward with a Dict action space: NaN reward once ``force[0]`` sits at its bound."""
+
+    def __init__(self):
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.action_space = gym.spaces.Dict({"move": gym.spaces.Discrete(3),
+                                             "force": gym.spaces.Box(-1.0, 1.0, (2,), np.float32)})
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(2, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        bad = float(action["force"][0]) >= 1.0
+        return np.zeros(2, np.float32), float("nan") if bad else 0.0, False, self.t >= 30, {}
+
+
+class TupleActionEnv(gym.Env):
+    """actions.accepted with a Tuple action space: step raises for ``(1, x)`` with x at the high bound."""
+
+    def __init__(self):
+        self.observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+        self.action_space = gym.spaces.Tuple((gym.spaces.Discrete(2), gym.spaces.Box(-2.0, 2.0, (1,), np.float32)))
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self.t = 0
+        return np.zeros(1, np.float32), {}
+
+    def step(self, action):
+        self.t += 1
+        if int(action[0]) == 1 and float(action[1][0]) >= 2.0:
+            raise ValueError("action (1, high) not handled")
+        return np.zeros(1, np.float32), 0.0, False, self.t >= 30, {}

@@ -16,7 +16,7 @@ import env_zoo_wrappers as zoo
 from rollcheck.properties.env.fuzz import fuzz_env
 from rollcheck.spec.errors import ArgumentError
 
-SMALL = dict(max_examples=6, max_steps=120, shrink_seconds=2.0)
+SMALL = dict(max_examples=6, max_steps=120, time_budget=20.0)
 
 
 def _quiet(*args, **kw):
@@ -48,7 +48,7 @@ def test_gymnasium_envs_and_wrappers_pass(env_id, wrappers):
 
 def test_frozenlake_scalar_observation_and_time_limit_truncation():
     """FrozenLake returns a Python int (its Discrete space's element); long programs reach limit 100."""
-    report = _quiet("FrozenLake-v1", max_examples=8, max_steps=300, shrink_seconds=2.0)
+    report = _quiet("FrozenLake-v1", max_examples=8, max_steps=300, time_budget=20.0)
     assert report.ok
     assert report.meta["max_episode_steps"] == 100
 
@@ -101,7 +101,7 @@ def test_target_errors_and_bad_arguments():
 
 
 def test_vector_env_passes_and_counts():
-    report = _quiet("CartPole-v1", vector=2, max_examples=6, max_steps=60, shrink_seconds=2.0,
+    report = _quiet("CartPole-v1", vector=2, max_examples=6, max_steps=60, time_budget=20.0,
                     skip=["determinism", "reset", "aliasing", "actions"])
     assert report.ok, report.to_markdown()
     assert report.result("vector.autoreset_next_step").episodes > 0
@@ -141,3 +141,81 @@ def double_reward(env):
 def test_gymnasium_wrapper_sweep(env_id, wrapper):
     report = _quiet(env_id, wrappers=(wrapper,), max_examples=60, max_steps=300)
     assert report.ok, report.to_markdown()
+
+
+def test_env_whose_reset_calls_its_own_step_is_no_false_alarm():
+    """LunarLander-style: reset() calls self.step() with an internal action outside the action
+    space, and a deepcopy is a never-reset instance. Internal calls are not judged, probes replay
+    the history into a fresh instance, so every property holds and probes really ran."""
+    report = _quiet("env_zoo_wrappers:make_self_stepping", **SMALL)
+    assert report.error is None and report.failed == [], report.to_markdown()
+    assert int(report.meta["probes"].split()[0]) > 0
+    assert "probing" not in report.meta
+
+
+def test_a_probe_that_cannot_be_replayed_faithfully_is_said_not_asserted():
+    report = _quiet("env_zoo_wrappers:ProcessNoiseEnv", **SMALL)
+    failed = {r.id for r in report.failed}
+    assert "determinism.fresh_instances" in failed  # real: two fresh instances differ
+    assert "actions.accepted" not in failed
+    assert "diverged" in report.meta["probing"] and "would not test the state" in report.meta["probing"]
+
+
+class SlowCartPole(W.TransformReward):
+    """CartPole at ~3 ms a step (a costly simulator)."""
+
+    def __init__(self, env):
+        super().__init__(env, lambda r: r)
+
+    def step(self, action):
+        import time
+        time.sleep(0.003)
+        return super().step(action)
+
+
+def test_time_budget_bounds_the_run_and_the_report_says_what_was_explored():
+    report = _quiet("CartPole-v1", wrappers=(SlowCartPole,), time_budget=6.0, max_examples=300, max_steps=400)
+    assert report.duration_s < 6.0 + 3.0
+    assert report.error is None and report.ok, report.to_markdown()
+    assert report.meta["program_max_steps"] < 400  # sized to the measured step cost
+    assert report.meta["incomplete"] is True and "time budget ended the search" in report.meta["cut_short"]
+    assert report.meta["measured_cost_s"]["step_s"] > 0.002
+    assert report.result("numerics.reward").steps > 0
+
+
+def test_unbounded_budget_and_bad_budgets():
+    report = _quiet("CartPole-v1", time_budget=None, max_examples=3, max_steps=20)
+    assert report.ok and report.meta["incomplete"] is False
+    for bad in (0, -1.0, float("nan"), True, "60"):
+        with pytest.raises(ArgumentError, match="time_budget="):
+            fuzz_env("CartPole-v1", time_budget=bad)
+
+
+def test_ids_resolve_as_gymnasium_does():
+    from rollcheck.properties.env.target import resolve_target
+
+    t = resolve_target("gymnasium.envs.classic_control:CartPole-v1")  # module:EnvId, as gymnasium.make reads it
+    assert "registered Gymnasium id" in t.note and "module:EnvId" in t.note
+    assert t.make().spec.id == "CartPole-v1"
+    t = resolve_target("env_zoo_wrappers:make_self_stepping")
+    assert "MODULE:FACTORY" in t.note
+    t = resolve_target("CartPole-v1", make_kwargs={"sutton_barto_reward": True}, max_episode_steps=20)
+    env = t.make()
+    assert env.spec.max_episode_steps == 20 and env.unwrapped._sutton_barto_reward is True
+    assert "max_episode_steps=20" in "\n".join(t.build_lines)
+    report = _quiet("CartPole-v1", max_episode_steps=20, **SMALL)
+    assert report.ok and report.meta["max_episode_steps"] == 20
+
+
+def test_a_shared_directory_database_replays_a_failure(tmp_path):
+    from hypothesis.database import DirectoryBasedExampleDatabase
+
+    db = DirectoryBasedExampleDatabase(str(tmp_path / "db"))
+    first = _quiet("CartPole-v1", wrappers=("env_zoo_wrappers:NaNRewardAfterRun",), database=db, seed=1,
+                   skip=["determinism"], **SMALL)
+    assert "numerics.reward" in {r.id for r in first.failed}
+    assert any((tmp_path / "db").rglob("*"))
+    again = _quiet("CartPole-v1", wrappers=("env_zoo_wrappers:NaNRewardAfterRun",), database=db, seed=2,
+                   skip=["determinism"], **SMALL)
+    f1, f2 = first.result("numerics.reward").findings[0], again.result("numerics.reward").findings[0]
+    assert f2.context["n_actions"] == f1.context["n_actions"] and f2.context["seed"] == f1.context["seed"]
