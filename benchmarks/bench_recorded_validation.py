@@ -9,7 +9,7 @@ numpy-vectorised CartPole (random actions), saves them as ``.npz``, then times o
   a subset of ``--spec-subset`` rows and extrapolated per transition (it says so in the output).
 
 Then the same for the interchange JSON on ``--json-transitions`` rows: our single-parse fast path
-(``json_rollout_violations``) vs ``rollcheck.spec.parse_rollout_text``, both measured in full.
+(``validate_rollout_file`` on the .json) vs ``rollcheck.spec.parse_rollout_text``, both measured in full.
 
 Run: ``python benchmarks/bench_recorded_validation.py [--transitions N] [--spec-subset K]``
 """
@@ -26,32 +26,54 @@ import gymnasium as gym
 import numpy as np
 
 from rollcheck.impl.fast_checks import batch_transition_violations
-from rollcheck.properties.rollout.recorded import json_rollout_violations, validate_rollout_file
+from rollcheck.properties.rollout.recorded import validate_rollout_file
 from rollcheck.spec import Contract, parse_rollout_text, transition_violations
 
 CONTRACT = Contract(obs_range=(-1e6, 1e6), reward_range=(-1.0, 1.0), require_exclusive_done_flags=True)
 
 
 def record_cartpole(n: int, num_envs: int = 1000, seed: int = 0) -> dict[str, np.ndarray]:
+    """``n`` transitions laid out episode after episode (each sub-env's finished episodes in turn),
+    so the chain ``next_obs[t] == obs[t+1]`` holds inside every episode, as a dataset stores it."""
     envs = gym.make_vec("CartPole-v1", num_envs=num_envs, vectorization_mode="vector_entry_point")
-    steps = -(-n // num_envs)
     obs, _ = envs.reset(seed=seed)
     rng = np.random.default_rng(seed)
-    cols = {k: [] for k in ("obs", "actions", "rewards", "terminated", "truncated", "next_obs")}
+    keys = ("obs", "actions", "rewards", "terminated", "truncated", "next_obs")
+    cols = {k: [] for k in keys}
+    env_ids = []
     fresh = np.zeros(num_envs, dtype=bool)  # next step is the auto-reset step (not a transition)
-    for _ in range(steps + steps // 20 + 2):
+    total = 0
+    while total < 1.3 * n + 10 * num_envs:
         actions = rng.integers(0, 2, size=num_envs)
         nxt, rew, term, trunc, _ = envs.step(actions)
         keep = ~fresh
         for k, v in (("obs", obs), ("actions", actions), ("rewards", rew), ("terminated", term),
                      ("truncated", trunc), ("next_obs", nxt)):
             cols[k].append(np.asarray(v)[keep])
+        env_ids.append(np.flatnonzero(keep))
+        total += int(keep.sum())
         fresh = term | trunc
         obs = nxt
-        if sum(len(a) for a in cols["actions"]) >= n:
-            break
     envs.close()
-    return {k: np.concatenate(v)[:n] for k, v in cols.items()}
+    flat = {k: np.concatenate(v) for k, v in cols.items()}
+    order = np.argsort(np.concatenate(env_ids), kind="stable")  # each sub-env's steps in time order
+    flat = {k: v[order] for k, v in flat.items()}
+    done = np.flatnonzero(flat["terminated"] | flat["truncated"])
+    cut = int(done[np.searchsorted(done, n - 1)]) + 1 if done.size and done[-1] >= n - 1 else len(done)
+    # keep whole episodes only: drop each sub-env's unfinished tail
+    env_of = np.concatenate(env_ids)[order]
+    last_done_of_env = {}
+    for i in done.tolist():
+        last_done_of_env[int(env_of[i])] = i
+    keep = np.zeros(len(env_of), dtype=bool)
+    start = 0
+    for e in range(num_envs):
+        stop = start + int((env_of == e).sum())
+        if e in last_done_of_env:
+            keep[start:last_done_of_env[e] + 1] = True
+        start = stop
+    del cut
+    return {k: v[keep][:n] for k, v in flat.items()}
 
 
 def best_of(fn, repeat: int = 3) -> float:
@@ -111,10 +133,13 @@ def main() -> None:
                             "truncated": bool(cols["truncated"][i]),
                             "next_obs": cols["next_obs"][i].astype(float).tolist()} for i in range(m)]}
     text = json.dumps(doc)
-    ours_json = best_of(lambda: json_rollout_violations(text, [4], 2, CONTRACT))
+    with tempfile.TemporaryDirectory() as tmp:
+        jpath = Path(tmp) / "cartpole.json"
+        jpath.write_text(text)
+        ours_json = best_of(lambda: validate_rollout_file(jpath, [4], 2, CONTRACT))
     spec_json = best_of(lambda: parse_rollout_text(text, [4], 2, CONTRACT), repeat=1)
     print(f"\ninterchange JSON, {m:,} transitions ({len(text) / 1e6:.1f} MB), both measured in full:")
-    print(f"  ours  json_rollout_violations: {ours_json * 1e3:8.1f} ms = {m / ours_json:,.0f} transitions/s")
+    print(f"  ours  validate_rollout_file:   {ours_json * 1e3:8.1f} ms = {m / ours_json:,.0f} transitions/s")
     print(f"  spec  parse_rollout_text:      {spec_json * 1e3:8.1f} ms = {m / spec_json:,.0f} transitions/s")
     print(f"  ratio spec / ours: {spec_json / ours_json:.1f}x")
 

@@ -13,7 +13,10 @@ Parsing is strict, stricter than Python's ``json`` module by default: the non-st
 ``NaN``, ``Infinity`` and ``-Infinity`` are rejected (as a violation of the transition and field
 that holds them, so ``load_rollout_all`` still reports every other transition), booleans are not numbers, an action must be
 a non-negative integral number, tensors must match ``obs_shape`` exactly, and every field must be
-present. Each problem is a :class:`~rollcheck.spec.errors.Violation` naming the transition index
+present. The text is read by :mod:`rollcheck.spec.strict_json`: nesting is bounded, a repeated key
+is a violation naming it, and an action is judged from its decimal text (``0.99999999999999999``
+is refused although its float is ``1.0``; Lean's ``parseNatStrict`` goes through ``Float`` and
+would round it, rollcheck is stricter here on purpose). Each problem is a :class:`~rollcheck.spec.errors.Violation` naming the transition index
 and the field; *all* problems of a transition are reported together.
 
 The parsing functions are pure (text in, values out); ``load_rollout``/``load_rollout_all`` add the
@@ -30,9 +33,10 @@ from typing import Any, Iterable, Union
 from .contract import Contract, checked_transition_value, transition_violations
 from .errors import ContractViolation, ArgumentError, Violation, format_value
 from .shape import Shape, as_shape, unflatten
+from .strict_json import DEFAULT_MAX_DEPTH, DuplicateKeyObject, InexactFloat, loads_strict
 from .transition import Transition
 
-__all__ = ["TRANSITION_FIELDS", "TransitionResult", "load_rollout", "load_rollout_all",
+__all__ = ["TRANSITION_FIELDS", "TransitionResult", "load_rollout", "load_rollout_all", "parse_document",
            "parse_rollout_text", "parse_transition_json", "transitions_to_json", "dumps_rollout"]
 
 TRANSITION_FIELDS = ("obs", "action", "reward", "terminated", "truncated", "next_obs")
@@ -68,19 +72,35 @@ def _file_error(field: str, value: Any, message: str) -> ContractViolation:
     return ContractViolation([Violation(field, value, "Boundary.Json", message)])
 
 
-def _parse_document(text: str) -> list[Any]:
+def parse_document(text: "str | bytes", max_depth: int = DEFAULT_MAX_DEPTH) -> dict:
+    """The top-level object of an interchange document, read by
+    :func:`~rollcheck.spec.strict_json.loads_strict` (bounded depth; a repeated top-level key is a
+    file error naming it; numbers exact where an action needs it); ``transitions`` is an array.
+    Other top-level keys (an exporter's ``meta`` block) are kept for the caller, as Lean ignores them."""
     try:
-        doc = json.loads(text, parse_constant=NonStandardToken)
+        doc = loads_strict(text, max_depth=max_depth, exact_numbers=False, parse_constant=NonStandardToken)
+        if isinstance(doc, dict) and isinstance(doc.get("transitions"), list) and any(
+                isinstance(tj, dict) and type(tj.get("action")) is float
+                for tj in doc["transitions"]):
+            # A fractional action: read the numbers again from their text (0.99999999999999999 is not 1).
+            doc = loads_strict(text, max_depth=max_depth, exact_numbers=True, parse_constant=NonStandardToken)
     except ValueError as exc:
-        raise _file_error("file", format_value(text, 40), f"bad JSON: {exc}") from None
+        raise _file_error("file", format_value(text[:40]), f"bad JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise _file_error("file", type(doc).__name__, "top-level JSON must be an object")
+    if isinstance(doc, DuplicateKeyObject):
+        raise _file_error(doc.duplicates[0], None, f"duplicate top-level key(s) {list(doc.duplicates)}: "
+                          "a JSON object names each key once (a later copy would silently win)")
     if "transitions" not in doc:
         raise _file_error("transitions", None, "missing required field `transitions`")
     transitions = doc["transitions"]
     if not isinstance(transitions, list):
         raise _file_error("transitions", type(transitions).__name__, "field `transitions` must be an array")
-    return transitions
+    return doc
+
+
+def _parse_document(text: "str | bytes") -> list[Any]:
+    return parse_document(text)["transitions"]
 
 
 def _parse_action(j: Any) -> Any:
@@ -88,6 +108,9 @@ def _parse_action(j: Any) -> Any:
     if isinstance(j, bool) or not isinstance(j, (int, float)):
         return Violation("action", format_value(j), "Boundary.Json.parseNatStrict",
                          f"expected a non-negative integer JSON number, got {format_value(j)}")
+    if isinstance(j, InexactFloat):
+        return Violation("action", j.text, "Boundary.Json.parseNatStrict",
+                         f"expected an exact integer JSON number, got {j.text} (its decimal value is not an integer)")
     if isinstance(j, float):
         if math.isnan(j) or math.isinf(j) or not j.is_integer():
             return Violation("action", j, "Boundary.Json.parseNatStrict",
@@ -111,6 +134,10 @@ def parse_transition_json(j: Any, obs_shape: "Shape | Iterable[int]", n_actions:
                                            "transition must be a JSON object")])
     violations = [Violation(f, None, "Boundary.Json", f"transition missing field `{f}`")
                   for f in TRANSITION_FIELDS if f not in j]
+    if isinstance(j, DuplicateKeyObject):
+        violations += [Violation("transition", key, "Boundary.Json",
+                                 f"duplicate key `{key}` in transition (each field is named once)")
+                       for key in j.duplicates]
     # A missing field is reported and then stands in as a placeholder, so the other fields of the
     # transition are still checked (every problem of a transition is reported together).
     j = {"obs": [], "next_obs": [], "action": 0, "reward": 0.0, "terminated": False, "truncated": False, **j}

@@ -1,17 +1,22 @@
-"""``rollcheck rollout FILE`` — validate a recorded rollout (interchange JSON or ``.npz``).
+"""``rollcheck rollout PATH`` — validate a recorded rollout (JSON, .npz, D4RL HDF5, Minari).
 
-Mirrors TorchLean's ``Boundary.Json.loadRolloutAll`` as a command: every transition of ``FILE`` is
-checked against the contract built from the options (``Boundary.Core.Contract``), and *all* bad
-transitions are reported (see :mod:`rollcheck.properties.rollout.recorded`).
+Mirrors TorchLean's ``Boundary.Json.loadRolloutAll`` as a command: every transition of ``PATH`` is
+checked against the contract built from the options (``Boundary.Core.Contract``), its spaces, the
+chain of observations and its episodes, and *all* bad transitions are counted and reported (see
+:mod:`rollcheck.properties.rollout.recorded`).
 
-    rollcheck rollout FILE --obs-shape 4 --n-actions 2 [--obs-range LO HI] [--reward-range LO HI]
-                      [--no-obs-finite] [--no-reward-finite] [--exclusive-done-flags]
-                      [--report-dir DIR] [--show N]
+    rollcheck rollout PATH [--obs-shape 4] [--n-actions 2 | --box-actions LO HI]
+                      [--obs-range LO HI] [--reward-range LO HI] [--no-obs-finite]
+                      [--no-reward-finite] [--exclusive-done-flags] [--max-bytes N]
+                      [--max-findings N] [--report-dir DIR] [--show N]
 
-``--obs-shape`` takes the dimensions as separate numbers (``--obs-shape 2 3``), comma separated
-(``2,3``) or as a JSON list (``[2, 3]``); ``--obs-shape`` with no number, ``[]`` or ``scalar`` is
-the scalar shape. Exit status: 0 every transition satisfies the contract, 1 some do not (a summary
-of all of them is printed), 2 the file cannot be read or the options are invalid.
+``PATH`` is a regular file, ``-`` (standard input, read once), a Minari dataset folder or a
+local Minari dataset id. ``--obs-shape`` takes the dimensions as separate numbers
+(``--obs-shape 2 3``), comma separated (``2,3``) or as a JSON list (``[2, 3]``); ``--obs-shape``
+with no number, ``[]`` or ``scalar`` is the scalar shape; left out, the file's declaration (a JSON
+``meta`` block, Minari's spaces) or its arrays give it. Exit status: 0 every applicable property
+holds, 1 some transitions violate one (a summary of all of them is printed), 2 the file cannot be
+read, holds no transitions, or the options are invalid.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from rollcheck.properties.rollout.readers.source import DEFAULT_MAX_BYTES
 from rollcheck.spec.contract import Contract
 from rollcheck.spec.errors import ArgumentError
 from rollcheck.spec.shape import Shape
@@ -60,39 +66,57 @@ def _ranges(indices: "list[int]", limit: int = 200) -> str:
     return ", ".join(spans)
 
 
+def _stem(path: str) -> str:
+    return "rollout-stdin" if path == "-" else f"rollout-{Path(path).stem or Path(path).name or 'dataset'}"
+
+
 def run(args: argparse.Namespace) -> int:
     from rollcheck.properties.rollout.recorded import validate_rollout_file
+    from rollcheck.properties.rollout.recorded_spaces import ActionSpace
 
     try:
-        shape = parse_obs_shape(args.obs_shape)
+        shape = parse_obs_shape(args.obs_shape) if args.obs_shape is not None else None
         contract = Contract(check_obs_finite=not args.no_obs_finite,
                             check_reward_finite=not args.no_reward_finite,
                             obs_range=tuple(args.obs_range) if args.obs_range else None,
                             reward_range=tuple(args.reward_range) if args.reward_range else None,
                             require_exclusive_done_flags=args.exclusive_done_flags)
-        if args.n_actions <= 0:
+        if args.n_actions is not None and args.n_actions <= 0:
             raise ArgumentError(f"--n-actions {args.n_actions} should be a positive int")
+        if args.n_actions is not None and args.box_actions:
+            raise ArgumentError("--n-actions (Discrete) and --box-actions (Box) exclude each other")
         if args.show < 0:
             raise ArgumentError(f"--show {args.show} should be at least 0")
-        report = validate_rollout_file(args.file, shape, args.n_actions, contract)
+        if args.max_bytes <= 0:
+            raise ArgumentError(f"--max-bytes {args.max_bytes} should be a positive number of bytes")
+        if args.max_findings <= 0:
+            raise ArgumentError(f"--max-findings {args.max_findings} should be at least 1")
+        space = ActionSpace.box(args.box_actions[0], args.box_actions[1], ()) if args.box_actions else None
+        report = validate_rollout_file(args.file, shape, args.n_actions, contract, action_space=space,
+                                       max_bytes=args.max_bytes, max_findings=args.max_findings)
     except ArgumentError as exc:
         print(f"rollcheck rollout: ArgumentError: {exc}", file=sys.stderr)
         return 2
     if args.report_dir:
-        paths = report.write(args.report_dir, f"rollout-{Path(args.file).stem}")
+        paths = report.write(args.report_dir, _stem(args.file))
         print(f"report: {', '.join(str(p) for p in paths.values())}")
     if report.error:
         print(f"rollcheck rollout: {args.file}: {report.error}", file=sys.stderr)
         return 2
     meta = report.meta
+    skipped = [r for r in report.results if r.status == "skipped"]
     if report.ok:
-        print(f"OK {args.file}: all {meta['transitions']} transitions satisfy the contract "
-              f"(obs_shape {shape.pretty()}, n_actions {args.n_actions}; {report.duration_s * 1e3:.0f} ms)")
+        print(f"OK {args.file}: all {meta['transitions']} transitions satisfy the contract and hold "
+              f"{len(report.results) - len(skipped)} properties ({meta['format']}, obs_shape {meta['obs_shape']}, "
+              f"{meta['action_space']}; {len(skipped)} not applicable; {report.duration_s * 1e3:.0f} ms)")
         return 0
-    print(f"FAIL {args.file}: {meta['bad_transitions']} of {meta['transitions']} transitions violate the "
-          f"contract ({meta['violations']} violations; {report.duration_s * 1e3:.0f} ms)")
+    counts = meta.get("violations_by_property", {})
+    print(f"FAIL {args.file}: {meta['bad_transitions']} of {meta['transitions']} transitions are bad "
+          f"({meta['format']}; {report.duration_s * 1e3:.0f} ms)")
     for r in report.failed:
-        print(f"  {r.id} ({r.lean}): {len(r.findings)} violation(s)")
+        n = counts.get(r.id, len(r.findings))
+        listed = "" if n == len(r.findings) else f", first {len(r.findings)} listed"
+        print(f"  {r.id} ({r.lean}): {n} bad transition(s){listed}")
     indices = meta.get("bad_transition_indices", [])
     if indices:
         more = meta["bad_transitions"] - len(indices)
@@ -110,11 +134,18 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p = subparsers.add_parser(
         "rollout", help="validate a recorded rollout file (interchange JSON or .npz) against the contract",
         description=__doc__.split("\n\n")[0])
-    p.add_argument("file", metavar="FILE", help="rollout file: interchange JSON or .npz "
-                   "(arrays obs, actions, rewards, terminated, truncated, next_obs)")
-    p.add_argument("--obs-shape", nargs="*", required=True, metavar="DIM",
-                   help="observation shape, e.g. --obs-shape 4 or --obs-shape 2,3; none for a scalar")
-    p.add_argument("--n-actions", type=int, required=True, help="number of discrete actions")
+    p.add_argument("file", metavar="PATH", help="interchange JSON, .npz (rollcheck, interchange or D4RL names), "
+                   "D4RL-style HDF5, a Minari dataset folder or id, or - for standard input")
+    p.add_argument("--obs-shape", nargs="*", default=None, metavar="DIM",
+                   help="observation shape, e.g. --obs-shape 4 or --obs-shape 2,3; none for a scalar "
+                   "(default: as the file declares or stores it)")
+    p.add_argument("--n-actions", type=int, default=None, help="number of discrete actions (Discrete)")
+    p.add_argument("--box-actions", nargs=2, type=float, metavar=("LO", "HI"),
+                   help="continuous actions in a Box [LO, HI] of the file's action shape")
+    p.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES,
+                   help=f"refuse to read more than this many bytes (file or decompressed; default {DEFAULT_MAX_BYTES})")
+    p.add_argument("--max-findings", type=int, default=100,
+                   help="findings listed per property (counts stay exact; default 100)")
     p.add_argument("--obs-range", nargs=2, type=float, metavar=("LO", "HI"),
                    help="closed interval every observation entry must lie in")
     p.add_argument("--reward-range", nargs=2, type=float, metavar=("LO", "HI"),

@@ -33,7 +33,7 @@ def test_violations_exit_1_and_every_bad_transition_is_listed(tmp_path, capsys):
                  "--report-dir", str(tmp_path / "rep")])
     out = capsys.readouterr().out
     assert code == 1
-    assert "3 of 5 transitions violate" in out and "bad transitions: 1-2, 4" in out
+    assert "3 of 5 transitions are bad" in out and "recorded.reward_contract" in out and "bad transitions: 1-2, 4" in out
     assert 'transition 4, field "reward": reward out of range' in out
     saved = json.loads((tmp_path / "rep" / "rollout-b.json").read_text())
     assert saved["exit_code"] == 1
@@ -44,7 +44,9 @@ def test_contract_options_are_applied(tmp_path, capsys):
     obs = np.zeros((3, 2))
     obs[1, 1] = np.nan
     te = np.array([False, True, False])
-    path = _write_npz(tmp_path / "c.npz", n=3, obs=obs, terminated=te, truncated=te)
+    next_obs = np.zeros((3, 2))
+    next_obs[0] = obs[1]  # the chain holds (row 1 ends its episode)
+    path = _write_npz(tmp_path / "c.npz", n=3, obs=obs, next_obs=next_obs, terminated=te, truncated=te)
     assert main(["rollout", path, "--obs-shape", "2", "--n-actions", "1"]) == 1
     assert main(["rollout", path, "--obs-shape", "2", "--n-actions", "1", "--no-obs-finite"]) == 0
     assert main(["rollout", path, "--obs-shape", "2", "--n-actions", "1", "--no-obs-finite",

@@ -4,13 +4,13 @@ transition; ``.npz`` files are read without pickle and every bad transition is r
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from rollcheck.properties.rollout.recorded import (RECORDED_PROPERTIES, RolloutFileError, json_rollout_violations,
-                                           load_npz_columns, npz_rollout_violations, validate_rollout_file)
+from rollcheck.properties.rollout.recorded import RECORDED_PROPERTIES, validate_rollout_file
 from rollcheck.spec import Contract, ContractViolation, parse_rollout_text, transition_violations
 
 leaves = st.one_of(
@@ -62,26 +62,49 @@ def _oracle(text, dims, n_actions, contract):
             for v in r.violations]
 
 
+_CONTRACT_PROPERTIES = {"recorded.transition_schema", "recorded.action_in_range", "recorded.done_flags",
+                        "recorded.reward_contract", "recorded.observation_contract",
+                        "recorded.next_observation_contract"}
+
+
 @given(documents(), st.integers(1, 3), contracts)
-def test_json_fast_path_equals_spec_parser(doc, n_actions, contract):
+def test_json_fast_path_equals_spec_parser(tmp_path_factory, doc, n_actions, contract):
     dims, text = doc
-    n, fast = json_rollout_violations(text, list(dims), n_actions, contract)
+    path = tmp_path_factory.mktemp("j") / "r.json"
+    path.write_text(text)
+    report = validate_rollout_file(path, list(dims), n_actions, contract, max_findings=10 ** 6)
     slow = _oracle(text, dims, n_actions, contract)
-    assert n == len(json.loads(text)["transitions"])
-    assert [str(v) for v in fast] == [str(v) for v in slow]
+    n = len(json.loads(text)["transitions"])
+    if n == 0:
+        assert report.exit_code == 2 and "no transitions" in report.error
+        return
+    assert report.meta["transitions"] == n
+    fast = sorted((f.step, f.context["spec"]) for r in report.results if r.id in _CONTRACT_PROPERTIES
+                  for f in r.findings)
+    assert fast == sorted((v.index, str(v)) for v in slow)
+    assert report.meta["bad_transitions"] >= len({v.index for v in slow})
 
 
 def _cols(n=6, obs_dim=3):
+    """A clean chain: next_obs[t] == obs[t+1]; one episode, unfinished at the end of the file."""
     rng = np.random.default_rng(1)
-    return {"obs": rng.normal(size=(n, obs_dim)).astype(np.float32), "actions": rng.integers(0, 2, n),
+    states = rng.normal(size=(n + 1, obs_dim))
+    return {"obs": states[:-1].astype(np.float32).astype(np.float64), "actions": rng.integers(0, 2, n),
             "rewards": np.ones(n), "terminated": np.zeros(n, bool), "truncated": np.zeros(n, bool),
-            "next_obs": rng.normal(size=(n, obs_dim))}
+            "next_obs": np.concatenate([states[1:-1].astype(np.float32), states[-1:]]).astype(np.float64)}
+
+
+def _contract_findings(report):
+    return sorted((f.step, f.context["spec"]) for r in report.results if r.id in _CONTRACT_PROPERTIES
+                  for f in r.findings if "spec" in f.context)
 
 
 def test_npz_every_bad_transition_is_reported(tmp_path):
     cols = _cols(8)
     cols["obs"][1, 0] = np.inf
+    cols["next_obs"][0, 0] = np.inf  # keeps the chain
     cols["next_obs"][6, 2] = np.nan
+    cols["obs"][7, 2] = np.nan
     cols["actions"][4] = 7
     cols["rewards"][6] = -np.inf
     cols["terminated"][5] = cols["truncated"][5] = True
@@ -90,52 +113,63 @@ def test_npz_every_bad_transition_is_reported(tmp_path):
     contract = Contract(require_exclusive_done_flags=True)
     report = validate_rollout_file(path, [3], 2, contract)
     assert report.exit_code == 1
-    assert report.meta["bad_transition_indices"] == [1, 4, 5, 6]
+    assert report.meta["bad_transition_indices"] == [0, 1, 4, 5, 6, 7]
     steps = {r.id: [f.step for f in r.findings] for r in report.results}
-    assert steps["recorded.observation_contract"] == [1]
-    assert steps["recorded.next_observation_contract"] == [6]
+    assert steps["recorded.observation_contract"] == [1, 7]
+    assert steps["recorded.next_observation_contract"] == [0, 6]
     assert steps["recorded.action_in_range"] == [4]
     assert steps["recorded.done_flags"] == [5]
     assert steps["recorded.reward_contract"] == [6]
+    assert steps["recorded.next_obs_chain"] == []
     assert set(steps) == set(RECORDED_PROPERTIES.ids)
-    # the same words as the spec, row by row
+    # the same words as the spec, row by row, and each finding names episode and step
     expected = sorted((i, str(v.at(i))) for i in range(8) for v in transition_violations(
         contract, cols["obs"][i], cols["next_obs"][i], cols["actions"][i], cols["rewards"][i],
         cols["terminated"][i], cols["truncated"][i], obs_shape=[3], n_actions=2))
-    got = sorted((f.step, f.message) for r in report.results for f in r.findings)
-    assert got == expected
-    first = report.result("recorded.action_in_range").findings[0]
-    assert "np.load" in first.reproducer and "allow_pickle=False" in first.reproducer
-
+    assert _contract_findings(report) == expected
+    flags = report.result("recorded.done_flags").findings[0]
+    assert flags.message.startswith("episode 0, step 5: ") and flags.context["episode"] == 0
+    obs7 = report.result("recorded.observation_contract").findings[1]
+    assert obs7.message.startswith("episode 1, step 1: ")  # the episode after the done at 5 (6 is its step 0)
+    assert report.meta["final_episode_unfinished"] is True
 
 
 def test_npz_longdouble_columns_are_judged_as_the_spec_converts_them(tmp_path):
     # A longdouble beyond float64 is finite in its own dtype but inf after the spec's float(x).
     cols = _cols(4)
     cols["obs"] = cols["obs"].astype(np.longdouble)
+    cols["next_obs"] = cols["next_obs"].astype(np.longdouble)
     cols["rewards"] = cols["rewards"].astype(np.longdouble)
     cols["obs"][1, 0] = np.longdouble("1e400")
+    cols["next_obs"][0, 0] = np.longdouble("1e400")
     cols["rewards"][2] = -np.longdouble("1e400")
     path = tmp_path / "r.npz"
     np.savez(path, **cols)
     with np.errstate(over="ignore"):
-        column_violations, rows = npz_rollout_violations(load_npz_columns(path), [3], 2, Contract())
-        expected = [str(v.at(i)) for i in range(4) for v in transition_violations(
+        report = validate_rollout_file(path, [3], 2)
+        expected = sorted((i, str(v.at(i))) for i in range(4) for v in transition_violations(
             Contract(), cols["obs"][i], cols["next_obs"][i], cols["actions"][i], cols["rewards"][i],
-            cols["terminated"][i], cols["truncated"][i], obs_shape=[3], n_actions=2)]
-    assert column_violations == []
-    assert [v.index for v in rows] == [1, 2] and [str(v) for v in rows] == expected
+            cols["terminated"][i], cols["truncated"][i], obs_shape=[3], n_actions=2))
+    assert report.meta["bad_transition_indices"] == [0, 1, 2]
+    assert _contract_findings(report) == expected
+
+
+def _json_doc(cols, n):
+    return {"transitions": [{"obs": cols["obs"][i].tolist(), "action": int(cols["actions"][i]), "reward": 1.0,
+                             "terminated": False, "truncated": i == n - 1, "next_obs": cols["next_obs"][i].tolist()}
+                            for i in range(n)]}
+
 
 def test_clean_npz_and_clean_json_pass(tmp_path):
     cols = _cols()
     np.savez(tmp_path / "ok.npz", **cols)
-    assert validate_rollout_file(tmp_path / "ok.npz", [3], 2).exit_code == 0
-    doc = {"transitions": [{"obs": cols["obs"][i].tolist(), "action": int(cols["actions"][i]), "reward": 1.0,
-                            "terminated": False, "truncated": i == 5, "next_obs": cols["next_obs"][i].tolist()}
-                           for i in range(6)]}
-    (tmp_path / "ok.json").write_text(json.dumps(doc))
+    report = validate_rollout_file(tmp_path / "ok.npz", [3], 2)
+    assert report.exit_code == 0, report.to_markdown()
+    assert report.result("recorded.next_obs_chain").status == "passed"
+    (tmp_path / "ok.json").write_text(json.dumps(_json_doc(cols, 6)))
     report = validate_rollout_file(tmp_path / "ok.json", [3], 2)
     assert report.exit_code == 0 and report.meta["format"] == "json" and report.meta["transitions"] == 6
+    assert report.meta["final_episode_unfinished"] is False and report.meta["episodes_ended"] == 1
 
 
 def test_json_with_nan_token_names_the_transition(tmp_path):
@@ -154,16 +188,16 @@ def test_npz_object_arrays_are_refused_without_unpickling(tmp_path):
     cols = _cols()
     cols["obs"] = np.array([object()] * 6)
     np.savez(tmp_path / "o.npz", **cols)  # savez pickles object arrays; we never unpickle them
-    with pytest.raises(RolloutFileError, match=r"array 'obs' .* object array"):
-        load_npz_columns(tmp_path / "o.npz")
     report = validate_rollout_file(tmp_path / "o.npz", [3], 2)
-    assert report.exit_code == 2 and "allow_pickle=False" in report.error
+    assert report.exit_code == 2 and "array 'obs' is an object array" in report.error
+    assert "allow_pickle=False" in report.error
 
 
 @pytest.mark.parametrize("mutate, match", [
-    (lambda c: c.pop("next_obs"), r"missing array\(s\) \['next_obs'\]"),
+    (lambda c: c.pop("next_obs"), r"closest is 'rollcheck', missing array\(s\) \['next_obs'\]"),
     (lambda c: c.update(rewards=np.ones(5)), "different lengths"),
-    (lambda c: c.update(actions=np.zeros((6, 1), int)), r"'actions' has shape \[6, 1\]"),
+    (lambda c: c.update(actions=np.zeros((6, 1), int)), r"actions have row shape \[1\]"),
+    (lambda c: c.update(rewards=np.ones((6, 2))), r"'rewards' has shape \[6, 2\]"),
 ])
 def test_npz_unreadable_layouts_are_errors(tmp_path, mutate, match):
     cols = _cols()
@@ -171,7 +205,7 @@ def test_npz_unreadable_layouts_are_errors(tmp_path, mutate, match):
     np.savez(tmp_path / "x.npz", **cols)
     report = validate_rollout_file(tmp_path / "x.npz", [3], 2)
     assert report.exit_code == 2
-    assert __import__("re").search(match, report.error), report.error
+    assert re.search(match, report.error), report.error
 
 
 def test_unreadable_json_is_an_error(tmp_path):
@@ -188,10 +222,13 @@ def test_npz_column_of_a_refused_dtype_is_reported_once_and_other_rows_still_che
     cols["terminated"] = np.zeros(6, np.int8)
     cols["obs"] = np.zeros((6, 2))  # wrong row shape for obs_shape [3]
     cols["actions"][2] = 9
-    column, rows = npz_rollout_violations(cols, [3], 2)
-    assert [v.field for v in column] == ["obs", "terminated"]
-    assert "every one of the 6 transitions" in column[0].message and "does not match" in column[0].message
-    assert [(v.index, v.field) for v in rows] == [(2, "action")]
     np.savez(tmp_path / "c.npz", **cols)
     report = validate_rollout_file(tmp_path / "c.npz", [3], 2)
     assert report.exit_code == 1 and report.meta["bad_transitions"] == 6
+    (obs,) = report.result("recorded.observation_contract").findings
+    assert "every one of the 6 transitions" in obs.message and "does not match" in obs.message
+    assert obs.context["column"] is True
+    (flags,) = report.result("recorded.done_flags").findings
+    assert "column `terminated` has dtype int8" in flags.message
+    assert [f.step for f in report.result("recorded.action_in_range").findings] == [2]
+    assert report.meta["violations_by_property"]["recorded.observation_contract"] == 6

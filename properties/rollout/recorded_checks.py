@@ -1,0 +1,496 @@
+"""The properties of a recorded rollout, checked in one streaming pass over its chunks.
+
+Mirrors TorchLean's ``Boundary.Core.checkTransitionFin`` (each field of each transition, through
+the one contract judge :mod:`rollcheck.impl.fast_checks`) and adds what a dataset must also
+satisfy to be a rollout at all: the chain ``next_obs[t] == obs[t+1]`` inside an episode, episodes
+that end with a ``terminated`` or ``truncated`` step, flags that are exactly booleans (exactly
+0/1 where a format stores numbers), observations and actions inside their declared spaces, and
+(Minari) bookkeeping that agrees with the arrays.
+
+Each property is a :class:`~rollcheck.properties.core.property.Property` whose ``check`` is
+called once per chunk as ``check(run, chunk)``; :class:`StreamRun` holds what crosses chunk
+boundaries (the last row, the episode counters). Invariants enforced:
+
+- **exact counts, capped lists.** ``run.count[pid]`` is the exact number of bad transitions of
+  each property; at most ``cap`` findings are kept (worded by the spec, naming episode and step),
+  so an all-bad file gives a small report;
+- **no placeholders.** Nothing is ever allocated from a user-supplied shape: a column the judge
+  refuses wholesale (a dtype or row shape the contract rejects) is detected by judging one row of
+  the column's *own* dtype and row shape, and reported once for the column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from rollcheck.impl.fast_checks import action_bad_mask, done_flags_bad_mask, observation_bad_mask, reward_bad_mask
+from rollcheck.spec.contract import Contract, transition_violations
+from rollcheck.spec.errors import Violation
+from rollcheck.spec.shape import Shape
+
+from rollcheck.properties.core.property import Property, PropertySet
+from rollcheck.properties.core.report import Finding
+from rollcheck.properties.rollout.readers.chunk import Chunk, RecordedData
+from rollcheck.properties.rollout.recorded_spaces import ActionSpace, ObservationBox
+
+__all__ = ["DEFAULT_CAP", "RECORDED_PROPERTIES", "StreamRun", "check_stream"]
+
+DEFAULT_CAP = 100
+
+# spec field names (``transition_violations`` and ``parse_transition_json``) per contract property
+_FIELDS = {
+    "recorded.transition_schema": ("transition",),
+    "recorded.action_in_range": ("action", "actions"),
+    "recorded.done_flags": ("terminated", "truncated"),
+    "recorded.reward_contract": ("reward", "rewards"),
+    "recorded.observation_contract": ("obs", "observation"),
+    "recorded.next_observation_contract": ("next_obs", "next_observation"),
+}
+_KNOWN = {f for fields in _FIELDS.values() for f in fields}
+
+
+def _property_of(v: Violation) -> str:
+    for pid, fields in _FIELDS.items():
+        if v.field in fields:
+            return pid
+    return "recorded.transition_schema"
+
+
+@dataclass
+class StreamRun:
+    """What one pass over a recording accumulates (see the module docstring)."""
+
+    data: RecordedData
+    contract: Contract
+    shape: Shape
+    actions: ActionSpace
+    obs_space: "ObservationBox | None" = None
+    cap: int = DEFAULT_CAP
+    count: dict = field(default_factory=dict)
+    findings: dict = field(default_factory=dict)
+    bad_rows: set = field(default_factory=set)
+    bad_rows_count: int = 0
+    episodes_ended: int = 0
+    # carried across chunks (flat formats): the last row and the episode counters
+    last_next_obs: Any = None
+    last_done: bool = True
+    last_index: int = -1
+    episode: int = 0
+    step: int = 0
+    # per chunk
+    te: Any = None
+    tr: Any = None
+    done: Any = None
+    _ep: Any = None
+    _st: Any = None
+    _chunk: Any = None
+
+    def __post_init__(self) -> None:
+        for pid in RECORDED_PROPERTIES.ids:
+            self.count.setdefault(pid, 0)
+            self.findings.setdefault(pid, [])
+
+    # -- where a row is ----------------------------------------------------------------------
+    def where(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(episode, step)`` of chunk rows ``rows`` (computed for the chunk on first use)."""
+        if self._ep is None:
+            self._locate(self._chunk)
+        return self._ep[rows], self._st[rows]
+
+    def _locate(self, chunk: Chunk) -> None:
+        if chunk.episode is not None:
+            self._ep, self._st = chunk.episode, chunk.step
+            return
+        done = self.done
+        n = len(chunk)
+        ends_before = np.cumsum(done) - done
+        self._ep = self.episode + ends_before
+        starts = np.flatnonzero(done[:-1]) + 1
+        pos = np.arange(n)
+        k = np.searchsorted(starts, pos, side="right")
+        base = np.where(k > 0, starts[np.maximum(k - 1, 0)] if starts.size else 0, -self.step) if n else pos
+        self._st = pos - base
+
+    # -- recording ---------------------------------------------------------------------------
+    def add(self, pid: str, n_bad: int, make: "Any") -> None:
+        """Count ``n_bad`` bad transitions of ``pid``; ``make(room)`` yields up to ``room`` findings."""
+        self.count[pid] += n_bad
+        room = self.cap - len(self.findings[pid])
+        if n_bad and room > 0:
+            self.findings[pid].extend(list(make(room))[:room])
+
+    def mark_bad(self, index: "np.ndarray | list[int]") -> None:
+        """Rows known bad (the count is kept by :func:`check_stream` from the union of masks)."""
+        if len(self.bad_rows) < 1000:
+            self.bad_rows.update(np.asarray(index)[:1000].tolist())
+
+    def finding(self, index: int, episode: "int | None", step: "int | None", message: str, v: "Violation | None" = None,
+                **context: Any) -> Finding:
+        where = f"episode {episode}, step {step}: " if episode is not None else ""
+        ctx = {"transition": index, "episode": episode, "step_in_episode": step, **context}
+        if v is not None:
+            ctx.update(field=v.field, rule=v.rule, spec=str(v))
+        return Finding(message=where + message, step=index, expected=v.rule if v is not None else None,
+                       actual=v.value if v is not None else None, context=ctx)
+
+    # -- the chunk's flags -------------------------------------------------------------------
+    def begin(self, chunk: Chunk) -> None:
+        te, tr = chunk.terminated, chunk.truncated
+        if self.data.flags_numeric:  # judged exactly 0/1 by check_flags_exact; the judge sees booleans
+            te, tr = _as_flags(te), _as_flags(tr)
+        self.te, self.tr = te, tr
+        self.done = _as_flags(te) | _as_flags(tr)
+        self._chunk, self._ep, self._st = chunk, None, None
+
+    def end(self, chunk: Chunk) -> None:
+        self.episodes_ended += int(self.done.sum())
+        if chunk.next_obs is not None and len(chunk):
+            self.last_next_obs = chunk.next_obs[-1]
+        self.last_done = bool(self.done[-1]) if len(chunk) else self.last_done
+        self.last_index = int(chunk.index[-1]) if len(chunk) else self.last_index
+        if chunk.episode is None and len(chunk):
+            self.where(np.array([0]))
+            self.episode = int(self._ep[-1]) + int(self.done[-1])
+            self.step = 0 if self.done[-1] else int(self._st[-1]) + 1
+
+
+def _as_flags(col: np.ndarray) -> np.ndarray:
+    """Flags as booleans: a bool column as it is, a numeric one as ``!= 0`` (judged 0/1 elsewhere)."""
+    if col.dtype == np.bool_:
+        return col
+    with np.errstate(invalid="ignore"):
+        return np.asarray(col != 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# The contract, through the judge
+# ---------------------------------------------------------------------------------------------
+
+def _neutral_row(contract: Contract, pid: str, col: np.ndarray) -> np.ndarray:
+    """One row of ``col``'s own dtype and row shape whose value the contract accepts."""
+    if pid in ("recorded.observation_contract", "recorded.next_observation_contract"):
+        fill = contract.obs_range[0] if contract.obs_range else 0
+    elif pid == "recorded.reward_contract":
+        fill = contract.reward_range[0] if contract.reward_range else 0
+    else:
+        fill = 0
+    with np.errstate(all="ignore"):
+        return np.full((1, *col.shape[1:]), fill).astype(col.dtype)
+
+
+def _contract_masks(run: StreamRun, chunk: Chunk) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """``{pid: (mask, column)}`` of the judge's per-field verdicts on this chunk."""
+    c = run.contract
+    masks = {"recorded.observation_contract": (observation_bad_mask(c, chunk.obs, run.shape), chunk.obs),
+             "recorded.reward_contract": (reward_bad_mask(c, chunk.rewards), chunk.rewards)}
+    if chunk.next_obs is not None:
+        masks["recorded.next_observation_contract"] = (observation_bad_mask(c, chunk.next_obs, run.shape),
+                                                       chunk.next_obs)
+    masks["recorded.done_flags"] = (done_flags_bad_mask(c, run.te, run.tr), run.te)
+    if run.actions.n is not None:
+        masks["recorded.action_in_range"] = (action_bad_mask(run.actions.n, chunk.actions), chunk.actions)
+    return masks
+
+
+def _refused_column(run: StreamRun, pid: str, col: np.ndarray) -> bool:
+    probe = _neutral_row(run.contract, pid, col)
+    c = run.contract
+    if pid in ("recorded.observation_contract", "recorded.next_observation_contract"):
+        return bool(observation_bad_mask(c, probe, run.shape)[0])
+    if pid == "recorded.reward_contract":
+        return bool(reward_bad_mask(c, probe)[0])
+    if pid == "recorded.done_flags":
+        return bool(done_flags_bad_mask(c, probe, probe)[0])
+    return bool(action_bad_mask(run.actions.n, probe)[0])
+
+
+def _word(run: StreamRun, chunk: Chunk, i: int) -> list[Violation]:
+    """The spec's violations of chunk row ``i`` (JSON: the spec's parser on the file's row)."""
+    index = int(chunk.index[i])
+    if run.data.word_row is not None:
+        return run.data.word_row(index)
+    nxt = chunk.next_obs[i] if chunk.next_obs is not None else chunk.obs[i]
+    discrete = run.actions.n is not None
+    return [v.at(index) for v in transition_violations(
+        run.contract, chunk.obs[i], nxt, chunk.actions[i] if discrete else 0, chunk.rewards[i], run.te[i], run.tr[i],
+        obs_shape=run.shape, n_actions=run.actions.n if discrete else 1)]
+
+
+def check_contract(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
+    """Every field of every row through the one contract judge; the spec words the kept findings."""
+    any_bad = np.zeros(len(chunk), dtype=bool)
+    for pid, (mask, col) in _contract_masks(run, chunk).items():
+        n_bad = int(mask.sum())
+        if not n_bad:
+            continue
+        if n_bad == len(chunk) and _refused_column(run, pid, col):
+            if run.count[pid] == 0:  # the whole column, once
+                first = [v for v in _word(run, chunk, 0) if _property_of(v) == pid]
+                v = first[0] if first else None
+                name = run.data.names.get(_ROLE[pid], _ROLE[pid])
+                what = f"dtype {col.dtype}, row shape {list(col.shape[1:])}"
+                msg = (f"every one of the {run.data.n} transitions: {v.message if v else 'refused'} "
+                       f"(column `{name}` has {what})")
+                run.findings[pid].append(Finding(message=msg, step=None, expected=v.rule if v else None, actual=what,
+                                                 context={"field": name, "rule": v.rule if v else None,
+                                                          "column": True}))
+            run.count[pid] += n_bad
+            any_bad |= mask
+            continue
+        any_bad |= mask
+        rows = np.flatnonzero(mask)
+
+        def make(room: int, rows=rows, pid=pid):
+            for i in rows[:room].tolist():
+                ep, st = run.where(np.array([i]))
+                for v in _word(run, chunk, i):
+                    if _property_of(v) == pid:
+                        yield run.finding(v.index, int(ep[0]), int(st[0]), str(v), v)
+        run.add(pid, n_bad, make)
+    return any_bad
+
+
+_ROLE = {"recorded.observation_contract": "obs", "recorded.next_observation_contract": "next_obs",
+         "recorded.reward_contract": "rewards", "recorded.done_flags": "terminated",
+         "recorded.action_in_range": "actions"}
+
+
+def check_flags_exact(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
+    """Where the format stores flags as numbers (D4RL), each is exactly 0 or 1."""
+    if not run.data.flags_numeric:
+        return None
+    any_bad = np.zeros(len(chunk), dtype=bool)
+    for role, col in (("terminated", chunk.terminated), ("truncated", chunk.truncated)):
+        if col.dtype == np.bool_:
+            continue
+        with np.errstate(invalid="ignore"):
+            bad = ~((col == 0) | (col == 1))
+        n_bad = int(bad.sum())
+        if not n_bad:
+            continue
+        rows = np.flatnonzero(bad)
+        name = run.data.names.get(role, role)
+
+        def make(room: int, rows=rows, col=col, name=name):
+            for i in rows[:room].tolist():
+                ep, st = run.where(np.array([i]))
+                yield run.finding(int(chunk.index[i]), int(ep[0]), int(st[0]),
+                                  f"transition {int(chunk.index[i])}, field \"{name}\": {col[i]!r} is not exactly 0 or 1 "
+                                  "(a flag stored as a number must be 0 or 1)", field=name)
+        run.add("recorded.done_flags", n_bad, make)
+        any_bad |= bad
+    return any_bad
+
+
+def check_actions_in_space(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
+    """Box actions: every action has the space's shape and lies inside its bounds."""
+    if run.actions.n is not None:
+        return None
+    bad = run.actions.bad_mask(chunk.actions)
+    n_bad = int(bad.sum())
+    if not n_bad:
+        return None
+    rows = np.flatnonzero(bad)
+
+    def make(room: int):
+        for i in rows[:room].tolist():
+            ep, st = run.where(np.array([i]))
+            index = int(chunk.index[i])
+            yield run.finding(index, int(ep[0]), int(st[0]),
+                              f"transition {index}, field \"action\": {run.actions.describe(chunk.actions[i])}",
+                              field="action")
+    run.add("recorded.action_in_range", n_bad, make)
+    return bad
+
+
+def check_observation_space(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
+    """Observations (and next observations) inside the declared observation space's bounds."""
+    if run.obs_space is None:
+        return None
+    any_bad = np.zeros(len(chunk), dtype=bool)
+    for role, col in (("obs", chunk.obs), ("next_obs", chunk.next_obs)):
+        if col is None:
+            continue
+        bad = run.obs_space.bad_mask(col)
+        n_bad = int(bad.sum())
+        if not n_bad:
+            continue
+        rows = np.flatnonzero(bad)
+
+        def make(room: int, rows=rows, col=col, role=role):
+            for i in rows[:room].tolist():
+                ep, st = run.where(np.array([i]))
+                index = int(chunk.index[i])
+                yield run.finding(index, int(ep[0]), int(st[0]),
+                                  f"transition {index}, field \"{role}\": {run.obs_space.describe(col[i])}", field=role)
+        run.add("recorded.observation_in_space", n_bad, make)
+        any_bad |= bad
+    return any_bad
+
+
+# ---------------------------------------------------------------------------------------------
+# Chain and episodes
+# ---------------------------------------------------------------------------------------------
+
+def _rows_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per row: some entry differs (NaN equals NaN: the same recorded value in both places)."""
+    n = a.shape[0]
+    if a.shape[1:] != b.shape[1:]:
+        return np.ones(n, dtype=bool)
+    ne = (a != b).reshape(n, -1)
+    rows = ne.any(axis=1)
+    if rows.any() and a.dtype.kind == "f":
+        sub = np.flatnonzero(rows)
+        both_nan = (np.isnan(a[sub]) & np.isnan(b[sub])).reshape(len(sub), -1)
+        rows[sub] = (ne[sub] & ~both_nan).any(axis=1)
+    return rows
+
+
+def check_chain(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
+    """Within an episode, ``next_obs[t] == obs[t+1]`` (rows that follow each other in the file)."""
+    if chunk.next_obs is None or not len(chunk):
+        return None
+    n = len(chunk)
+    # pair (previous row, this row) for every row whose predecessor is the row just before it
+    if run.last_next_obs is not None and int(chunk.index[0]) == run.last_index + 1 and not run.last_done:
+        head_bad = _rows_differ(run.last_next_obs[None], chunk.obs[:1])
+    else:
+        head_bad = np.zeros(1, dtype=bool)
+    follows = (np.diff(chunk.index) == 1) & ~run.done[:-1]
+    inner = np.zeros(max(n - 1, 0), dtype=bool)
+    if n > 1:
+        inner = _rows_differ(chunk.next_obs[:-1], chunk.obs[1:]) & follows
+    n_bad = int(head_bad.sum()) + int(inner.sum())
+    if not n_bad:
+        return None
+    broken = np.flatnonzero(inner)  # row t whose next_obs is not obs[t+1]
+
+    def make(room: int):
+        if head_bad[0]:
+            yield run.finding(run.last_index, None, None,
+                              f"transition {run.last_index}: next_obs differs from obs of transition {run.last_index + 1}"
+                              " although neither terminated nor truncated ends the episode there (a broken chain, "
+                              "or a missing episode end)")
+        for t in broken[:room].tolist():
+            ep, st = run.where(np.array([t]))
+            index = int(chunk.index[t])
+            diff = _first_difference(chunk.next_obs[t], chunk.obs[t + 1])
+            yield run.finding(index, int(ep[0]), int(st[0]),
+                              f"transition {index}: next_obs differs from obs of transition {index + 1}{diff} although "
+                              "neither terminated nor truncated ends the episode there (a broken chain, or a missing "
+                              "episode end)")
+    run.add("recorded.next_obs_chain", n_bad, make)
+    if head_bad[0]:  # the previous chunk's last row
+        run.bad_rows_count += 1
+        run.mark_bad([run.last_index])
+    bad = np.zeros(n, dtype=bool)
+    bad[broken] = True
+    return bad
+
+
+def _first_difference(a: np.ndarray, b: np.ndarray) -> str:
+    fa, fb = np.asarray(a).reshape(-1), np.asarray(b).reshape(-1)
+    if fa.shape != fb.shape:
+        return f" (shapes {list(np.shape(a))} and {list(np.shape(b))})"
+    k = np.flatnonzero((fa != fb) & ~(np.isnan(fa) & np.isnan(fb)) if fa.dtype.kind == "f" else fa != fb)
+    if not k.size:
+        return ""
+    j = int(k[0])
+    return f" (entry {j}: {fa[j].item()!r} vs {fb[j].item()!r})"
+
+
+def check_episode_ends(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
+    """Explicit episodes (Minari): the last step, and only it, is terminated or truncated."""
+    if chunk.episode is None or not len(chunk) or run.data.format == "json":
+        return None
+    last = np.ones(len(chunk), dtype=bool)  # readers of explicit episodes yield whole episodes per chunk
+    last[:-1] = chunk.episode[1:] != chunk.episode[:-1]
+    early = run.done & ~last
+    missing = ~run.done & last
+    n_bad = int(early.sum()) + int(missing.sum())
+    if not n_bad:
+        return None
+    rows = np.flatnonzero(early | missing)
+
+    def make(room: int):
+        for i in rows[:room].tolist():
+            index = int(chunk.index[i])
+            ep, st = int(chunk.episode[i]), int(chunk.step[i])
+            if missing[i]:
+                msg = (f"transition {index}: the episode's last step is neither terminated nor truncated "
+                       "(a missing episode end)")
+            else:
+                msg = f"transition {index}: terminated/truncated before the episode's last step"
+            yield run.finding(index, ep, st, msg)
+    run.add("recorded.episode_ends", n_bad, make)
+    return early | missing
+
+
+def _metadata(run: StreamRun, chunk: Chunk) -> None:
+    """Minari's bookkeeping is judged by the reader as it opens the dataset (``metadata_findings``,
+    reported by :func:`check_stream`); nothing to do per chunk."""
+    return None
+
+
+RECORDED_PROPERTIES = PropertySet([
+    Property("recorded.transition_schema", "Boundary.Json.parseTransitionJson",
+             "every transition is a JSON object naming each of the six fields once", check_contract),
+    Property("recorded.action_in_range", "Boundary.Core.checkAction",
+             "every action lies in the action space (an integer in [0, n_actions), or inside the Box)",
+             check_actions_in_space),
+    Property("recorded.done_flags", "Boundary.Core.checkDoneFlags",
+             "terminated and truncated are booleans, or exactly 0/1 where the format stores numbers "
+             "(exclusive when the contract says so)", check_flags_exact),
+    Property("recorded.reward_contract", "Boundary.Core.checkReward",
+             "every reward is a real number satisfying the contract", check_contract),
+    Property("recorded.observation_contract", "Boundary.Core.checkObservation",
+             "every observation has obs_shape and satisfies the contract", check_contract),
+    Property("recorded.next_observation_contract", "Boundary.Core.checkObservation",
+             "every next observation has obs_shape and satisfies the contract", check_contract),
+    Property("recorded.observation_in_space", "Gymnasium Space.contains",
+             "every observation lies inside the declared observation space", check_observation_space),
+    Property("recorded.next_obs_chain", "Transition.next_obs (one episode's trajectory)",
+             "within an episode, next_obs[t] == obs[t+1]", check_chain),
+    Property("recorded.episode_ends", "Boundary.Core.checkDoneFlags (episode boundaries)",
+             "every episode ends with exactly one terminated or truncated step, its last "
+             "(or is marked unfinished at the end of the file)", check_episode_ends),
+    Property("recorded.episode_metadata", "Minari EpisodeData",
+             "per-episode ids, lengths and step counts agree with the arrays", _metadata),
+])
+
+
+def check_stream(run: StreamRun) -> int:
+    """Run every per-chunk check over ``run.data``; the number of transitions seen."""
+    seen = 0
+    for chunk in run.data.chunks():
+        run.begin(chunk)
+        bad = check_contract(run, chunk)
+        for prop in RECORDED_PROPERTIES:
+            if prop.check is not check_contract:
+                mask = prop.check(run, chunk)
+                if mask is not None:
+                    bad |= mask
+        n_bad = int(bad.sum())
+        if n_bad:
+            run.bad_rows_count += n_bad
+            run.mark_bad(chunk.index[bad])
+        run.end(chunk)
+        seen += len(chunk)
+    for index, violations in run.data.schema_violations():
+        by: dict[str, list[Violation]] = {}
+        for v in violations:
+            by.setdefault(_property_of(v), []).append(v)
+        for pid, vs in by.items():
+            run.add(pid, 1, lambda room, vs=vs: (run.finding(v.index, None, None, str(v), v) for v in vs))
+        if violations:
+            run.bad_rows_count += 1
+            run.mark_bad([index])
+    for pid, items in run.data.metadata_findings.items():
+        run.add(pid, len(items), lambda room, items=items: (
+            run.finding(step, episode, None, message) if step is not None else
+            Finding(message=(f"episode {episode}: " if episode is not None else "") + message,
+                    context={"episode": episode}) for step, episode, message in items))
+    return seen
