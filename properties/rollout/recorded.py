@@ -206,10 +206,10 @@ def validate_rollout_file(path: "str | Path", obs_shape: "Shape | Iterable[int] 
         result = PropertyResult(prop.id, prop.lean, prop.statement, examples=1, steps=n,
                                 episodes=run.episodes_ended)
         reason = _skip_reason(prop.id, data, run.obs_space)
-        if reason is not None and not run.count[prop.id]:
-            result.status, result.skip_reason = "skipped", reason
         for f in run.findings[prop.id]:
             result.fail(f)
+        if reason is not None:
+            result.skip(reason)  # a failure stays a failure
         report.results.append(result)
     report.meta.update({"bad_transitions": run.bad_rows_count,
                         "violations_by_property": {pid: c for pid, c in run.count.items() if c},
