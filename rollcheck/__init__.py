@@ -66,6 +66,13 @@ _LAZY = {
     "session_machine": "rollcheck.properties.machines",
     "RecordingVecEnv": "rollcheck.properties.rollout.recording",
     "VecTrace": "rollcheck.properties.rollout.recording",
+    "SubEnvRecorder": "rollcheck.properties.rollout.recording",
+    "TorchPolicy": "rollcheck.properties.rollout.torch_policy",
+    "torchrl_arrays": "rollcheck.properties.rollout.torchrl",
+    "torchrl_policy": "rollcheck.properties.rollout.torchrl",
+    "validate_torchrl": "rollcheck.properties.rollout.torchrl",
+    "tianshou_arrays": "rollcheck.properties.rollout.tianshou",
+    "validate_tianshou": "rollcheck.properties.rollout.tianshou",
 }
 
 __all__ = sorted(_LAZY) + ["__version__", "strategies"]

@@ -16,12 +16,29 @@ wraps a ``gymnasium.vector.VectorEnv`` and keeps, for every ``step``, copies of
 :meth:`RecordingVecEnv.trace` stacks the steps into a frozen :class:`VecTrace` with ``(T, N, ...)``
 arrays, the ``trace=`` argument of :func:`rollcheck.properties.rollout.arrays.validate_arrays`.
 Copies are taken at once, so an env that reuses its buffers cannot rewrite history.
+
+:class:`SubEnvRecorder` records the same thing for *any* vector env — ``gymnasium.vector``,
+Stable-Baselines3's ``VecEnv`` (``DummyVecEnv``/``SubprocVecEnv``), TorchRL's
+``SerialEnv``/``ParallelEnv`` (around ``GymWrapper``), Tianshou's vector envs — by wrapping each
+*sub-environment* instead of the vector env: ``recorder.wrap(make_env, i)`` is a (picklable)
+factory whose env logs every ``reset`` and ``step`` it sees. The log is the env's own 5-tuple
+(``terminated`` and ``truncated`` as the env said them, the true next observation before any
+auto-reset), read below the library, so it is ground truth that no library info dict can bend.
+Each sub-env instance appends to its own file in the recorder's temporary directory, so sub-envs
+living in worker processes (``SubprocVecEnv``, ``ParallelEnv``, ``AsyncVectorEnv``) are recorded
+too; :meth:`SubEnvRecorder.take` assembles the steps not yet taken into a :class:`VecTrace`.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
+import shutil
+import tempfile
+import weakref
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
 import numpy as np
 
@@ -29,7 +46,7 @@ from rollcheck.impl.vector_autoreset import true_next_observations
 from rollcheck.impl.vector_rollout import TimeByEnvArrays
 from rollcheck.spec.errors import ArgumentError
 
-__all__ = ["RecordingVecEnv", "VecTrace"]
+__all__ = ["AUTORESET_MODES", "RecordingVecEnv", "SubEnvRecorder", "VecTrace"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,3 +130,172 @@ class RecordingVecEnv(_vector_wrapper_base()):  # type: ignore[misc]
             raise ArgumentError(f"no recorded steps in [{start}:{stop}] (recorded: {len(self._steps)})")
         cols = [np.stack(c) for c in zip(*steps)]
         return VecTrace(*cols)
+
+
+#: How the vector env resets a sub-env after a done: ``same_step`` (SB3, TorchRL, Tianshou,
+#: gymnasium's ``AutoresetMode.SAME_STEP``: the step that ends an episode also resets, one
+#: transition per vector step) or ``next_step`` (gymnasium's default: the next vector step only
+#: resets that sub-env; it is recorded as an ``autoreset_step`` row with action ``-1``, reward 0).
+AUTORESET_MODES = ("same_step", "next_step")
+
+_RESET, _STEP = 0, 1
+_instances = itertools.count()
+
+
+def _recording_wrapper_base() -> type:
+    import gymnasium
+
+    return gymnasium.Wrapper
+
+
+class _RecordingEnv(_recording_wrapper_base()):  # type: ignore[misc]
+    """A sub-env that appends each ``reset``/``step`` it sees to its own log file (npy records)."""
+
+    def __init__(self, env: Any, path: str) -> None:
+        super().__init__(env)
+        self._log = open(path, "ab")
+
+    def _write(self, *arrays: Any) -> None:
+        for a in arrays:
+            np.save(self._log, np.array(a, copy=True), allow_pickle=False)
+        self._log.flush()  # readable by the recorder at once, wherever this sub-env lives
+
+    def reset(self, **kwargs: Any):
+        obs, info = self.env.reset(**kwargs)
+        self._write(_RESET, obs)
+        return obs, info
+
+    def step(self, action: Any):
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        self._write(_STEP, action, obs, np.array([float(reward), bool(terminated), bool(truncated)]))
+        return obs, reward, terminated, truncated, info
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._log.close()
+
+
+def _make_recorded(make_env: Callable[[], Any], directory: str, index: int) -> Any:
+    """Module-level (so picklable for worker processes): ``make_env()`` wrapped to log to ``directory``."""
+    env = make_env()
+    path = os.path.join(directory, f"env{index}.{os.getpid()}.{next(_instances)}.npylog")
+    return _RecordingEnv(env, path)
+
+
+def _read_log(path: str) -> list[tuple]:
+    """The events of one sub-env instance: ``(RESET, obs)`` or ``(STEP, action, obs, reward, te, tr)``.
+
+    A record cut short (the sub-env is writing right now) ends the list.
+    """
+    events: list[tuple] = []
+    with open(path, "rb") as f:
+        while True:
+            try:
+                kind = int(np.load(f, allow_pickle=False))
+                if kind == _RESET:
+                    events.append((_RESET, np.load(f, allow_pickle=False)))
+                else:
+                    action, obs, rtt = (np.load(f, allow_pickle=False) for _ in range(3))
+                    events.append((_STEP, action, obs, float(rtt[0]), bool(rtt[1]), bool(rtt[2])))
+            except (EOFError, ValueError, OSError):  # end of file, or a record being written
+                return events
+
+
+class SubEnvRecorder:
+    """Records what each sub-environment of any vector env really did (see the module docstring).
+
+    ``recorder = SubEnvRecorder(num_envs)``; build the vector env from ``recorder.wrap(make_env, i)``
+    for ``i in range(num_envs)`` (sub-env ``i`` of the vector env must be made by factory ``i``);
+    after collecting, :meth:`take` returns the steps since the previous ``take`` as a ``(T, N)``
+    :class:`VecTrace`. ``close()`` (or the context manager, or garbage collection) deletes the logs.
+    If one index was instantiated more than once (a library building a throwaway env to read its
+    specs), the instance that took the most steps is the sub-env.
+    """
+
+    def __init__(self, num_envs: int, autoreset: str = "same_step") -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ArgumentError(f"num_envs={num_envs!r} should be a positive int")
+        if autoreset not in AUTORESET_MODES:
+            raise ArgumentError(f"autoreset={autoreset!r} should be one of {', '.join(AUTORESET_MODES)}")
+        self.num_envs = int(num_envs)
+        self.autoreset = autoreset
+        self.directory = tempfile.mkdtemp(prefix="rollcheck-subenv-")
+        self._taken = 0
+        self._finalizer = weakref.finalize(self, shutil.rmtree, self.directory, True)
+
+    def wrap(self, make_env: Callable[[], Any], index: int) -> Callable[[], Any]:
+        """A picklable factory making ``make_env()`` as recorded sub-env ``index``."""
+        if not callable(make_env):
+            raise ArgumentError(f"make_env={make_env!r:.80} should be a callable returning a gymnasium env")
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < self.num_envs:
+            raise ArgumentError(f"index={index!r} should be an int in [0, {self.num_envs})")
+        return partial(_make_recorded, make_env, self.directory, int(index))
+
+    def wrap_all(self, make_env: Callable[[], Any]) -> list[Callable[[], Any]]:
+        """``[wrap(make_env, i) for i in range(num_envs)]``."""
+        return [self.wrap(make_env, i) for i in range(self.num_envs)]
+
+    def steps_recorded(self) -> int:
+        """Vector steps recorded so far in every sub-env (the fewest over sub-envs)."""
+        return min(len(rows) for rows in self._columns())
+
+    def take(self, steps: "int | None" = None) -> VecTrace:
+        """The next ``steps`` vector steps not yet taken (all of them when ``None``) as a :class:`VecTrace`."""
+        columns = self._columns()
+        available = min(len(rows) for rows in columns) - self._taken
+        if available <= 0:
+            raise ArgumentError(f"no vector step recorded since the last take (steps per sub-env: "
+                                f"{[len(r) for r in columns]}, taken: {self._taken})")
+        if steps is None:
+            steps = available
+        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= available:
+            raise ArgumentError(f"steps={steps!r} should be an int in [1, {available}] (steps recorded and "
+                                f"not yet taken; per sub-env: {[len(r) - self._taken for r in columns]})")
+        start, stop = self._taken, self._taken + int(steps)
+        self._taken = stop
+        per_env = [rows[start:stop] for rows in columns]
+        cols = [np.stack([np.stack([per_env[i][t][k] for i in range(self.num_envs)]) for t in range(stop - start)])
+                for k in range(7)]
+        return VecTrace(*cols)
+
+    def _columns(self) -> list[list[tuple]]:
+        names = os.listdir(self.directory) if os.path.isdir(self.directory) else []
+        columns = []
+        for i in range(self.num_envs):
+            logs = [_read_log(os.path.join(self.directory, n)) for n in sorted(names)
+                    if n.startswith(f"env{i}.")]
+            if not logs:
+                raise ArgumentError(f"sub-env {i} was never made through recorder.wrap(make_env, {i})")
+            events = max(logs, key=lambda ev: sum(e[0] == _STEP for e in ev))
+            columns.append(self._rows(events))
+        return columns
+
+    def _rows(self, events: list[tuple]) -> list[tuple]:
+        """One ``(obs, action, reward, terminated, truncated, next_obs, autoreset_step)`` per vector step."""
+        rows: list[tuple] = []
+        obs = None
+        done = False
+        for event in events:
+            if event[0] == _RESET:
+                if self.autoreset == "next_step" and done and obs is not None:
+                    rows.append((obs, np.array(-1), 0.0, False, False, event[1], True))
+                obs, done = event[1], False
+                continue
+            _, action, next_obs, reward, terminated, truncated = event
+            if obs is None:
+                raise ArgumentError("a recorded sub-env was stepped before its first reset")
+            rows.append((obs, action, reward, terminated, truncated, next_obs, False))
+            obs, done = next_obs, terminated or truncated
+        return rows
+
+    def close(self) -> None:
+        """Delete the logs (the recorded envs should be closed first). Idempotent."""
+        self._finalizer()
+
+    def __enter__(self) -> "SubEnvRecorder":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
