@@ -1,17 +1,22 @@
 """The reference PPO rollout collector: every step contract-checked, every draw reproducible.
 
-Mirrors TorchLean's ``NN.Runtime.RL.PPO.Collect``:
+Mirrors TorchLean's ``NN.Runtime.RL.PPO.Collect`` (``NN/Runtime/RL/PPO/Collect.lean``,
+lean-dojo/TorchLean at commit 0f845313599795032960d487708c309e1fb2f40e; the older generations are
+in the README's "Versions" table and behind ``generation="seed_api"``):
 
-- :func:`collect_rollout_session_with` — ``collectRolloutFromCallbacks`` (the seed API);
-- :func:`collect_rollout_checked_session_with` — ``collectRolloutFromSession``;
-- :func:`collect_rollout_with` — ``collectRolloutFromGymnasium`` (the subprocess bridge).
+- :func:`collect_rollout_session_with` — ``collectRolloutSessionWith`` (the seed API), newer
+  ``collectRolloutFromCallbacks`` (alias :data:`collect_rollout_from_callbacks`);
+- :func:`collect_rollout_checked_session_with` — ``collectRolloutCheckedSessionWith``, newer
+  ``collectRolloutFromSession`` (aliases :data:`collect_rollout_from_session`, :data:`collect`);
+- :func:`collect_rollout_with` — ``collectRolloutWith``, newer ``collectRolloutFromGymnasium``
+  (the subprocess bridge; alias :data:`collect_rollout_from_gymnasium`).
 
 Per step ``t`` (in this order, read top to bottom in :func:`collect_rollout_session_with`)::
 
     obs            = cast_obs(observe(sess))
     logits         = predict_logits(obs)
-    (counter, a)   = sample_action_from_logits(rng_seed, counter, logits)
-    old_log_prob   = action_log_softmax(logits, a)
+    (counter, a)   = sample_action_from_logits(rng_seed, counter, logits)   # TorchLean's sampler, bit for bit
+    old_log_prob   = action_log_softmax(logits, a)   # generation="seed_api": action_log_probability
     value          = predict_value(obs)
     (tr, sess)     = step_checked(sess, a)
     next_value     = predict_value(cast_obs(tr.next_observation))   # before any auto-reset
@@ -39,11 +44,13 @@ import numpy as np
 
 from rollcheck.spec import (ContractViolation, ArgumentError, Rollout, Step, Transition, Violation,
                             action_log_softmax, as_shape, sample_action_from_logits)
-from rollcheck.spec.random_stream import MASK64
+from rollcheck.spec.policy_gradient import action_log_probability, finite_logits
 
 from .session import CheckedSession
 
-__all__ = ["collect_rollout_checked_session_with", "collect_rollout_session_with", "collect_rollout_with"]
+__all__ = ["GENERATIONS", "collect", "collect_rollout_checked_session_with", "collect_rollout_from_callbacks",
+           "collect_rollout_from_gymnasium", "collect_rollout_from_session", "collect_rollout_session_with",
+           "collect_rollout_with"]
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -52,10 +59,27 @@ def _positive_int(name: str, value: Any) -> int:
     return int(value)
 
 
-def _word(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= MASK64:
-        raise ArgumentError(f"{name}={value!r} should be an int in [0, 2**64)")
+def _nat(name: str, value: Any) -> int:
+    """A Lean ``Nat`` (any non-negative int; the sampler wraps it mod 2**64 as ``UInt64.ofNat``)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ArgumentError(f"{name}={value!r} should be a non-negative int (Lean Nat)")
     return int(value)
+
+
+GENERATIONS = ("callbacks", "seed_api")
+"""TorchLean collector generations whose recorded ``old_log_prob`` rollcheck can reproduce (README
+"Versions"): ``"callbacks"`` records ``actionLogSoftmax`` (``collectRolloutFromCallbacks`` at
+0f845313599795032960d487708c309e1fb2f40e); ``"seed_api"`` records the ε-clamped
+``actionLogProbability`` (``collectRolloutSessionWith`` at 411682f6c3d913e5cdbc27d4546b3ab7ac0e3e9c,
+and ``collectRolloutFromCallbacks`` at 4ec1f62bf8308e2dc7f4d73e64205e66270ccfd1)."""
+
+
+def _log_prob_rule(generation: Any) -> Callable[[Any, int], float]:
+    if generation == "callbacks":
+        return action_log_softmax
+    if generation == "seed_api":
+        return action_log_probability
+    raise ArgumentError(f"generation={generation!r} should be one of {list(GENERATIONS)}")
 
 
 def _real(value: Any, field: str) -> float:
@@ -114,27 +138,30 @@ def collect_rollout_session_with(start: Callable[[], Any], observe: Callable[[An
                                  rng_seed: int, rng_counter: int, *, horizon: int, n_actions: int,
                                  obs_shape: Any,
                                  on_transition: "Callable[[Transition], None] | None" = None,
+                                 generation: str = "callbacks",
                                  ) -> "tuple[Rollout, int]":
     """Collect exactly ``horizon`` checked PPO steps (Lean ``collectRolloutFromCallbacks``).
 
-    Returns ``(rollout, rng_counter + horizon)``. Raises ``ArgumentError`` for bad arguments and
-    lets the session's ``ContractViolation`` propagate (nothing unchecked is ever recorded).
+    Returns ``(rollout, rng_counter + horizon)``. ``rng_seed`` and ``rng_counter`` are any
+    non-negative ints (Lean ``Nat``s; the sampler wraps them mod 2**64). ``generation`` picks the
+    recorded ``old_log_prob`` (:data:`GENERATIONS`). Raises ``ArgumentError`` for bad arguments
+    and for non-finite logits (TorchLean would sample the last action), and lets the session's
+    ``ContractViolation`` propagate (nothing unchecked is ever recorded).
     """
     horizon = _positive_int("horizon", horizon)
     n_actions = _positive_int("n_actions", n_actions)
     shape = as_shape(obs_shape)
-    seed = _word("rng_seed", rng_seed)
-    counter = _word("rng_counter", rng_counter)
-    if counter + horizon > MASK64:
-        raise ArgumentError(f"rng_counter={counter} + horizon={horizon} overflows the 64-bit RNG stream")
+    seed = _nat("rng_seed", rng_seed)
+    counter = _nat("rng_counter", rng_counter)
+    log_prob = _log_prob_rule(generation)
 
     sess = start()                                                     # let mut sess ← start
     steps: list[Step] = []
     for _t in range(horizon):
         obs = _snapshot(cast_obs(observe(sess)))                       # obs := map castObservation (observe sess)
-        logits = predict_logits(obs)                                   # logits := predictLogits obs
+        logits = finite_logits(predict_logits(obs), f"step {_t}: logits")  # logits := predictLogits obs
         counter, a = sample_action_from_logits(seed, counter, logits)  # sampleActionFromLogits seed counter
-        old_log_prob = action_log_softmax(logits, a)                   # lp := actionLogSoftmax logits a
+        old_log_prob = log_prob(logits, a)                             # lp := actionLogSoftmax logits a
         value = predict_value(obs)                                     # v := predictValue obs
         tr, sess = step_checked(sess, a)                               # (tr, sess') ← stepChecked sess a
         if type(tr) is not Transition or tr.action != a:
@@ -154,6 +181,7 @@ def collect_rollout_checked_session_with(sess: CheckedSession, cast_obs: Callabl
                                          predict_value: Callable[[Any], Any], rng_seed: int, rng_counter: int,
                                          *, horizon: int,
                                          on_transition: "Callable[[Transition], None] | None" = None,
+                                         generation: str = "callbacks",
                                          ) -> "tuple[Rollout, int]":
     """Collect from a :class:`CheckedSession` (Lean ``collectRolloutFromSession``); the session stays open."""
     if not isinstance(sess, CheckedSession):
@@ -161,13 +189,14 @@ def collect_rollout_checked_session_with(sess: CheckedSession, cast_obs: Callabl
     return collect_rollout_session_with(sess.start, sess.observe, sess.step_checked, cast_obs, cast_reward,
                                         predict_logits, predict_value, rng_seed, rng_counter, horizon=horizon,
                                         n_actions=sess.n_actions, obs_shape=sess.obs_shape,
-                                        on_transition=on_transition)
+                                        on_transition=on_transition, generation=generation)
 
 
 def collect_rollout_with(cast_obs: Callable[[Any], Any], cast_reward: Callable[[float], Any], gym_client: Any,
                          predict_logits: Callable[[Any], Any], predict_value: Callable[[Any], Any],
                          rng_seed: int, rng_counter: int, reset_seed: int, *, horizon: int,
-                         on_transition: "Callable[[Transition], None] | None" = None) -> "tuple[Rollout, int]":
+                         on_transition: "Callable[[Transition], None] | None" = None,
+                         generation: str = "callbacks") -> "tuple[Rollout, int]":
     """Collect over the subprocess bridge (Lean ``collectRolloutFromGymnasium``).
 
     The first reset uses ``reset_seed``; episodes auto-reset on ``done``. The client's contract (if it
@@ -175,10 +204,19 @@ def collect_rollout_with(cast_obs: Callable[[Any], Any], cast_reward: Callable[[
     """
     from .bridge_client import bridge_session
 
-    reset_seed = _word("reset_seed", reset_seed)
+    reset_seed = _nat("reset_seed", reset_seed)
     contract = getattr(gym_client, "contract", None)
     kwargs = {} if contract is None else {"contract": contract}
     sess = bridge_session(gym_client, seed=reset_seed, reset_on_done=True, **kwargs)
     return collect_rollout_checked_session_with(sess, cast_obs, cast_reward, predict_logits, predict_value,
                                                 rng_seed, rng_counter, horizon=horizon,
-                                                on_transition=on_transition)
+                                                on_transition=on_transition, generation=generation)
+
+
+# TorchLean's newer names for the same three functions (README "Versions"): the callbacks API of
+# ``NN/Runtime/RL/PPO/Collect.lean`` at 4ec1f62bf830... and 0f8453135997..., and ``collect``, the
+# session-first name of the newest API. Each is the same function object, not a wrapper.
+collect_rollout_from_callbacks = collect_rollout_session_with
+collect_rollout_from_session = collect_rollout_checked_session_with
+collect_rollout_from_gymnasium = collect_rollout_with
+collect = collect_rollout_checked_session_with

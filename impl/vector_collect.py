@@ -69,10 +69,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rollcheck.spec import Contract, ContractViolation, ArgumentError, Shape, check_observation, transition_violations
-from rollcheck.spec.random_stream import MASK64
 
 from .fast_checks import batch_bad_mask, observation_bad_mask
-from .fast_sampler import (raise_bad_logits, rng_words, sample_actions_from_logits_batch, sample_rows, uniform_batch,
+from .fast_sampler import (raise_bad_logits, rng_nats, rng_words, sample_actions_from_logits_batch, sample_rows, uniform_batch,
                            uniform_u64)
 from .vector_autoreset import true_next_observations
 from .vector_rollout import VectorContractViolation, VectorRollout
@@ -180,10 +179,7 @@ def _check_arguments(vec_env: Any, rng_seeds: Any, rng_counters: Any, horizon: A
         raise ArgumentError(f"contract={contract!r:.80} should be a rollcheck.spec.Contract")
     n, shape, n_actions, mode = _vector_spaces(vec_env)
     seeds = rng_words("rng_seeds", rng_seeds, n)
-    ctr = rng_words("rng_counters", rng_counters, n)
-    for i, c in enumerate(ctr.tolist()):
-        if c + int(horizon) > MASK64:
-            raise ArgumentError(f"rng_counters[{i}]={c} + horizon={horizon} overflows the 64-bit RNG stream")
+    ctr = rng_words("rng_counters", rng_counters, n)  # Lean Nats, wrapped mod 2**64 as UInt64.ofNat does
     if reset_seeds is not None:
         reset_seeds = list(reset_seeds)
         if len(reset_seeds) != n:
@@ -312,7 +308,7 @@ def collect_rollout_vector_with(vec_env: Any, cast_obs: Callable[[np.ndarray], A
             obs64, obs_c, value = true64, next_c, next_value
     if same_step:
         valid_b[:] = True
-    counters = tuple(int(c) + T for c in ctr0.tolist())
+    counters = tuple(c + T for c in rng_nats("rng_counters", rng_counters, n))  # Nat arithmetic, unwrapped
     return _pack(buf, s, T, env_idx, n_actions), counters
 
 

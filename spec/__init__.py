@@ -1,5 +1,9 @@
 """rollcheck.spec — the executable specification of TorchLean's PPO rollout collection.
 
+Mirrors lean-dojo/TorchLean at commit 0f845313599795032960d487708c309e1fb2f40e (the newest stored
+``NN/Runtime/RL/PPO/Collect.lean``; older generations in the README's "Versions" table), bit for
+bit in float64 where TorchLean computes (the sampler stream, softmax sums, GAE, z-score).
+
 What TorchLean's Lean types guarantee, stated as small pure-Python values and functions:
 
 - :mod:`.shape` — ``Spec.Shape`` and the shape gate for tensors at the boundary;
@@ -9,9 +13,9 @@ What TorchLean's Lean types guarantee, stated as small pure-Python values and fu
 - :mod:`.transition` — ``Spec.RL.ObservedTransition`` (``Boundary.Transition``);
 - :mod:`.rollout` — ``PPO.Step`` and ``PPO.Rollout`` (``steps_size_eq_horizon``);
 - :mod:`.environment` — ``Spec.RL.Env``, ``SafeEnv`` and the rollout helpers;
-- :mod:`.random_stream` — the ``(seed, counter)`` uniform (SplitMix64);
-- :mod:`.policy_gradient` — softmax, log-softmax, the inverse-CDF sampler;
-- :mod:`.advantage` — GAE with Gymnasium's split flags, λ-returns, z-score;
+- :mod:`.random_stream` — ``Spec.Random``: ``keyOf``, ``sampleNat``, the ``(seed, counter)`` uniform;
+- :mod:`.policy_gradient` — softmax, log-softmax (clamped and not), the inverse-CDF sampler;
+- :mod:`.advantage` — GAE with Gymnasium's split flags, λ-returns, discounted returns, z-score;
 - :mod:`.sample` — ``Rollout.toActorCriticSample``;
 - :mod:`.boundary_json` — ``Boundary.Json``: the interchange file, strictly parsed.
 
@@ -34,9 +38,9 @@ from .environment import (Env, SafeEnv, SafePathReport, StepResult, check_action
 from .errors import ArgumentError, ContractViolation, RollcheckError, Violation
 from .gaussian import (GaussianStep, diag_gaussian_log_prob, gaussian_policy_step, sample_diag_gaussian,
                        squashed_log_prob, standard_normal)
-from .policy_gradient import (action_log_softmax, action_policy, sample_action_from_logits,
-                              sample_categorical)
-from .random_stream import random_bits, uniform
+from .policy_gradient import (action_log_probability, action_log_softmax, action_policy, action_probability,
+                              sample_action_from_logits, sample_categorical)
+from .random_stream import key_of, sample_nat, splitmix64, uniform, uniform_of_key
 from .rollout import Rollout, Step, steps_from_columns
 from .sample import ActorCriticSample, to_actor_critic_sample
 from .shape import Shape, as_shape, flatten_tensor, unflatten
@@ -51,13 +55,13 @@ __all__ = [
     "box_action_violations", "check_box_action", "clip_to_box", "diag_gaussian_log_prob", "gaussian_policy_step",
     "sample_diag_gaussian", "squashed_log_prob", "standard_normal", "ContractViolation", "Env", "ArgumentError", "Rollout",
     "SafeEnv", "SafePathReport", "Shape", "Step", "StepResult", "Transition", "Violation",
-    "action_log_softmax", "action_policy", "action_violations", "as_shape", "check_action",
+    "action_log_probability", "action_log_softmax", "action_policy", "action_probability", "action_violations", "as_shape", "check_action",
     "check_action_path_safe", "check_done_flags", "check_observation", "check_reward",
     "check_transition", "check_transition_fin", "contract_holds", "discounted_returns_done",
     "done_flags_holds", "done_flags_violations", "dumps_rollout", "evolve", "evolve_from",
     "flatten_tensor", "generalized_advantage_estimation", "is_finite_float", "load_rollout",
     "load_rollout_all", "normalize_zscore", "observation_holds", "observation_violations",
-    "parse_rollout_text", "parse_transition_json", "random_bits", "reset", "returns_from_advantages",
+    "parse_rollout_text", "parse_transition_json", "key_of", "sample_nat", "splitmix64", "uniform_of_key", "reset", "returns_from_advantages",
     "reward_holds", "reward_violations", "rollout", "rollout_from", "sample_action_from_logits",
     "sample_categorical", "states", "states_from", "step_gym", "steps_from_columns",
     "tensor_finite", "tensor_in_closed_interval", "to_actor_critic_sample", "transition_violations",

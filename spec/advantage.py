@@ -1,7 +1,12 @@
 """Generalized Advantage Estimation, λ-returns and z-score normalisation.
 
 Mirrors TorchLean's ``Runtime.RL.Core.generalizedAdvantageEstimationVec``,
-``returnsFromAdvantagesVec``, ``discountedReturnsVecDone`` and ``Spec.normalizeZscoreSpec``.
+``returnsFromAdvantagesVec``, ``discountedReturnsVecDone`` (``NN/Runtime/RL/Core.lean``, over
+``Spec.RL.continueMask``/``discountedBackup`` in ``NN/Spec/RL/Core.lean``) and
+``Spec.normalizeZscoreSpec`` (lean-dojo/TorchLean, read at commit
+0f845313599795032960d487708c309e1fb2f40e), bit for bit in float64: the same operations in the same
+order (``delta = (r + (gamma * mask) * nv) - v``, ``A = delta + ((gamma * lam) * mask) * A_next``,
+sums as left folds from ``0.0``).
 
 Bootstrapping with Gymnasium's split flags (the choice rollcheck makes, and why):
 
@@ -23,11 +28,11 @@ Estimation" (2015), https://arxiv.org/abs/1506.02438.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from .errors import ArgumentError
 
-__all__ = ["discounted_returns_done", "generalized_advantage_estimation", "normalize_zscore",
+__all__ = ["discounted_returns_done", "generalized_advantage_estimation", "generalized_advantages", "normalize_zscore",
            "returns_from_advantages"]
 
 
@@ -67,43 +72,53 @@ def returns_from_advantages(advantages: Sequence[float], values: Sequence[float]
 
 def discounted_returns_done(gamma: float, rewards: Sequence[float], dones: Sequence[bool],
                             bootstrap: float = 0.0) -> list[float]:
-    """``G_t = r_t + gamma * (1 - done_t) * G_{t+1}`` with ``G_T = bootstrap``."""
+    """``discountedReturnsVecDone``: ``G_t = r_t + (gamma * continueMask done_t) * G_{t+1}``, ``G_T = bootstrap``.
+
+    TorchLean *multiplies* by the continue mask (``discountedBackup``), it does not branch: an
+    infinite or NaN ``G_{t+1}`` after a ``done`` gives ``0 * inf = NaN``, as in Lean.
+    """
     n = _same_length(rewards=rewards, dones=dones)
+    gamma = float(gamma)
     out = [0.0] * n
-    g = bootstrap
+    g = float(bootstrap)
     for t in range(n - 1, -1, -1):
-        g = rewards[t] + (0.0 if dones[t] else gamma * g)
+        mask = 0.0 if dones[t] else 1.0
+        g = float(rewards[t]) + gamma * mask * g
         out[t] = g
     return out
 
 
 def normalize_zscore(xs: Sequence[float]) -> list[float]:
-    """Subtract the mean and divide by the population std (TorchLean ``normalizeZscoreSpec``).
+    """``Spec.normalizeZscoreSpec``, operation for operation in float64.
 
-    - a constant input (including a single value) maps to all zeros (mean-centred, nothing to scale);
-    - otherwise the result has mean 0 and population std 1 up to rounding, for *every* finite input:
-      the values are first scaled by a power of two (exact) and then by their largest deviation, so
-      neither ``sum(x)`` nor ``(x - mean)**2`` can overflow or underflow to a zero std;
-    - an input containing NaN or ±inf has no z-score: every output is NaN.
+    ``mean = foldl (+) 0 xs / n``; ``c_i = x_i - mean``; ``var = foldl (+) 0 (c_i * c_i) / n``;
+    ``std = sqrt var``; the result is ``c_i / std`` when ``std > 0`` and ``c`` otherwise (and the
+    empty input is returned as is). So a constant input whose mean rounds away from it (``[0.1] * 3``)
+    is divided by a tiny std and becomes ``[-1.0] * 3``, squares that overflow give ``std = inf`` and
+    zeros, and NaN or ±inf inputs propagate NaN: exactly TorchLean's values.
 
-    pre: len(xs) <= 4
     post: len(__return__) == len(xs)
-    post: not all(x == xs[0] for x in xs) or all(z == 0.0 for z in __return__)
     """
     n = len(xs)
     if n == 0:
         return []
-    if not all(math.isfinite(x) for x in xs):
-        return [math.nan] * n
-    if all(x == xs[0] for x in xs):
-        return [0.0] * n
-    k = math.frexp(max(abs(x) for x in xs))[1]
-    ys = [math.ldexp(x, -k) for x in xs]  # |y| < 1
-    mean = math.fsum(ys) / n
-    centred = [y - mean for y in ys]
-    spread = max(abs(c) for c in centred)
-    if spread == 0.0:  # unreachable for a non-constant input; kept so the division below is safe
-        return [0.0] * n
-    units = [c / spread for c in centred]  # |u| <= 1 and some |u| == 1, so the std is >= 1/sqrt(n)
-    std = math.sqrt(math.fsum(u * u for u in units) / n)
-    return [u / std for u in units]
+    count = float(n)
+    mean = _left_sum(float(x) for x in xs) / count
+    centred = [float(x) - mean for x in xs]
+    variance = _left_sum(c * c for c in centred) / count
+    std = math.sqrt(variance) if variance >= 0.0 else math.nan  # NaN stays NaN (Lean's Float.sqrt)
+    if std > 0.0:
+        return [c / std for c in centred]
+    return centred
+
+
+def _left_sum(xs: Iterable[float]) -> float:
+    """``Tensor.sumSpec``: a left fold of ``+`` from ``0.0``."""
+    total = 0.0
+    for x in xs:
+        total = total + x
+    return total
+
+
+# TorchLean's newer names (``Core.generalizedAdvantageEstimation`` at 4ec1f62bf830...): the same function.
+generalized_advantages = generalized_advantage_estimation

@@ -1,6 +1,7 @@
 """The rollout interchange file: strict parsing and validation of external transitions.
 
-Mirrors TorchLean's ``NN.Runtime.RL.Boundary.Json``: the schema
+Mirrors TorchLean's ``NN.Runtime.RL.Boundary.Json`` (``NN/Runtime/RL/Boundary/Json.lean``,
+lean-dojo/TorchLean at 411682f6c3d913e5cdbc27d4546b3ab7ac0e3e9c): the schema
 
     {"transitions": [{"obs": <nested arrays of obs_shape>, "action": <nat>, "reward": <float>,
                       "terminated": <bool>, "truncated": <bool>, "next_obs": <nested arrays>}, ...]}
@@ -20,7 +21,9 @@ would round it, rollcheck is stricter here on purpose). Each problem is a :class
 and the field; *all* problems of a transition are reported together.
 
 The parsing functions are pure (text in, values out); ``load_rollout``/``load_rollout_all`` add the
-single file read, which is this module's only I/O.
+single file read, which is this module's only I/O. Their ``torchlean=True`` mode answers as
+TorchLean itself would (first error per transition, TorchLean's wording, a NaN token refusing the
+whole file): :mod:`rollcheck.spec.torchlean_boundary`.
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ from .contract import Contract, checked_transition_value, transition_violations
 from .errors import ContractViolation, ArgumentError, Violation, format_value
 from .shape import Shape, as_shape, unflatten
 from .strict_json import DEFAULT_MAX_DEPTH, DuplicateKeyObject, InexactFloat, loads_strict
+from .torchlean_boundary import RULE as LEAN_RULE, TorchLeanFileError, lean_rollout_results
 from .transition import Transition
 
-__all__ = ["TRANSITION_FIELDS", "TransitionResult", "load_rollout", "load_rollout_all", "parse_document",
+__all__ = ["TRANSITION_FIELDS", "TorchLeanFileError", "TransitionResult", "load_rollout", "load_rollout_all",
+           "parse_document",
            "parse_rollout_text", "parse_transition_json", "transitions_to_json", "dumps_rollout"]
 
 TRANSITION_FIELDS = ("obs", "action", "reward", "terminated", "truncated", "next_obs")
@@ -199,15 +204,42 @@ def _read(path: "str | Path") -> str:
         raise _file_error("file", str(path), f"cannot read rollout file: {exc}") from None
 
 
+def _lean_results(path: "str | Path", obs_shape: Any, n_actions: int,
+                  contract: "Contract | None") -> list[TransitionResult]:
+    """TorchLean's ``loadRolloutAll`` (:mod:`rollcheck.spec.torchlean_boundary`), each error message
+    as a one-violation ``ContractViolation`` at its transition."""
+    out: list[TransitionResult] = []
+    for i, r in enumerate(lean_rollout_results(_read(path), obs_shape, n_actions, contract)):
+        out.append(ContractViolation([Violation("transition", None, LEAN_RULE, r, i)]) if isinstance(r, str) else r)
+    return out
+
+
 def load_rollout_all(path: "str | Path", obs_shape: "Shape | Iterable[int]", n_actions: int,
-                     contract: "Contract | None" = None) -> list[TransitionResult]:
-    """Load a rollout file; one result per transition (Lean ``loadRolloutAll``), never stopping early."""
+                     contract: "Contract | None" = None, *, torchlean: bool = False) -> list[TransitionResult]:
+    """Load a rollout file; one result per transition (Lean ``loadRolloutAll``), never stopping early.
+
+    ``torchlean=True`` answers as TorchLean would: its parse order, its first error per transition,
+    its wording, and a NaN/Infinity token refusing the whole file (:class:`TorchLeanFileError`).
+    """
+    if torchlean:
+        return _lean_results(path, obs_shape, n_actions, contract)
     return parse_rollout_text(_read(path), obs_shape, n_actions, contract)
 
 
 def load_rollout(path: "str | Path", obs_shape: "Shape | Iterable[int]", n_actions: int,
-                 contract: "Contract | None" = None) -> list[Transition]:
-    """Load a rollout file; raise the first bad transition's ``ContractViolation`` (Lean ``loadRollout``)."""
+                 contract: "Contract | None" = None, *, torchlean: bool = False) -> list[Transition]:
+    """Load a rollout file; raise the first bad transition's ``ContractViolation`` (Lean ``loadRollout``).
+
+    ``torchlean=True``: accept exactly what TorchLean's ``loadRollout`` accepts and raise its message
+    (see :func:`load_rollout_all`).
+    """
+    if torchlean:
+        accepted: list[Transition] = []
+        for r in _lean_results(path, obs_shape, n_actions, contract):
+            if isinstance(r, ContractViolation):
+                raise r
+            accepted.append(r)
+        return accepted
     if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0:
         raise ArgumentError(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
     shape = as_shape(obs_shape)

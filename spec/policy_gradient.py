@@ -1,16 +1,30 @@
-"""Categorical policies from logits: softmax, log-softmax and the inverse-CDF sampler.
+"""Categorical policies from logits: softmax, log-softmax and the inverse-CDF sampler, as TorchLean computes them.
 
-Mirrors TorchLean's ``NN.Runtime.RL.Algorithms.PolicyGradient``: ``actionPolicy`` (softmax),
-``actionLogSoftmax`` (the *unclamped* log-softmax that TorchLean records as ``oldLogProb``, so the
-PPO ratio starts at exactly 1), ``sampleCategorical`` and ``sampleActionFromLogits``.
+Mirrors TorchLean's ``NN/Runtime/RL/Algorithms/PolicyGradient.lean`` (``actionPolicy``,
+``actionProbability``, ``actionLogProbability``, ``actionLogSoftmax``, ``sampleCategorical``,
+``sampleActionFromLogits``) over ``Activation.maxVecSpec`` / ``maxShiftedExpVecSpec`` /
+``softmaxVecSpec`` / ``logSoftmaxVecSpec`` and ``Tensor.sumSpec`` (lean-dojo/TorchLean, read at
+commit 0f845313599795032960d487708c309e1fb2f40e), in Lean's ``Float`` (IEEE float64), operation
+for operation:
 
-Invariants enforced:
-- logits are a non-empty vector of finite reals (``Tensor α [nActions]`` with ``NeZero nActions``);
-- ``action_log_softmax`` is computed max-shifted with an exactly rounded sum (``math.fsum``), so it
-  is finite and accurate for logits up to ±1e300;
-- ``sample_categorical(seed, counter, probs)`` returns ``(counter + 1, a)`` where ``a`` is the
-  first index whose running sum exceeds ``uniform(seed, counter)``, or the last index if rounding
-  leaves the total at or below the draw (Lean's ``default``). No global RNG state is touched.
+    m      = foldl (fun acc x => max acc x) z[0] z[1:]     # Lean's max: if acc <= x then x else acc
+    e_i    = exp(z_i - m)
+    total  = foldl (+) 0.0 e                               # sumSpec: a left fold from 0 (not fsum)
+    p_i    = e_i / total                                   # actionPolicy (softmaxVecSpec)
+    logp_a = (z_a - m) - log(total)                        # actionLogSoftmax (logSoftmaxVecSpec)
+    clamped_a = min(1 - eps, max(eps, p_a)); log(clamped_a)  # actionLogProbability, eps = 1e-6
+    sampleCategorical seed counter p: u = uniform(seed, counter); cum = 0.0;
+        for k: cum = cum + p_k; if cum > u: return (counter + 1, k)
+        return (counter + 1, n - 1)                        # the ``default`` index
+
+Non-finite logits are computed as Lean computes them (no exception): a NaN or ``+inf`` logit makes
+every probability NaN, so ``cum > u`` never holds and the sampler returns the last action, with a
+NaN log-probability. The collectors refuse such logits before sampling (a deliberate deviation,
+README "Deviations"): a checker that silently recorded action ``n - 1`` with ``old_log_prob = nan``
+would hide the policy's bug. :func:`finite_logits` is that check.
+
+Invariants enforced: logits are a non-empty vector of reals (``Tensor Float [nActions]`` with
+``NeZero nActions``); actions are ``Fin nActions``; no global RNG state is touched.
 """
 
 from __future__ import annotations
@@ -21,12 +35,65 @@ from typing import Any, Sequence
 from .errors import ArgumentError
 from .random_stream import uniform
 
-__all__ = ["action_log_softmax", "action_policy", "as_logits", "categorical_index", "sample_action_from_logits",
-           "sample_categorical"]
+__all__ = ["DEFAULT_EPSILON", "action_log_probability", "action_log_softmax", "action_policy", "action_probability",
+           "as_logits", "categorical_index", "finite_logits", "lean_exp", "lean_log", "lean_max", "lean_min",
+           "lean_sum", "max_vec", "sample_action_from_logits", "sample_categorical"]
+
+DEFAULT_EPSILON = 1e-6  # ``Context.defaultEpsilon`` of TorchLean's ``Context Float`` instance
+
+
+def lean_max(a: float, b: float) -> float:
+    """Lean's ``max`` on ``Float`` (``maxOfLe``): ``if a <= b then b else a``."""
+    return b if a <= b else a
+
+
+def lean_min(a: float, b: float) -> float:
+    """Lean's ``min`` on ``Float`` (``minOfLe``): ``if a <= b then a else b``."""
+    return a if a <= b else b
+
+
+def lean_exp(x: float) -> float:
+    """``Float.exp`` (C ``exp``): overflows to ``inf`` instead of raising."""
+    try:
+        return math.exp(x)
+    except OverflowError:
+        return math.inf
+
+
+def lean_log(x: float) -> float:
+    """``Float.log`` (C ``log``): ``log 0 = -inf``, ``log`` of a negative number or NaN is NaN."""
+    if x > 0.0:
+        return math.log(x)
+    return -math.inf if x == 0.0 else math.nan
+
+
+def _lean_div(a: float, b: float) -> float:
+    """IEEE division as Lean's ``Float`` does it (``x / 0`` is ``±inf`` or NaN, never an exception)."""
+    if b != 0.0:
+        return a / b
+    if a == 0.0 or math.isnan(a):
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+def lean_sum(xs: Sequence[float]) -> float:
+    """``Tensor.sumSpec``: ``foldl (+) 0`` over the entries, left to right (each addition rounded)."""
+    total = 0.0
+    for x in xs:
+        total = total + x
+    return total
+
+
+def max_vec(zs: Sequence[float]) -> float:
+    """``Activation.maxVecSpec``: ``foldl max z[0] z[1:]`` with Lean's ``max``."""
+    m = zs[0]
+    for z in zs[1:]:
+        m = z if m <= z else m
+    return m
 
 
 def as_logits(logits: Any, field: str = "logits") -> list[float]:
-    """``logits`` (list, tuple or 1-D numpy array) as a list of finite floats; rejects the rest."""
+    """``logits`` (list, tuple or 1-D numpy array) as a non-empty list of floats (NaN and ±inf kept)."""
     if hasattr(logits, "tolist") and not isinstance(logits, (list, tuple)):
         shape = getattr(logits, "shape", None)
         if shape is not None and len(shape) != 1:
@@ -39,34 +106,63 @@ def as_logits(logits: Any, field: str = "logits") -> list[float]:
         if isinstance(x, bool) or not isinstance(x, (int, float)):
             raise ArgumentError(f"{field}[{i}]={x!r} is not a real number")
         try:
-            x = float(x)
+            out.append(float(x))
         except OverflowError:
             raise ArgumentError(f"{field}[{i}]={x!r:.40} is too large for a float") from None
-        if math.isnan(x) or math.isinf(x):
-            raise ArgumentError(f"{field}[{i}]={x} is not finite")
-        out.append(x)
     if not out:
         raise ArgumentError(f"{field} is empty; n_actions must be positive (NeZero nActions)")
     return out
 
 
+def finite_logits(logits: Any, field: str = "logits") -> list[float]:
+    """:func:`as_logits`, then reject NaN and ±inf (the collectors' check; see the module docstring)."""
+    zs = as_logits(logits, field)
+    for i, x in enumerate(zs):
+        if math.isnan(x) or math.isinf(x):
+            raise ArgumentError(f"{field}[{i}]={x} is not finite (TorchLean would sample action {len(zs) - 1} "
+                                "from it and record a NaN log-probability)")
+    return zs
+
+
+def _shifted_exps(zs: list[float]) -> tuple[float, list[float], float]:
+    m = max_vec(zs)
+    exps = [lean_exp(z - m) for z in zs]
+    return m, exps, lean_sum(exps)
+
+
 def action_policy(logits: Any) -> list[float]:
-    """Softmax probabilities (max-shifted, so large logits do not overflow)."""
-    zs = as_logits(logits)
-    m = max(zs)
-    exps = [math.exp(z - m) for z in zs]
-    total = math.fsum(exps)
-    return [e / total for e in exps]
+    """``actionPolicy``: max-shifted softmax, ``exp(z - m) / foldl (+) 0 exp(z - m)``."""
+    _, exps, total = _shifted_exps(as_logits(logits))
+    return [_lean_div(e, total) for e in exps]
+
+
+def _fin(action: Any, n: int) -> int:
+    if isinstance(action, bool) or not hasattr(action, "__index__") or not 0 <= int(action) < n:
+        raise ArgumentError(f"action={action!r} is not in Fin {n}")
+    return int(action)
 
 
 def action_log_softmax(logits: Any, action: int) -> float:
-    """``log_softmax(logits)[action]``, unclamped (TorchLean ``actionLogSoftmax``)."""
+    """``actionLogSoftmax``: ``(z_a - m) - log(foldl (+) 0 exp(z - m))``, unclamped (what TorchLean
+    records as ``oldLogProb`` since ``collectRolloutFromCallbacks`` uses it, so the PPO ratio starts at 1)."""
     zs = as_logits(logits)
-    if isinstance(action, bool) or not hasattr(action, "__index__") or not 0 <= int(action) < len(zs):
-        raise ArgumentError(f"action={action!r} is not in Fin {len(zs)}")
-    m = max(zs)
-    log_total = math.log(math.fsum(math.exp(z - m) for z in zs))
-    return (zs[int(action)] - m) - log_total
+    a = _fin(action, len(zs))
+    m, _, total = _shifted_exps(zs)
+    return (zs[a] - m) - lean_log(total)
+
+
+def action_probability(logits: Any, action: int, epsilon: float = DEFAULT_EPSILON) -> float:
+    """``actionProbability``: ``min (1 - eps) (max eps p_a)`` with ``p = actionPolicy logits``."""
+    zs = as_logits(logits)
+    a = _fin(action, len(zs))
+    p = action_policy(zs)[a]
+    eps = float(epsilon)
+    return lean_min(1.0 - eps, lean_max(eps, p))
+
+
+def action_log_probability(logits: Any, action: int, epsilon: float = DEFAULT_EPSILON) -> float:
+    """``actionLogProbability``: ``log`` of the ε-clamped probability (the seed API's ``oldLogProb``)."""
+    return lean_log(action_probability(logits, action, epsilon))
 
 
 def categorical_index(u: float, probs: Sequence[float]) -> int:
@@ -83,20 +179,21 @@ def categorical_index(u: float, probs: Sequence[float]) -> int:
     """
     cum = 0.0
     for k, p in enumerate(probs):
-        cum += p
+        cum = cum + p
         if cum > u:
             return k
     return len(probs) - 1
 
 
 def sample_categorical(seed: int, counter: int, probs: Sequence[float]) -> tuple[int, int]:
-    """Inverse-CDF draw from ``probs`` with the uniform of ``(seed, counter)``; returns ``(counter + 1, a)``."""
+    """``sampleCategorical seed counter probs``: inverse-CDF draw with ``uniform(seed, counter)``;
+    returns ``(counter + 1, a)``. ``seed`` and ``counter`` are any non-negative ints (wrapped mod 2**64)."""
     if len(probs) == 0:
         raise ArgumentError("probs is empty; n_actions must be positive (NeZero nActions)")
-    u = uniform(seed, counter)  # validates seed and counter as words in [0, 2**64)
+    u = uniform(seed, counter)  # validates seed and counter as Lean Nats
     return int(counter) + 1, categorical_index(u, probs)
 
 
 def sample_action_from_logits(seed: int, counter: int, logits: Any) -> tuple[int, int]:
-    """Softmax then :func:`sample_categorical` (TorchLean ``sampleActionFromLogits``)."""
+    """``sampleActionFromLogits``: :func:`action_policy` then :func:`sample_categorical`."""
     return sample_categorical(seed, counter, action_policy(logits))

@@ -1,6 +1,9 @@
 """The actor-critic minibatch built from a rollout.
 
-Mirrors TorchLean's ``Runtime.RL.PPO.Rollout.toActorCriticSample``: five tensors
+Mirrors TorchLean's ``Runtime.RL.PPO.Rollout.toActorCriticSample`` (``NN/Runtime/RL/PPO/Rollout.lean``
+at lean-dojo/TorchLean 411682f6c3d913e5cdbc27d4546b3ab7ac0e3e9c), renamed ``Rollout.trainingBatch``
+returning a ``TrainingBatch`` at 4ec1f62bf8308e2dc7f4d73e64205e66270ccfd1 (aliases
+:data:`training_batch`, :data:`TrainingBatch`): five tensors
 
     states          (T, *obs_shape)
     actions_one_hot (T, n_actions)
@@ -8,8 +11,10 @@ Mirrors TorchLean's ``Runtime.RL.PPO.Rollout.toActorCriticSample``: five tensors
     advantages      (T,)      GAE, z-scored (variance reduction for the policy term)
     value_target    (T, 1)    λ-returns from the *unnormalised* advantages
 
-The arithmetic is the pure-Python spec (:mod:`rollcheck.spec.advantage`); numpy only packages
-the result. Bootstrapping follows the split-flag choice documented there.
+The arithmetic is the pure-Python spec (:mod:`rollcheck.spec.advantage`, TorchLean's operations in
+TorchLean's order); numpy only packages the result. Bootstrapping follows the split-flag choice
+documented there; ``generation="seed_api"`` masks both terms with ``done`` instead, as every stored
+TorchLean ``toActorCriticSample``/``trainingBatch`` does (its ``Step`` has no ``terminated``).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from .advantage import generalized_advantage_estimation, normalize_zscore, retur
 from .errors import ArgumentError
 from .rollout import Rollout
 
-__all__ = ["ActorCriticSample", "to_actor_critic_sample"]
+__all__ = ["ActorCriticSample", "TrainingBatch", "to_actor_critic_sample", "training_batch"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,8 +45,15 @@ class ActorCriticSample:
 
 
 def to_actor_critic_sample(rollout: Rollout, gamma: float, lam: float,
-                           n_actions: "int | None" = None) -> ActorCriticSample:
-    """Build the minibatch; ``n_actions`` defaults to ``rollout.n_actions``."""
+                           n_actions: "int | None" = None, *, generation: str = "callbacks") -> ActorCriticSample:
+    """Build the minibatch; ``n_actions`` defaults to ``rollout.n_actions``.
+
+    ``generation="callbacks"`` (default) bootstraps by ``terminated`` and carries by ``done``
+    (split masks); ``generation="seed_api"`` uses ``done`` for both, TorchLean's
+    ``generalizedAdvantageEstimationVec`` on a rollout without ``terminated``.
+    """
+    if generation not in ("callbacks", "seed_api"):
+        raise ArgumentError(f"generation={generation!r} should be one of ['callbacks', 'seed_api']")
     n = rollout.n_actions if n_actions is None else n_actions
     if n is None:
         raise ArgumentError("to_actor_critic_sample: n_actions is required (the rollout does not record it)")
@@ -51,8 +63,9 @@ def to_actor_critic_sample(rollout: Rollout, gamma: float, lam: float,
     for t, st in enumerate(rollout.steps):
         if st.action >= n:
             raise ArgumentError(f"step {t}: action={st.action} is out of range (n_actions={n})")
+    terminated = rollout.dones if generation == "seed_api" else rollout.terminateds
     raw = generalized_advantage_estimation(gamma, lam, rollout.rewards, rollout.values,
-                                           rollout.next_values, rollout.dones, rollout.terminateds)
+                                           rollout.next_values, rollout.dones, terminated)
     returns = returns_from_advantages(raw, rollout.values)
     one_hot = np.zeros((rollout.horizon, n), dtype=np.float64)
     one_hot[np.arange(rollout.horizon), rollout.actions] = 1.0
@@ -63,3 +76,8 @@ def to_actor_critic_sample(rollout: Rollout, gamma: float, lam: float,
         advantages=np.array(normalize_zscore(raw), dtype=np.float64),
         value_target=np.array(returns, dtype=np.float64).reshape(rollout.horizon, 1),
     )
+
+
+# TorchLean's newer names (``Rollout.trainingBatch`` / ``TrainingBatch``): the same objects.
+training_batch = to_actor_critic_sample
+TrainingBatch = ActorCriticSample

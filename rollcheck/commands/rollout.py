@@ -17,6 +17,10 @@ with no number, ``[]`` or ``scalar`` is the scalar shape; left out, the file's d
 ``meta`` block, Minari's spaces) or its arrays give it. Exit status: 0 every applicable property
 holds, 1 some transitions violate one (a summary of all of them is printed), 2 the file cannot be
 read, holds no transitions, or the options are invalid.
+
+``--torchlean`` answers as TorchLean's ``loadRolloutAll`` would (interchange JSON; needs
+``--obs-shape`` and ``--n-actions``), and ``--compare A B`` names the first step and field where two
+interchange files differ (:mod:`rollcheck.commands.rollout_torchlean`).
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ from rollcheck.properties.rollout.readers.source import DEFAULT_MAX_BYTES
 from rollcheck.spec.contract import Contract
 from rollcheck.spec.errors import ArgumentError
 from rollcheck.spec.shape import Shape
+
+from .rollout_torchlean import add_options, run_compare, run_torchlean
 
 __all__ = ["parse_obs_shape", "register", "run"]
 
@@ -74,7 +80,11 @@ def run(args: argparse.Namespace) -> int:
     from rollcheck.properties.rollout.recorded import validate_rollout_file
     from rollcheck.properties.rollout.recorded_spaces import ActionSpace
 
+    if args.compare is not None:  # rollout_torchlean.py: the differential recipe
+        return run_compare(args)
     try:
+        if args.file is None:
+            raise ArgumentError("PATH is required (unless --compare A B)")
         shape = parse_obs_shape(args.obs_shape) if args.obs_shape is not None else None
         contract = Contract(check_obs_finite=not args.no_obs_finite,
                             check_reward_finite=not args.no_reward_finite,
@@ -87,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
             raise ArgumentError("--n-actions (Discrete) and --box-actions (Box) exclude each other")
         if args.show < 0:
             raise ArgumentError(f"--show {args.show} should be at least 0")
+        if args.torchlean:  # rollout_torchlean.py: TorchLean's own verdict and wording
+            if shape is None or args.n_actions is None:
+                raise ArgumentError("--torchlean needs --obs-shape and --n-actions (TorchLean's loader is typed)")
+            return run_torchlean(args, shape, contract)
         if args.max_bytes <= 0:
             raise ArgumentError(f"--max-bytes {args.max_bytes} should be a positive number of bytes")
         if args.max_findings <= 0:
@@ -134,7 +148,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p = subparsers.add_parser(
         "rollout", help="validate a recorded rollout file (interchange JSON or .npz) against the contract",
         description=__doc__.split("\n\n")[0])
-    p.add_argument("file", metavar="PATH", help="interchange JSON, .npz (rollcheck, interchange or D4RL names), "
+    p.add_argument("file", metavar="PATH", nargs="?", help="interchange JSON, .npz (rollcheck, interchange or D4RL names), "
                    "D4RL-style HDF5, a Minari dataset folder or id, or - for standard input")
     p.add_argument("--obs-shape", nargs="*", default=None, metavar="DIM",
                    help="observation shape, e.g. --obs-shape 4 or --obs-shape 2,3; none for a scalar "
@@ -157,4 +171,5 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--report-dir", default="reports",
                    help="where rollout-<stem>.md/.json/.junit.xml go (default: reports)")
     p.add_argument("--show", type=int, default=20, help="violations to print (default 20)")
+    add_options(p)  # --torchlean, --compare A B, --atol (rollout_torchlean.py)
     p.set_defaults(handler=run)

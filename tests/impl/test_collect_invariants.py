@@ -144,10 +144,10 @@ def test_session_returning_another_action_is_refused():
     ({"horizon": 0}, "horizon=0 should be a positive int"),
     ({"horizon": True}, "horizon=True should be a positive int"),
     ({"n_actions": 0}, "n_actions=0 should be a positive int"),
-    ({"rng_seed": -1}, r"rng_seed=-1 should be an int in \[0, 2\*\*64\)"),
-    ({"rng_counter": 2 ** 64}, "rng_counter=18446744073709551616 should be an int"),
-    ({"rng_counter": 2 ** 64 - 2, "horizon": 5}, "overflows the 64-bit RNG stream"),
-    ({"rng_seed": 1.0}, "rng_seed=1.0 should be an int"),
+    ({"rng_seed": -1}, r"rng_seed=-1 should be a non-negative int \(Lean Nat\)"),
+    ({"rng_counter": -3}, r"rng_counter=-3 should be a non-negative int"),
+    ({"rng_seed": 1.0}, "rng_seed=1.0 should be a non-negative int"),
+    ({"rng_seed": True}, "rng_seed=True should be a non-negative int"),
 ])
 def test_argument_errors(kwargs, pattern):
     sess = CheckedSession.gymnasium(CounterEnv())
@@ -156,6 +156,26 @@ def test_argument_errors(kwargs, pattern):
         collect_rollout_session_with(sess.start, sess.observe, sess.step_checked, cast_obs, cast_reward,
                                      logits_of(2), value_of, args["rng_seed"], args["rng_counter"],
                                      horizon=args["horizon"], n_actions=args["n_actions"], obs_shape=[1])
+
+
+def test_seeds_and_counters_are_lean_nats_wrapped_mod_2_64():
+    """TorchLean takes any Nat and wraps it (``UInt64.ofNat``); the returned counter is Nat arithmetic."""
+    def run(seed, counter):
+        sess = CheckedSession.gymnasium(CounterEnv())
+        return collect_rollout_session_with(sess.start, sess.observe, sess.step_checked, cast_obs, cast_reward,
+                                            logits_of(2), value_of, seed, counter, horizon=5, n_actions=2,
+                                            obs_shape=[1])
+    base, c0 = run(3, 2**64 - 2)                # crosses 2**64 during the rollout
+    wrapped, c1 = run(3 + 2**64, 2**64 - 2 + 2**65)
+    assert (c0, c1) == (2**64 + 3, 2**64 + 3 + 2**65) and base.actions == wrapped.actions
+
+
+def test_non_finite_logits_are_refused_by_the_collector_naming_the_step():
+    sess = CheckedSession.gymnasium(CounterEnv())
+    with pytest.raises(ArgumentError, match=r"step 0: logits\[1\]=nan is not finite"):
+        collect_rollout_session_with(sess.start, sess.observe, sess.step_checked, cast_obs, cast_reward,
+                                     lambda o: [0.0, float("nan")], value_of, 0, 0, horizon=2, n_actions=2,
+                                     obs_shape=[1])
 
 
 def test_checked_session_wrapper_rejects_non_sessions():

@@ -109,33 +109,43 @@ def test_gae_rejects_terminated_without_done_and_ragged_columns():
 finite = st.floats(allow_nan=False, allow_infinity=False, allow_subnormal=True)
 
 
-@given(st.lists(finite, min_size=2, max_size=20))
-def test_zscore_has_mean_zero_and_std_one_when_not_constant(xs):
+moderate = st.floats(-1e6, 1e6)
+
+
+@given(st.lists(moderate, min_size=2, max_size=20))
+def test_zscore_has_mean_zero_and_std_one_when_spread(xs):
     z = normalize_zscore(xs)
     assert len(z) == len(xs)
-    if all(x == xs[0] for x in xs):
-        assert z == [0.0] * len(xs)
-        return
     n = len(z)
+    if max(xs) - min(xs) < 1e-6:  # near-constant: TorchLean's rounding decides (see the edge cases)
+        return
     mean = math.fsum(z) / n
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in z) / n)
-    assert abs(mean) <= 1e-12 and abs(std - 1.0) <= 1e-12, (mean, std)
+    assert abs(mean) <= 1e-9 and abs(std - 1.0) <= 1e-9, (mean, std)
     # order is preserved (a positive affine map)
     assert all((xs[i] < xs[j]) <= (z[i] <= z[j]) for i in range(n) for j in range(n))
 
 
-@given(finite, st.integers(1, 10))
-def test_zscore_of_a_constant_is_centred(x, n):
-    assert normalize_zscore([x] * n) == [0.0] * n
+@given(st.integers(-2**20, 2**20), st.integers(1, 10))
+def test_zscore_of_an_exactly_summed_constant_is_centred(x, n):
+    # n * x is exact for these, so the mean is x and every centred value is 0 (std 0: no division)
+    assert normalize_zscore([float(x)] * n) == [0.0] * n
 
 
-def test_zscore_edge_cases():
+def test_zscore_edge_cases_are_torchleans_values():
     assert normalize_zscore([]) == []
-    assert normalize_zscore([0.1, 0.1, 0.1]) == [0.0, 0.0, 0.0]  # the mean of a constant rounds away from it
-    assert normalize_zscore([1e308, 1e308, -1e308])[2] == pytest.approx(-math.sqrt(2))
-    assert normalize_zscore([1e200, -1e200]) == [1.0, -1.0]
-    assert normalize_zscore([5e-324, 0.0]) == [1.0, -1.0]
-    assert all(math.isnan(v) for v in normalize_zscore([math.inf, 1.0, 2.0]))
+    # the left-fold mean of [0.1]*3 rounds away from 0.1, so the tiny std is divided out (TorchLean's answer)
+    assert normalize_zscore([0.1, 0.1, 0.1]) == [-1.0, -1.0, -1.0]
+    assert normalize_zscore([1.0, 2.0, 3.0]) == [-1.224744871391589, 0.0, 1.224744871391589]
+    # the sum overflows: mean inf, every value NaN
+    assert all(math.isnan(v) for v in normalize_zscore([1e308, 1e308, -1e308]))
+    # the squares overflow: std inf, every value a (signed) zero
+    assert normalize_zscore([1e200, -1e200]) == [0.0, -0.0]
+    # the squares underflow: std 0, the centred vector is returned
+    assert normalize_zscore([5e-324, 0.0]) == [5e-324, 0.0]
+    assert normalize_zscore([1e-170, -1e-170]) == [1e-170, -1e-170]
+    got = normalize_zscore([math.inf, 1.0, 2.0])
+    assert math.isnan(got[0]) and got[1:] == [-math.inf, -math.inf]
 
 
 @given(rollouts(), st.floats(0.0, 1.0), st.floats(0.0, 1.0))
