@@ -3,7 +3,8 @@
 Mirrors TorchLean's ``NN.Spec.RL.Environment``: ``StepResult``, ``Env`` (``initialState``,
 ``observe``, ``step``), ``reset``, ``stepGym``, ``evolveFrom``/``evolve``, ``statesFrom``/
 ``states``, ``rolloutFrom``/``rollout``, and ``SafeEnv`` with its ``Invariant``, ``ActionOk`` and
-``actionPathOk``.
+``actionPathOk``. Source: lean-dojo/TorchLean ``NN/Spec/RL/Environment.lean`` at
+411682f6c3d913e5cdbc27d4546b3ab7ac0e3e9c.
 
 Lean proves ``SafeEnv.evolveFrom_safe`` once; Python cannot, so :func:`check_action_path_safe`
 *checks* it along a given path: every visited state satisfies the invariant whenever the path is

@@ -3,7 +3,8 @@
 Mirrors the ``Except String`` results of TorchLean's ``NN.Runtime.RL.Boundary.Core`` checkers,
 but as data: a :class:`Violation` names the field, the offending value and the rule it broke, and
 a :class:`ContractViolation` carries *every* violation a checker found (TorchLean stops at the
-first; rollcheck reports all of them so nothing is lost).
+first; rollcheck reports all of them so nothing is lost). Source: lean-dojo/TorchLean
+``NN/Runtime/RL/Boundary/Core.lean`` at 0f845313599795032960d487708c309e1fb2f40e.
 
 :class:`ArgumentError` is raised when a constructor is handed something the Lean type would not
 admit (``horizon = 0``, a contract with ``lo > hi``, a ``Rollout`` of the wrong length, ...).

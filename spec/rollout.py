@@ -2,7 +2,9 @@
 
 Mirrors TorchLean's ``NN.Runtime.RL.PPO.Rollout``: ``PPO.Step`` (``state, action, oldLogProb,
 reward, done, value, nextValue, terminated``) and ``PPO.Rollout`` with its invariant
-``steps_size_eq_horizon : steps.size = horizon``.
+``steps_size_eq_horizon : steps.size = horizon``. Source: lean-dojo/TorchLean ``NN/Runtime/RL/PPO/Rollout.lean``
+at 4ec1f62bf8308e2dc7f4d73e64205e66270ccfd1, with ``terminated`` as ``Collect.lean`` records it at
+0f845313599795032960d487708c309e1fb2f40e.
 
 Invariants enforced by the constructors:
 - ``Step.state`` is a read-only *copy* (no aliasing with an environment's buffers);

@@ -3,7 +3,8 @@
 The differential recipe of the README ("A TorchLean rollout beside a rollcheck one"): TorchLean's
 collector and rollcheck's reference collector, run with the same env seed, ``rng_seed``,
 ``rng_counter`` and the same logits/value functions, must write the same interchange file
-(``Boundary.Json``'s schema, :mod:`rollcheck.spec.boundary_json`). :func:`first_difference` names
+(``Boundary.Json``'s schema, ``NN/Runtime/RL/Boundary/Json.lean`` at lean-dojo/TorchLean
+411682f6c3d913e5cdbc27d4546b3ab7ac0e3e9c; :mod:`rollcheck.spec.boundary_json`). :func:`first_difference` names
 where two documents part: the step, the field (``obs[2]`` for a tensor entry) and both values.
 
 Fields are compared per transition in TorchLean's order (``obs, action, reward, terminated,

@@ -4,6 +4,7 @@ Mirrors TorchLean's ``Spec.Shape`` (``scalar | dim n s``, ``Shape.toList``, ``Sh
 the role of ``Spec.Tensor Float shape``: a value *of a shape*. Python values carry no shape in
 their type, so :func:`flatten_tensor` is the gate: it accepts a nested list, a numpy array or a
 plain number and returns the row-major tuple of floats, or reports a typed shape violation.
+Source: lean-dojo/TorchLean ``NN/Spec/Core/Shape.lean`` at 411682f6c3d913e5cdbc27d4546b3ab7ac0e3e9c.
 
 Invariants enforced:
 - a ``Shape`` has non-negative integer dimensions (``Shape.dim n s`` with ``n : Nat``);

@@ -13,8 +13,8 @@ lean-dojo/TorchLean 411682f6c3d913e5cdbc27d4546b3ab7ac0e3e9c) over ``Boundary/Co
   fields are looked up in the order ``obs, next_obs, action, reward, terminated, truncated``, then
   parsed in that order, then ``checkTransition`` checks the action range, the done flags, the
   reward, ``observation`` and ``nextObservation`` — one message, TorchLean stops there;
-- numbers go through ``Float`` as in Lean (an action ``2**53 + 1`` is read as ``2**53``; an
-  action ``>= 2**64`` fails ``parseNatStrict``), and floats in messages are printed as Lean's
+- numbers go through ``Float`` as in Lean (an action ``2**53 + 1`` is read as ``2**53``, ``2**64``
+  as ``2**64 - 1``, larger ones fail ``parseNatStrict``; ``-0.0`` is read as ``0.0``), and floats in messages are printed as Lean's
   ``Float.toString`` prints them (C's ``%f``: ``1.500000``, ``NaN``, ``inf``).
 
 Two things are rollcheck's approximation, not TorchLean's text: the parser's own message after
@@ -65,11 +65,13 @@ def lean_float_str(x: float) -> str:
 
 
 def _lean_float(n: Any) -> float:
-    """``JsonNumber.toFloat``: the nearest double; beyond the float range, ``±inf``."""
+    """``JsonNumber.toFloat``: the nearest double; beyond the float range, ``±inf``; and ``+0.0`` for
+    zero (a ``JsonNumber`` is an ``Int`` mantissa and a decimal exponent: ``-0.0`` has no sign)."""
     try:
-        return float(n)
+        f = float(n)
     except OverflowError:
         return math.inf if n > 0 else -math.inf
+    return 0.0 if f == 0.0 else f
 
 
 def _is_num(j: Any) -> bool:

@@ -2,7 +2,8 @@
 
 Mirrors TorchLean's ``Spec.RL.ObservedTransition`` (as ``Boundary.Transition obsShape nActions``):
 ``observation, action, reward, next_observation, terminated, truncated`` with
-``done = terminated or truncated`` (``Boundary.Transition.done``).
+``done = terminated or truncated`` (``Boundary.Transition.done``). Source: lean-dojo/TorchLean
+``NN/Runtime/RL/Boundary/Core.lean`` at 0f845313599795032960d487708c309e1fb2f40e.
 
 Invariants enforced by the constructor (what the Lean type admits):
 - ``observation`` and ``next_observation`` are real tensors of one shape; they are stored as

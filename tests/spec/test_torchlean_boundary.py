@@ -125,3 +125,11 @@ def test_actions_go_through_float_as_in_lean(tmp_path):
 def test_lean_float_str():
     assert [lean_float_str(x) for x in (1.5, -1.0, math.nan, math.inf, -math.inf, 0.1)] == \
         ["1.500000", "-1.000000", "NaN", "inf", "-inf", "0.100000"]
+
+
+def test_negative_zero_is_read_as_zero_by_torchlean_and_kept_by_rollcheck(tmp_path):
+    p = tmp_path / "z.json"
+    p.write_text(json.dumps({"transitions": [good(obs=[-0.0, 1.0], reward=-0.0)]}))
+    lean, mine = load_rollout(p, [2], 2, torchlean=True)[0], load_rollout(p, [2], 2)[0]
+    assert math.copysign(1.0, lean.reward) == 1.0 and math.copysign(1.0, lean.observation[0]) == 1.0
+    assert math.copysign(1.0, mine.reward) == -1.0 and math.copysign(1.0, mine.observation[0]) == -1.0
