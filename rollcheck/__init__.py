@@ -55,6 +55,11 @@ _LAZY = {
     "discounted_returns_done": "rollcheck.spec",
     "training_batch": "rollcheck.spec.sample",
     "TrainingBatch": "rollcheck.spec.sample",
+    "torchlean_verdict": "rollcheck.spec.torchlean_boundary",
+    "TorchLeanVerdict": "rollcheck.spec.torchlean_boundary",
+    "TorchLeanFileError": "rollcheck.spec.torchlean_boundary",
+    "compare_rollout_files": "rollcheck.spec.rollout_diff",
+    "first_difference": "rollcheck.spec.rollout_diff",
     # impl: collectors, sessions, the bridge
     "CheckedSession": "rollcheck.impl.session",
     "collect_rollout_session_with": "rollcheck.impl.collect",
