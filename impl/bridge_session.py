@@ -109,9 +109,10 @@ def bridge_session(client: "GymnasiumClient", contract: "Contract | None" = None
     in-process sessions; any failure is decided by the spec) and raises ``ContractViolation``;
     the transition's ``next_observation`` is the true post-step observation, and with
     ``reset_on_done`` the next state holds a fresh (unseeded) reset observation after a ``done``.
-    ``close()`` closes the client.
+    ``close()`` closes the client. ``contract`` defaults to the one the client was spawned with.
     """
-    contract = Contract() if contract is None else contract
+    if contract is None:  # TorchLean's Session.stepChecked checks s.client.contract
+        contract = getattr(client, "contract", None) or Contract()
     if not isinstance(contract, Contract):
         raise ArgumentError(f"contract={contract!r} should be a rollcheck.spec.Contract")
     if not isinstance(reset_on_done, bool):

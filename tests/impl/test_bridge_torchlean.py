@@ -132,3 +132,20 @@ def test_the_cli_rejects_an_unknown_nonfinite_policy():
     out = subprocess.run([sys.executable, "-m", "rollcheck", "serve", "--env-id", "CartPole-v1",
                           "--nonfinite", "nan"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "--nonfinite" in out.stderr and "invalid choice" in out.stderr
+
+
+def test_a_client_spawned_with_a_contract_always_enforces_it():
+    """TorchLean's ``Session.stepChecked`` checks ``s.client.contract``: so do rollcheck's sessions."""
+    from rollcheck.impl.bridge_session import bridge_session
+    from rollcheck.impl.session import CheckedSession
+    from rollcheck.spec import Contract, ContractViolation
+
+    tight = Contract(reward_range=(0.0, 0.5))  # CartPole pays 1.0 per step
+    with GymnasiumClient.spawn("CartPole-v1", contract=tight, timeout=30) as client:
+        client.reset(seed=0)
+        with pytest.raises(ContractViolation, match="reward"):
+            client.step(0)
+        for session in (bridge_session(client, seed=0), CheckedSession.subprocess(client, seed=0)):
+            assert session.contract is tight
+            with pytest.raises(ContractViolation, match="reward"):
+                session.step_checked(session.start(), 0)
