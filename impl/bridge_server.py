@@ -293,6 +293,8 @@ def _parse_request(line: bytes) -> "tuple[str, dict]":
         req = json.loads(line)
     except ValueError as exc:
         raise RequestError(f"request is not JSON ({exc}): {_short(line)}") from None
+    except RecursionError:
+        raise RequestError(f"request nested too deep to decode: {_short(line[:80])}") from None
     if type(req) is not dict:
         raise RequestError(f"request should be a JSON object, got {_short(req)}")
     cmd = req.get("cmd")

@@ -337,3 +337,9 @@ def test_a_factory_calling_sys_exit_is_a_startup_failure(tmp_path):
     assert status == 2
     assert replies[0]["ok"] is False and "SystemExit: the environment called sys.exit(7)" in replies[0]["error"]
     assert replies[1] == {"ok": True}
+
+
+def test_a_request_nested_too_deep_is_an_invalid_request_reply():
+    reply, stop = EnvServer(_Hostile()).handle(b"[" * 100000 + b"]" * 100000)
+    obj = json.loads(reply)
+    assert not stop and obj["ok"] is False and obj["error"].startswith("InvalidRequest: request nested too deep")
