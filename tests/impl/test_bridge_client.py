@@ -169,7 +169,7 @@ def test_handshake_mismatch_is_refused(spawned, fake):
 
 def test_unsupported_action_space_is_a_named_server_error(spawned):
     with pytest.raises(BridgeServerError, match="only Discrete action spaces") as info:
-        GymnasiumClient.spawn("Pendulum-v1")
+        GymnasiumClient.spawn("Pendulum-v1", timeout=60, grace=30)  # generous: a loaded CI machine
     assert "rollcheck serve: cannot serve env_id='Pendulum-v1'" in info.value.stderr_tail
     _assert_reaped(spawned)
     assert spawned[0].returncode == 2
