@@ -11,10 +11,13 @@ import math
 
 from hypothesis import given, strategies as st
 
+import pytest
 import torchlean_transcription as T
-from rollcheck.spec import (action_log_probability, action_log_softmax, action_policy, discounted_returns_done,
+from rollcheck import training_batch
+from rollcheck.spec import (ArgumentError, Rollout, Step, action_log_probability, action_log_softmax, action_policy, discounted_returns_done,
                             generalized_advantage_estimation, key_of, normalize_zscore, returns_from_advantages,
-                            sample_action_from_logits, sample_categorical, sample_nat, splitmix64, uniform)
+                            sample_action_from_logits, sample_categorical, sample_nat, splitmix64,
+                            steps_from_columns, uniform)
 
 nat = st.one_of(st.integers(0, 2**64 - 1), st.integers(0, 2**70), st.sampled_from([0, 2**64 - 1, 2**64]))
 real = st.one_of(st.floats(), st.floats(-50, 50), st.sampled_from([0.0, -0.0, math.inf, -math.inf, math.nan]))
@@ -80,3 +83,33 @@ def test_gae_returns_and_discounted_returns(cols, gamma, lam, bootstrap):
     assert same_list(returns_from_advantages(adv, values), T.returnsFromAdvantagesVec(ref, values))
     assert same_list(discounted_returns_done(gamma, rewards, dones, bootstrap),
                      T.discountedReturnsVecDone(gamma, rewards, dones, bootstrap))
+
+
+finite = st.floats(-1e3, 1e3)
+rollout_rows = st.lists(st.tuples(finite, finite, finite, st.sampled_from([(False, False), (True, True),
+                                                                          (True, False)])),
+                        min_size=1, max_size=12)
+
+
+@given(rollout_rows, st.floats(0, 1), st.floats(0, 1))
+def test_training_batch_of_the_seed_api_generation_is_torchleans(rows, gamma, lam):
+    """``training_batch(..., generation="seed_api")``: TorchLean's ``trainingBatch`` (GAE masked by
+    ``done``, z-scored advantages, returns from the raw advantages), bit for bit."""
+    rewards, values, next_values = ([r[i] for r in rows] for i in range(3))
+    dones = [r[3][0] for r in rows]
+    terminated = [r[3][0] and not r[3][1] for r in rows]  # (done, truncated-only) -> terminated
+    steps = steps_from_columns([[0.0]] * len(rows), [0] * len(rows), [0.0] * len(rows), rewards, dones, values,
+                               next_values, terminated)
+    batch = training_batch(Rollout(steps=steps, horizon=len(rows), n_actions=2), gamma, lam, generation="seed_api")
+    raw = T.generalizedAdvantageEstimationVec(gamma, lam, rewards, values, next_values, dones)
+    assert same_list(batch.advantages.tolist(), T.normalizeZscoreSpec(raw))
+    assert same_list(batch.value_target.ravel().tolist(), T.returnsFromAdvantagesVec(raw, values))
+    split = training_batch(Rollout(steps=steps, horizon=len(rows), n_actions=2), gamma, lam)
+    if terminated == dones:  # no truncation: the split masks are TorchLean's masks
+        assert same_list(split.advantages.tolist(), batch.advantages.tolist())
+
+
+def test_an_unknown_generation_is_an_argument_error():
+    r = Rollout(steps=(Step([0.0], 0, 0.0, 0.0, False, 0.0, 0.0, False),), horizon=1, n_actions=1)
+    with pytest.raises(ArgumentError, match="generation='v2' should be one of"):
+        training_batch(r, 0.9, 0.9, generation="v2")
