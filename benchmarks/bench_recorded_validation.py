@@ -1,23 +1,28 @@
-"""Benchmark: validating a recorded CartPole rollout against the contract, vectorised vs the spec.
+"""Benchmark: validating recorded rollouts end to end, in every array format, against a plain numpy pass.
 
 Records ``--transitions`` (default 1,000,000) real CartPole-v1 transitions with Gymnasium's
-numpy-vectorised CartPole (random actions), saves them as ``.npz``, then times on the same data:
+numpy-vectorised CartPole (random actions), laid out episode after episode, and writes them as
 
-- ours: ``rollcheck.properties.rollout.recorded.validate_rollout_file`` (np.load + the vectorised checks of
-  ``rollcheck.impl.fast_checks`` + the report), and the fast check alone;
-- the spec: ``rollcheck.spec.transition_violations`` row by row (the pure-Python oracle), measured on
-  a subset of ``--spec-subset`` rows and extrapolated per transition (it says so in the output).
+- ``.npz`` in rollcheck's naming and in D4RL's naming (flags as float32),
+- a D4RL-style HDF5 file (h5py, if installed),
+- a Minari dataset (Pendulum-v1, ``--minari-transitions`` steps, if minari is installed),
+- interchange JSON (``--json-transitions`` rows).
 
-Then the same for the interchange JSON on ``--json-transitions`` rows: our single-parse fast path
-(``validate_rollout_file`` on the .json) vs ``rollcheck.spec.parse_rollout_text``, both measured in full.
+For each it times, side by side on the same file: **ours** — ``validate_rollout_file`` (open,
+read in chunks, every property: the contract through the judge, spaces, chain, episodes, the
+report) — and **plain numpy** — reading the same arrays with the format's own library
+(``np.load``, ``h5py``, ``minari``, ``json``) and one vectorised pass of the same checks
+(finite observations/rewards, actions in range, the chain). It prints transitions/s and the
+ratio ours / plain. Then the pure-Python spec row by row on a subset, for scale.
 
-Run: ``python benchmarks/bench_recorded_validation.py [--transitions N] [--spec-subset K]``
+Run: ``python benchmarks/bench_recorded_validation.py [--transitions N] [--repeat K]``
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -25,9 +30,8 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 
-from rollcheck.impl.fast_checks import batch_transition_violations
 from rollcheck.properties.rollout.recorded import validate_rollout_file
-from rollcheck.spec import Contract, parse_rollout_text, transition_violations
+from rollcheck.spec import Contract, transition_violations
 
 CONTRACT = Contract(obs_range=(-1e6, 1e6), reward_range=(-1.0, 1.0), require_exclusive_done_flags=True)
 
@@ -38,8 +42,7 @@ def record_cartpole(n: int, num_envs: int = 1000, seed: int = 0) -> dict[str, np
     envs = gym.make_vec("CartPole-v1", num_envs=num_envs, vectorization_mode="vector_entry_point")
     obs, _ = envs.reset(seed=seed)
     rng = np.random.default_rng(seed)
-    keys = ("obs", "actions", "rewards", "terminated", "truncated", "next_obs")
-    cols = {k: [] for k in keys}
+    cols: dict[str, list] = {k: [] for k in ("obs", "actions", "rewards", "terminated", "truncated", "next_obs")}
     env_ids = []
     fresh = np.zeros(num_envs, dtype=bool)  # next step is the auto-reset step (not a transition)
     total = 0
@@ -55,28 +58,30 @@ def record_cartpole(n: int, num_envs: int = 1000, seed: int = 0) -> dict[str, np
         fresh = term | trunc
         obs = nxt
     envs.close()
-    flat = {k: np.concatenate(v) for k, v in cols.items()}
-    order = np.argsort(np.concatenate(env_ids), kind="stable")  # each sub-env's steps in time order
-    flat = {k: v[order] for k, v in flat.items()}
-    done = np.flatnonzero(flat["terminated"] | flat["truncated"])
-    cut = int(done[np.searchsorted(done, n - 1)]) + 1 if done.size and done[-1] >= n - 1 else len(done)
-    # keep whole episodes only: drop each sub-env's unfinished tail
-    env_of = np.concatenate(env_ids)[order]
-    last_done_of_env = {}
-    for i in done.tolist():
-        last_done_of_env[int(env_of[i])] = i
-    keep = np.zeros(len(env_of), dtype=bool)
-    start = 0
+    env_of = np.concatenate(env_ids)
+    order = np.argsort(env_of, kind="stable")  # each sub-env's steps in time order
+    flat = {k: np.concatenate(v)[order] for k, v in cols.items()}
+    env_of = env_of[order]
+    done = flat["terminated"] | flat["truncated"]
+    keep = np.zeros(len(env_of), dtype=bool)  # whole episodes only: drop each sub-env's unfinished tail
     for e in range(num_envs):
-        stop = start + int((env_of == e).sum())
-        if e in last_done_of_env:
-            keep[start:last_done_of_env[e] + 1] = True
-        start = stop
-    del cut
+        rows = np.flatnonzero(env_of == e)
+        ends = rows[done[rows]]
+        if ends.size:
+            keep[rows[0]:ends[-1] + 1] = True
     return {k: v[keep][:n] for k, v in flat.items()}
 
 
-def best_of(fn, repeat: int = 3) -> float:
+def plain_checks(obs, next_obs, actions, rewards, terminated, truncated, n_actions=2) -> bool:
+    """The same checks, one plain vectorised numpy pass (no wording, no report)."""
+    done = np.asarray(terminated, bool) | np.asarray(truncated, bool)
+    ok = bool(np.isfinite(obs).all() and np.isfinite(next_obs).all() and np.isfinite(rewards).all())
+    ok &= bool(((actions >= 0) & (actions < n_actions)).all()) if n_actions else True
+    ok &= bool(((next_obs[:-1] == obs[1:]).all(axis=1) | done[:-1]).all())
+    return ok
+
+
+def best_of(fn, repeat: int) -> float:
     times = []
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -85,63 +90,144 @@ def best_of(fn, repeat: int = 3) -> float:
     return min(times)
 
 
+def row(label: str, n: int, ours: float, plain: float) -> None:
+    print(f"  {label:<28} ours {ours * 1e3:8.1f} ms = {n / ours / 1e6:6.1f} M transitions/s | plain numpy "
+          f"{plain * 1e3:8.1f} ms = {n / plain / 1e6:6.1f} M/s | ours/plain {ours / plain:5.2f}x")
+
+
+def bench_npz(tmp: Path, cols: dict, repeat: int) -> None:
+    n = len(cols["actions"])
+    path = tmp / "cartpole.npz"
+    np.savez(path, **cols)
+    assert validate_rollout_file(path, [4], 2, CONTRACT).exit_code == 0
+
+    def plain() -> None:
+        with np.load(path) as d:
+            plain_checks(d["obs"], d["next_obs"], d["actions"], d["rewards"], d["terminated"], d["truncated"])
+    row(".npz (rollcheck names)", n, best_of(lambda: validate_rollout_file(path, [4], 2, CONTRACT), repeat),
+        best_of(plain, repeat))
+    d4rl = tmp / "cartpole-d4rl.npz"
+    np.savez(d4rl, observations=cols["obs"], actions=cols["actions"], rewards=cols["rewards"],
+             terminals=cols["terminated"].astype(np.float32), timeouts=cols["truncated"].astype(np.float32),
+             next_observations=cols["next_obs"])
+    assert validate_rollout_file(d4rl, [4], 2, CONTRACT).exit_code == 0
+
+    def plain_d4rl() -> None:
+        with np.load(d4rl) as d:
+            plain_checks(d["observations"], d["next_observations"], d["actions"], d["rewards"], d["terminals"] == 1,
+                         d["timeouts"] == 1)
+    row(".npz (D4RL names)", n, best_of(lambda: validate_rollout_file(d4rl, [4], 2, CONTRACT), repeat),
+        best_of(plain_d4rl, repeat))
+
+
+def bench_hdf5(tmp: Path, cols: dict, repeat: int) -> None:
+    try:
+        import h5py
+    except ImportError:
+        print("  D4RL HDF5: h5py not installed, skipped")
+        return
+    n = len(cols["actions"])
+    path = tmp / "cartpole.hdf5"
+    with h5py.File(path, "w") as f:
+        f["observations"], f["next_observations"] = cols["obs"], cols["next_obs"]
+        f["actions"], f["rewards"] = cols["actions"], cols["rewards"]
+        f["terminals"], f["timeouts"] = cols["terminated"].astype(np.float32), cols["truncated"].astype(np.float32)
+    assert validate_rollout_file(path, [4], 2, CONTRACT).exit_code == 0
+
+    def plain() -> None:
+        with h5py.File(path, "r") as f:
+            plain_checks(f["observations"][:], f["next_observations"][:], f["actions"][:], f["rewards"][:],
+                         f["terminals"][:] == 1, f["timeouts"][:] == 1)
+    row("D4RL HDF5 (h5py)", n, best_of(lambda: validate_rollout_file(path, [4], 2, CONTRACT), repeat),
+        best_of(plain, repeat))
+
+
+def bench_minari(tmp: Path, n: int, repeat: int) -> None:
+    try:
+        import minari
+        from minari.data_collector import EpisodeBuffer
+    except ImportError:
+        print("  Minari: minari not installed, skipped")
+        return
+    os.environ["MINARI_DATASETS_PATH"] = str(tmp / "minari")
+    env = gym.make("Pendulum-v1")
+    rng = np.random.default_rng(0)
+    buffers, steps, ep = [], 0, 0
+    while steps < n:
+        obs, _ = env.reset(seed=ep)
+        observations, actions, rewards, tr = [obs], [], [], []
+        for _ in range(200):
+            a = rng.uniform(-2, 2, size=(1,)).astype(np.float32)
+            obs, r, _, trunc, _ = env.step(a)
+            observations.append(obs), actions.append(a), rewards.append(r), tr.append(trunc)
+        buffers.append(EpisodeBuffer(id=ep, seed=ep, observations=np.array(observations), actions=np.array(actions),
+                                     rewards=np.array(rewards), terminations=np.zeros(200, bool),
+                                     truncations=np.array(tr)))
+        steps += 200
+        ep += 1
+    minari.create_dataset_from_buffers("pendulum/bench-v0", buffers, env="Pendulum-v1", algorithm_name="random",
+                                       author="rollcheck", author_email="rollcheck@example.invalid",
+                                       code_permalink="https://example.invalid/rollcheck", description="bench")
+    report = validate_rollout_file("pendulum/bench-v0")
+    assert report.exit_code == 0, report.to_markdown()
+
+    def plain() -> None:
+        ds = minari.load_dataset("pendulum/bench-v0")
+        for e in ds.storage.get_episodes(ds.episode_indices):
+            o = e["observations"]
+            plain_checks(o[:-1], o[1:], e["actions"], e["rewards"], e["terminations"], e["truncations"], n_actions=0)
+    row(f"Minari ({ep} episodes)", steps, best_of(lambda: validate_rollout_file("pendulum/bench-v0"), repeat),
+        best_of(plain, repeat))
+
+
+def bench_json(tmp: Path, cols: dict, m: int, repeat: int) -> None:
+    doc = {"transitions": [{"obs": cols["obs"][i].astype(float).tolist(), "action": int(cols["actions"][i]),
+                            "reward": float(cols["rewards"][i]), "terminated": bool(cols["terminated"][i]),
+                            "truncated": bool(cols["truncated"][i]),
+                            "next_obs": cols["next_obs"][i].astype(float).tolist()} for i in range(m)]}
+    path = tmp / "cartpole.json"
+    path.write_text(json.dumps(doc))
+    assert validate_rollout_file(path, [4], 2, CONTRACT).exit_code == 0
+
+    def plain() -> None:
+        rows = json.loads(path.read_text())["transitions"]
+        plain_checks(np.array([r["obs"] for r in rows]), np.array([r["next_obs"] for r in rows]),
+                     np.array([r["action"] for r in rows]), np.array([r["reward"] for r in rows]),
+                     np.array([r["terminated"] for r in rows]), np.array([r["truncated"] for r in rows]))
+    row(f"interchange JSON ({path.stat().st_size / 1e6:.0f} MB)", m,
+        best_of(lambda: validate_rollout_file(path, [4], 2, CONTRACT), repeat), best_of(plain, repeat))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--transitions", type=int, default=1_000_000)
+    ap.add_argument("--minari-transitions", type=int, default=200_000)
+    ap.add_argument("--json-transitions", type=int, default=100_000)
     ap.add_argument("--spec-subset", type=int, default=20_000)
-    ap.add_argument("--json-transitions", type=int, default=20_000)
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
 
     t0 = time.perf_counter()
     cols = record_cartpole(args.transitions)
     n = len(cols["actions"])
     print(f"recorded {n:,} CartPole-v1 transitions in {time.perf_counter() - t0:.1f} s "
-          f"(obs dtype {cols['obs'].dtype}); contract {CONTRACT}")
+          f"(obs {cols['obs'].dtype}); contract {CONTRACT}; best of {args.repeat}\n")
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "cartpole.npz"
-        np.savez(path, **cols)
-        report = validate_rollout_file(path, [4], 2, CONTRACT)
-        assert report.exit_code == 0, report.to_markdown()
-        ours_file = best_of(lambda: validate_rollout_file(path, [4], 2, CONTRACT))
-    ours_check = best_of(lambda: batch_transition_violations(
-        CONTRACT, cols["obs"], cols["next_obs"], cols["actions"], cols["rewards"], cols["terminated"],
-        cols["truncated"], obs_shape=[4], n_actions=2))
+        tmp = Path(tmp)
+        bench_npz(tmp, cols, args.repeat)
+        bench_hdf5(tmp, cols, args.repeat)
+        bench_minari(tmp, args.minari_transitions, args.repeat)
+        bench_json(tmp, cols, min(args.json_transitions, n), args.repeat)
     k = min(args.spec_subset, n)
-    sub = {key: v[:k] for key, v in cols.items()}
 
     def spec_rows() -> None:
         for i in range(k):
-            assert not transition_violations(CONTRACT, sub["obs"][i], sub["next_obs"][i], sub["actions"][i],
-                                             sub["rewards"][i], sub["terminated"][i], sub["truncated"][i],
+            assert not transition_violations(CONTRACT, cols["obs"][i], cols["next_obs"][i], cols["actions"][i],
+                                             cols["rewards"][i], cols["terminated"][i], cols["truncated"][i],
                                              obs_shape=[4], n_actions=2)
-
-    spec_per = best_of(spec_rows, repeat=1) / k
-    spec_full = spec_per * n
-    print(f"\n.npz, {n:,} transitions (same data for both):")
-    print(f"  ours  validate_rollout_file (load + checks + report): {ours_file * 1e3:8.1f} ms  "
-          f"= {n / ours_file:,.0f} transitions/s")
-    print(f"  ours  batch_transition_violations (checks only):      {ours_check * 1e3:8.1f} ms  "
-          f"= {n / ours_check:,.0f} transitions/s")
-    print(f"  spec  transition_violations row by row: measured on {k:,} rows "
-          f"({spec_per * 1e6:.2f} us/transition), extrapolated to {n:,}: {spec_full:8.1f} s  "
-          f"= {1 / spec_per:,.0f} transitions/s")
-    print(f"  ratio spec / ours: {spec_full / ours_file:,.0f}x (whole file), {spec_full / ours_check:,.0f}x (checks only)")
-
-    m = min(args.json_transitions, n)
-    doc = {"transitions": [{"obs": cols["obs"][i].astype(float).tolist(), "action": int(cols["actions"][i]),
-                            "reward": float(cols["rewards"][i]), "terminated": bool(cols["terminated"][i]),
-                            "truncated": bool(cols["truncated"][i]),
-                            "next_obs": cols["next_obs"][i].astype(float).tolist()} for i in range(m)]}
-    text = json.dumps(doc)
-    with tempfile.TemporaryDirectory() as tmp:
-        jpath = Path(tmp) / "cartpole.json"
-        jpath.write_text(text)
-        ours_json = best_of(lambda: validate_rollout_file(jpath, [4], 2, CONTRACT))
-    spec_json = best_of(lambda: parse_rollout_text(text, [4], 2, CONTRACT), repeat=1)
-    print(f"\ninterchange JSON, {m:,} transitions ({len(text) / 1e6:.1f} MB), both measured in full:")
-    print(f"  ours  validate_rollout_file:   {ours_json * 1e3:8.1f} ms = {m / ours_json:,.0f} transitions/s")
-    print(f"  spec  parse_rollout_text:      {spec_json * 1e3:8.1f} ms = {m / spec_json:,.0f} transitions/s")
-    print(f"  ratio spec / ours: {spec_json / ours_json:.1f}x")
+    per = best_of(spec_rows, 1) / k
+    print(f"\n  spec transition_violations row by row (contract only), measured on {k:,} rows: "
+          f"{per * 1e6:.2f} us/transition = {1 / per / 1e6:.3f} M transitions/s")
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
+
+import gymnasium as gym
 
 from rollcheck.spec.contract import Contract
 from rollcheck.spec.errors import ArgumentError
@@ -39,6 +41,7 @@ from rollcheck.properties.rollout.readers.npz_reader import read_npz
 from rollcheck.properties.rollout.readers.source import DEFAULT_MAX_BYTES, RolloutSource, open_source
 from rollcheck.properties.rollout.recorded_checks import DEFAULT_CAP, RECORDED_PROPERTIES, StreamRun, check_stream
 from rollcheck.properties.rollout.recorded_spaces import ActionSpace, ObservationBox
+from rollcheck.properties.rollout.replay import Replayer
 
 __all__ = ["RECORDED_PROPERTIES", "RolloutFileError", "detect_format", "open_recording", "validate_rollout_file"]
 
@@ -138,7 +141,37 @@ def _declared(data: RecordedData, obs_shape: Any, action_space: "ActionSpace | N
     return data, shape, action_space
 
 
-def _skip_reason(pid: str, data: RecordedData, obs_space: "ObservationBox | None") -> "str | None":
+def _replayer(replay: Any, data: RecordedData, seed: "int | None", time_budget: float) -> "Replayer | None":
+    if replay is None:
+        return None
+    if isinstance(time_budget, bool) or not isinstance(time_budget, (int, float)) or not time_budget > 0:
+        raise ArgumentError(f"time_budget={time_budget!r} should be a positive number of seconds")
+    seeds = data.replay.seeds if data.replay is not None else ()
+    if callable(replay):
+        make = replay
+    else:
+        env_ref = replay
+        if replay == "dataset":
+            env_ref = data.replay.env if data.replay is not None else None
+            if env_ref is None:
+                raise ArgumentError(f"--replay without ENV needs a file that names its env (a Minari dataset's env "
+                                    f"spec, a JSON meta env_id); this {data.format} file does not")
+        if not isinstance(env_ref, (str, gym.envs.registration.EnvSpec)):
+            raise ArgumentError(f"replay={replay!r:.60} should be an env id, an EnvSpec, 'dataset' or a factory")
+
+        def make() -> Any:
+            try:
+                return gym.make(env_ref)
+            except gym.error.Error as exc:
+                raise ArgumentError(f"--replay {getattr(env_ref, 'id', env_ref)!r}: {exc}") from None
+        make().close()  # a bad env id is a usage error now, not halfway through the file
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+        raise ArgumentError(f"seed={seed!r} should be a non-negative int")
+    return Replayer(make, seeds=tuple(seeds) if seed is None else (), seed=seed, time_budget=float(time_budget))
+
+
+def _skip_reason(pid: str, data: RecordedData, obs_space: "ObservationBox | None",
+                 replayer: "Replayer | None") -> "str | None":
     if pid == "recorded.observation_in_space" and obs_space is None:
         return "no observation space declared beyond the contract's obs_shape"
     if pid == "recorded.next_obs_chain" and not data.next_obs_stored:
@@ -149,6 +182,11 @@ def _skip_reason(pid: str, data: RecordedData, obs_space: "ObservationBox | None
                 "shows as a break of recorded.next_obs_chain")
     if pid == "recorded.episode_metadata" and data.format != "minari":
         return f"{data.format} stores no per-episode bookkeeping"
+    if pid == "recorded.replay_reproduces":
+        if replayer is None:
+            return "no --replay ENV given"
+        if replayer.episodes_checked == 0:
+            return "the time budget ran out before the first episode"
     if pid == "recorded.transition_schema" and data.format != "json":
         return f"{data.format} columns are typed arrays (their layout was checked when the file was opened)"
     return None
@@ -157,7 +195,9 @@ def _skip_reason(pid: str, data: RecordedData, obs_space: "ObservationBox | None
 def validate_rollout_file(path: "str | Path", obs_shape: "Shape | Iterable[int] | None" = None,
                           n_actions: "int | None" = None, contract: "Contract | None" = None, *,
                           action_space: "ActionSpace | None" = None, max_bytes: int = DEFAULT_MAX_BYTES,
-                          max_findings: int = DEFAULT_CAP, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Report:
+                          max_findings: int = DEFAULT_CAP, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                          replay: "str | Callable[[], Any] | None" = None, seed: "int | None" = None,
+                          time_budget: float = 60.0) -> Report:
     """Check every transition of a recorded rollout against ``contract``, its spaces, chain and episodes.
 
     ``obs_shape``/``n_actions`` (or ``action_space`` for a Box) may be left out where the file
@@ -165,6 +205,11 @@ def validate_rollout_file(path: "str | Path", obs_shape: "Shape | Iterable[int] 
     when every applicable property holds, 1 when any does not (each bad transition counted, the
     first ``max_findings`` per property listed with episode and step), 2 when the file cannot be
     read or holds no transitions.
+
+    ``replay`` re-simulates every episode with its recorded actions (``recorded.replay_reproduces``):
+    an env id, a zero-argument env factory, or ``"dataset"`` for the env spec a Minari dataset
+    stores; ``seed`` seeds the first episode's reset where the file stores no per-episode seeds;
+    ``time_budget`` (seconds) bounds the replay.
     """
     contract = Contract() if contract is None else contract
     if not isinstance(contract, Contract):
@@ -186,8 +231,18 @@ def validate_rollout_file(path: "str | Path", obs_shape: "Shape | Iterable[int] 
         if action_space.n is not None:
             report.meta["n_actions"] = action_space.n
         report.meta.update(data.meta)
-        run = StreamRun(data, contract, shape, action_space, obs_space=data.observation_space, cap=cap)
-        seen = check_stream(run)
+        replayer = _replayer(replay, data, seed, time_budget)
+        run = StreamRun(data, contract, shape, action_space, obs_space=data.observation_space, cap=cap,
+                        replayer=replayer)
+        try:
+            seen = check_stream(run)
+        finally:
+            if replayer is not None:
+                replayer.close()
+        if replayer is not None:
+            report.meta.update({"replay_episodes_checked": replayer.episodes_checked,
+                                "replay_episodes_reproduced": replayer.episodes_reproduced,
+                                "replay_out_of_time": replayer.out_of_time})
     except RolloutFileError as exc:
         report.error = f"RolloutFileError: {exc}"
         report.duration_s = time.perf_counter() - start
@@ -205,7 +260,7 @@ def validate_rollout_file(path: "str | Path", obs_shape: "Shape | Iterable[int] 
     for prop in RECORDED_PROPERTIES:
         result = PropertyResult(prop.id, prop.lean, prop.statement, examples=1, steps=n,
                                 episodes=run.episodes_ended)
-        reason = _skip_reason(prop.id, data, run.obs_space)
+        reason = _skip_reason(prop.id, data, run.obs_space, run.replayer)
         for f in run.findings[prop.id]:
             result.fail(f)
         if reason is not None:

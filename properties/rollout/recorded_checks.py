@@ -35,6 +35,7 @@ from rollcheck.properties.core.property import Property, PropertySet
 from rollcheck.properties.core.report import Finding
 from rollcheck.properties.rollout.readers.chunk import Chunk, RecordedData
 from rollcheck.properties.rollout.recorded_spaces import ActionSpace, ObservationBox
+from rollcheck.properties.rollout.replay import Replayer
 
 __all__ = ["DEFAULT_CAP", "RECORDED_PROPERTIES", "StreamRun", "check_stream"]
 
@@ -69,6 +70,7 @@ class StreamRun:
     actions: ActionSpace
     obs_space: "ObservationBox | None" = None
     cap: int = DEFAULT_CAP
+    replayer: "Replayer | None" = None
     count: dict = field(default_factory=dict)
     findings: dict = field(default_factory=dict)
     bad_rows: set = field(default_factory=set)
@@ -152,9 +154,9 @@ class StreamRun:
         self.last_done = bool(self.done[-1]) if len(chunk) else self.last_done
         self.last_index = int(chunk.index[-1]) if len(chunk) else self.last_index
         if chunk.episode is None and len(chunk):
-            self.where(np.array([0]))
-            self.episode = int(self._ep[-1]) + int(self.done[-1])
-            self.step = 0 if self.done[-1] else int(self._st[-1]) + 1
+            ends = np.flatnonzero(self.done)
+            self.episode += len(ends)
+            self.step = self.step + len(chunk) if not len(ends) else len(chunk) - 1 - int(ends[-1])
 
 
 def _as_flags(col: np.ndarray) -> np.ndarray:
@@ -278,7 +280,7 @@ def check_flags_exact(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
             for i in rows[:room].tolist():
                 ep, st = run.where(np.array([i]))
                 yield run.finding(int(chunk.index[i]), int(ep[0]), int(st[0]),
-                                  f"transition {int(chunk.index[i])}, field \"{name}\": {col[i]!r} is not exactly 0 or 1 "
+                                  f"transition {int(chunk.index[i])}, field \"{name}\": {col[i].item()!r} is not exactly 0 or 1 "
                                   "(a flag stored as a number must be 0 or 1)", field=name)
         run.add("recorded.done_flags", n_bad, make)
         any_bad |= bad
@@ -336,22 +338,44 @@ def check_observation_space(run: StreamRun, chunk: Chunk) -> "np.ndarray | None"
 # ---------------------------------------------------------------------------------------------
 
 def _rows_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per row: some entry differs (NaN equals NaN: the same recorded value in both places)."""
+    """Per row: some entry differs in value (NaN equals NaN, -0.0 equals 0.0: the same recorded value).
+
+    Fast path: rows of one dtype are compared as machine words (bitwise equal rows are equal);
+    only the rows that differ bitwise are compared by value.
+    """
     n = a.shape[0]
     if a.shape[1:] != b.shape[1:]:
         return np.ones(n, dtype=bool)
-    ne = (a != b).reshape(n, -1)
-    rows = ne.any(axis=1)
-    if rows.any() and a.dtype.kind == "f":
+    width = a.dtype.itemsize * int(np.prod(a.shape[1:], dtype=np.int64))
+    if a.dtype == b.dtype and width and width % 8 == 0 and a.flags.c_contiguous and b.flags.c_contiguous:
+        wa = a.reshape(n, -1).view(np.uint64)
+        wb = b.reshape(n, -1).view(np.uint64)
+        rows = wa[:, 0] != wb[:, 0]
+        for k in range(1, wa.shape[1]):
+            rows |= wa[:, k] != wb[:, k]
+        if not rows.any():
+            return rows
         sub = np.flatnonzero(rows)
-        both_nan = (np.isnan(a[sub]) & np.isnan(b[sub])).reshape(len(sub), -1)
+        rows[sub] = _rows_differ_by_value(a[sub], b[sub])
+        return rows
+    return _rows_differ_by_value(a, b)
+
+
+def _rows_differ_by_value(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    n = a.shape[0]
+    with np.errstate(invalid="ignore"):
+        ne = (a != b).reshape(n, -1)
+    rows = ne.any(axis=1)
+    if rows.any() and (a.dtype.kind == "f" or b.dtype.kind == "f"):
+        sub = np.flatnonzero(rows)
+        both_nan = (np.isnan(a[sub].astype(np.float64)) & np.isnan(b[sub].astype(np.float64))).reshape(len(sub), -1)
         rows[sub] = (ne[sub] & ~both_nan).any(axis=1)
     return rows
 
 
 def check_chain(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
     """Within an episode, ``next_obs[t] == obs[t+1]`` (rows that follow each other in the file)."""
-    if chunk.next_obs is None or not len(chunk):
+    if chunk.next_obs is None or not len(chunk) or not run.data.next_obs_stored:
         return None
     n = len(chunk)
     # pair (previous row, this row) for every row whose predecessor is the row just before it
@@ -429,6 +453,23 @@ def check_episode_ends(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
     return early | missing
 
 
+def check_replay(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
+    """Re-simulate the chunk's rows with their recorded actions; each episode's first divergence."""
+    if run.replayer is None or run.replayer.out_of_time or not len(chunk):
+        return None
+    ep, st = run.where(np.arange(len(chunk)))
+    found = run.replayer.rows(chunk.index, ep, st, chunk.obs, chunk.next_obs, chunk.actions, chunk.rewards,
+                              run.te, run.tr)
+    if not found:
+        return None
+    run.add("recorded.replay_reproduces", len(found), lambda room: (
+        run.finding(index, e, s, f"transition {index}: replaying the recorded actions diverges here: {what}")
+        for index, e, s, what in found[:room]))
+    bad = np.zeros(len(chunk), dtype=bool)
+    bad[np.searchsorted(chunk.index, [f[0] for f in found])] = True
+    return bad
+
+
 def _metadata(run: StreamRun, chunk: Chunk) -> None:
     """Minari's bookkeeping is judged by the reader as it opens the dataset (``metadata_findings``,
     reported by :func:`check_stream`); nothing to do per chunk."""
@@ -459,6 +500,9 @@ RECORDED_PROPERTIES = PropertySet([
              "(or is marked unfinished at the end of the file)", check_episode_ends),
     Property("recorded.episode_metadata", "Minari EpisodeData",
              "per-episode ids, lengths and step counts agree with the arrays", _metadata),
+    Property("recorded.replay_reproduces", "Gymnasium Env.step (the recorded transitions' source)",
+             "re-simulating each episode with its recorded actions reproduces its observations, rewards "
+             "and flags", check_replay),
 ])
 
 
@@ -479,6 +523,8 @@ def check_stream(run: StreamRun) -> int:
             run.mark_bad(chunk.index[bad])
         run.end(chunk)
         seen += len(chunk)
+    if run.replayer is not None:
+        run.replayer.finish()
     for index, violations in run.data.schema_violations():
         by: dict[str, list[Violation]] = {}
         for v in violations:

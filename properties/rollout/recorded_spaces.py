@@ -55,9 +55,9 @@ def _describe(low: np.ndarray, high: np.ndarray, shape: "tuple[int, ...]", row: 
     with np.errstate(invalid="ignore"):
         out = np.flatnonzero(~((flat >= lo) & (flat <= hi)))
     if not out.size:
-        return f"{row.tolist()!r:.80} is outside the space"
+        return f"{row.tolist()!r:.80} is outside the space (not a real number)"
     j = int(out[0])
-    return f"entry {j} = {flat[j]!r} lies outside [{lo[j]!r}, {hi[j]!r}] (Box)"
+    return f"entry {j} = {flat[j].item()!r} lies outside [{lo[j].item()!r}, {hi[j].item()!r}] (Box)"
 
 
 @dataclass(frozen=True)

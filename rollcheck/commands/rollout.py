@@ -8,7 +8,8 @@ chain of observations and its episodes, and *all* bad transitions are counted an
     rollcheck rollout PATH [--obs-shape 4] [--n-actions 2 | --box-actions LO HI]
                       [--obs-range LO HI] [--reward-range LO HI] [--no-obs-finite]
                       [--no-reward-finite] [--exclusive-done-flags] [--max-bytes N]
-                      [--max-findings N] [--report-dir DIR] [--show N]
+                      [--max-findings N] [--replay [ENV]] [--seed S] [--time-budget SECONDS]
+                      [--report-dir DIR] [--show N]
 
 ``PATH`` is a regular file, ``-`` (standard input, read once), a Minari dataset folder or a
 local Minari dataset id. ``--obs-shape`` takes the dimensions as separate numbers
@@ -16,7 +17,10 @@ local Minari dataset id. ``--obs-shape`` takes the dimensions as separate number
 with no number, ``[]`` or ``scalar`` is the scalar shape; left out, the file's declaration (a JSON
 ``meta`` block, Minari's spaces) or its arrays give it. Exit status: 0 every applicable property
 holds, 1 some transitions violate one (a summary of all of them is printed), 2 the file cannot be
-read, holds no transitions, or the options are invalid.
+read, holds no transitions, or the options are invalid. ``--replay`` re-simulates every episode
+with its recorded actions in ``ENV`` (left out: the env a Minari dataset or a JSON ``meta`` block
+names) from ``--seed`` (Minari: each episode's stored seed) and reports each episode's first
+step that does not reproduce, within ``--time-budget`` seconds.
 
 ``--torchlean`` answers as TorchLean's ``loadRolloutAll`` would (interchange JSON; needs
 ``--obs-shape`` and ``--n-actions``), and ``--compare A B`` names the first step and field where two
@@ -106,8 +110,13 @@ def run(args: argparse.Namespace) -> int:
         if args.max_findings <= 0:
             raise ArgumentError(f"--max-findings {args.max_findings} should be at least 1")
         space = ActionSpace.box(args.box_actions[0], args.box_actions[1], ()) if args.box_actions else None
+        if args.time_budget <= 0:
+            raise ArgumentError(f"--time-budget {args.time_budget} should be a positive number of seconds")
+        if args.seed is not None and args.seed < 0:
+            raise ArgumentError(f"--seed {args.seed} should be a non-negative int")
         report = validate_rollout_file(args.file, shape, args.n_actions, contract, action_space=space,
-                                       max_bytes=args.max_bytes, max_findings=args.max_findings)
+                                       max_bytes=args.max_bytes, max_findings=args.max_findings,
+                                       replay=args.replay, seed=args.seed, time_budget=args.time_budget)
     except ArgumentError as exc:
         print(f"rollcheck rollout: ArgumentError: {exc}", file=sys.stderr)
         return 2
@@ -168,6 +177,14 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     p.add_argument("--no-reward-finite", action="store_true", help="allow NaN/inf rewards")
     p.add_argument("--exclusive-done-flags", action="store_true",
                    help="reject transitions with both terminated and truncated true")
+    p.add_argument("--replay", nargs="?", const="dataset", default=None, metavar="ENV",
+                   help="re-simulate each episode with its recorded actions in ENV (a Gymnasium id; left out: "
+                   "the env the dataset names) and report the first step that differs")
+    p.add_argument("--env", dest="replay", help="the same as --replay ENV")
+    p.add_argument("--seed", type=int, default=None,
+                   help="reset seed of the first replayed episode (Minari stores one per episode)")
+    p.add_argument("--time-budget", type=float, default=60.0, metavar="SECONDS",
+                   help="bound on the replay's wall time (default 60)")
     p.add_argument("--report-dir", default="reports",
                    help="where rollout-<stem>.md/.json/.junit.xml go (default: reports)")
     p.add_argument("--show", type=int, default=20, help="violations to print (default 20)")

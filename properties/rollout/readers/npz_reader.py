@@ -11,21 +11,26 @@ the namings of :data:`~rollcheck.properties.rollout.readers.chunk.NAMINGS`. Inva
 - the declared decompressed size of the members read is at most ``max_bytes`` (zip's own size
   fields; the decompressor never yields more than a member declares), so a zip bomb is refused
   or read in bounded memory;
-- data is read ``chunk_rows`` rows at a time from each member (memory ~ one chunk per column).
+- data is read ``chunk_rows`` rows at a time from each member (memory ~ one chunk per column);
+  an uncompressed member (``np.savez``) is read straight from the file into the chunk's array
+  (its size was checked against the header; zip's CRC is not recomputed), a compressed one
+  through :mod:`zipfile`'s bounded decompressor.
 """
 
 from __future__ import annotations
 
 import math
+import struct
 import zipfile
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from rollcheck.properties.rollout.readers.chunk import (DEFAULT_CHUNK_ROWS, ROLES, Chunk, RecordedData,
+from rollcheck.properties.rollout.readers.chunk import (DEFAULT_CHUNK_ROWS, Chunk, RecordedData,
                                                         choose_naming)
 from rollcheck.properties.rollout.readers.errors import RolloutFileError
+from rollcheck.properties.rollout.readers.slices import rows_per_slice
 from rollcheck.properties.rollout.readers.source import RolloutSource
 
 __all__ = ["NpyMember", "read_npz", "read_npy_header"]
@@ -116,10 +121,41 @@ def _check_layout(members: dict[str, NpyMember]) -> int:
     return next(iter(lengths.values()))
 
 
-def _row_reader(zf: zipfile.ZipFile, m: NpyMember, chunk_rows: int) -> Iterator[np.ndarray]:
+def _stored_data_start(raw: BinaryIO, info: zipfile.ZipInfo) -> int:
+    """Where a stored member's bytes begin: after its local header (whose name/extra lengths may
+    differ from the central directory's)."""
+    raw.seek(info.header_offset)
+    local = raw.read(30)
+    if len(local) != 30 or local[:4] != b"PK\x03\x04":
+        raise RolloutFileError(f"member {info.filename!r} has no local zip header at offset {info.header_offset}")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    return info.header_offset + 30 + name_len + extra_len
+
+
+def _stored_rows(source: RolloutSource, m: NpyMember, chunk_rows: int) -> Iterator[np.ndarray]:
+    """Rows of an uncompressed (``np.savez``) member read straight into arrays (no zip layer, no copy)."""
     row_shape = m.shape[1:]
     row_bytes = math.prod(row_shape) * m.dtype.itemsize
     n = m.shape[0]
+    with source.open_binary() as raw:
+        raw.seek(_stored_data_start(raw, m.info) + m.data_offset)
+        for start in range(0, n, chunk_rows):
+            k = min(chunk_rows, n - start)
+            out = np.empty((k, *row_shape), dtype=m.dtype)
+            got = raw.readinto(memoryview(out.reshape(-1).view(np.uint8))) if k * row_bytes else 0
+            if got != k * row_bytes:
+                raise RolloutFileError(f"array {m.name!r} ends early (row {start + got // max(row_bytes, 1)} of {n})")
+            yield out
+
+
+def _row_reader(zf: zipfile.ZipFile, source: RolloutSource, m: NpyMember, chunk_rows: int) -> Iterator[np.ndarray]:
+    row_shape = m.shape[1:]
+    row_bytes = math.prod(row_shape) * m.dtype.itemsize
+    n = m.shape[0]
+    if m.info.compress_type == zipfile.ZIP_STORED and not (m.fortran_order and len(m.shape) > 1) \
+            and m.dtype.isnative:
+        yield from _stored_rows(source, m, chunk_rows)
+        return
     with zf.open(m.info) as fh:
         fh.read(m.data_offset)
         if m.fortran_order and len(m.shape) > 1:  # column-major: the rows are not contiguous
@@ -156,12 +192,14 @@ def read_npz(source: RolloutSource, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Rec
             except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError) as exc:
                 raise RolloutFileError(f"array {name!r} cannot be read from {source.name!r}: {exc}") from None
         n = _check_layout(members)
+        row_bytes = max(math.prod(m.shape[1:]) * m.dtype.itemsize for m in members.values())
+        chunk_rows = rows_per_slice(row_bytes, chunk_rows)  # every column advances by the same rows
     except BaseException:
         zf.close()
         raise
 
     def chunks() -> Iterator[Chunk]:
-        readers = {role: _row_reader(zf, m, chunk_rows) for role, m in members.items()}
+        readers = {role: _row_reader(zf, source, m, chunk_rows) for role, m in members.items()}
         start = 0
         try:
             while start < n:
