@@ -83,6 +83,7 @@ _LAZY = {
     "validate_arrays": "rollcheck.properties.rollout.arrays",
     "validate_sb3": "rollcheck.properties.rollout.sb3",
     "validate_rollout_file": "rollcheck.properties.rollout.recorded",
+    "RolloutFileError": "rollcheck.properties.rollout.recorded",
     "fuzz_env": "rollcheck.properties.env.fuzz",
     "env_machine": "rollcheck.properties.machines",
     "session_machine": "rollcheck.properties.machines",

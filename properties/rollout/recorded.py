@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable
 
 import gymnasium as gym
 
+from rollcheck.spec.box import Box
 from rollcheck.spec.contract import Contract
 from rollcheck.spec.errors import ArgumentError
 from rollcheck.spec.shape import Shape, as_shape
@@ -40,7 +41,7 @@ from rollcheck.properties.rollout.readers.json_reader import json_document, json
 from rollcheck.properties.rollout.readers.npz_reader import read_npz
 from rollcheck.properties.rollout.readers.source import DEFAULT_MAX_BYTES, RolloutSource, open_source
 from rollcheck.properties.rollout.recorded_checks import DEFAULT_CAP, RECORDED_PROPERTIES, StreamRun, check_stream
-from rollcheck.properties.rollout.recorded_spaces import ActionSpace, ObservationBox
+from rollcheck.properties.rollout.recorded_spaces import ObservationBox, action_space_of, describe_action_space
 from rollcheck.properties.rollout.replay import Replayer
 
 __all__ = ["RECORDED_PROPERTIES", "RolloutFileError", "detect_format", "open_recording", "validate_rollout_file"]
@@ -72,16 +73,16 @@ def _check_cap(cap: Any) -> int:
     return cap
 
 
-def open_recording(path: "str | Path", *, obs_shape: "Shape | Iterable[int] | None", action_space: "ActionSpace | None",
-                   contract: Contract, max_bytes: int = DEFAULT_MAX_BYTES,
-                   chunk_rows: int = DEFAULT_CHUNK_ROWS) -> "tuple[RecordedData, Shape, ActionSpace]":
+def open_recording(path: "str | Path", *, obs_shape: "Shape | Iterable[int] | None", action_space: "int | Box | None",
+                   contract: Contract, max_bytes: int = DEFAULT_MAX_BYTES, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+                   box_bounds: "tuple[float, float] | None" = None) -> "tuple[RecordedData, Shape, int | Box]":
     """Open ``path`` with the reader its format needs; ``(data, obs_shape, action_space)`` as declared
     by the caller or, where the caller left them out, by the file (a JSON ``meta`` block, Minari's spaces)."""
     name = os.fspath(path)
     if _is_dataset_id(name):
         from rollcheck.properties.rollout.readers.minari_reader import read_minari_id
         data = read_minari_id(name, chunk_rows=chunk_rows)
-        return _declared(data, obs_shape, action_space)
+        return _declared(data, obs_shape, action_space, box_bounds)
     source = open_source(name, max_bytes)
     fmt = detect_format(source)
     if fmt == "json":
@@ -89,14 +90,14 @@ def open_recording(path: "str | Path", *, obs_shape: "Shape | Iterable[int] | No
         meta = json_meta(doc)
         shape = _merge_shape(obs_shape, meta.get("obs_shape"))
         if action_space is None and "n_actions" in meta:
-            action_space = ActionSpace.discrete(meta["n_actions"])
-        elif action_space is not None and "n_actions" in meta and action_space.n != meta["n_actions"]:
+            action_space = meta["n_actions"]
+        elif action_space is not None and "n_actions" in meta and action_space != meta["n_actions"]:
             raise RolloutFileError(f"the file's meta says n_actions {meta['n_actions']} but n_actions "
-                                   f"{action_space.n} was given")
-        if shape is None or action_space is None or action_space.n is None:
+                                   f"{action_space} was given")
+        if shape is None or action_space is None or isinstance(action_space, Box):
             raise ArgumentError("an interchange JSON file needs obs_shape and n_actions (--obs-shape, --n-actions) "
-                                "unless its meta block states them")
-        return read_json(source, doc, shape, action_space.n, contract), shape, action_space
+                                "unless its meta block states them (its actions are Fin n)")
+        return read_json(source, doc, shape, action_space, contract), shape, action_space
     if fmt == "npz":
         data = read_npz(source, chunk_rows)
     elif fmt == "hdf5":
@@ -105,7 +106,7 @@ def open_recording(path: "str | Path", *, obs_shape: "Shape | Iterable[int] | No
     else:
         from rollcheck.properties.rollout.readers.minari_reader import read_minari_path
         data = read_minari_path(source.path, chunk_rows=chunk_rows)
-    return _declared(data, obs_shape, action_space)
+    return _declared(data, obs_shape, action_space, box_bounds)
 
 
 def _merge_shape(given: "Shape | Iterable[int] | None", stored: "list[int] | None") -> "Shape | None":
@@ -118,24 +119,22 @@ def _merge_shape(given: "Shape | Iterable[int] | None", stored: "list[int] | Non
     return shape
 
 
-def _declared(data: RecordedData, obs_shape: Any, action_space: "ActionSpace | None"
-              ) -> "tuple[RecordedData, Shape, ActionSpace]":
+def _declared(data: RecordedData, obs_shape: Any, action_space: "int | Box | None",
+              box_bounds: "tuple[float, float] | None") -> "tuple[RecordedData, Shape, int | Box]":
     stored_obs, stored_actions = data.observation_space, data.action_space
     shape = as_shape(obs_shape) if obs_shape is not None else (
         Shape(stored_obs.shape) if stored_obs is not None else None)
     if shape is None:
         shape = Shape(tuple(data.obs_row_shape or ()))
         data.meta["obs_shape_from"] = "the file's arrays (no --obs-shape given)"
+    if action_space is None and box_bounds is not None:  # --box-actions LO HI: the shape is the file's
+        action_space = Box(tuple(data.action_row_shape or ()), box_bounds[0], box_bounds[1], "float64")
     if action_space is None:
         action_space = stored_actions
     if action_space is None:
         raise ArgumentError(f"{data.format} file: give the action space (--n-actions N for Discrete, "
                             "--box-actions LOW HIGH for Box)")
-    if action_space.n is None and data.action_row_shape is not None and action_space.shape != data.action_row_shape:
-        if action_space.shape == ():  # --box-actions LOW HIGH: the shape is the file's
-            action_space = ActionSpace.box(action_space.low.reshape(-1)[0], action_space.high.reshape(-1)[0],
-                                           data.action_row_shape)
-    if action_space.n is not None and data.action_row_shape not in (None, ()):
+    if not isinstance(action_space, Box) and data.action_row_shape not in (None, ()):
         raise RolloutFileError(f"actions have row shape {list(data.action_row_shape)}; Discrete actions are one "
                                "integer per transition (for continuous actions give --box-actions LOW HIGH)")
     return data, shape, action_space
@@ -194,14 +193,16 @@ def _skip_reason(pid: str, data: RecordedData, obs_space: "ObservationBox | None
 
 def validate_rollout_file(path: "str | Path", obs_shape: "Shape | Iterable[int] | None" = None,
                           n_actions: "int | None" = None, contract: "Contract | None" = None, *,
-                          action_space: "ActionSpace | None" = None, max_bytes: int = DEFAULT_MAX_BYTES,
+                          action_space: Any = None, box_bounds: "tuple[float, float] | None" = None,
+                          max_bytes: int = DEFAULT_MAX_BYTES,
                           max_findings: int = DEFAULT_CAP, chunk_rows: int = DEFAULT_CHUNK_ROWS,
                           replay: "str | Callable[[], Any] | None" = None, seed: "int | None" = None,
                           time_budget: float = 60.0) -> Report:
     """Check every transition of a recorded rollout against ``contract``, its spaces, chain and episodes.
 
-    ``obs_shape``/``n_actions`` (or ``action_space`` for a Box) may be left out where the file
-    declares them (a JSON ``meta`` block, a Minari dataset). Returns a :class:`Report`: exit code 0
+    ``obs_shape``/``n_actions`` (or ``action_space``: an int, a :class:`~rollcheck.spec.Box` or a
+    Gymnasium ``Discrete``/``Box``; or ``box_bounds=(low, high)`` for a Box of the file's action
+    shape) may be left out where the file declares them (a JSON ``meta`` block, a Minari dataset). Returns a :class:`Report`: exit code 0
     when every applicable property holds, 1 when any does not (each bad transition counted, the
     first ``max_findings`` per property listed with episode and step), 2 when the file cannot be
     read or holds no transitions.
@@ -218,18 +219,21 @@ def validate_rollout_file(path: "str | Path", obs_shape: "Shape | Iterable[int] 
     if n_actions is not None:
         if action_space is not None:
             raise ArgumentError("give n_actions or action_space, not both")
-        action_space = ActionSpace.discrete(n_actions)
+        action_space = n_actions
+    if action_space is not None:
+        action_space = action_space_of(action_space)
     start = time.perf_counter()
     report = Report(title="rollcheck rollout", target=os.fspath(path),
                     meta={"contract": repr(contract), "max_findings_per_property": cap})
     data = None
     try:
         data, shape, action_space = open_recording(path, obs_shape=obs_shape, action_space=action_space,
-                                                   contract=contract, max_bytes=max_bytes, chunk_rows=chunk_rows)
+                                                   contract=contract, max_bytes=max_bytes, chunk_rows=chunk_rows,
+                                                   box_bounds=box_bounds)
         report.meta.update({"format": data.format, "naming": data.naming, "obs_shape": shape.pretty(),
-                            "action_space": action_space.pretty()})
-        if action_space.n is not None:
-            report.meta["n_actions"] = action_space.n
+                            "action_space": describe_action_space(action_space)})
+        if not isinstance(action_space, Box):
+            report.meta["n_actions"] = action_space
         report.meta.update(data.meta)
         replayer = _replayer(replay, data, seed, time_budget)
         run = StreamRun(data, contract, shape, action_space, obs_space=data.observation_space, cap=cap,

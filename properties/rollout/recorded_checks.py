@@ -26,7 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from rollcheck.impl.fast_checks import action_bad_mask, done_flags_bad_mask, observation_bad_mask, reward_bad_mask
+from rollcheck.impl.fast_checks import (action_space_bad_mask, done_flags_bad_mask, observation_bad_mask,
+                                        reward_bad_mask)
+from rollcheck.spec.box import Box
 from rollcheck.spec.contract import Contract, transition_violations
 from rollcheck.spec.errors import Violation
 from rollcheck.spec.shape import Shape
@@ -34,7 +36,7 @@ from rollcheck.spec.shape import Shape
 from rollcheck.properties.core.property import Property, PropertySet
 from rollcheck.properties.core.report import Finding
 from rollcheck.properties.rollout.readers.chunk import Chunk, RecordedData
-from rollcheck.properties.rollout.recorded_spaces import ActionSpace, ObservationBox
+from rollcheck.properties.rollout.recorded_spaces import ObservationBox
 from rollcheck.properties.rollout.replay import Replayer
 
 __all__ = ["DEFAULT_CAP", "RECORDED_PROPERTIES", "StreamRun", "check_stream"]
@@ -44,7 +46,7 @@ DEFAULT_CAP = 100
 # spec field names (``transition_violations`` and ``parse_transition_json``) per contract property
 _FIELDS = {
     "recorded.transition_schema": ("transition",),
-    "recorded.action_in_range": ("action", "actions"),
+    "recorded.action_in_range": ("action", "actions"),  # Fin n and Box alike
     "recorded.done_flags": ("terminated", "truncated"),
     "recorded.reward_contract": ("reward", "rewards"),
     "recorded.observation_contract": ("obs", "observation"),
@@ -67,7 +69,7 @@ class StreamRun:
     data: RecordedData
     contract: Contract
     shape: Shape
-    actions: ActionSpace
+    actions: "int | Box"
     obs_space: "ObservationBox | None" = None
     cap: int = DEFAULT_CAP
     replayer: "Replayer | None" = None
@@ -192,8 +194,7 @@ def _contract_masks(run: StreamRun, chunk: Chunk) -> dict[str, tuple[np.ndarray,
         masks["recorded.next_observation_contract"] = (observation_bad_mask(c, chunk.next_obs, run.shape),
                                                        chunk.next_obs)
     masks["recorded.done_flags"] = (done_flags_bad_mask(c, run.te, run.tr), run.te)
-    if run.actions.n is not None:
-        masks["recorded.action_in_range"] = (action_bad_mask(run.actions.n, chunk.actions), chunk.actions)
+    masks["recorded.action_in_range"] = (action_space_bad_mask(run.actions, chunk.actions), chunk.actions)
     return masks
 
 
@@ -206,7 +207,14 @@ def _refused_column(run: StreamRun, pid: str, col: np.ndarray) -> bool:
         return bool(reward_bad_mask(c, probe)[0])
     if pid == "recorded.done_flags":
         return bool(done_flags_bad_mask(c, probe, probe)[0])
-    return bool(action_bad_mask(run.actions.n, probe)[0])
+    if isinstance(run.actions, Box):  # a value inside the Box, of the column's own dtype and row shape
+        lo, hi = np.asarray(run.actions.lows()), np.asarray(run.actions.highs())
+        inside = np.where(np.isfinite(lo) & np.isfinite(hi), (lo + hi) / 2,
+                          np.where(np.isfinite(lo), lo, np.where(np.isfinite(hi), hi, 0.0)))
+        if probe.shape[1:] == run.actions.shape.dims:
+            with np.errstate(all="ignore"):
+                probe = inside.reshape(probe.shape).astype(probe.dtype)
+    return bool(action_space_bad_mask(run.actions, probe)[0])
 
 
 def _word(run: StreamRun, chunk: Chunk, i: int) -> list[Violation]:
@@ -215,10 +223,9 @@ def _word(run: StreamRun, chunk: Chunk, i: int) -> list[Violation]:
     if run.data.word_row is not None:
         return run.data.word_row(index)
     nxt = chunk.next_obs[i] if chunk.next_obs is not None else chunk.obs[i]
-    discrete = run.actions.n is not None
     return [v.at(index) for v in transition_violations(
-        run.contract, chunk.obs[i], nxt, chunk.actions[i] if discrete else 0, chunk.rewards[i], run.te[i], run.tr[i],
-        obs_shape=run.shape, n_actions=run.actions.n if discrete else 1)]
+        run.contract, chunk.obs[i], nxt, chunk.actions[i], chunk.rewards[i], run.te[i], run.tr[i],
+        obs_shape=run.shape, action_space=run.actions)]
 
 
 def check_contract(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
@@ -285,27 +292,6 @@ def check_flags_exact(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
         run.add("recorded.done_flags", n_bad, make)
         any_bad |= bad
     return any_bad
-
-
-def check_actions_in_space(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
-    """Box actions: every action has the space's shape and lies inside its bounds."""
-    if run.actions.n is not None:
-        return None
-    bad = run.actions.bad_mask(chunk.actions)
-    n_bad = int(bad.sum())
-    if not n_bad:
-        return None
-    rows = np.flatnonzero(bad)
-
-    def make(room: int):
-        for i in rows[:room].tolist():
-            ep, st = run.where(np.array([i]))
-            index = int(chunk.index[i])
-            yield run.finding(index, int(ep[0]), int(st[0]),
-                              f"transition {index}, field \"action\": {run.actions.describe(chunk.actions[i])}",
-                              field="action")
-    run.add("recorded.action_in_range", n_bad, make)
-    return bad
 
 
 def check_observation_space(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
@@ -481,7 +467,7 @@ RECORDED_PROPERTIES = PropertySet([
              "every transition is a JSON object naming each of the six fields once", check_contract),
     Property("recorded.action_in_range", "Boundary.Core.checkAction",
              "every action lies in the action space (an integer in [0, n_actions), or inside the Box)",
-             check_actions_in_space),
+             check_contract),
     Property("recorded.done_flags", "Boundary.Core.checkDoneFlags",
              "terminated and truncated are booleans, or exactly 0/1 where the format stores numbers "
              "(exclusive when the contract says so)", check_flags_exact),

@@ -1,12 +1,12 @@
-"""Declared spaces of a recorded rollout: Discrete or Box actions, a Box observation space.
+"""Declared spaces of a recorded rollout: the action space as the contract states it, and a Box
+observation space.
 
-Mirrors Gymnasium's ``spaces.Discrete`` / ``spaces.Box`` ``contains`` (shape, then bounds) for the
-columns of a recording. A Discrete action space is judged by the one contract judge
-(``Boundary.Core.checkAction`` through :func:`rollcheck.impl.fast_checks.action_bad_mask`);
-this module carries the Box forms, which the contract does not state yet (TorchLean's
-``Contract`` has ``nActions`` only): an action or observation is inside a Box when its row shape
-is the Box's shape, every entry is a real number, NaN is never inside, and ``low <= x <= high``
-entrywise. Invariant enforced by the constructors: bounds broadcast to the shape, ``low <= high``.
+Actions are ``Fin n`` (an ``int``) or a :class:`rollcheck.spec.Box`, exactly as the one contract
+judge takes them (``rollcheck.impl.fast_checks.action_space_bad_mask``); this module only turns
+Gymnasium's spaces (Minari stores them) into that form and names the space in reports. A declared
+observation space beyond the contract's ``obs_shape`` is an :class:`ObservationBox`, mirroring
+Gymnasium's ``spaces.Box.contains`` (row shape, real entries, ``low <= x <= high``; NaN is inside
+nothing). Invariant enforced by its constructor: bounds broadcast to the shape, ``low <= high``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from rollcheck.spec.box import BOX_DTYPES, Box
 from rollcheck.spec.errors import ArgumentError
 
-__all__ = ["ActionSpace", "ObservationBox", "box_bad_mask", "spaces_from_gymnasium"]
+__all__ = ["ObservationBox", "action_space_of", "box_bad_mask", "describe_action_space", "spaces_from_gymnasium"]
 
 
 def _bounds(low: Any, high: Any, shape: "tuple[int, ...]", what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -61,40 +62,6 @@ def _describe(low: np.ndarray, high: np.ndarray, shape: "tuple[int, ...]", row: 
 
 
 @dataclass(frozen=True)
-class ActionSpace:
-    """``Discrete(n)`` (``n`` set) or ``Box(low, high, shape)`` (``n`` is ``None``)."""
-
-    n: "int | None" = None
-    low: "np.ndarray | None" = None
-    high: "np.ndarray | None" = None
-    shape: "tuple[int, ...]" = ()
-
-    @classmethod
-    def discrete(cls, n: Any) -> "ActionSpace":
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-            raise ArgumentError(f"n_actions={n!r} should be a positive int (NeZero nActions)")
-        return cls(n=int(n))
-
-    @classmethod
-    def box(cls, low: Any, high: Any, shape: "tuple[int, ...]") -> "ActionSpace":
-        lo, hi = _bounds(low, high, tuple(shape), "action Box")
-        return cls(None, lo, hi, tuple(int(d) for d in shape))
-
-    def bad_mask(self, col: np.ndarray) -> np.ndarray:
-        return box_bad_mask(self.low, self.high, self.shape, col)
-
-    def describe(self, row: Any) -> str:
-        return _describe(self.low, self.high, self.shape, row)
-
-    def pretty(self) -> str:
-        if self.n is not None:
-            return f"Discrete({self.n})"
-        lo, hi = np.unique(self.low), np.unique(self.high)
-        return (f"Box({lo[0] if lo.size == 1 else '...'}, {hi[0] if hi.size == 1 else '...'}, "
-                f"shape={list(self.shape)})")
-
-
-@dataclass(frozen=True)
 class ObservationBox:
     """A declared Box observation space (Minari's stored ``observation_space``)."""
 
@@ -114,17 +81,35 @@ class ObservationBox:
         return _describe(self.low, self.high, self.shape, row)
 
 
-def spaces_from_gymnasium(observation_space: Any, action_space: Any) -> "tuple[ObservationBox | None, ActionSpace]":
-    """Gymnasium ``Box``/``Discrete`` spaces as rollcheck's (others: ``ArgumentError`` naming them)."""
-    if isinstance(action_space, spaces.Discrete):
-        if int(action_space.start) != 0:
-            raise ArgumentError(f"action space {action_space} starts at {action_space.start}; the contract's "
-                                "actions are 0..n-1")
-        actions = ActionSpace.discrete(int(action_space.n))
-    elif isinstance(action_space, spaces.Box):
-        actions = ActionSpace.box(action_space.low, action_space.high, action_space.shape)
-    else:
-        raise ArgumentError(f"action space {action_space} is neither Discrete nor Box")
+def action_space_of(space: Any) -> "int | Box":
+    """``Fin n`` (an ``int``) or a :class:`~rollcheck.spec.Box` from an int, a Box or a Gymnasium
+    ``Discrete``/``Box`` space (others: ``ArgumentError`` naming them)."""
+    if isinstance(space, Box):
+        return space
+    if isinstance(space, (int, np.integer)) and not isinstance(space, bool):
+        if space <= 0:
+            raise ArgumentError(f"n_actions={space!r} should be a positive int (NeZero nActions)")
+        return int(space)
+    if isinstance(space, spaces.Discrete):
+        if int(space.start) != 0:
+            raise ArgumentError(f"action space {space} starts at {space.start}; the contract's actions are 0..n-1")
+        return int(space.n)
+    if isinstance(space, spaces.Box):
+        dtype = str(np.dtype(space.dtype))
+        return Box(tuple(space.shape), np.asarray(space.low, np.float64).reshape(-1).tolist(),
+                   np.asarray(space.high, np.float64).reshape(-1).tolist(),
+                   dtype if dtype in BOX_DTYPES else "float64")
+    raise ArgumentError(f"action space {space!r:.80} is neither Discrete (an int) nor Box")
+
+
+def describe_action_space(space: "int | Box") -> str:
+    """``Discrete(2)`` or the Box's own description."""
+    return space.describe() if isinstance(space, Box) else f"Discrete({space})"
+
+
+def spaces_from_gymnasium(observation_space: Any, action_space: Any) -> "tuple[ObservationBox | None, int | Box]":
+    """Gymnasium spaces as rollcheck's (``ArgumentError`` naming a space that is neither Box nor Discrete)."""
+    actions = action_space_of(action_space)
     if isinstance(observation_space, spaces.Box):
         obs = ObservationBox.of(observation_space.low, observation_space.high, observation_space.shape)
     elif isinstance(observation_space, spaces.Discrete):

@@ -82,7 +82,6 @@ def _stem(path: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from rollcheck.properties.rollout.recorded import validate_rollout_file
-    from rollcheck.properties.rollout.recorded_spaces import ActionSpace
 
     if args.compare is not None:  # rollout_torchlean.py: the differential recipe
         return run_compare(args)
@@ -109,12 +108,12 @@ def run(args: argparse.Namespace) -> int:
             raise ArgumentError(f"--max-bytes {args.max_bytes} should be a positive number of bytes")
         if args.max_findings <= 0:
             raise ArgumentError(f"--max-findings {args.max_findings} should be at least 1")
-        space = ActionSpace.box(args.box_actions[0], args.box_actions[1], ()) if args.box_actions else None
         if args.time_budget <= 0:
             raise ArgumentError(f"--time-budget {args.time_budget} should be a positive number of seconds")
         if args.seed is not None and args.seed < 0:
             raise ArgumentError(f"--seed {args.seed} should be a non-negative int")
-        report = validate_rollout_file(args.file, shape, args.n_actions, contract, action_space=space,
+        report = validate_rollout_file(args.file, shape, args.n_actions, contract,
+                                       box_bounds=tuple(args.box_actions) if args.box_actions else None,
                                        max_bytes=args.max_bytes, max_findings=args.max_findings,
                                        replay=args.replay, seed=args.seed, time_budget=args.time_budget)
     except ArgumentError as exc:

@@ -91,3 +91,47 @@ def test_parse_obs_shape():
     assert parse_obs_shape([]) == parse_obs_shape(["scalar"]) == Shape.scalar()
     with pytest.raises(ArgumentError, match="'-1'|dimension -1"):
         parse_obs_shape(["-1"])
+
+
+def _record_cartpole(episodes=2, seed=0):
+    import gymnasium as gym
+
+    env = gym.make("CartPole-v1")
+    rng = np.random.default_rng(seed)
+    cols = {k: [] for k in ("obs", "actions", "rewards", "terminated", "truncated", "next_obs")}
+    for ep in range(episodes):
+        obs, _ = env.reset(seed=seed if ep == 0 else None)
+        done = False
+        while not done:
+            a = int(rng.integers(2))
+            nxt, r, te, tr, _ = env.step(a)
+            for k, v in zip(cols, (obs, a, r, te, tr, nxt)):
+                cols[k].append(v)
+            obs, done = nxt, te or tr
+    return {k: np.asarray(v) for k, v in cols.items()}
+
+
+def test_replay_reports_the_first_divergent_step(tmp_path, capsys):
+    cols = _record_cartpole()
+    np.savez(tmp_path / "ok.npz", **cols)
+    args = ["--n-actions", "2", "--replay", "CartPole-v1", "--seed", "0", "--report-dir", str(tmp_path / "rep")]
+    assert main(["rollout", str(tmp_path / "ok.npz"), *args]) == 0
+    cols["rewards"][5] = 0.5
+    np.savez(tmp_path / "bad.npz", **cols)
+    assert main(["rollout", str(tmp_path / "bad.npz"), *args]) == 1
+    out = capsys.readouterr().out
+    assert "recorded.replay_reproduces" in out and "episode 0, step 5: transition 5" in out
+    assert "reward: env 1.0 vs recorded 0.5" in out
+    assert main(["rollout", str(tmp_path / "ok.npz"), "--n-actions", "2", "--replay", "NoSuchEnv-v9"]) == 2
+    assert "NoSuchEnv-v9" in capsys.readouterr().err
+
+
+def test_box_actions_and_missing_action_space(tmp_path, capsys):
+    n = 4
+    np.savez(tmp_path / "b.npz", obs=np.zeros((n, 3)), actions=np.array([[0.5], [1.9], [-2.0], [2.5]]),
+             rewards=np.zeros(n), terminated=np.ones(n, bool), truncated=np.zeros(n, bool), next_obs=np.zeros((n, 3)))
+    assert main(["rollout", str(tmp_path / "b.npz"), "--box-actions", "-2", "2"]) == 1
+    out = capsys.readouterr().out
+    assert "1 of 4 transitions are bad" in out and "transition 3" in out
+    assert main(["rollout", str(tmp_path / "b.npz")]) == 2
+    assert "--box-actions" in capsys.readouterr().err

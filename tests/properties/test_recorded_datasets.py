@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rollcheck.properties.rollout.recorded import validate_rollout_file
-from rollcheck.properties.rollout.recorded_spaces import ActionSpace
+from rollcheck.spec import Box
 
 
 def record(env_id="CartPole-v1", episodes=3, seed=0, max_steps=40):
@@ -93,14 +93,16 @@ def test_d4rl_flags_must_be_exactly_zero_or_one(tmp_path):
 def test_box_actions_out_of_bounds_are_named(tmp_path):
     cols = record("Pendulum-v1", episodes=2, max_steps=20)
     np.savez(tmp_path / "ok.npz", **cols)
-    box = ActionSpace.box(-2.0, 2.0, (1,))
+    box = Box((1,), -2.0, 2.0)
     assert validate_rollout_file(tmp_path / "ok.npz", [3], action_space=box).exit_code == 0
+    assert validate_rollout_file(tmp_path / "ok.npz", [3], box_bounds=(-2.0, 2.0)).exit_code == 0
+    assert validate_rollout_file(tmp_path / "ok.npz", [3], action_space=gym.spaces.Box(-2, 2, (1,))).exit_code == 0
     cols["actions"][25, 0] = 2.5
     np.savez(tmp_path / "bad.npz", **cols)
     report = validate_rollout_file(tmp_path / "bad.npz", [3], action_space=box)
     (f,) = report.result("recorded.action_in_range").findings
     assert f.step == 25 and f.context["episode"] == 1 and f.context["step_in_episode"] == 5
-    assert "entry 0 = 2.5 lies outside [-2.0, 2.0]" in f.message
+    assert "2.5" in f.message and f.context["rule"] == "Box.bounds"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any, Iterator
 import minari
 import numpy as np
 
+from rollcheck.spec.box import Box
 from rollcheck.spec.errors import ArgumentError
 
 from rollcheck.properties.rollout.readers.chunk import DEFAULT_CHUNK_ROWS, Chunk, RecordedData, ReplayInfo
@@ -119,7 +120,7 @@ def read_minari_dataset(dataset: Any, name: str, chunk_rows: int = DEFAULT_CHUNK
         names={"obs": "observations", "actions": "actions", "rewards": "rewards", "terminated": "terminations",
                "truncated": "truncations", "next_obs": "observations[1:]"},
         explicit_episodes=True, next_obs_stored=False, obs_row_shape=obs_space.shape if obs_space else None,
-        action_row_shape=actions.shape if actions.n is None else (), metadata_findings=findings,
+        action_row_shape=actions.shape.dims if isinstance(actions, Box) else (), metadata_findings=findings,
         observation_space=obs_space, action_space=actions,
         replay=ReplayInfo(env=dataset.env_spec, seeds=seeds),
         meta={"dataset": name, "episodes": len(ids), "minari_total_steps": total_steps,
