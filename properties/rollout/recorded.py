@@ -254,7 +254,7 @@ def validate_rollout_file(path: "str | Path", obs_shape: "Shape | Iterable[int] 
     finally:
         if data is not None:
             data.close()
-    n = data.n
+    n = seen if data.explicit_episodes else data.n  # Minari's n up front is its stored bookkeeping
     report.meta.update({"transitions": n, "episodes_ended": run.episodes_ended,
                         "final_episode_unfinished": bool(n and not run.last_done and not data.explicit_episodes
                                                          and seen == n)})

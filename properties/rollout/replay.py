@@ -93,7 +93,13 @@ class Replayer:
                     self.episodes_checked += 1
                     self._diverged = True
                     continue
-                first = self._reset(ep)
+                try:
+                    first = self._reset(ep)
+                except Exception as exc:  # the env broke: this episode cannot reproduce
+                    self.episodes_checked += 1
+                    self._diverged = True
+                    found.append((int(index[i]), ep, st, f"env.reset raised {type(exc).__name__}: {exc}"))
+                    continue
                 self.episodes_checked += 1
                 if not _same(first, obs[i]):
                     self._diverged = True
@@ -103,7 +109,12 @@ class Replayer:
             if self._diverged:
                 continue
             action = actions[i]
-            nxt, reward, term, trunc, _ = self.env.step(action.item() if np.ndim(action) == 0 else np.asarray(action))
+            try:
+                nxt, reward, term, trunc, _ = self.env.step(action.item() if np.ndim(action) == 0 else np.asarray(action))
+            except Exception as exc:  # the env broke on a recorded action
+                self._diverged = True
+                found.append((int(index[i]), ep, st, f"env.step({action.tolist()!r}) raised {type(exc).__name__}: {exc}"))
+                continue
             what = []
             if next_obs is not None and not _same(nxt, next_obs[i]):
                 what.append(f"next_obs: env {np.asarray(nxt).tolist()!r:.120} vs recorded "

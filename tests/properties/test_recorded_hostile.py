@@ -1,4 +1,5 @@
-"""Hostile recorded files (issue 11 item 5): what is read, how much, and what each refusal says.
+"""Hostile recorded files (issue 11 item 5): what is read, how much, and what each refusal says;
+and what a file may declare about itself (an exporter's meta block).
 
 Each case is checked both ways: the hostile file is refused (or bounded) with a message naming
 what it is, and the well-formed neighbour passes.
@@ -20,6 +21,7 @@ import numpy as np
 import pytest
 
 from rollcheck.properties.rollout.recorded import validate_rollout_file
+from rollcheck.spec import ArgumentError
 from rollcheck.spec.strict_json import json_depth, loads_strict
 
 ROW = {"obs": [0.5, 0.25], "action": 1, "reward": 1.0, "terminated": False, "truncated": True, "next_obs": [0.0, 0.0]}
@@ -219,3 +221,24 @@ def test_reports_of_all_bad_files_stay_small_and_counts_exact(tmp_path):
     assert report.meta["violations_by_property"] == {"recorded.action_in_range": 5000,
                                                      "recorded.reward_contract": 5000}
     assert len(report.to_json()) < 20_000
+
+
+def test_exporter_meta_block_declares_shape_and_actions(tmp_path):
+    doc = {"meta": {"exporter": "torchlean", "obs_shape": [2], "n_actions": 2, "env_id": "CartPole-v1", "seed": 3},
+           "transitions": [ROW]}
+    (tmp_path / "m.json").write_text(json.dumps(doc))
+    report = validate_rollout_file(tmp_path / "m.json")  # no obs_shape, no n_actions: the meta block says
+    assert report.exit_code == 0 and report.meta["obs_shape"] == "[2]" and report.meta["n_actions"] == 2
+    assert report.meta["exporter_meta"]["env_id"] == "CartPole-v1"
+    assert validate_rollout_file(tmp_path / "m.json", [2], 2).exit_code == 0
+    report = validate_rollout_file(tmp_path / "m.json", [3], 2)
+    assert report.exit_code == 2 and "meta says obs_shape [2] but obs_shape [3] was given" in report.error
+    report = validate_rollout_file(tmp_path / "m.json", [2], 5)
+    assert report.exit_code == 2 and "meta says n_actions 2 but n_actions 5" in report.error
+    doc["meta"] = ["not", "an", "object"]
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    report = validate_rollout_file(tmp_path / "bad.json", [2], 2)
+    assert report.exit_code == 2 and "meta block is an object" in report.error
+    (tmp_path / "plain.json").write_text(json.dumps({"transitions": [ROW]}))
+    with pytest.raises(ArgumentError, match="needs obs_shape and n_actions"):
+        validate_rollout_file(tmp_path / "plain.json")

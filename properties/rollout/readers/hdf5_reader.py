@@ -72,5 +72,5 @@ def read_hdf5(source: RolloutSource, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Re
         format="hdf5", naming=naming, n=n, chunks=chunks, names=names, flags_numeric=True,
         next_obs_stored="next_obs" in cols, obs_row_shape=tuple(cols["obs"].shape[1:]),
         action_row_shape=tuple(cols["actions"].shape[1:]),
-        meta={"datasets": {role: f"{ds.name.lstrip('/')} {ds.dtype}{list(ds.shape)}" for role, ds in cols.items()}},
+        meta={"h5py": h5py.__version__, "datasets": {role: f"{ds.name.lstrip('/')} {ds.dtype}{list(ds.shape)}" for role, ds in cols.items()}},
         close=fh.close)

@@ -123,7 +123,7 @@ def read_minari_dataset(dataset: Any, name: str, chunk_rows: int = DEFAULT_CHUNK
         action_row_shape=actions.shape.dims if isinstance(actions, Box) else (), metadata_findings=findings,
         observation_space=obs_space, action_space=actions,
         replay=ReplayInfo(env=dataset.env_spec, seeds=seeds),
-        meta={"dataset": name, "episodes": len(ids), "minari_total_steps": total_steps,
+        meta={"minari": minari.__version__, "dataset": name, "episodes": len(ids), "minari_total_steps": total_steps,
               "env_spec": getattr(dataset.env_spec, "id", None)})
 
 
