@@ -91,8 +91,8 @@ def best_of(fn, repeat: int) -> float:
 
 
 def row(label: str, n: int, ours: float, plain: float) -> None:
-    print(f"  {label:<28} ours {ours * 1e3:8.1f} ms = {n / ours / 1e6:6.1f} M transitions/s | plain numpy "
-          f"{plain * 1e3:8.1f} ms = {n / plain / 1e6:6.1f} M/s | ours/plain {ours / plain:5.2f}x")
+    print(f"  {label:<28} ours {ours * 1e3:8.1f} ms = {n / ours:12,.0f} transitions/s | plain numpy "
+          f"{plain * 1e3:8.1f} ms = {n / plain:12,.0f}/s | ours/plain {ours / plain:5.2f}x")
 
 
 def bench_npz(tmp: Path, cols: dict, repeat: int) -> None:
