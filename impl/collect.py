@@ -10,6 +10,9 @@ in the README's "Versions" table and behind ``generation="seed_api"``):
   ``collectRolloutFromSession`` (aliases :data:`collect_rollout_from_session`, :data:`collect`);
 - :func:`collect_rollout_with` — ``collectRolloutWith``, newer ``collectRolloutFromGymnasium``
   (the subprocess bridge; alias :data:`collect_rollout_from_gymnasium`).
+- :func:`collect_rollout_box_session_with` / :func:`collect_rollout_box_checked_session_with` — the
+  same loop for a ``Box`` action space with a diagonal-Gaussian policy (rollcheck's extension of
+  TorchLean, which collects discrete actions only; conventions in :mod:`rollcheck.spec.gaussian`).
 
 Per step ``t`` (in this order, read top to bottom in :func:`collect_rollout_session_with`)::
 
@@ -42,13 +45,16 @@ from typing import Any, Callable
 
 import numpy as np
 
-from rollcheck.spec import (ContractViolation, ArgumentError, Rollout, Step, Transition, Violation,
-                            action_log_softmax, as_shape, sample_action_from_logits)
+from rollcheck.spec import (Box, ContractViolation, ArgumentError, Rollout, Step, Transition, Violation,
+                            action_log_softmax, as_shape, gaussian_policy_step,
+                            sample_action_from_logits)
 from rollcheck.spec.policy_gradient import action_log_probability, finite_logits
+from rollcheck.spec.transition import same_action
 
 from .session import CheckedSession
 
-__all__ = ["GENERATIONS", "collect", "collect_rollout_checked_session_with", "collect_rollout_from_callbacks",
+__all__ = ["GENERATIONS", "collect", "collect_rollout_box_checked_session_with", "collect_rollout_box_session_with",
+           "collect_rollout_checked_session_with", "collect_rollout_from_callbacks",
            "collect_rollout_from_gymnasium", "collect_rollout_from_session", "collect_rollout_session_with",
            "collect_rollout_with"]
 
@@ -186,6 +192,9 @@ def collect_rollout_checked_session_with(sess: CheckedSession, cast_obs: Callabl
     """Collect from a :class:`CheckedSession` (Lean ``collectRolloutFromSession``); the session stays open."""
     if not isinstance(sess, CheckedSession):
         raise ArgumentError(f"sess={sess!r:.80} should be a rollcheck.impl.session.CheckedSession")
+    if isinstance(sess.action_space, Box):
+        raise ArgumentError(f"sess.action_space={sess.action_space.describe()} is continuous; use "
+                            "collect_rollout_box_checked_session_with")
     return collect_rollout_session_with(sess.start, sess.observe, sess.step_checked, cast_obs, cast_reward,
                                         predict_logits, predict_value, rng_seed, rng_counter, horizon=horizon,
                                         n_actions=sess.n_actions, obs_shape=sess.obs_shape,
@@ -220,3 +229,86 @@ collect_rollout_from_callbacks = collect_rollout_session_with
 collect_rollout_from_session = collect_rollout_checked_session_with
 collect_rollout_from_gymnasium = collect_rollout_with
 collect = collect_rollout_checked_session_with
+
+
+def _tensor(values: "tuple[float, ...]", dims: tuple[int, ...]) -> np.ndarray:
+    """A read-only float64 array of ``dims`` owning its data (``Step``/``Transition`` keep it as is)."""
+    arr = np.array(values, dtype=np.float64).reshape(dims).copy()
+    arr.setflags(write=False)
+    return arr
+
+
+def collect_rollout_box_session_with(start: Callable[[], Any], observe: Callable[[Any], Any],
+                                     step_checked: Callable[[Any, Any], "tuple[Transition, Any]"],
+                                     cast_obs: Callable[[Any], Any], cast_reward: Callable[[float], Any],
+                                     predict_gaussian: Callable[[Any], Any], predict_value: Callable[[Any], Any],
+                                     rng_seed: int, rng_counter: int, *, horizon: int, action_space: Box,
+                                     obs_shape: Any, squash: bool = False,
+                                     on_transition: "Callable[[Transition], None] | None" = None,
+                                     ) -> "tuple[Rollout, int]":
+    """Collect exactly ``horizon`` checked PPO steps with a diagonal-Gaussian policy over a ``Box``.
+
+    The continuous counterpart of :func:`collect_rollout_session_with` (rollcheck's extension; TorchLean
+    collects discrete actions only). Per step ``t``, in this order::
+
+        obs          = cast_obs(observe(sess))
+        mean, log_std = predict_gaussian(obs)
+        g            = gaussian_policy_step(rng_seed, counter, mean, log_std, action_space, squash=squash)
+        value        = predict_value(obs)
+        (tr, sess)   = step_checked(sess, g.env_action)        # clipped (or rescaled from tanh) into the Box
+        next_value   = predict_value(cast_obs(tr.next_observation))
+        steps[t]     = Step(obs, g.action, g.log_prob, cast_reward(tr.reward), tr.done, value, next_value,
+                            tr.terminated)                       # the UNclipped sample and its log-prob
+
+    Returns ``(rollout, rng_counter + 2·d·horizon)`` (``d = action_space.size``: two uniforms per entry).
+    """
+    horizon = _positive_int("horizon", horizon)
+    if not isinstance(action_space, Box):
+        raise ArgumentError(f"action_space={action_space!r:.80} should be a rollcheck.spec.Box")
+    if not isinstance(squash, bool):
+        raise ArgumentError(f"squash={squash!r} should be a bool")
+    if squash and not action_space.bounded:
+        raise ArgumentError(f"squash=True needs a bounded Box; got {action_space.describe()}")
+    shape = as_shape(obs_shape)
+    dims = action_space.shape.dims
+    seed = _nat("rng_seed", rng_seed)
+    counter = _nat("rng_counter", rng_counter)   # Lean Nats: the uniforms wrap them mod 2**64
+
+    sess = start()
+    steps: list[Step] = []
+    for _t in range(horizon):
+        obs = _snapshot(cast_obs(observe(sess)))
+        mean, log_std = predict_gaussian(obs)
+        g = gaussian_policy_step(seed, counter, mean, log_std, action_space, squash=squash)
+        counter = g.counter
+        value = predict_value(obs)
+        env_action = _tensor(g.env_action, dims)
+        tr, sess = step_checked(sess, env_action)
+        if type(tr) is not Transition or not same_action(tr.action, env_action):
+            raise _session_error(f"step_checked(sess, {env_action.tolist()}) returned {tr!r:.80}, not a "
+                                 "Transition for that action", tr)
+        next_value = predict_value(cast_obs(tr.next_observation))
+        steps.append(_make_step(obs, _tensor(g.action, dims), g.log_prob, cast_reward(tr.reward), tr.terminated or tr.truncated,
+                                value, next_value, tr.terminated))
+        if on_transition is not None:
+            on_transition(tr)
+    return Rollout(steps=tuple(steps), horizon=horizon, obs_shape=shape, action_space=action_space), counter
+
+
+def collect_rollout_box_checked_session_with(sess: CheckedSession, cast_obs: Callable[[Any], Any],
+                                             cast_reward: Callable[[float], Any],
+                                             predict_gaussian: Callable[[Any], Any],
+                                             predict_value: Callable[[Any], Any], rng_seed: int,
+                                             rng_counter: int, *, horizon: int, squash: bool = False,
+                                             on_transition: "Callable[[Transition], None] | None" = None,
+                                             ) -> "tuple[Rollout, int]":
+    """:func:`collect_rollout_box_session_with` on a :class:`CheckedSession` whose action space is a Box."""
+    if not isinstance(sess, CheckedSession):
+        raise ArgumentError(f"sess={sess!r:.80} should be a rollcheck.impl.session.CheckedSession")
+    if not isinstance(sess.action_space, Box):
+        raise ArgumentError(f"sess.action_space={sess.action_space!r} is discrete; use "
+                            "collect_rollout_checked_session_with")
+    return collect_rollout_box_session_with(sess.start, sess.observe, sess.step_checked, cast_obs, cast_reward,
+                                            predict_gaussian, predict_value, rng_seed, rng_counter,
+                                            horizon=horizon, action_space=sess.action_space,
+                                            obs_shape=sess.obs_shape, squash=squash, on_transition=on_transition)

@@ -18,6 +18,12 @@ Arithmetic modes:
   ``predict_logits_batch(X)`` equals ``predict_logits(X[i])`` bit for bit (tested). Use it when a
   vectorised collection must equal independent reference collections exactly.
 
+:class:`GaussianMlpActorCritic` is the continuous counterpart (CleanRL ``ppo_continuous_action.py``'s
+agent: the same actor MLP gives the action mean, plus a state-independent ``log_std`` vector), for
+``Box`` action spaces; its ``predict_gaussian(obs) -> (mean, log_std)`` feeds
+:func:`rollcheck.impl.collect.collect_rollout_box_session_with` (an extension of TorchLean, whose
+policies are categorical only).
+
 Invariants enforced: ``obs_size``/``n_actions``/hidden sizes are positive ints; observations are
 flattened to ``obs_size`` floats (a mismatch raises ``ArgumentError`` naming the sizes);
 ``predict_value`` returns a Python ``float``.
@@ -31,7 +37,8 @@ import numpy as np
 
 from rollcheck.spec import ArgumentError
 
-__all__ = ["MlpActorCritic", "orthogonal", "uniform_logits", "uniform_policy", "zero_value"]
+__all__ = ["GaussianMlpActorCritic", "MlpActorCritic", "orthogonal", "standard_gaussian_policy", "uniform_logits",
+           "uniform_policy", "zero_value"]
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -198,3 +205,69 @@ def uniform_logits(n_actions: int):
 def zero_value(obs: Any) -> float:
     """``predict_value`` of the uniform policy: always ``0.0``."""
     return 0.0
+
+
+class GaussianMlpActorCritic:
+    """CleanRL ``ppo_continuous_action.py``'s agent in float64 numpy: a tanh MLP for the action mean
+    (``obs -> hidden... -> action_size``, head gain ``0.01``), a state-independent ``log_std`` vector
+    (CleanRL's ``actor_logstd``, SB3's ``log_std``; ``log_std_init`` everywhere, default ``0.0``) and
+    a critic MLP; weights as :class:`MlpActorCritic` (orthogonal, from ``default_rng(seed)``).
+
+    ``predict_gaussian(obs) -> (mean, log_std)`` is the continuous counterpart of ``predict_logits``;
+    both are ``(action_size,)`` float64 arrays (``log_std`` read-only, the same array every call).
+    """
+
+    def __init__(self, obs_size: int, action_size: int, hidden: Iterable[int] = (64, 64), seed: int = 0,
+                 log_std_init: float = 0.0, exact: bool = False) -> None:
+        if isinstance(log_std_init, bool) or not isinstance(log_std_init, (int, float)) or not np.isfinite(log_std_init):
+            raise ArgumentError(f"log_std_init={log_std_init!r} should be a finite float")
+        self.net = MlpActorCritic(obs_size, action_size, hidden, seed=seed, exact=exact)
+        self.obs_size, self.action_size = self.net.obs_size, self.net.n_actions
+        self.log_std = np.full(self.action_size, float(log_std_init))
+        self.log_std.setflags(write=False)
+
+    def predict_mean(self, obs: Any) -> np.ndarray:
+        """The action mean ``(action_size,)`` for one observation."""
+        return self.net.predict_logits(obs)
+
+    def predict_gaussian(self, obs: Any) -> "tuple[np.ndarray, np.ndarray]":
+        """``(mean, log_std)`` for one observation."""
+        return self.net.predict_logits(obs), self.log_std
+
+    def predict_value(self, obs: Any) -> float:
+        return self.net.predict_value(obs)
+
+    def predict_gaussian_batch(self, obs_batch: Any) -> "tuple[np.ndarray, np.ndarray]":
+        """``(mean (B, action_size), log_std (B, action_size))`` for a batch."""
+        mean = self.net.predict_logits_batch(obs_batch)
+        return mean, np.broadcast_to(self.log_std, mean.shape)
+
+    def predict_value_batch(self, obs_batch: Any) -> np.ndarray:
+        return self.net.predict_value_batch(obs_batch)
+
+
+class _StandardGaussianPolicy:
+    """Zero mean, unit standard deviation and a zero critic, for ``--policy random`` on a Box."""
+
+    def __init__(self, action_size: int) -> None:
+        self.action_size = _positive_int("action_size", action_size)
+        self._zeros = np.zeros(self.action_size)
+        self._zeros.setflags(write=False)
+
+    def predict_gaussian(self, obs: Any) -> "tuple[np.ndarray, np.ndarray]":
+        return self._zeros, self._zeros
+
+    def predict_value(self, obs: Any) -> float:
+        return 0.0
+
+    def predict_gaussian_batch(self, obs_batch: Any) -> "tuple[np.ndarray, np.ndarray]":
+        z = np.zeros((len(obs_batch), self.action_size))
+        return z, z
+
+    def predict_value_batch(self, obs_batch: Any) -> np.ndarray:
+        return np.zeros(len(obs_batch))
+
+
+def standard_gaussian_policy(action_size: int) -> _StandardGaussianPolicy:
+    """The N(0, I) policy object (``predict_gaussian``/``predict_value`` and their batch forms)."""
+    return _StandardGaussianPolicy(action_size)

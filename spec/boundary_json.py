@@ -20,6 +20,15 @@ is refused although its float is ``1.0``; Lean's ``parseNatStrict`` goes through
 would round it, rollcheck is stricter here on purpose). Each problem is a :class:`~rollcheck.spec.errors.Violation` naming the transition index
 and the field; *all* problems of a transition are reported together.
 
+**Continuous actions** (rollcheck's extension; TorchLean's files hold ``Fin nActions`` only): with a
+:class:`~rollcheck.spec.box.Box` in place of ``n_actions`` the ``action`` of each transition is a
+nested array of the Box's shape (``"action": [0.25]`` for Pendulum), checked by the Box contract
+(real, finite, within the bounds: the file records the action the environment received, i.e. after
+clipping). Such a file carries its space in an optional top-level header,
+``"action_space": {"type": "box", "shape": [1], "low": [-2.0], "high": [2.0], "dtype": "float32"}``
+(:func:`~rollcheck.spec.box.box_to_json`; ``null`` bounds are unbounded), which
+:func:`rollout_action_space` reads; a loader given ``n_actions=None`` uses it.
+
 The parsing functions are pure (text in, values out); ``load_rollout``/``load_rollout_all`` add the
 single file read, which is this module's only I/O. Their ``torchlean=True`` mode answers as
 TorchLean itself would (first error per transition, TorchLean's wording, a NaN token refusing the
@@ -33,6 +42,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Union
 
+from .box import Box, box_from_json, box_to_json
 from .contract import Contract, checked_transition_value, transition_violations
 from .errors import ContractViolation, ArgumentError, Violation, format_value
 from .shape import Shape, as_shape, unflatten
@@ -41,8 +51,8 @@ from .torchlean_boundary import RULE as LEAN_RULE, TorchLeanFileError, lean_roll
 from .transition import Transition
 
 __all__ = ["TRANSITION_FIELDS", "TorchLeanFileError", "TransitionResult", "load_rollout", "load_rollout_all",
-           "parse_document",
-           "parse_rollout_text", "parse_transition_json", "transitions_to_json", "dumps_rollout"]
+           "parse_document", "parse_rollout_text", "parse_transition_json", "rollout_action_space",
+           "transitions_to_json", "dumps_rollout"]
 
 TRANSITION_FIELDS = ("obs", "action", "reward", "terminated", "truncated", "next_obs")
 
@@ -108,6 +118,31 @@ def _parse_document(text: "str | bytes") -> list[Any]:
     return parse_document(text)["transitions"]
 
 
+def rollout_action_space(text: "str | bytes") -> "Box | None":
+    """The ``Box`` of a rollout document's ``"action_space"`` header, or ``None`` when it has none."""
+    doc = parse_document(text)
+    if "action_space" not in doc:
+        return None
+    try:
+        return box_from_json(doc["action_space"])
+    except ArgumentError as exc:
+        raise _file_error("action_space", format_value(doc["action_space"]), str(exc)) from None
+
+
+def _space(text: "str | bytes", n_actions: Any) -> "int | Box":
+    """``n_actions`` (an int or a Box) as given, else the document's ``action_space`` header."""
+    if n_actions is None:
+        space = rollout_action_space(text)
+        if space is None:
+            raise ArgumentError("n_actions=None but the file has no \"action_space\" header")
+        return space
+    if isinstance(n_actions, Box):
+        return n_actions
+    if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0:
+        raise ArgumentError(f"n_actions={n_actions!r} should be a positive int (NeZero nActions) or a Box")
+    return n_actions
+
+
 def _parse_action(j: Any) -> Any:
     """Lean ``parseNatStrict``: an integral, non-negative JSON number (``2`` or ``2.0``)."""
     if isinstance(j, bool) or not isinstance(j, (int, float)):
@@ -126,12 +161,14 @@ def _parse_action(j: Any) -> Any:
     return j
 
 
-def parse_transition_json(j: Any, obs_shape: "Shape | Iterable[int]", n_actions: int,
+def parse_transition_json(j: Any, obs_shape: "Shape | Iterable[int]", n_actions: "int | Box",
                           contract: "Contract | None" = None) -> Transition:
     """Parse and validate one transition object (Lean ``parseTransitionJson``).
 
+    ``n_actions`` is ``Fin n`` (an int) or a :class:`Box` (then ``action`` is a nested float array).
     Raises :class:`ContractViolation` with every problem found in this transition.
     """
+    box = n_actions if isinstance(n_actions, Box) else None
     contract = Contract() if contract is None else contract
     shape = as_shape(obs_shape)
     if not isinstance(j, dict):
@@ -153,7 +190,10 @@ def parse_transition_json(j: Any, obs_shape: "Shape | Iterable[int]", n_actions:
                                         f"non-standard JSON token {token.token} in `{name}` "
                                         "(NaN/Infinity are not JSON numbers)"))
     tokens = {v.field for v in violations}
-    action = _parse_action(j["action"]) if "action" not in tokens else 0
+    if box is not None:   # the Box contract below judges the nested array (shape, real, finite, bounds)
+        action = j["action"] if "action" not in tokens else [0.0] * box.size
+    else:
+        action = _parse_action(j["action"]) if "action" not in tokens else 0
     if isinstance(action, Violation):
         violations.append(action)
         action = 0  # placeholder so the other fields are still checked
@@ -170,7 +210,7 @@ def parse_transition_json(j: Any, obs_shape: "Shape | Iterable[int]", n_actions:
                                  j["reward"] if "reward" not in structural else 0.0,
                                  j["terminated"] if "terminated" not in structural else False,
                                  j["truncated"] if "truncated" not in structural else False,
-                                 obs_shape=shape, n_actions=n_actions)
+                                 obs_shape=shape, action_space=n_actions)
     for v in rest:
         field = {"observation": "obs", "next_observation": "next_obs"}.get(v.field, v.field)
         if field not in structural:
@@ -179,14 +219,16 @@ def parse_transition_json(j: Any, obs_shape: "Shape | Iterable[int]", n_actions:
         raise ContractViolation(violations)
     # ``transition_violations`` above found nothing: build the value without checking again.
     return checked_transition_value(j["obs"], j["next_obs"], action, j["reward"], j["terminated"], j["truncated"],
-                                    shape)
+                                    shape, n_actions)
 
 
-def parse_rollout_text(text: str, obs_shape: "Shape | Iterable[int]", n_actions: int,
+def parse_rollout_text(text: str, obs_shape: "Shape | Iterable[int]", n_actions: "int | Box | None",
                        contract: "Contract | None" = None) -> list[TransitionResult]:
-    """One result per transition of an interchange document: a ``Transition`` or the ``ContractViolation``."""
-    if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0:
-        raise ArgumentError(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
+    """One result per transition of an interchange document: a ``Transition`` or the ``ContractViolation``.
+
+    ``n_actions``: an int (``Fin n``), a :class:`Box`, or ``None`` to use the file's ``action_space`` header.
+    """
+    n_actions = _space(text, n_actions)
     shape = as_shape(obs_shape)
     results: list[TransitionResult] = []
     for i, tj in enumerate(_parse_document(text)):
@@ -214,7 +256,7 @@ def _lean_results(path: "str | Path", obs_shape: Any, n_actions: int,
     return out
 
 
-def load_rollout_all(path: "str | Path", obs_shape: "Shape | Iterable[int]", n_actions: int,
+def load_rollout_all(path: "str | Path", obs_shape: "Shape | Iterable[int]", n_actions: "int | Box | None",
                      contract: "Contract | None" = None, *, torchlean: bool = False) -> list[TransitionResult]:
     """Load a rollout file; one result per transition (Lean ``loadRolloutAll``), never stopping early.
 
@@ -226,7 +268,7 @@ def load_rollout_all(path: "str | Path", obs_shape: "Shape | Iterable[int]", n_a
     return parse_rollout_text(_read(path), obs_shape, n_actions, contract)
 
 
-def load_rollout(path: "str | Path", obs_shape: "Shape | Iterable[int]", n_actions: int,
+def load_rollout(path: "str | Path", obs_shape: "Shape | Iterable[int]", n_actions: "int | Box | None",
                  contract: "Contract | None" = None, *, torchlean: bool = False) -> list[Transition]:
     """Load a rollout file; raise the first bad transition's ``ContractViolation`` (Lean ``loadRollout``).
 
@@ -240,11 +282,11 @@ def load_rollout(path: "str | Path", obs_shape: "Shape | Iterable[int]", n_actio
                 raise r
             accepted.append(r)
         return accepted
-    if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0:
-        raise ArgumentError(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
+    text = _read(path)
+    n_actions = _space(text, n_actions)   # an int, a Box, or None: the file's action_space header
     shape = as_shape(obs_shape)
     out: list[Transition] = []
-    for i, tj in enumerate(_parse_document(_read(path))):
+    for i, tj in enumerate(_parse_document(text)):
         try:
             out.append(parse_transition_json(tj, shape, n_actions, contract))
         except ContractViolation as exc:
@@ -260,18 +302,27 @@ def _tensor_json(arr: Any, field: str, index: int) -> Any:
     return unflatten(flat, Shape(tuple(getattr(arr, "shape", ()))))
 
 
-def transitions_to_json(transitions: Iterable[Transition]) -> dict:
-    """The interchange document for ``transitions`` (finite values only; JSON has no NaN/inf)."""
+def transitions_to_json(transitions: Iterable[Transition], action_space: "Box | None" = None) -> dict:
+    """The interchange document for ``transitions`` (finite values only; JSON has no NaN/inf).
+
+    A continuous action (an array) is written as a nested float array; with ``action_space`` (a
+    :class:`Box`) the document starts with its ``"action_space"`` header.
+    """
     out = []
     for i, t in enumerate(transitions):
         if math.isnan(t.reward) or math.isinf(t.reward):
             raise ArgumentError(f"transition {i}, field 'reward': {t.reward} cannot be written as a JSON number")
-        out.append({"obs": _tensor_json(t.observation, "obs", i), "action": t.action, "reward": t.reward,
+        action = _tensor_json(t.action, "action", i) if hasattr(t.action, "shape") else t.action
+        out.append({"obs": _tensor_json(t.observation, "obs", i), "action": action, "reward": t.reward,
                     "terminated": t.terminated, "truncated": t.truncated,
                     "next_obs": _tensor_json(t.next_observation, "next_obs", i)})
-    return {"transitions": out}
+    if action_space is None:
+        return {"transitions": out}
+    if not isinstance(action_space, Box):
+        raise ArgumentError(f"action_space={action_space!r:.80} should be a rollcheck.spec.Box")
+    return {"action_space": box_to_json(action_space), "transitions": out}
 
 
-def dumps_rollout(transitions: Iterable[Transition]) -> str:
+def dumps_rollout(transitions: Iterable[Transition], action_space: "Box | None" = None) -> str:
     """:func:`transitions_to_json` as strict JSON text (``allow_nan=False``)."""
-    return json.dumps(transitions_to_json(transitions), allow_nan=False)
+    return json.dumps(transitions_to_json(transitions, action_space), allow_nan=False)

@@ -40,7 +40,8 @@ from typing import Any, Iterable, Sequence
 from .errors import ArgumentError, ContractViolation, Violation, format_value
 from .shape import Shape, as_shape, tensor_violations
 
-__all__ = ["BOX_DTYPES", "Box", "box_action_holds", "box_action_violations", "check_box_action", "clip_to_box"]
+__all__ = ["BOX_DTYPES", "Box", "box_action_holds", "box_action_violations", "box_from_json", "box_to_json",
+           "check_box_action", "clip_to_box"]
 
 BOX_DTYPES = ("float32", "float64")
 
@@ -191,3 +192,39 @@ def clip_to_box(space: Box, flat: Iterable[float]) -> tuple[float, ...]:
             x = highs[i]
         out.append(x)
     return tuple(out)
+
+
+# ---------------------------------------------------------------------------------------------
+# The interchange header (``"action_space"`` in a rollout file, :mod:`rollcheck.spec.boundary_json`)
+# ---------------------------------------------------------------------------------------------
+
+def box_to_json(space: Box) -> dict:
+    """``{"type": "box", "shape": [...], "low": [...] | null, "high": [...] | null, "dtype": ...}``.
+
+    JSON has no infinity: an infinite bound entry is written as ``null`` (unbounded on that side).
+    """
+    def bounds(values: "tuple[float, ...] | None") -> "list | None":
+        return None if values is None else [x if math.isfinite(x) else None for x in values]
+    return {"type": "box", "shape": space.shape.to_list(), "low": bounds(space.low), "high": bounds(space.high),
+            "dtype": space.dtype}
+
+
+def box_from_json(j: Any, field: str = "action_space") -> Box:
+    """The :class:`Box` of a header written by :func:`box_to_json`; ``ArgumentError`` naming the problem."""
+    if not isinstance(j, dict) or j.get("type") != "box":
+        raise ArgumentError(f"{field}={j!r:.80} should be an object with 'type': 'box'")
+    unknown = sorted(set(j) - {"type", "shape", "low", "high", "dtype"})
+    if unknown:
+        raise ArgumentError(f"{field} has unknown key(s) {unknown}")
+    shape = j.get("shape")
+    if not isinstance(shape, list) or any(isinstance(d, bool) or not isinstance(d, int) for d in shape):
+        raise ArgumentError(f"{field}.shape={shape!r:.60} should be a list of non-negative ints")
+
+    def bounds(name: str, sign: float) -> "list[float] | None":
+        values = j.get(name)
+        if values is None:
+            return None
+        if not isinstance(values, list):
+            raise ArgumentError(f"{field}.{name}={values!r:.60} should be a list of numbers (null: unbounded)")
+        return [sign * math.inf if x is None else x for x in values]
+    return Box(tuple(shape), bounds("low", -1.0), bounds("high", 1.0), j.get("dtype", "float32"))

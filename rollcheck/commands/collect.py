@@ -5,6 +5,15 @@ real Gymnasium environment, in-process (``CheckedSession.gymnasium``) or over th
 (``--bridge``: ``collectRolloutFromGymnasium``), with a numpy MLP actor-critic seeded from ``--seed``
 (``--policy mlp``, default) or the uniform policy (``--policy random``).
 
+A ``Box`` action space (Pendulum-v1, MuJoCo; rollcheck's extension of TorchLean, which collects
+discrete actions only) gets a diagonal-Gaussian policy: the MLP gives the mean, ``log_std`` is a
+state-independent vector (``--log-std-init``, default 0), the sample is clipped into the Box before
+``env.step`` and its unclipped value and log-probability are recorded (SB3's and CleanRL's
+convention); ``--squash`` makes it tanh-squashed (SB3's ``SquashedDiagGaussianDistribution``: the
+action is rescaled from ``[-1, 1]`` to the bounds, the log-probability carries the tanh correction).
+``--policy random`` is then the standard normal. The rollout file holds the env's (clipped) actions
+as float lists with an ``action_space`` header (:mod:`rollcheck.spec.boundary_json`).
+
 Writes, atomically (:mod:`rollcheck.impl.atomic_io`), under ``reports/`` by default:
 
 - ``collect-<env>-<seed>.rollout.json`` — every checked transition in the interchange format
@@ -29,6 +38,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
+from rollcheck.spec.box import Box, box_to_json
 from rollcheck.spec.errors import RollcheckError
 
 PROGRESS_MIN_HORIZON = 1000
@@ -58,6 +68,10 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
                         help="contract: every reward in [LO, HI]")
     parser.add_argument("--exclusive-done-flags", action="store_true",
                         help="contract: terminated and truncated are never both true")
+    parser.add_argument("--squash", action="store_true",
+                        help="Box actions: a tanh-squashed Gaussian rescaled to the bounds (default: clipped)")
+    parser.add_argument("--log-std-init", type=float, default=0.0,
+                        help="Box actions: the policy's state-independent log standard deviation (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     parser.set_defaults(handler=run)
 
@@ -122,6 +136,20 @@ def _policy(kind: str, obs_size: int, n_actions: int, seed: int) -> Any:
     return MlpActorCritic(obs_size, n_actions, seed=seed)
 
 
+def _box_policy(args: argparse.Namespace, obs_size: int, box: Any) -> Any:
+    from rollcheck.impl.policy import GaussianMlpActorCritic, standard_gaussian_policy
+
+    if args.squash and not box.bounded:
+        raise UsageError(f"--squash needs a bounded action space; the env's is {box.describe()}")
+    if args.policy == "random":
+        return standard_gaussian_policy(box.size)
+    if obs_size == 0:
+        raise UsageError("the observation has no entries; use --policy random")
+    if not math.isfinite(args.log_std_init):
+        raise UsageError(f"--log-std-init={args.log_std_init} should be finite")
+    return GaussianMlpActorCritic(obs_size, box.size, seed=args.seed, log_std_init=args.log_std_init)
+
+
 def _identity(x: Any) -> Any:
     return x
 
@@ -161,7 +189,8 @@ class _Progress:
 
 def _collect(args: argparse.Namespace, contract: Any, make_kwargs: dict, transitions: list) -> tuple[Any, int, dict]:
     """Run the collection; returns ``(rollout, counter, meta)``; fills ``transitions`` as it goes."""
-    from rollcheck.impl.collect import collect_rollout_checked_session_with, collect_rollout_with
+    from rollcheck.impl.collect import (collect_rollout_box_checked_session_with,
+                                        collect_rollout_checked_session_with, collect_rollout_with)
     from rollcheck.impl.session import CheckedSession
     from rollcheck.spec import ArgumentError
 
@@ -206,14 +235,23 @@ def _collect(args: argparse.Namespace, contract: Any, make_kwargs: dict, transit
         env.close()
         raise UsageError(str(exc)) from None
     with sess:
-        policy = _policy(args.policy, sess.obs_shape.size, sess.n_actions, args.seed)
+        box = sess.action_space if isinstance(sess.action_space, Box) else None
+        if box is None:
+            policy = _policy(args.policy, sess.obs_shape.size, sess.n_actions, args.seed)
+        else:
+            policy = _box_policy(args, sess.obs_shape.size, box)
         with _Progress(args.horizon, show, args.env_id) as progress:
             start = time.perf_counter()
-            rollout, counter = collect_rollout_checked_session_with(
-                sess, _identity, _identity, policy.predict_logits, policy.predict_value, args.seed, args.counter,
-                horizon=args.horizon, on_transition=progress.hook(transitions))
+            if box is None:
+                rollout, counter = collect_rollout_checked_session_with(
+                    sess, _identity, _identity, policy.predict_logits, policy.predict_value, args.seed, args.counter,
+                    horizon=args.horizon, on_transition=progress.hook(transitions))
+            else:
+                rollout, counter = collect_rollout_box_checked_session_with(
+                    sess, _identity, _identity, policy.predict_gaussian, policy.predict_value, args.seed,
+                    args.counter, horizon=args.horizon, squash=args.squash, on_transition=progress.hook(transitions))
             elapsed = time.perf_counter() - start
-    return rollout, counter, {"elapsed": elapsed}
+    return rollout, counter, {"elapsed": elapsed, "action_space": box}
 
 
 def _finite(x: float) -> "float | None":
@@ -258,6 +296,8 @@ def summarize(args: argparse.Namespace, contract: Any, rollout: Any, counter: in
         "status": "ok", "env_id": args.env_id, "bridge": args.bridge, "policy": args.policy,
         "horizon": rollout.horizon, "seed": args.seed, "rng_counter_start": args.counter, "rng_counter_end": counter,
         "obs_shape": rollout.obs_shape.to_list(), "n_actions": rollout.n_actions,
+        "action_space": None if rollout.action_space is None else box_to_json(rollout.action_space),
+        "squash": bool(getattr(args, "squash", False)) if rollout.action_space is not None else None,
         "episodes_completed": len(returns), "terminated": sum(rollout.terminateds),
         "truncated_only": sum(d and not t for d, t in zip(rollout.dones, rollout.terminateds)),
         "episode_return": _stats(returns), "episode_length": _stats(lengths), "reward": _stats(rollout.rewards),
@@ -326,7 +366,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc), 2)
     summary = summarize(args, contract, rollout, counter, meta["elapsed"])
     summary["rollout_file"] = str(rollout_path)
-    atomic_write_text(rollout_path, dumps_rollout(transitions))
+    atomic_write_text(rollout_path, dumps_rollout(transitions, meta.get("action_space")))
     _write_summary(summary, json_path, md_path)
     ret = summary["episode_return"]
     print(f"collected {rollout.horizon} checked steps from {args.env_id}: {summary['episodes_completed']} episodes"

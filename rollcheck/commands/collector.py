@@ -4,7 +4,7 @@ Mirrors TorchLean's ``NN.Runtime.RL.PPO.collectRolloutFromCallbacks`` as the spe
 target must meet (see :func:`rollcheck.properties.collector.validate.validate_collector`).
 
     rollcheck collector MODULE:FUNC [--env ENV_ID] [--horizon H] [--examples N] [--seed S]
-                        [--report-dir DIR] [--skip ID ...] [--tolerance T]
+                        [--report-dir DIR] [--skip ID ...] [--tolerance T] [--action-space box]
 
 Prints one line per property and each violation with its reproducer, writes
 ``collector-<FUNC>.{md,json,junit.xml}`` under ``--report-dir`` (default ``reports``) atomically.
@@ -12,6 +12,9 @@ Prints one line per property and each violation with its reproducer, writes
 ``thorough``; default ``$ROLLCHECK_PROFILE``, else ``ci`` under ``CI``, else ``dev``; Hypothesis's
 own loaded profile is not changed); with a profile that keeps an example database (``dev``: Hypothesis's
 ``.hypothesis/`` in the current directory) shrunk failures are saved and replayed first next time.
+``--action-space box`` validates a continuous-action collector instead (a diagonal-Gaussian policy on a
+``Box``: :func:`rollcheck.properties.collector.box_validate.validate_box_collector`, whose module docstring
+gives the signature; ``--env`` must then have a ``Box`` action space, e.g. ``Pendulum-v1``).
 Exit status: 0 every property holds, 1 any is violated, 2 the target cannot be imported or called,
 or an argument (``--env``, ``--skip`` ...) is unusable — always with the reason on stderr.
 """
@@ -55,6 +58,9 @@ def register(subparsers) -> None:
     p.add_argument("--skip", action="extend", nargs="+", default=[], metavar="ID", help="property ids (or prefixes) to skip")
     p.add_argument("--tolerance", type=float, default=1e-9, help="relative/absolute float tolerance (1e-9)")
     p.add_argument("--profile", default=None, help="Hypothesis settings profile: ci, dev, thorough")
+    p.add_argument("--action-space", choices=("discrete", "box"), default="discrete",
+                   help="discrete (Fin n_actions, the seed's signature; default) or box (continuous actions, "
+                        "a Gaussian policy: predict_gaussian, action_space=, squash=)")
     p.set_defaults(handler=run)
 
 
@@ -94,10 +100,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"rollcheck collector: {exc}", file=sys.stderr)
         return 2
+    validate = validate_collector
+    if args.action_space == "box":
+        from rollcheck.properties.collector.box_validate import validate_box_collector as validate
     try:
-        report = validate_collector(collect, env=args.env, horizon=args.horizon, examples=args.examples,
-                                    seed=args.seed, skip=args.skip, report_dir=args.report_dir,
-                                    tolerance=args.tolerance, target_name=args.target)
+        report = validate(collect, env=args.env, horizon=args.horizon, examples=args.examples,
+                          seed=args.seed, skip=args.skip, report_dir=args.report_dir,
+                          tolerance=args.tolerance, target_name=args.target)
     except ArgumentError as exc:
         print(f"rollcheck collector: ArgumentError: {exc}", file=sys.stderr)
         return 2

@@ -51,10 +51,10 @@ def test_gymnasium_infers_spaces():
     assert sess.n_actions == 3 and sess.obs_shape.dims == (2, 2)
 
 
-def test_gymnasium_rejects_non_discrete_action_space_naming_it():
+def test_gymnasium_rejects_other_action_spaces_naming_them():
     env = CounterEnv()
-    env.action_space = spaces.Box(-1, 1, shape=(2,))
-    with pytest.raises(ArgumentError, match=r"action_space=Box.*not a gymnasium.spaces.Discrete"):
+    env.action_space = spaces.MultiBinary(2)   # a Box is accepted (continuous actions: test_box_session_collect.py)
+    with pytest.raises(ArgumentError, match=r"action_space=MultiBinary.*neither a gymnasium.spaces.Discrete nor a Box"):
         CheckedSession.gymnasium(env)
 
 
