@@ -37,7 +37,7 @@ from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
-from rollcheck.spec import (Box, box_action_violations, clip_to_box, diag_gaussian_log_prob, gaussian_policy_step,
+from rollcheck.spec import (box_action_violations, clip_to_box, diag_gaussian_log_prob, gaussian_policy_step,
                             squashed_log_prob)
 from rollcheck.spec.errors import ArgumentError
 from rollcheck.spec.gaussian import unscale_action
