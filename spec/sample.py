@@ -11,19 +11,14 @@ returning a ``TrainingBatch`` at 4ec1f62bf8308e2dc7f4d73e64205e66270ccfd1 (alias
     advantages      (T,)      GAE, z-scored (variance reduction for the policy term)
     value_target    (T, 1)    λ-returns from the *unnormalised* advantages
 
-<<<<<<< HEAD
 The arithmetic is the pure-Python spec (:mod:`rollcheck.spec.advantage`, TorchLean's operations in
 TorchLean's order); numpy only packages the result. Bootstrapping follows the split-flag choice
 documented there; ``generation="seed_api"`` masks both terms with ``done`` instead, as every stored
 TorchLean ``toActorCriticSample``/``trainingBatch`` does (its ``Step`` has no ``terminated``).
-=======
+
 For a rollout with a continuous ``Box`` action space (rollcheck's extension of TorchLean,
 :mod:`rollcheck.spec.box`), ``actions_one_hot`` holds the recorded action tensors instead, one row
 each: ``(T, d)`` with ``d = action_space.size``.
-
-The arithmetic is the pure-Python spec (:mod:`rollcheck.spec.advantage`); numpy only packages
-the result. Bootstrapping follows the split-flag choice documented there.
->>>>>>> cd450dd (Box actions end to end: CheckedSession over gymnasium Box spaces (action_space; checked before env.step), continuous reference collector collect_rollout_box_session_with + GaussianMlpActorCritic, rollcheck collect Pendulum-v1 (--squash, --log-std-init), rollcheck collector --action-space box (validate_box_collector: scripted Box sessions + --env, named properties for each Gaussian convention), interchange file's continuous form ("action": [floats] + action_space header; load_rollout(path, shape, None) reads it), Box rollouts in to_actor_critic_sample.)
 """
 
 from __future__ import annotations
@@ -54,9 +49,8 @@ class ActorCriticSample:
 
 
 def to_actor_critic_sample(rollout: Rollout, gamma: float, lam: float,
-<<<<<<< HEAD
                            n_actions: "int | None" = None, *, generation: str = "callbacks") -> ActorCriticSample:
-    """Build the minibatch; ``n_actions`` defaults to ``rollout.n_actions``.
+    """Build the minibatch; ``n_actions`` defaults to ``rollout.n_actions`` (unused for a Box rollout).
 
     ``generation="callbacks"`` (default) bootstraps by ``terminated`` and carries by ``done``
     (split masks); ``generation="seed_api"`` uses ``done`` for both, TorchLean's
@@ -64,12 +58,8 @@ def to_actor_critic_sample(rollout: Rollout, gamma: float, lam: float,
     """
     if generation not in ("callbacks", "seed_api"):
         raise ArgumentError(f"generation={generation!r} should be one of ['callbacks', 'seed_api']")
-=======
-                           n_actions: "int | None" = None) -> ActorCriticSample:
-    """Build the minibatch; ``n_actions`` defaults to ``rollout.n_actions`` (unused for a Box rollout)."""
-    if rollout.action_space is not None and n_actions is None:
-        return _sample(rollout, gamma, lam, np.stack([st.action.reshape(-1) for st in rollout.steps]))
->>>>>>> cd450dd (Box actions end to end: CheckedSession over gymnasium Box spaces (action_space; checked before env.step), continuous reference collector collect_rollout_box_session_with + GaussianMlpActorCritic, rollcheck collect Pendulum-v1 (--squash, --log-std-init), rollcheck collector --action-space box (validate_box_collector: scripted Box sessions + --env, named properties for each Gaussian convention), interchange file's continuous form ("action": [floats] + action_space header; load_rollout(path, shape, None) reads it), Box rollouts in to_actor_critic_sample.)
+    if rollout.action_space is not None and n_actions is None:   # Box actions: the (T, d) action rows
+        return _sample(rollout, gamma, lam, np.stack([st.action.reshape(-1) for st in rollout.steps]), generation)
     n = rollout.n_actions if n_actions is None else n_actions
     if n is None:
         raise ArgumentError("to_actor_critic_sample: n_actions is required (the rollout does not record it)")
@@ -79,16 +69,13 @@ def to_actor_critic_sample(rollout: Rollout, gamma: float, lam: float,
     for t, st in enumerate(rollout.steps):
         if st.action >= n:
             raise ArgumentError(f"step {t}: action={st.action} is out of range (n_actions={n})")
-<<<<<<< HEAD
-    terminated = rollout.dones if generation == "seed_api" else rollout.terminateds
-=======
     one_hot = np.zeros((rollout.horizon, n), dtype=np.float64)
     one_hot[np.arange(rollout.horizon), rollout.actions] = 1.0
-    return _sample(rollout, gamma, lam, one_hot)
+    return _sample(rollout, gamma, lam, one_hot, generation)
 
 
-def _sample(rollout: Rollout, gamma: float, lam: float, actions: np.ndarray) -> ActorCriticSample:
->>>>>>> cd450dd (Box actions end to end: CheckedSession over gymnasium Box spaces (action_space; checked before env.step), continuous reference collector collect_rollout_box_session_with + GaussianMlpActorCritic, rollcheck collect Pendulum-v1 (--squash, --log-std-init), rollcheck collector --action-space box (validate_box_collector: scripted Box sessions + --env, named properties for each Gaussian convention), interchange file's continuous form ("action": [floats] + action_space header; load_rollout(path, shape, None) reads it), Box rollouts in to_actor_critic_sample.)
+def _sample(rollout: Rollout, gamma: float, lam: float, actions: np.ndarray, generation: str) -> ActorCriticSample:
+    terminated = rollout.dones if generation == "seed_api" else rollout.terminateds
     raw = generalized_advantage_estimation(gamma, lam, rollout.rewards, rollout.values,
                                            rollout.next_values, rollout.dones, terminated)
     returns = returns_from_advantages(raw, rollout.values)

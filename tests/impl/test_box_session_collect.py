@@ -105,12 +105,24 @@ def test_reference_collector_on_pendulum(squash):
                                                         squash=squash)[0] == rollout
 
 
+def test_counters_are_lean_nats_wrapped_by_the_stream():
+    env = Env(initial_state=0.0, observe=lambda s: np.array([s]),
+              step=lambda s, a: StepResult(state=s, reward=0.0, terminated=False, truncated=False))
+    sess = CheckedSession.of_env(env, obs_shape=(1,), action_space=Box((1,)))
+    gauss = standard_gaussian_policy(1)
+    wrapped, c1 = collect_rollout_box_checked_session_with(sess, _identity, _identity, gauss.predict_gaussian,
+                                                           gauss.predict_value, 3, 2**64, horizon=3)
+    plain, c0 = collect_rollout_box_checked_session_with(sess, _identity, _identity, gauss.predict_gaussian,
+                                                         gauss.predict_value, 3, 0, horizon=3)
+    assert (c0, c1) == (6, 2**64 + 6) and wrapped.actions[0].tolist() == plain.actions[0].tolist()
+
+
 def test_collector_argument_errors():
     kwargs = dict(horizon=1, action_space=Box((1,)), obs_shape=(1,))
     args = (lambda: 0, lambda s: np.zeros(1), lambda s, a: None, _identity, _identity,
             lambda o: (np.zeros(1), np.zeros(1)), lambda o: 0.0, 0)
-    with pytest.raises(ArgumentError, match="overflows"):
-        collect_rollout_box_session_with(*args, 2**64 - 1, **kwargs)
+    with pytest.raises(ArgumentError, match="rng_counter"):
+        collect_rollout_box_session_with(*args, -1, **kwargs)
     with pytest.raises(ArgumentError, match="bounded"):
         collect_rollout_box_session_with(*args, 0, **{**kwargs, "squash": True, "obs_shape": (1,)})
 
