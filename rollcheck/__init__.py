@@ -89,6 +89,7 @@ _LAZY = {
     "validate_rollout_file": "rollcheck.properties.rollout.recorded",
     "RolloutFileError": "rollcheck.properties.rollout.recorded",
     "fuzz_env": "rollcheck.properties.env.fuzz",
+    "env_hypothesis_tests": "rollcheck.properties.env.hypothesis_tests",
     "env_machine": "rollcheck.properties.machines",
     "session_machine": "rollcheck.properties.machines",
     "RecordingVecEnv": "rollcheck.properties.rollout.recording",

@@ -48,7 +48,7 @@ from rollcheck.properties.core.report import Finding, PropertyResult, Report
 from rollcheck.spec.contract import Contract
 from rollcheck.spec.errors import ArgumentError
 
-__all__ = ["fuzz_env", "DEFAULT_MAX_EXAMPLES", "DEFAULT_MAX_STEPS", "DEFAULT_TIME_BUDGET"]
+__all__ = ["fuzz_env", "ProgramRunner", "DEFAULT_MAX_EXAMPLES", "DEFAULT_MAX_STEPS", "DEFAULT_TIME_BUDGET"]
 
 DEFAULT_MAX_EXAMPLES = 300
 DEFAULT_MAX_STEPS = 400
@@ -77,8 +77,9 @@ def _action_index(records: list, index: int) -> "int | None":
     return n if n >= 0 else None
 
 
-class _Search:
-    """State of one fuzzing run: the target, what is active or silenced, counters, findings."""
+class ProgramRunner:
+    """Runs one program (a fuzzing example) on fresh instances and raises the first property it breaks;
+    keeps what is active or silenced and the counters of a whole search."""
 
     def __init__(self, target: EnvTarget, active: set, contract: Contract, progress: Any) -> None:
         self.target, self.active, self.contract, self.progress = target, active, contract, progress
@@ -168,7 +169,8 @@ class _Search:
         raise failure(pid, f"{what}: {problem}", step=_action_index(expected, index), context={"call": index})
 
 
-def _static_checks(target: EnvTarget, active: set, seed: int, results: dict, meta: dict, seeds_actions: int) -> None:
+def _static_checks(target: EnvTarget, active: set, seed: int, results: dict, meta: dict, seeds_actions: int,
+                   n_seeds: int = 8) -> None:
     env = target.make()
     try:
         if "spaces.well_formed" in active:
@@ -178,15 +180,16 @@ def _static_checks(target: EnvTarget, active: set, seed: int, results: dict, met
                 results["spaces.well_formed"].fail(Finding(
                     problem, reproducer=reproducer(target, "spaces.well_formed", seed, (), message=problem)))
         if "determinism.seeds_differ" in active:
-            _seeds_differ(target, env, seed, results["determinism.seeds_differ"], meta, seeds_actions)
+            _seeds_differ(target, env, seed, results["determinism.seeds_differ"], meta, seeds_actions, n_seeds)
     finally:
         _close(env)
 
 
-def _seeds_differ(target: EnvTarget, env: Any, seed: int, result: PropertyResult, meta: dict, k: int) -> None:
+def _seeds_differ(target: EnvTarget, env: Any, seed: int, result: PropertyResult, meta: dict, k: int,
+                  n_seeds: int) -> None:
     actions = random_actions(env.action_space, seed, k)
     trajectories, rng_states = [], []
-    for s in range(seed, seed + 8):
+    for s in range(seed, seed + n_seeds):
         e = target.make()
         try:
             trajectories.append(run_program(e, s, actions))
@@ -205,7 +208,7 @@ def _seeds_differ(target: EnvTarget, env: Any, seed: int, result: PropertyResult
         meta["seeds_differ"] = ("every seed gives the same trajectory, but the seed reaches the base env's "
                                 "np_random: the env looks deterministic (not a violation)")
     for problem in problems:
-        result.fail(Finding(f"seeds {seed}..{seed + 7}, {k} actions: {problem}", step=0,
+        result.fail(Finding(f"seeds {seed}..{seed + n_seeds - 1}, {k} actions: {problem}", step=0,
                             reproducer=reproducer(target, "determinism.seeds_differ", seed, actions,
                                                   message="every seed gives the same trajectory")))
 
@@ -328,7 +331,7 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
         if p.id not in active:
             results[p.id].status, results[p.id].skip_reason = "skipped", "skipped on request (--skip)"
     bar = None
-    search: "_Search | None" = None
+    search: "ProgramRunner | None" = None
     try:
         try:
             target = resolve_target(make_env, wrappers, make_kwargs=make_kwargs, max_episode_steps=max_episode_steps)
@@ -350,8 +353,10 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
             return report
         search_share = budget * (0.55 if vector else 0.8)
         steps = _program_length(cost, search_share, max_steps) if time_budget is not None else max_steps
-        seeds_actions = int(min(30, max(3, (0.08 * budget / 8 - cost["make_s"] - cost["reset_s"])
-                                        / max(cost["step_s"], 1e-7))))
+        # determinism.seeds_differ: n fresh instances of k actions each, within ~8% of the budget
+        per_seed = cost["make_s"] + cost["reset_s"]
+        n_seeds = int(min(8, max(2, 0.08 * budget / max(per_seed + 3 * cost["step_s"], 1e-7))))
+        seeds_actions = int(min(30, max(3, (0.08 * budget / n_seeds - per_seed) / max(cost["step_s"], 1e-7))))
         report.meta.update(measured_cost_s={k: round(v, 6) for k, v in cost.items()}, program_max_steps=steps)
         if limit is None and "episode.truncated_at_limit" in active:
             results["episode.truncated_at_limit"].status = "skipped"
@@ -359,8 +364,8 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
         bar, tick = _progress_bar(progress, max_examples, target.label)
         if bar is not None:
             bar.start()
-        search = _Search(target, active, contract, tick)
-        _static_checks(target, active, seed, results, search.meta, seeds_actions)
+        search = ProgramRunner(target, active, contract, tick)
+        _static_checks(target, active, seed, results, search.meta, seeds_actions, n_seeds)
         search_deadline = Deadline(None if deadline.at is None else
                                    deadline.at - budget * (0.4 if vector else 0.05))
         outcome = run_search(search.example, programs(space, steps), seed=seed, max_examples=max_examples,

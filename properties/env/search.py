@@ -16,7 +16,7 @@ the smallest failure recorded so far stands. Whether the budget cut the
 search short is recorded in :class:`SearchOutcome`.
 
 Not a TorchLean definition; the invariant enforced: every failure returned was observed by running
-the subject (never inferred), and the loop ends by the deadline plus one example's run time.
+the subject (never inferred), and the loop ends by the deadline (an example is not started when the average example would end past it).
 """
 
 from __future__ import annotations
@@ -92,6 +92,7 @@ def run_search(run: Callable[[Any], None], strategy: Any, *, seed: int, max_exam
     ``deadline`` bounds the time; each phase may shrink for ``shrink_seconds`` at most.
     """
     out = SearchOutcome()
+    timing = [0.0, 0]  # seconds spent running examples, examples run
 
     for phase in range(max_phases):
         budget = max_examples - out.explored
@@ -101,14 +102,19 @@ def run_search(run: Callable[[Any], None], strategy: Any, *, seed: int, max_exam
         locked: dict[str, Any] = {}  # the property this phase shrinks, and its shrink deadline
 
         def condition(value: Any) -> bool:
-            if (locked["until"] if locked else deadline).passed():
+            # stop when the deadline passed, or when the next example would likely end past it
+            until = locked["until"] if locked else deadline
+            if until.passed() or (timing[1] and until.left() < timing[0] / timing[1]):
                 if locked:
                     out.shrink_cut.append(locked["pid"])
+                else:
+                    out.cut_short = True
                 raise _Stop  # ends find() at once; the failures recorded so far stand
             if locked:
                 out.shrink_runs += 1
             else:
                 out.explored += 1
+            started = time.monotonic()
             try:
                 run(value)
             except PropertyFailure as exc:
@@ -127,6 +133,9 @@ def run_search(run: Callable[[Any], None], strategy: Any, *, seed: int, max_exam
             except Exception as exc:  # the harness itself broke: stop searching, report it
                 out.error = exc
                 raise _Stop from None
+            finally:
+                timing[0] += time.monotonic() - started
+                timing[1] += 1
             return False
 
         phase_settings = settings(

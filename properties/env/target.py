@@ -24,7 +24,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from rollcheck.spec.errors import RollcheckError
 
-__all__ = ["TargetError", "EnvTarget", "resolve_target", "reproducer", "action_code", "actions_code"]
+__all__ = ["TargetError", "EnvTarget", "resolve_target", "reproducer", "comment", "action_code", "actions_code"]
 
 
 class TargetError(RollcheckError):
@@ -257,7 +257,19 @@ def actions_code(actions: Sequence[Any]) -> str:
     return " + ".join(parts)
 
 
-_LOOP = """def replay(env, seed, actions):
+_SAME = """def same(x, y):
+    \"\"\"x and y are the same value: same keys, same entries (NaN equal to NaN), same dtypes.\"\"\"
+    if isinstance(x, dict) or isinstance(y, dict):
+        return isinstance(x, dict) and isinstance(y, dict) and x.keys() == y.keys() and all(same(x[k], y[k]) for k in x)
+    if isinstance(x, (tuple, list)) or isinstance(y, (tuple, list)):
+        return type(x) is type(y) and len(x) == len(y) and all(same(p, q) for p, q in zip(x, y))
+    x, y = np.asarray(x), np.asarray(y)
+    return x.dtype == y.dtype and np.array_equal(x, y, equal_nan=x.dtype.kind in "fc")
+"""
+
+_LOOP = _SAME + """
+
+def replay(env, seed, actions):
     \"\"\"reset(seed), then step; reset (no seed) after each done. Returns every (obs, reward, te, tr).\"\"\"
     obs, info = env.reset(seed=seed)
     out = [{"observation": obs}]
@@ -271,6 +283,11 @@ _LOOP = """def replay(env, seed, actions):
 """
 
 
+def comment(message: str) -> str:
+    """``message`` as Python comment lines (a message may span lines, e.g. a Box's repr)."""
+    return "\n".join("# " + line for line in (str(message).splitlines() or [""]))
+
+
 def reproducer(target: EnvTarget, pid: str, seed: int, actions: Sequence[Any], *, message: str,
                history_seed: "int | None" = None, history: Sequence[Any] = (), probe: Any = None) -> str:
     """A short runnable Python snippet replaying ``(seed, actions)`` and showing ``pid``'s failing check."""
@@ -278,13 +295,13 @@ def reproducer(target: EnvTarget, pid: str, seed: int, actions: Sequence[Any], *
     make = "\n    ".join(target.build_lines)
     head = [*imports, "", "", "def make():", f"    {make}", "    return env", "", ""]
     if pid == "spaces.well_formed":
-        return "\n".join(head + [f"# rollcheck env: {pid}", f"# {message}",
+        return "\n".join(head + [f"# rollcheck env: {pid}", comment(message),
                                   "from rollcheck.properties.env.checks import space_problems",
                                   "from rollcheck.properties.env.runner import layers_of", "env = make()",
                                   "for i, layer in enumerate(layers_of(env)):",
                                   "    print(i, type(layer).__name__, space_problems(layer.observation_space, 'observation_space'),",
                                   "          space_problems(layer.action_space, 'action_space'))"]) + "\n"
-    lines = [f"# rollcheck env: {pid}", f"# {message}", f"seed, actions = {seed}, {actions_code(actions)}"]
+    lines = [f"# rollcheck env: {pid}", comment(message), f"seed, actions = {seed}, {actions_code(actions)}"]
     if pid in ("determinism.fresh_instances", "determinism.reseeded_instance", "reset.purity", "determinism.seeds_differ"):
         head.append(_LOOP)
         head.append("")
@@ -302,18 +319,20 @@ def reproducer(target: EnvTarget, pid: str, seed: int, actions: Sequence[Any], *
             lines += ["a = replay(make(), seed, actions)  # fresh env", "env = make()",
                       f"replay(env, {history_seed}, {actions_code(history)})  # any history",
                       "b = replay(env, seed, actions)  # after the history: should equal a"]
-        lines += ["from rollcheck.properties.env.checks import first_difference",
-                  "for i, (x, y) in enumerate(zip(a, b)):",
-                  "    if first_difference(x, y) is not None:",
-                  "        print('call', i, 'differs:', first_difference(x, y))",
-                  "        break"]
+        lines += ["for i, (x, y) in enumerate(zip(a, b)):",
+                  "    if not same(x, y):",
+                  "        print('call', i, 'differs:', x, 'vs', y)",
+                  "        break",
+                  "else:",
+                  "    print('no difference' if len(a) == len(b) else f'lengths differ: {len(a)} vs {len(b)}')"]
         if pid == "determinism.seeds_differ":
-            lines[-4:] = ["print(all(str(t) == str(a) for t in trajectories))  # True: the seed is ignored"]
+            lines[-6:] = ["print(all(same(t, a) for t in trajectories))  # True: the seed is ignored"]
         return "\n".join(head + lines) + "\n"
     lines += ["env = make()"]
     if pid in ("wrapper.layer_contract", "episode.never_past_done"):
         lines += ["from rollcheck.properties.env.runner import Instrument", "layers = Instrument(env)  # logs every layer's calls"]
     if pid == "aliasing.no_mutation":
+        head += [_SAME, ""]
         lines += ["import copy", "returned = []"]
     if pid == "aliasing.no_shared_memory":
         lines += ["def arrays(x):", "    if isinstance(x, np.ndarray):", "        return [x]",
@@ -343,10 +362,10 @@ def reproducer(target: EnvTarget, pid: str, seed: int, actions: Sequence[Any], *
         "numerics.done_flags": ["print(type(terminated), type(truncated))  # expected bool or numpy.bool_"],
         "numerics.info_dict": ["print(type(info))  # expected dict"],
         "episode.truncated_at_limit": ["print(terminated, truncated)  # at max_episode_steps: expected truncated=True"],
-        "aliasing.no_mutation": ["from rollcheck.properties.env.checks import first_difference",
-                                 "for i, (o, o0, n, n0) in enumerate(returned):",
-                                 "    d = first_difference(o0, o) or first_difference(n0, n)",
-                                 "    if d: print('value returned by call', i, 'changed later:', d); break"],
+        "aliasing.no_mutation": ["for i, (o, o0, n, n0) in enumerate(returned):",
+                                 "    if not (same(o0, o) and same(n0, n)):",
+                                 "        print('value returned by call', i, 'changed later:', o0, n0, 'now', o, n)",
+                                 "        break"],
         "actions.accepted": [f"env.step({action_code(probe)})  # raises, though the action is valid"
                              if probe is not None else "# the last step above raises, though the action is valid"],
         "aliasing.no_shared_memory": [

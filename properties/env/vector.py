@@ -30,7 +30,7 @@ from rollcheck.properties.env.programs import programs, random_actions
 from rollcheck.properties.env.catalog import VECTOR_PROPERTIES
 from rollcheck.properties.env.runner import PropertyFailure, failure, run_program
 from rollcheck.properties.env.search import Deadline, run_search
-from rollcheck.properties.env.target import EnvTarget, action_code
+from rollcheck.properties.env.target import EnvTarget, action_code, comment
 from rollcheck.properties.core.report import Finding, PropertyResult
 from rollcheck.spec.contract import Contract
 
@@ -131,7 +131,7 @@ def _reproducer(target: EnvTarget, n: int, seed: int, joint: list, pid: str, mes
     rows = ",\n    ".join("[" + ", ".join(action_code(a) for a in row) + "]" for row in joint)
     wrap = [f"vec = {getattr(w, '__name__', 'vector_wrapper')}(vec)  # your vector wrapper" for w in vector_wrappers]
     return "\n".join([*target.imports, "import collections", "", "", "def make():", "    " + "\n    ".join(target.build_lines),
-                      "    return env", "", "", f"# rollcheck env: {pid}", f"# {message}",
+                      "    return env", "", "", f"# rollcheck env: {pid}", comment(message),
                       f"vec = gym.vector.SyncVectorEnv([make] * {n})  # AutoresetMode.NEXT_STEP", *wrap,
                       f"obs, info = vec.reset(seed={seed})  # sub-env i is seeded with {seed} + i",
                       f"joint_actions = [\n    {rows}\n]", "for t, actions in enumerate(joint_actions):",
