@@ -270,7 +270,7 @@ def _measure(target: EnvTarget, space: Any, seed: int, seconds: float) -> dict:
         t3 = time.perf_counter()
     finally:
         _close(env)
-    return {"make_s": t1 - t0, "reset_s": t2 - t1, "step_s": (t3 - t2) / max(1, steps + resets)}
+    return {"make_s": t1 - t0, "reset_s": t2 - t1, "step_s": (t3 - t2) / max(1, steps + resets), "steps": steps}
 
 
 def _program_length(cost: dict, seconds: float, max_steps: int) -> int:
@@ -357,6 +357,7 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
         per_seed = cost["make_s"] + cost["reset_s"]
         n_seeds = int(min(8, max(2, 0.08 * budget / max(per_seed + 3 * cost["step_s"], 1e-7))))
         seeds_actions = int(min(30, max(3, (0.08 * budget / n_seeds - per_seed) / max(cost["step_s"], 1e-7))))
+        measured_steps = cost.pop("steps")
         report.meta.update(measured_cost_s={k: round(v, 6) for k, v in cost.items()}, program_max_steps=steps)
         if limit is None and "episode.truncated_at_limit" in active:
             results["episode.truncated_at_limit"].status = "skipped"
@@ -365,6 +366,7 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
         if bar is not None:
             bar.start()
         search = ProgramRunner(target, active, contract, tick)
+        search.counters.add("_all", steps=measured_steps)
         _static_checks(target, active, seed, results, search.meta, seeds_actions, n_seeds)
         search_deadline = Deadline(None if deadline.at is None else
                                    deadline.at - budget * (0.4 if vector else 0.05))
@@ -380,6 +382,7 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
                                          max_examples=max(5, max_examples // 3), max_steps=steps, contract=contract,
                                          vector_wrappers=vector_wrappers, deadline=deadline,
                                          shrink_seconds=0.1 * budget)
+        search.counters.add("_all", steps=results["determinism.seeds_differ"].steps)
         for pid, (exc, program) in outcome.failures.items():
             exc.program = program
             results[pid].fail(_finding(target, exc))

@@ -77,3 +77,18 @@ def test_directory_database_is_written(tmp_path):
                "--skip", "determinism", "--database", str(tmp_path / "db"), "--report-dir", str(tmp_path), cwd=ZOO)
     assert out.returncode == 1, out.stdout + out.stderr
     assert any(p.is_file() for p in (tmp_path / "db").rglob("*"))
+
+
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Acrobot-v1", "MountainCar-v0", "MountainCarContinuous-v0",
+                                    "Pendulum-v1", "FrozenLake-v1", "Taxi-v4", "Blackjack-v1", "CliffWalking-v1"])
+def test_classic_control_and_toy_text_matrix_within_budget(env_id, tmp_path):
+    """The default-budget matrix of issue 14, with a 4 s budget so the default suite stays fast (the
+    sizing and deadline logic is the same at 60 s; the real-env matrix in test_env_real.py uses 20 s).
+    Every property holds or is skipped for a stated reason, and the run ends within budget + slack."""
+    budget = 4.0
+    out = _run(env_id, "--time-budget", str(budget), "--report-dir", str(tmp_path))
+    assert out.returncode == 0, out.stdout + out.stderr
+    data = json.loads(next(tmp_path.glob("*.json")).read_text())
+    assert data["duration_s"] < budget + 4.0
+    assert all(r["status"] in ("held", "skipped") for r in data["results"])
+    assert data["meta"]["explored"] > 0
