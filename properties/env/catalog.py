@@ -117,9 +117,8 @@ _FLAGS = Contract()
 
 def _layer_contract(c: Call) -> list[str]:
     for lc in sorted(c.layers, key=lambda lc: -lc.index):  # innermost first
-        if lc.index == 0:
-            continue  # the outermost layer's calls are the harness's own: the per-call properties judge them
-        if lc.kind == "step" and lc.action is not None and lc.action_space is not None:
+        # layer 0 receives the harness's own actions, drawn from its action space
+        if lc.index > 0 and lc.kind == "step" and lc.action is not None and lc.action_space is not None:
             problems = value_in_space_problems(lc.action_space, lc.action, "action")
             if problems:
                 try:

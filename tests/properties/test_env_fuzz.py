@@ -16,7 +16,7 @@ import env_zoo_wrappers as zoo
 from rollcheck.properties.env.fuzz import fuzz_env
 from rollcheck.spec.errors import ArgumentError
 
-SMALL = dict(max_examples=6, max_steps=120, time_budget=20.0)
+SMALL = dict(max_examples=6, max_steps=120, time_budget=None)  # unbounded: verdicts must not depend on the load
 
 
 def _quiet(*args, **kw):

@@ -17,7 +17,7 @@ import env_zoo_wrappers as zoo
 from rollcheck.properties.env.target import resolve_target
 from rollcheck.properties.env.fuzz import fuzz_env
 
-BUDGET = dict(max_examples=12, max_steps=120, time_budget=20.0)
+BUDGET = dict(max_examples=12, max_steps=120, time_budget=None)  # unbounded: the verdicts must not depend on the load
 
 
 @functools.cache
