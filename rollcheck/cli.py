@@ -2,7 +2,10 @@
 
 Subcommands live in :mod:`rollcheck.commands` (one module each, see ``COMMANDS``); this module only
 assembles them and maps exceptions to exit statuses: 0 success / all properties hold, 1 a property
-or contract is violated, 2 bad usage or a target that cannot be imported or run.
+or contract is violated, 2 bad usage or a target that cannot be imported or run, 130 Ctrl-C
+(SIGINT), 143 SIGTERM. An interrupted command writes and replaces no report; the commands that run
+user code do so in a supervised worker process that is killed with everything it started
+(:mod:`rollcheck.impl.supervisor`). ``rollcheck --version`` prints the versions a report records.
 """
 
 from __future__ import annotations
@@ -17,16 +20,34 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import importlib  # noqa: E402
+import signal  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 from typing import Sequence  # noqa: E402
 
-from rollcheck.commands import COMMANDS
+from rollcheck.commands import COMMANDS  # noqa: E402
+from rollcheck.properties.core.provenance import package_versions  # noqa: E402
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwind like Ctrl-C (workers are killed on the way out), then exit 143."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
+def _version_text() -> str:
+    versions = package_versions()
+    rest = ", ".join(f"{k} {v}" for k, v in versions.items() if k != "rollcheck")
+    return f"rollcheck {versions['rollcheck']} ({rest})"
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="rollcheck",
+        prog="rollcheck", formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Executable checks for the typed contracts of RL rollout collection.")
+    parser.add_argument("--version", action="version", version=_version_text())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMANDS:
@@ -43,11 +64,20 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: "Sequence[str] | None" = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main else None
     try:
         return int(args.handler(args))
     except KeyboardInterrupt:
-        print("rollcheck: interrupted", file=sys.stderr)
+        print("rollcheck: interrupted (no report written)", file=sys.stderr)
         return 130
+    except Terminated:
+        print("rollcheck: terminated (no report written)", file=sys.stderr)
+        return 143
+    finally:
+        if in_main:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

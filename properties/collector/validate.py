@@ -39,7 +39,7 @@ from rollcheck.properties.collector.run import CollectorRun, build_inputs, run_c
 from rollcheck.properties.collector.trace import (BUFFERS, CASTS, END_KINDS, LOGIT_MODES, SESSION_STYLES, CollectorCase, PolicySpec,
                               env_signature)
 from rollcheck.properties.core.property import Property
-from rollcheck.properties.core.report import Finding, PropertyResult, Report
+from rollcheck.properties.core.report import Finding, PropertyResult, Report, report_stem
 
 __all__ = ["RunCache", "check_case", "check_property", "collector_cases", "describe_target", "explore",
            "render_reproducer", "signature_problem", "validate_collector"]
@@ -350,10 +350,11 @@ def validate_collector(collect: Callable[..., Any], *, env: "str | None" = None,
             report.results.append(result)
     report.duration_s = time.time() - t0
     if report_dir is not None:
-        report.meta["written"] = {k: str(v) for k, v in report.write(report_dir, _stem(target)).items()}
+        options = {"env": env, "horizon": horizon, "examples": examples, "seed": seed, "skip": sorted(skip),
+                   "tolerance": tolerance, "only": only}
+        report.meta["written"] = {k: str(v) for k, v in report.write(report_dir, _stem(target, options)).items()}
     return report
 
 
-def _stem(target: str) -> str:
-    name = target.split(":")[-1] if ":" in target else "target"
-    return "collector-" + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:60]
+def _stem(target: str, options: dict) -> str:
+    return report_stem("collector", target, options)

@@ -19,8 +19,10 @@ Invariants enforced (a verdict is earned):
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,7 +32,7 @@ from xml.etree import ElementTree as ET
 from rollcheck.impl.atomic_io import replace_files
 from rollcheck.spec.errors import ArgumentError, RollcheckError
 
-__all__ = ["Finding", "PropertyResult", "Report", "ReportWriteError", "STATUSES", "safe_repr"]
+__all__ = ["Finding", "PropertyResult", "Report", "ReportWriteError", "STATUSES", "report_stem", "safe_repr"]
 
 STATUSES = ("held", "failed", "skipped", "error")
 _REPR_LIMIT = 2000
@@ -38,6 +40,18 @@ _REPR_LIMIT = 2000
 
 class ReportWriteError(RollcheckError, OSError):
     """The report files could not be written (directory missing rights, a file, disk full ...)."""
+
+
+def report_stem(command: str, subject: str, options: "dict | None" = None) -> str:
+    """``<command>-<subject>-<digest>``: unique per subject and per the options that define the run.
+
+    ``subject`` is the full target (``mypkg.ppo:collect``, ``CartPole-v1``); the 8-hex digest covers
+    the subject itself and ``options`` (wrappers, env, horizon, seeds ...), so two subjects, or
+    one subject under two option sets, never share a file.
+    """
+    readable = re.sub(r"[^A-Za-z0-9_.-]+", "_", subject).strip("_")[:80] or "target"
+    canon = json.dumps({"subject": subject, "options": options or {}}, sort_keys=True, default=repr)
+    return f"{command}-{readable}-{hashlib.sha256(canon.encode()).hexdigest()[:8]}"
 
 
 def safe_repr(x: Any, limit: int = _REPR_LIMIT) -> str:

@@ -16,15 +16,19 @@ as float lists with an ``action_space`` header (:mod:`rollcheck.spec.boundary_js
 
 Writes, atomically (:mod:`rollcheck.impl.atomic_io`), under ``reports/`` by default:
 
-- ``collect-<env>-<seed>.rollout.json`` — every checked transition in the interchange format
+- ``collect-<env>-<seed>-<digest>.rollout.json`` (the digest covers the options) — every checked transition in the interchange format
   (:func:`rollcheck.spec.dumps_rollout`; read it back with :func:`rollcheck.spec.load_rollout`);
-- ``collect-<env>-<seed>.summary.json`` and ``.md`` — env, horizon, seed, RNG counters, episodes,
+- ``collect-<env>-<seed>-<digest>.summary.json`` and ``.md`` — env, horizon, seed, RNG counters, episodes,
   return statistics, steps/s, GAE advantage / value-target statistics
   (:func:`rollcheck.spec.to_actor_critic_sample`) and the contract used.
 
 ``--out`` is a directory (files get the default names) or a ``*.json`` path for the rollout (the
-summaries go next to it). Exit status: 0 success; 1 a contract violation (printed, located at its
-step, and recorded in the summary); 2 bad usage, an unknown environment or a bridge failure.
+summaries go next to it). The three files are replaced as one unit; a run that did not collect
+(a violation, an environment that broke) writes its summary and removes an earlier run's rollout.
+The environment runs in a supervised worker process (``--timeout``: bound on one call into it).
+Exit status: 0 success; 1 a contract violation (printed, located at its step, and recorded in the
+summary); 2 bad usage, an unknown environment, an environment that raised, exited, crashed or hung,
+a bridge failure, or an output folder that cannot be written.
 A progress bar (rich) is shown on stderr when it is a terminal and the horizon is at least 1000.
 """
 
@@ -33,12 +37,14 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import re
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 from rollcheck.spec.box import Box, box_to_json
+from rollcheck.commands.reporting import Broken, UsageProblem, add_run_options, run_work
+from rollcheck.properties.core.provenance import run_provenance
+from rollcheck.properties.core.report import report_stem
 from rollcheck.spec.errors import RollcheckError
 
 PROGRESS_MIN_HORIZON = 1000
@@ -73,6 +79,7 @@ def register(subparsers: "argparse._SubParsersAction") -> None:
     parser.add_argument("--log-std-init", type=float, default=0.0,
                         help="Box actions: the policy's state-independent log standard deviation (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    add_run_options(parser)
     parser.set_defaults(handler=run)
 
 
@@ -112,15 +119,19 @@ def _validated(args: argparse.Namespace) -> tuple[Any, dict]:
     return contract, make_kwargs
 
 
-def output_paths(out: str, env_id: str, seed: int) -> tuple[Path, Path, Path]:
-    """``(rollout.json, summary.json, summary.md)`` for ``--out`` (a directory or a ``*.json`` path)."""
+def output_paths(out: str, env_id: str, seed: int, options: "dict | None" = None) -> tuple[Path, Path, Path]:
+    """``(rollout.json, summary.json, summary.md)`` for ``--out`` (a directory or a ``*.json`` path).
+
+    In a directory the stem is ``collect-<env>-<seed>-<digest of the options>``, so runs with
+    different options never share files.
+    """
     target = Path(out)
     if target.suffix == ".json" and not target.is_dir():
         stem = target.name[: -len(".json")]
         stem = stem[: -len(".rollout")] if stem.endswith(".rollout") else stem
         folder, rollout = target.parent, target
     else:
-        stem = f"collect-{re.sub(r'[^A-Za-z0-9._-]', '_', env_id)}-{seed}"
+        stem = report_stem("collect", f"{env_id}-{seed}", options)
         folder = target
         rollout = folder / f"{stem}.rollout.json"
     return rollout, folder / f"{stem}.summary.json", folder / f"{stem}.md"
@@ -316,7 +327,10 @@ def _fmt(x: Any) -> str:
 def markdown(summary: dict) -> str:
     """The human-readable summary."""
     lines = [f"# rollcheck collect — {summary['env_id']} (seed {summary['seed']})", ""]
-    if summary["status"] != "ok":
+    if summary["status"] == "error":
+        lines += ["**Error**: the environment broke the run (no rollout was written):", "", "```",
+                  summary["error"], "```", ""]
+    elif summary["status"] != "ok":
         lines += [f"**Contract violated** after {summary['steps_collected']} checked steps:", "", "```",
                   summary["error"], "```", ""]
     else:
@@ -336,40 +350,80 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def _write_summary(summary: dict, json_path: Path, md_path: Path) -> None:
-    from rollcheck.impl.atomic_io import atomic_write_text
+def _summary_files(summary: dict, json_path: Path, md_path: Path) -> dict:
+    return {json_path: (json.dumps(summary, indent=2, allow_nan=False) + "\n").encode("utf-8"),
+            md_path: markdown(summary).encode("utf-8")}
 
-    atomic_write_text(json_path, json.dumps(summary, indent=2, allow_nan=False) + "\n")
-    atomic_write_text(md_path, markdown(summary))
+
+_PRESENTATION = ("out", "no_progress", "timeout", "traceback", "handler", "command", "argv", "in_process")
+
+
+def _work(args: argparse.Namespace, contract: Any, make_kwargs: dict) -> tuple:
+    """In the worker: collect; ``("ok", summary, rollout text)`` or ``("violation", summary, message)``."""
+    from rollcheck.spec import ArgumentError, ContractViolation, dumps_rollout
+
+    transitions: list = []
+    try:
+        rollout, counter, meta = _collect(args, contract, make_kwargs, transitions)
+    except UsageError as exc:
+        raise UsageProblem(str(exc)) from None
+    except ArgumentError as exc:
+        raise UsageProblem(str(exc)) from None
+    except ContractViolation as exc:
+        located = ContractViolation(exc.violations).at(len(transitions))
+        return ("violation", {"status": "contract_violation", "env_id": args.env_id, "seed": args.seed,
+                              "horizon": args.horizon, "steps_collected": len(transitions), "error": str(located),
+                              "violations": [{"field": v.field, "rule": v.rule, "message": v.message,
+                                              "index": v.index} for v in located.violations],
+                              "contract": _contract_dict(contract)}, f"contract violated: {located}")
+    summary = summarize(args, contract, rollout, counter, meta["elapsed"])
+    return ("ok", summary, dumps_rollout(transitions, meta.get("action_space")))
 
 
 def run(args: argparse.Namespace) -> int:
-    from rollcheck.impl.atomic_io import atomic_write_text
-    from rollcheck.spec import ContractViolation, ArgumentError, dumps_rollout
+    from rollcheck.impl.atomic_io import replace_files
 
     try:
         contract, make_kwargs = _validated(args)
-        rollout_path, json_path, md_path = output_paths(args.out, args.env_id, args.seed)
-        transitions: list = []
-        rollout, counter, meta = _collect(args, contract, make_kwargs, transitions)
     except UsageError as exc:
         return _fail(str(exc), 2)
-    except ContractViolation as exc:
-        located = ContractViolation(exc.violations).at(len(transitions))
-        _write_summary({"status": "contract_violation", "env_id": args.env_id, "seed": args.seed,
-                        "horizon": args.horizon, "steps_collected": len(transitions), "error": str(located),
-                        "violations": [{"field": v.field, "rule": v.rule, "message": v.message, "index": v.index}
-                                       for v in located.violations],
-                        "contract": _contract_dict(contract)}, json_path, md_path)
-        return _fail(f"contract violated: {located}", 1)
-    except ArgumentError as exc:
+    options = {k: v for k, v in vars(args).items() if k not in _PRESENTATION}
+    rollout_path, json_path, md_path = output_paths(args.out, args.env_id, args.seed, options)
+    try:
+        result = run_work(lambda: _work(args, contract, make_kwargs), timeout=args.timeout, in_process=args.in_process)
+    except UsageProblem as exc:
         return _fail(str(exc), 2)
-    summary = summarize(args, contract, rollout, counter, meta["elapsed"])
-    summary["rollout_file"] = str(rollout_path)
-    atomic_write_text(rollout_path, dumps_rollout(transitions, meta.get("action_space")))
-    _write_summary(summary, json_path, md_path)
-    ret = summary["episode_return"]
-    print(f"collected {rollout.horizon} checked steps from {args.env_id}: {summary['episodes_completed']} episodes"
-          + (f" (mean return {ret['mean']:.4g})" if ret else "")
-          + f", {_fmt(summary['steps_per_second'])} steps/s\n  rollout: {rollout_path}\n  summary: {md_path}")
-    return 0
+    provenance = run_provenance(args.argv, {"seed": args.seed, "counter": args.counter})
+    if isinstance(result, Broken):
+        summary = {"status": "error", "env_id": args.env_id, "seed": args.seed, "horizon": args.horizon,
+                   "steps_collected": None, "error": result.message(args.traceback),
+                   "broken": {"outcome": result.outcome.kind, "call": result.outcome.call,
+                              "where": result.outcome.where}, "contract": _contract_dict(contract)}
+        kind, status, message = "error", 2, f"cannot collect: {result.message(args.traceback)}"
+        files = {rollout_path: None}   # never leave an earlier run's rollout beside this summary
+    else:
+        kind, summary, payload = result
+        if kind == "violation":
+            status, message, files = 1, payload, {rollout_path: None}
+        else:
+            summary["rollout_file"] = str(rollout_path)
+            status, message, files = 0, None, {rollout_path: payload.encode("utf-8")}
+            ret = summary["episode_return"]
+            print(f"collected {summary['horizon']} checked steps from {args.env_id}: "
+                  f"{summary['episodes_completed']} episodes"
+                  + (f" (mean return {ret['mean']:.4g})" if ret else "")
+                  + f", {_fmt(summary['steps_per_second'])} steps/s")
+    if message:
+        _fail(message, status)
+    summary["provenance"] = provenance
+    files.update(_summary_files(summary, json_path, md_path))
+    try:
+        replace_files(files)
+    except OSError as exc:
+        return _fail(f"cannot write the {kind} files to {str(json_path.parent)!r}: {exc.strerror or exc}; "
+                     "the results above were not saved", 2)
+    if status == 0:
+        print(f"  rollout: {rollout_path}\n  summary: {md_path}")
+    else:
+        print(f"  summary: {md_path}")
+    return status

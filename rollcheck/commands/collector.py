@@ -7,7 +7,8 @@ target must meet (see :func:`rollcheck.properties.collector.validate.validate_co
                         [--report-dir DIR] [--skip ID ...] [--tolerance T] [--action-space box]
 
 Prints one line per property and each violation with its reproducer, writes
-``collector-<FUNC>.{md,json,junit.xml}`` under ``--report-dir`` (default ``reports``) atomically.
+``collector-<MODULE:FUNC>-<options digest>.{md,json,junit.xml}`` under ``--report-dir`` (default
+``reports``) as one unit. The collector runs in a supervised worker process (``--timeout``, ``--traceback``).
 ``--profile`` picks the rollcheck profile of the search (``rollcheck-ci``/``ci``, ``dev``,
 ``thorough``; default ``$ROLLCHECK_PROFILE``, else ``ci`` under ``CI``, else ``dev``; Hypothesis's
 own loaded profile is not changed); with a profile that keeps an example database (``dev``: Hypothesis's
@@ -22,9 +23,11 @@ or an argument (``--env``, ``--skip`` ...) is unusable — always with the reaso
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import traceback
+
+from rollcheck.commands.reporting import Broken, UsageProblem, add_run_options, broken_report, finish, run_work
+from rollcheck.properties.core.provenance import run_provenance
+from rollcheck.properties.core.report import report_stem
 
 __all__ = ["register", "run"]
 
@@ -61,33 +64,70 @@ def register(subparsers) -> None:
     p.add_argument("--action-space", choices=("discrete", "box"), default="discrete",
                    help="discrete (Fin n_actions, the seed's signature; default) or box (continuous actions, "
                         "a Gaussian policy: predict_gaussian, action_space=, squash=)")
+    add_run_options(p)
     p.set_defaults(handler=run)
 
 
+_PRESENTATION = ("report_dir", "timeout", "traceback", "handler", "command", "argv", "profile", "in_process")
+
+
 def _import_target(target: str):
-    """The callable named by ``MODULE:FUNC``, or raise ``ValueError`` with the reason."""
+    """The callable named by ``MODULE:FUNC``; :class:`UsageProblem` when there is none.
+
+    A module that exists but fails while it is imported is the subject's failure, not a usage
+    problem: that exception propagates (the supervised run reports it).
+    """
     from rollcheck.properties.collector.pytest_support import resolve_target
     from rollcheck.spec.errors import ArgumentError
 
     if ":" not in target:
-        raise ValueError(f"target {target!r} should look like MODULE:FUNC (e.g. mypkg.ppo:collect)")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
+        raise UsageProblem(f"target {target!r} should look like MODULE:FUNC (e.g. mypkg.ppo:collect)")
+    module = target.split(":")[0]
     try:
         return resolve_target(target)
-    except ImportError as exc:
-        raise ValueError(f"cannot import {target.split(':')[0]!r}: {type(exc).__name__}: {exc}") from None
+    except ModuleNotFoundError as exc:
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
+            raise UsageProblem(f"cannot import {module!r}: {type(exc).__name__}: {exc}") from None
+        raise
     except ArgumentError as exc:
-        raise ValueError(str(exc)) from None
-    except Exception as exc:
-        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
-        raise ValueError(f"cannot load {target!r}: {type(exc).__name__}: {exc}\n{tb}") from None
+        raise UsageProblem(str(exc)) from None
+
+
+def _work(args: argparse.Namespace) -> dict:
+    """In the worker: import the collector, validate it; the report as data."""
+    from rollcheck.properties.collector.validate import validate_collector
+    from rollcheck.spec.errors import ArgumentError
+
+    collect = _import_target(args.target)
+    validate = validate_collector
+    if args.action_space == "box":
+        from rollcheck.properties.collector.box_validate import validate_box_collector as validate
+    try:
+        report = validate(collect, env=args.env, horizon=args.horizon, examples=args.examples,
+                          seed=args.seed, skip=args.skip, report_dir=None,
+                          tolerance=args.tolerance, target_name=args.target)
+    except ArgumentError as exc:
+        raise UsageProblem(f"ArgumentError: {exc}") from None
+    report.provenance = run_provenance(args.argv, {"seed": args.seed})
+    return report.to_dict()
+
+
+def _print(report) -> None:
+    from rollcheck.properties.collector.pytest_support import format_result
+
+    marks = {"held": "ok  ", "failed": "FAIL", "skipped": "skip", "error": "ERR "}
+    for r in report.results:
+        why = f"  — {r.error_reason}" if r.status == "error" and not report.error else ""
+        print(f"{marks[r.status]} {r.id:40s} {r.examples:4d} cases  ({r.lean}){why}")
+    for r in report.failed:
+        print("\n" + format_result(r))
+    print(f"\n{report.verdict}: {report.count_line()}")
 
 
 def run(args: argparse.Namespace) -> int:
+    from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES
     from rollcheck.properties.core.profiles import select_profile
-    from rollcheck.properties.collector.pytest_support import format_result
-    from rollcheck.properties.collector.validate import validate_collector
+    from rollcheck.properties.core.report import Report
     from rollcheck.spec.errors import ArgumentError
 
     try:
@@ -96,30 +136,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"rollcheck collector: --profile {args.profile!r}: {exc}", file=sys.stderr)
         return 2
     try:
-        collect = _import_target(args.target)
-    except ValueError as exc:
-        print(f"rollcheck collector: {exc}", file=sys.stderr)
-        return 2
-    validate = validate_collector
-    if args.action_space == "box":
-        from rollcheck.properties.collector.box_validate import validate_box_collector as validate
-    try:
-        report = validate(collect, env=args.env, horizon=args.horizon, examples=args.examples,
-                          seed=args.seed, skip=args.skip, report_dir=args.report_dir,
-                          tolerance=args.tolerance, target_name=args.target)
+        props = list(COLLECTOR_PROPERTIES.without(args.skip)) if args.action_space == "discrete" else []
     except ArgumentError as exc:
         print(f"rollcheck collector: ArgumentError: {exc}", file=sys.stderr)
         return 2
-    written = ", ".join(report.meta.get("written", {}).values())
-    if report.error:
-        print(f"rollcheck collector: {args.target} cannot be run: {report.error}", file=sys.stderr)
-        print(f"report: {written}")
-        return report.exit_code
-    marks = {"held": "ok  ", "failed": "FAIL", "skipped": "skip", "error": "ERR "}
-    for r in report.results:
-        why = f"  — {r.error_reason}" if r.status == "error" else ""
-        print(f"{marks[r.status]} {r.id:40s} {r.examples:4d} cases  ({r.lean}){why}")
-    for r in report.failed:
-        print("\n" + format_result(r))
-    print(f"\n{report.verdict}: {report.count_line()}; reports: {written}")
-    return report.exit_code
+    options = {k: v for k, v in vars(args).items() if k not in _PRESENTATION and k != "target"}
+    try:
+        outcome = run_work(lambda: _work(args), timeout=args.timeout, in_process=args.in_process)
+    except UsageProblem as exc:
+        print(f"rollcheck collector: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(outcome, Broken):
+        report = broken_report(f"rollcheck collector: {args.target}", args.target, props, outcome,
+                               with_traceback=args.traceback)
+    else:
+        report = Report.from_dict(outcome)
+    return finish(report, args, report_stem("collector", args.target, options), _print, command="collector",
+                  seeds={"seed": args.seed})

@@ -25,9 +25,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import sys
 from typing import Any
+
+from rollcheck.commands.reporting import Broken, UsageProblem, add_run_options, broken_report, finish, report_stem, run_work
+from rollcheck.properties.core.provenance import run_provenance
 
 __all__ = ["register", "run"]
 
@@ -49,7 +51,7 @@ def register(subparsers) -> None:
                    help=f"actions per program at most (default {DEFAULT_MAX_STEPS})")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="search seed (default 0)")
     p.add_argument("--report-dir", default="reports", metavar="DIR",
-                   help="where env-<ENV>.md / .json / .junit.xml go (default: reports)")
+                   help="where env-<ENV>-<options digest>.md / .json / .junit.xml go (default: reports)")
     p.add_argument("--skip", action="extend", nargs="+", default=[], metavar="PROPERTY",
                    help="property ids or prefixes to leave out (repeatable), e.g. determinism.seeds_differ")
     p.add_argument("--vector", type=int, default=None, metavar="N",
@@ -65,11 +67,11 @@ def register(subparsers) -> None:
     p.add_argument("--database", default=None, metavar="DIR|redis://HOST:PORT",
                    help="Hypothesis example database shared by runs (a directory, or a Redis URL)")
     p.add_argument("--progress", action="store_true", help="show progress on stderr even when it is not a terminal")
+    add_run_options(p)
     p.set_defaults(handler=run)
 
 
-def _stem(target: str) -> str:
-    return "env-" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", target).strip("_") or "target")
+_PRESENTATION = ("report_dir", "progress", "timeout", "traceback", "handler", "command", "argv", "in_process")
 
 
 def database_from(spec: "str | None") -> Any:
@@ -117,12 +119,32 @@ def _make_kwargs(text: "str | None") -> "dict | None":
     return value
 
 
-def run(args: argparse.Namespace) -> int:
+def _properties(args: argparse.Namespace) -> list:
+    from rollcheck.properties.env.catalog import ENV_PROPERTIES, VECTOR_PROPERTIES
+
+    props = ENV_PROPERTIES if args.vector else ENV_PROPERTIES.without([p.id for p in VECTOR_PROPERTIES])
+    return list(props)
+
+
+def _usage_or_subject(exc: Exception) -> bool:
+    """Whether a TargetError is a usage problem (unknown id, missing module or attribute)."""
+    cause = exc.__cause__
+    if cause is None or isinstance(cause, ModuleNotFoundError):
+        return True
+    return type(cause).__module__.startswith("gymnasium")   # gymnasium's NameNotFound, VersionNotFound ...
+
+
+def _work(args: argparse.Namespace) -> dict:
+    """In the worker: resolve the target, fuzz it; the report as data (or a UsageProblem)."""
     from rollcheck.properties.env.fuzz import fuzz_env
+    from rollcheck.properties.env.target import TargetError, resolve_target
     from rollcheck.spec.errors import ArgumentError
 
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())  # MODULE:FACTORY from the working directory, as `python -m` does
+    try:
+        resolve_target(args.env, args.wrapper)
+    except TargetError as exc:
+        if _usage_or_subject(exc):
+            raise UsageProblem(str(exc)) from None
     try:
         report = fuzz_env(args.env, wrappers=args.wrapper, max_examples=args.max_examples,
                           max_steps=args.max_steps, seed=args.seed, skip=args.skip, vector=args.vector,
@@ -130,7 +152,19 @@ def run(args: argparse.Namespace) -> int:
                           make_kwargs=_make_kwargs(args.make_kwargs), max_episode_steps=args.max_episode_steps,
                           contract=_contract(args), database=database_from(args.database))
     except ArgumentError as exc:
-        print(f"rollcheck env: ArgumentError: {exc}", file=sys.stderr)
+        raise UsageProblem(f"ArgumentError: {exc}") from None
+    report.provenance = run_provenance(args.argv, {"seed": args.seed})
+    return report.to_dict()
+
+
+def run(args: argparse.Namespace) -> int:
+    from rollcheck.properties.core.report import Report
+
+    options = {k: v for k, v in vars(args).items() if k not in _PRESENTATION and k != "env"}
+    try:
+        outcome = run_work(lambda: _work(args), timeout=args.timeout, in_process=args.in_process)
+    except UsageProblem as exc:
+        print(f"rollcheck env: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C: show what was found; never write or replace a report
         partial = getattr(exc, "report", None)
@@ -139,13 +173,12 @@ def run(args: argparse.Namespace) -> int:
         print("rollcheck env: interrupted; the results above are incomplete and no report was written",
               file=sys.stderr)
         return 130
-    _summary(report)
-    if report.error:
-        print(f"rollcheck env: cannot run {args.env!r}: {report.error}", file=sys.stderr)
-    if args.report_dir:
-        paths = report.write(args.report_dir, _stem(args.env))
-        print(f"reports: {', '.join(str(p) for p in paths.values())}")
-    return report.exit_code
+    if isinstance(outcome, Broken):
+        report = broken_report("rollcheck env", args.env, _properties(args), outcome, with_traceback=args.traceback)
+    else:
+        report = Report.from_dict(outcome)
+    return finish(report, args, report_stem("env", args.env, options), _summary, command="env",
+                  seeds={"seed": args.seed})
 
 
 def _summary(report) -> None:
@@ -160,7 +193,7 @@ def _summary(report) -> None:
             print(f"  {key}: {meta[key]}")
     for r in report.results:
         mark = {"held": "ok  ", "failed": "FAIL", "skipped": "skip", "error": "ERR "}[r.status]
-        why = r.skip_reason if r.status == "skipped" else r.error_reason if r.status == "error" else None
+        why = r.skip_reason if r.status == "skipped" else None
         extra = f"  ({why})" if why else ""
         print(f"  {mark} {r.id:32s} {r.steps:8d} steps {r.episodes:6d} episodes{extra}")
     for r in report.failed:

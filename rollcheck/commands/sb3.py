@@ -11,13 +11,23 @@ Builds ``PPO("MlpPolicy", make_vec_env(ENV_ID, n_envs=N, seed=S), n_steps=K, see
 those of a fresh network), then validates one ``collect_rollouts``. ``--max-episode-steps`` sets the
 env's time limit so truncations happen within a short rollout. Exit status: 0 every property
 holds, 1 a property is violated, 2 SB3 is not installed (``pip install 'rollcheck[sb3]'``), the
-env cannot be made, or the options are invalid.
+env cannot be made, the options are invalid, or the env broke the run (it runs in a supervised
+worker: ``--timeout``, ``--traceback``).
+
+``--model PATH`` must be a regular file. An SB3 model file is a zip of pickles: ``PPO.load``
+unpickles it, which runs whatever code it contains — load only files you trust.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import stat
 import sys
+
+from rollcheck.commands.reporting import Broken, UsageProblem, add_run_options, broken_report, finish, run_work
+from rollcheck.properties.core.provenance import run_provenance
+from rollcheck.properties.core.report import report_stem
 
 __all__ = ["print_report", "register", "run"]
 
@@ -37,14 +47,15 @@ def print_report(report) -> None:
             print(f"  {key}: {report.meta[key]}")
 
 
-def run(args: argparse.Namespace) -> int:
+_PRESENTATION = ("report_dir", "timeout", "traceback", "handler", "command", "argv", "in_process")
+MODEL_WARNING = ("an SB3 model file is a zip of pickles: loading it runs the code inside it, so load only "
+                 "files you trust")
+
+
+def _work(args: argparse.Namespace) -> dict:
+    """In the worker: build (or load) the model, run one ``collect_rollouts``, check it; the report as data."""
     from rollcheck.spec.errors import ArgumentError
 
-    for name in ("n_envs", "n_steps"):
-        if getattr(args, name) <= 0:
-            print(f"rollcheck sb3: ArgumentError: --{name.replace('_', '-')} {getattr(args, name)} should be "
-                  "a positive int", file=sys.stderr)
-            return 2
     try:
         from rollcheck.properties.rollout.sb3 import import_sb3, validate_sb3
 
@@ -52,14 +63,12 @@ def run(args: argparse.Namespace) -> int:
         from stable_baselines3 import PPO
         from stable_baselines3.common.env_util import make_vec_env
     except ImportError as exc:
-        print(f"rollcheck sb3: {exc}", file=sys.stderr)
-        return 2
+        raise UsageProblem(str(exc)) from None
     try:
         env_kwargs = {"max_episode_steps": args.max_episode_steps} if args.max_episode_steps else None
         env = make_vec_env(args.env_id, n_envs=args.n_envs, seed=args.seed, env_kwargs=env_kwargs)
     except Exception as exc:  # noqa: BLE001 — gymnasium raises several types for a bad id
-        print(f"rollcheck sb3: cannot make env {args.env_id!r}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        raise UsageProblem(f"cannot make env {args.env_id!r}: {type(exc).__name__}: {exc}") from None
     try:
         if args.model:
             model = PPO.load(args.model, env=env, device="cpu")
@@ -74,27 +83,69 @@ def run(args: argparse.Namespace) -> int:
             model.learn(args.train_steps)
         report = validate_sb3(model, n_steps=args.n_steps, seed=args.seed)
     except (ArgumentError, FileNotFoundError, ValueError) as exc:
-        print(f"rollcheck sb3: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+        raise UsageProblem(f"{type(exc).__name__}: {exc}") from None
     finally:
         env.close()
-    print_report(report)
-    if args.report_dir:
-        paths = report.write(args.report_dir, f"sb3-{args.env_id.replace('/', '_')}")
-        print(f"report: {', '.join(str(p) for p in paths.values())}")
-    return report.exit_code
+    report.provenance = run_provenance(args.argv, {"seed": args.seed}, used=("torch", "stable-baselines3"))
+    return report.to_dict()
+
+
+def _properties() -> list:
+    from rollcheck.properties.rollout.arrays_catalog import ARRAY_PROPERTIES
+    from rollcheck.properties.rollout.sb3 import SB3_PROPERTIES
+
+    return [*ARRAY_PROPERTIES.values(), *SB3_PROPERTIES.values()]
+
+
+def run(args: argparse.Namespace) -> int:
+    from rollcheck.properties.core.report import Report
+
+    for name in ("n_envs", "n_steps"):
+        if getattr(args, name) <= 0:
+            print(f"rollcheck sb3: ArgumentError: --{name.replace('_', '-')} {getattr(args, name)} should be "
+                  "a positive int", file=sys.stderr)
+            return 2
+    if args.model is not None and not stat.S_ISREG(_mode(args.model)):
+        print(f"rollcheck sb3: --model {args.model!r} is not a regular file (SB3 models are .zip files; "
+              f"{MODEL_WARNING})", file=sys.stderr)
+        return 2
+    options = {k: v for k, v in vars(args).items() if k not in _PRESENTATION and k != "env_id"}
+    try:
+        outcome = run_work(lambda: _work(args), timeout=args.timeout, in_process=args.in_process,
+                           harness=("stable_baselines3", "torch"))
+    except UsageProblem as exc:
+        print(f"rollcheck sb3: {exc}", file=sys.stderr)
+        return 2
+    if isinstance(outcome, Broken):
+        report = broken_report(f"rollcheck sb3: {args.env_id}", args.env_id, _properties(), outcome,
+                               with_traceback=args.traceback)
+    else:
+        report = Report.from_dict(outcome)
+    return finish(report, args, report_stem("sb3", args.env_id, options), print_report, command="sb3",
+                  seeds={"seed": args.seed}, used=("torch", "stable-baselines3"))
+
+
+def _mode(path: str) -> int:
+    try:
+        return os.stat(path).st_mode
+    except OSError:
+        return 0
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
     p = subparsers.add_parser("sb3", help="check Stable-Baselines3 PPO's rollout buffer (extra rollcheck[sb3])",
-                              description=__doc__.split("\n\n")[0])
+                              description=__doc__.split("\n\n")[0] + " --model files are pickles: loading one "
+                                          "runs the code inside it; use only files you trust.")
     p.add_argument("env_id", metavar="ENV_ID", help="Gymnasium env id with Discrete actions, e.g. CartPole-v1")
     p.add_argument("--n-envs", type=int, default=4, help="number of sub-environments (default 4)")
     p.add_argument("--n-steps", type=int, default=256, help="rollout steps per env (default 256)")
     p.add_argument("--seed", type=int, default=0, help="seed for env, policy and sampling (default 0)")
     p.add_argument("--train-steps", type=int, default=0, help="train PPO this many steps before checking")
     p.add_argument("--max-episode-steps", type=int, default=None, help="time limit (forces truncations)")
-    p.add_argument("--model", help="load a saved PPO (.zip) instead of building a fresh one")
+    p.add_argument("--model", metavar="PATH",
+                   help="load a saved PPO (.zip, a regular file) instead of building a fresh one. WARNING: "
+                        + MODEL_WARNING)
     p.add_argument("--report-dir", default="reports",
-                   help="where sb3-<env>.md/.json/.junit.xml go (default: reports)")
+                   help="where sb3-<env>-<options digest>.md/.json/.junit.xml go (default: reports)")
+    add_run_options(p)
     p.set_defaults(handler=run)

@@ -11,10 +11,17 @@ from rollcheck.cli import main
 from rollcheck.spec import load_rollout
 
 
+def one(folder, pattern):
+    """The single file matching ``pattern`` (default names end in a digest of the options)."""
+    found = list(folder.glob(pattern))
+    assert len(found) == 1, found
+    return found[0]
+
+
 def test_collect_cartpole_writes_rollout_and_summaries(tmp_path, capsys):
     assert main(["collect", "CartPole-v1", "--horizon", "64", "--seed", "0", "--out", str(tmp_path)]) == 0
-    rollout = tmp_path / "collect-CartPole-v1-0.rollout.json"
-    summary = json.loads((tmp_path / "collect-CartPole-v1-0.summary.json").read_text())
+    rollout = one(tmp_path, "collect-CartPole-v1-0-*.rollout.json")
+    summary = json.loads(one(tmp_path, "collect-CartPole-v1-0-*.summary.json").read_text())
     transitions = load_rollout(rollout, [4], 2)
     assert len(transitions) == 64
     assert summary["status"] == "ok" and summary["horizon"] == 64 and summary["rng_counter_end"] == 64
@@ -22,7 +29,7 @@ def test_collect_cartpole_writes_rollout_and_summaries(tmp_path, capsys):
     assert summary["episodes_completed"] == sum(t.done for t in transitions)
     assert summary["advantages_zscored"]["std"] == pytest.approx(1.0)
     assert summary["contract"]["check_obs_finite"] is True
-    md = (tmp_path / "collect-CartPole-v1-0.md").read_text()
+    md = one(tmp_path, "collect-CartPole-v1-0-*.md").read_text()
     assert md.startswith("# rollcheck collect — CartPole-v1 (seed 0)") and "episode_return" in md
     assert "64 checked steps" in capsys.readouterr().out
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporaries
@@ -54,10 +61,10 @@ def test_contract_violation_exits_1_and_is_reported(tmp_path, capsys):
     assert status == 1
     err = capsys.readouterr().err
     assert 'field "reward"' in err and "Contract.reward_range" in err
-    summary = json.loads((tmp_path / "collect-rollcheck_Counter-v0-0.summary.json").read_text())
+    summary = json.loads(one(tmp_path, "collect-rollcheck_Counter-v0-0-*.summary.json").read_text())
     assert summary["status"] == "contract_violation" and summary["violations"][0]["field"] == "reward"
     assert summary["violations"][0]["index"] == summary["steps_collected"] >= 1
-    assert not (tmp_path / "collect-rollcheck_Counter-v0-0.rollout.json").exists()
+    assert not list(tmp_path.glob("collect-rollcheck_Counter-v0-0-*.rollout.json"))
 
 
 def test_exclusive_done_flags_option(tmp_path):
@@ -115,13 +122,13 @@ def test_progress_bar_on_a_terminal(tmp_path, monkeypatch, capsys):
         return bars[-1]
 
     monkeypatch.setattr(collect_command, "_Progress", spy)
-    assert main(["collect", "CartPole-v1", "--horizon", "600", "--seed", "0", "--out", str(tmp_path)]) == 0
-    assert len(load_rollout(tmp_path / "collect-CartPole-v1-0.rollout.json", [4], 2)) == 600
+    assert main(["collect", "CartPole-v1", "--horizon", "600", "--seed", "0", "--in-process", "--out", str(tmp_path)]) == 0
+    assert len(load_rollout(one(tmp_path, "collect-CartPole-v1-0-*.rollout.json"), [4], 2)) == 600
     assert bars[0].bar is not None and bars[0].bar.tasks[0].completed == 600
-    assert main(["collect", "CartPole-v1", "--horizon", "600", "--seed", "0", "--no-progress",
+    assert main(["collect", "CartPole-v1", "--horizon", "600", "--seed", "0", "--no-progress", "--in-process",
                  "--out", str(tmp_path / "quiet.json")]) == 0
     assert bars[1].bar is None
-    assert (tmp_path / "quiet.json").read_text() == (tmp_path / "collect-CartPole-v1-0.rollout.json").read_text()
+    assert (tmp_path / "quiet.json").read_text() == one(tmp_path, "collect-CartPole-v1-0-*.rollout.json").read_text()
 
 
 def test_bridge_failure_mid_run_exits_2(tmp_path, monkeypatch, capsys):

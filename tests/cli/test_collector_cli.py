@@ -16,6 +16,13 @@ from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES
 ZOO_DIR = Path(__file__).resolve().parents[1] / "properties"
 
 
+def one(folder, pattern):
+    """The single file matching ``pattern`` (report names end in a digest of the options)."""
+    found = list(folder.glob(pattern))
+    assert len(found) == 1, found
+    return found[0]
+
+
 @pytest.fixture
 def in_tmp(tmp_path, monkeypatch):
     """Run in a fresh directory with the zoo importable; restore the Hypothesis profile the CLI loads."""
@@ -32,14 +39,14 @@ def test_all_properties_hold_is_exit_zero_and_writes_reports(in_tmp, capsys):
     assert code == 0
     n = len(COLLECTOR_PROPERTIES)
     assert f"PASS: {n} held, 0 failed, 0 error, 0 skipped of {n} properties" in out and "FAIL" not in out
-    data = json.loads((in_tmp / "out" / "collector-correct_collect.json").read_text())
+    data = json.loads(one(in_tmp / "out", "collector-collector_zoo_correct_collect-*.json").read_text())
     assert data["ok"] is True and data["target"] == "collector_zoo:correct_collect"
-    assert (in_tmp / "out" / "collector-correct_collect.junit.xml").exists()
+    assert one(in_tmp / "out", "collector-collector_zoo_correct_collect-*.junit.xml")
 
 
 def test_default_report_dir_is_reports(in_tmp, capsys):
     assert main(["collector", "collector_zoo:correct_collect", "--examples", "5"]) == 0
-    assert (in_tmp / "reports" / "collector-correct_collect.md").exists()
+    assert one(in_tmp / "reports", "collector-collector_zoo_correct_collect-*.md")
 
 
 def test_a_violation_is_exit_one_with_the_reproducer(in_tmp, capsys):
@@ -84,7 +91,7 @@ def test_examples_must_be_positive(in_tmp, capsys):
 def test_env_and_horizon(in_tmp, capsys):
     assert main(["collector", "collector_zoo:correct_collect", "--env", "CartPole-v1", "--horizon", "3",
                  "--examples", "10", "--report-dir", "out"]) == 0
-    meta = json.loads((in_tmp / "out" / "collector-correct_collect.json").read_text())["meta"]
+    meta = json.loads(one(in_tmp / "out", "collector-collector_zoo_correct_collect-*.json").read_text())["meta"]
     assert meta["env"] == "CartPole-v1" and meta["horizon"] == 3
 
 
