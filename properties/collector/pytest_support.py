@@ -39,7 +39,7 @@ from rollcheck.properties.core.profiles import rollcheck_settings
 from rollcheck.spec.errors import ArgumentError
 
 from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES
-from rollcheck.properties.core.report import PropertyResult
+from rollcheck.properties.core.report import PropertyResult, pasteable
 from rollcheck.properties.collector.validate import RunCache, check_property, collector_cases, describe_target, signature_problem
 
 __all__ = ["EnvPropertyCheck", "PropertyCheck", "collector_property_tests", "env_property_checks",
@@ -82,7 +82,7 @@ def format_result(result: PropertyResult) -> str:
             lines.append(f"  first failing step: {f.step}")
         lines += [f"  expected: {_show(f.expected)}", f"  actual:   {_show(f.actual)}"]
         if f.reproducer:
-            lines += ["", "Reproducer:", f.reproducer]
+            lines += ["", "Reproducer (paste into python, or save as a file):", "", pasteable(f.reproducer)]
     return "\n".join(lines)
 
 

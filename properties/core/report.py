@@ -23,6 +23,7 @@ import hashlib
 import json
 import math
 import re
+import textwrap
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -32,7 +33,8 @@ from xml.etree import ElementTree as ET
 from rollcheck.impl.atomic_io import replace_files
 from rollcheck.spec.errors import ArgumentError, RollcheckError
 
-__all__ = ["Finding", "PropertyResult", "Report", "ReportWriteError", "STATUSES", "report_stem", "safe_repr"]
+__all__ = ["Finding", "PropertyResult", "Report", "ReportWriteError", "STATUSES", "pasteable", "report_stem",
+           "safe_repr"]
 
 STATUSES = ("held", "failed", "skipped", "error")
 _REPR_LIMIT = 2000
@@ -40,6 +42,33 @@ _REPR_LIMIT = 2000
 
 class ReportWriteError(RollcheckError, OSError):
     """The report files could not be written (directory missing rights, a file, disk full ...)."""
+
+
+_CONTINUES = ("else", "elif", "except", "finally", ")", "]", "}")
+
+
+def pasteable(snippet: str) -> str:
+    """``snippet`` as it runs pasted into ``python -``, saved as a file, or typed into the interpreter.
+
+    Flush left; no blank line inside an indented block (the interactive interpreter would end the
+    block there); a blank line wherever a block ends before a statement at the left margin (the
+    interpreter needs it to run the block); and a blank line at the end.
+    """
+    lines = [ln.rstrip() for ln in textwrap.dedent(snippet.expandtabs(4)).splitlines()]
+    out: list[str] = []
+    for i, ln in enumerate(lines):
+        if not ln:
+            following = next((nxt for nxt in lines[i + 1:] if nxt), "")
+            if following.startswith(" ") or (out and out[-1] == ""):
+                continue
+            out.append(ln)
+            continue
+        if not ln.startswith(" ") and out and out[-1].startswith(" ") and not ln.startswith(_CONTINUES):
+            out.append("")
+        out.append(ln)
+    while out and not out[0]:
+        out.pop(0)
+    return "\n".join(out).rstrip("\n") + "\n\n"
 
 
 def report_stem(command: str, subject: str, options: "dict | None" = None) -> str:
@@ -273,7 +302,7 @@ class Report:
                     lines.append(f"   - actual: `{_jsonable(f.actual)}`")
                 if f.reproducer:
                     # flush left, so the block pastes into `python -` and the interpreter as it is
-                    lines += ["", "```python", *f.reproducer.rstrip("\n").splitlines(), "", "```"]
+                    lines += ["", "```python", *pasteable(f.reproducer).splitlines(), "```"]
         not_run = [r for r in self.results if r.status in ("error", "skipped")]
         if not_run:
             lines += ["", "## Not evaluated", ""]

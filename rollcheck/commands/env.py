@@ -30,6 +30,7 @@ from typing import Any
 
 from rollcheck.commands.reporting import Broken, UsageProblem, add_run_options, broken_report, finish, report_stem, run_work
 from rollcheck.properties.core.provenance import run_provenance
+from rollcheck.properties.core.report import pasteable
 
 __all__ = ["register", "run"]
 
@@ -201,4 +202,4 @@ def _summary(report) -> None:
             where = f" [first failing action: {f.step}, seed {f.context.get('seed')}]" if f.step is not None else ""
             print(f"\n{r.id}: {f.message}{where}")
             if f.reproducer:
-                print("replay it with:\n\n" + f.reproducer.rstrip("\n") + "\n")
+                print("replay it with (paste into python, or save as a file):\n\n" + pasteable(f.reproducer), end="")
