@@ -56,7 +56,8 @@ from typing import Any, Callable, Iterable
 
 from rollcheck.spec.errors import ArgumentError
 
-__all__ = ["DEFAULT_TIMEOUT", "HARNESS_PACKAGES", "Outcome", "run_supervised", "supported"]
+__all__ = ["DEFAULT_TIMEOUT", "HARNESS_PACKAGES", "Interrupted", "Outcome", "interrupted_by_signal",
+           "run_supervised", "supported"]
 
 DEFAULT_TIMEOUT = 60.0
 HARNESS_PACKAGES = ("rollcheck", "hypothesis")
@@ -64,6 +65,29 @@ _HEADER = struct.Struct("!Q")
 _PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER, _PR_GET_CHILD_SUBREAPER = 1, 36, 37
 _KINDS = ("returned", "raised", "exited", "crashed", "hung")
 _STDLIB = os.path.realpath(sysconfig.get_paths()["stdlib"]) + os.sep
+
+
+_signalled = False   # in a worker: the supervisor forwarded a real Ctrl-C
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C while supervising: the worker was asked to stop; ``outcome`` is how it ended."""
+
+    def __init__(self, outcome: "Outcome | None") -> None:
+        super().__init__("interrupted")
+        self.outcome = outcome
+
+
+def interrupted_by_signal() -> bool:
+    """In a worker: whether a ``KeyboardInterrupt`` came from a real Ctrl-C (forwarded by the
+    supervisor) rather than from user code raising it."""
+    return _signalled
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    global _signalled
+    _signalled = True
+    raise KeyboardInterrupt
 
 
 def supported() -> bool:
@@ -287,7 +311,7 @@ def _run_worker(fn: Callable[..., Any], args: tuple, kwargs: dict, write_fd: int
         _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:
             os._exit(70)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, _on_sigint)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         faulthandler.enable(file=dump_fd, all_threads=True)
         faulthandler.register(signal.SIGUSR1, file=dump_fd, all_threads=True, chain=False)
@@ -443,7 +467,7 @@ def _where_from_dump(dump: str, harness: _Harness) -> "str | None":
 
 def run_supervised(fn: "str | Callable[..., Any]", *args: Any, timeout: float = DEFAULT_TIMEOUT,
                    harness: Iterable[str] = (), sample_s: float = 0.05, grace_s: float = 1.0,
-                   **kwargs: Any) -> Outcome:
+                   interrupt_grace_s: float = 3.0, **kwargs: Any) -> Outcome:
     """Run ``fn(*args, **kwargs)`` in a supervised worker process; see the module docstring.
 
     ``fn`` is a callable (the worker is forked, so closures work) or ``"module:qualname"``; its
@@ -451,6 +475,8 @@ def run_supervised(fn: "str | Callable[..., Any]", *args: Any, timeout: float = 
     ``harness`` adds package names whose frames count as the harness (e.g. ``stable_baselines3``
     when SB3 drives the user's env); ``sample_s`` is the watchdog's sampling period; ``grace_s``
     is how long past ``timeout`` a silent worker (a C-level hang) is given before it is killed.
+    On Ctrl-C in the caller the worker gets ``SIGINT`` and ``interrupt_grace_s`` seconds to end;
+    then :class:`Interrupted` (a ``KeyboardInterrupt``) is raised with how it ended.
     """
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise ArgumentError(f"timeout={timeout!r} should be a positive number of seconds")
@@ -478,7 +504,20 @@ def run_supervised(fn: "str | Callable[..., Any]", *args: Any, timeout: float = 
     except (ProcessLookupError, PermissionError):
         pass
     try:
-        return _supervise(pid, read_fd, dump.fileno(), judge, float(timeout), grace_s, start)
+        try:
+            return _supervise(pid, read_fd, dump.fileno(), judge, float(timeout), grace_s, start)
+        except KeyboardInterrupt:
+            # a real Ctrl-C: let the worker stop cleanly (it may hand back what it found), briefly
+            try:
+                os.kill(pid, signal.SIGINT)
+            except ProcessLookupError:
+                raise Interrupted(None) from None
+            try:
+                outcome = _supervise(pid, read_fd, dump.fileno(), judge, interrupt_grace_s, 0.0, start,
+                                     deadline=time.monotonic() + interrupt_grace_s)
+            except KeyboardInterrupt:
+                outcome = None
+            raise Interrupted(outcome) from None
     finally:
         _kill_group(pid)
         _reap(pid)
@@ -490,7 +529,7 @@ def run_supervised(fn: "str | Callable[..., Any]", *args: Any, timeout: float = 
 
 
 def _supervise(pid: int, fd: int, dump_fd: int, judge: _Harness, timeout: float, grace_s: float,
-               start: float) -> Outcome:
+               start: float, deadline: "float | None" = None) -> Outcome:
     buf = bytearray()
     call = where = None
     last_heard = time.monotonic()
@@ -541,6 +580,8 @@ def _supervise(pid: int, fd: int, dump_fd: int, judge: _Harness, timeout: float,
                                traceback=text or None, elapsed_s=elapsed)
             return Outcome("exited", exit_status=os.WEXITSTATUS(status), call=call, where=where,
                            traceback=text or None, elapsed_s=elapsed)
+        if deadline is not None and time.monotonic() > deadline:
+            return Outcome("hung", call=call, where=where, timeout=timeout, elapsed_s=time.monotonic() - start)
         if status is None and time.monotonic() - last_heard > timeout + grace_s:
             # the watchdog is silent: a C-level hang holding the GIL. Ask faulthandler where it is.
             try:

@@ -25,7 +25,8 @@ import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
-from rollcheck.impl.supervisor import DEFAULT_TIMEOUT, Outcome, run_supervised, supported
+from rollcheck.impl.supervisor import (DEFAULT_TIMEOUT, Interrupted, Outcome, interrupted_by_signal, run_supervised,
+                                       supported)
 from rollcheck.properties.core.provenance import run_provenance
 from rollcheck.properties.core.report import PropertyResult, Report, ReportWriteError, report_stem
 from rollcheck.spec.errors import RollcheckError
@@ -88,11 +89,22 @@ def run_work(work: Callable[[], Any], *, timeout: float, harness: Iterable[str] 
             return ("value", work())
         except UsageProblem as exc:
             return ("usage", str(exc))
+        except KeyboardInterrupt as exc:   # a forwarded Ctrl-C: hand back the partial report, if any
+            partial = getattr(exc, "report", None)
+            if interrupted_by_signal() and partial is not None:
+                return ("interrupted", partial.to_dict())
+            raise
 
     if in_process or not supported():  # asked for, or no fork (not POSIX): unprotected
         kind, value = tagged()
     else:
-        outcome = run_supervised(tagged, timeout=timeout, harness=harness)
+        try:
+            outcome = run_supervised(tagged, timeout=timeout, harness=harness)
+        except Interrupted as exc:
+            o = exc.outcome
+            if o is not None and o.ok and o.value[0] == "interrupted":
+                exc.report = Report.from_dict(o.value[1])   # what was found before Ctrl-C (never written)
+            raise
         if not outcome.ok:
             return Broken(outcome)
         kind, value = outcome.value

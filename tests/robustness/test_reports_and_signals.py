@@ -60,7 +60,7 @@ def test_full_disk_replaces_no_report(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(atomic_io.os, "replace", enospc)
     assert main(args) == 2
     captured = capsys.readouterr()
-    assert "No space left on device" in captured.err and "0 held, 0 failed, 15 error" in captured.out
+    assert "No space left on device" in captured.err and "0 held, 0 failed, 16 error" in captured.out
     assert _snapshot(tmp_path / "out") == before and len(before) == 3
 
 
