@@ -82,6 +82,8 @@ _LAZY = {
     # properties: validators, the fuzzer, machines, reports
     "Property": "rollcheck.properties.core.property",
     "Report": "rollcheck.properties.core.report",
+    "run_supervised": "rollcheck.impl.supervisor",
+    "Outcome": "rollcheck.impl.supervisor",
     "validate_collector": "rollcheck.properties.collector.validate",
     "validate_box_collector": "rollcheck.properties.collector.box_validate",
     "validate_arrays": "rollcheck.properties.rollout.arrays",

@@ -34,6 +34,8 @@ import sys
 from pathlib import Path
 
 from rollcheck.properties.rollout.readers.source import DEFAULT_MAX_BYTES
+from rollcheck.properties.core.provenance import run_provenance
+from rollcheck.properties.core.report import ReportWriteError, report_stem
 from rollcheck.spec.contract import Contract
 from rollcheck.spec.errors import ArgumentError
 from rollcheck.spec.shape import Shape
@@ -77,7 +79,11 @@ def _ranges(indices: "list[int]", limit: int = 200) -> str:
 
 
 def _stem(path: str) -> str:
-    return "rollout-stdin" if path == "-" else f"rollout-{Path(path).stem or Path(path).name or 'dataset'}"
+    """``rollout-<file stem>-<digest of the full path>``: two files of one name never share a report."""
+    if path == "-":
+        return "rollout-stdin"
+    name = Path(path).stem or Path(path).name or "dataset"
+    return report_stem("rollout", name, {"path": str(Path(path).resolve())})
 
 
 def run(args: argparse.Namespace) -> int:
@@ -120,7 +126,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"rollcheck rollout: ArgumentError: {exc}", file=sys.stderr)
         return 2
     if args.report_dir:
-        paths = report.write(args.report_dir, _stem(args.file))
+        report.provenance = run_provenance(getattr(args, "argv", None), {})
+        try:
+            paths = report.write(args.report_dir, _stem(args.file))
+        except ReportWriteError as exc:
+            print(f"rollcheck rollout: {exc}", file=sys.stderr)
+            return 2
         print(f"report: {', '.join(str(p) for p in paths.values())}")
     if report.error:
         print(f"rollcheck rollout: {args.file}: {report.error}", file=sys.stderr)

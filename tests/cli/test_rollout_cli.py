@@ -35,9 +35,10 @@ def test_violations_exit_1_and_every_bad_transition_is_listed(tmp_path, capsys):
     assert code == 1
     assert "3 of 5 transitions are bad" in out and "recorded.reward_contract" in out and "bad transitions: 1-2, 4" in out
     assert 'transition 4, field "reward": reward out of range' in out
-    saved = json.loads((tmp_path / "rep" / "rollout-b.json").read_text())
+    (saved_path,) = (tmp_path / "rep").glob("rollout-b-*.json")   # the name ends in a digest of the path
+    saved = json.loads(saved_path.read_text())
     assert saved["exit_code"] == 1
-    assert (tmp_path / "rep" / "rollout-b.junit.xml").exists() and (tmp_path / "rep" / "rollout-b.md").exists()
+    assert saved_path.with_suffix(".junit.xml").exists() and saved_path.with_suffix(".md").exists()
 
 
 def test_contract_options_are_applied(tmp_path, capsys):

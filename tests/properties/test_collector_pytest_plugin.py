@@ -43,7 +43,7 @@ def test_helper_gives_one_test_per_property_and_failures_carry_the_reproducer(py
     result.stdout.fnmatch_lines(["*test_good?step.next_value_before_reset? PASSED*",
                                  "*test_bad?step.terminated_as_reported? FAILED*",
                                  "*TorchLean: collectRolloutFromCallbacks: terminated := tr.terminated*",
-                                 "*Reproducer:*", "*from collector_zoo import collect_flags_swapped as collect*"])
+                                 "*Reproducer (paste into python, or save as a file):*", "*from collector_zoo import collect_flags_swapped as collect*"])
 
 
 def test_marker_and_fixture_parametrize_over_the_properties(pytester):
