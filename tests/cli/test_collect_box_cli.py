@@ -18,14 +18,15 @@ from rollcheck.spec.gaussian import gaussian_policy_step
 
 def test_collect_pendulum_writes_a_box_rollout_that_reads_back(tmp_path, capsys):
     assert main(["collect", "Pendulum-v1", "--horizon", "250", "--seed", "2", "--out", str(tmp_path)]) == 0
-    path = tmp_path / "collect-Pendulum-v1-2.rollout.json"
+    (path,) = tmp_path.glob("collect-Pendulum-v1-2-*.rollout.json")   # names end in an options digest
     doc = json.loads(path.read_text())
     assert doc["action_space"] == {"type": "box", "shape": [1], "low": [-2.0], "high": [2.0], "dtype": "float32"}
     transitions = load_rollout(path, [3], None)                 # the space from the file's header
     assert len(transitions) == 250 and transitions == load_rollout(path, [3], Box((1,), -2.0, 2.0))
     assert all(-2.0 <= t.action[0] <= 2.0 for t in transitions)
     assert [i for i, t in enumerate(transitions) if t.truncated] == [199]   # TimeLimit 200, then auto-reset
-    summary = json.loads((tmp_path / "collect-Pendulum-v1-2.summary.json").read_text())
+    (summary_path,) = tmp_path.glob("collect-Pendulum-v1-2-*.summary.json")
+    summary = json.loads(summary_path.read_text())
     assert summary["status"] == "ok" and summary["rng_counter_end"] == 2 * 250 and summary["n_actions"] is None
     assert summary["action_space"]["shape"] == [1] and summary["squash"] is False
     assert summary["old_log_prob"]["max"] <= -0.5 * math.log(2 * math.pi) + 1e-12   # log N ≤ its mode, σ = 1
