@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import gymnasium as gym
+import numpy as np
 
-from rollcheck.spec.box import Box
+from rollcheck.spec.box import Box, box_from_json
 from rollcheck.spec.contract import Contract
 from rollcheck.spec.errors import ArgumentError
 from rollcheck.spec.shape import Shape, as_shape
@@ -94,9 +95,19 @@ def open_recording(path: "str | Path", *, obs_shape: "Shape | Iterable[int] | No
         elif action_space is not None and "n_actions" in meta and action_space != meta["n_actions"]:
             raise RolloutFileError(f"the file's meta says n_actions {meta['n_actions']} but n_actions "
                                    f"{action_space} was given")
-        if shape is None or action_space is None or isinstance(action_space, Box):
-            raise ArgumentError("an interchange JSON file needs obs_shape and n_actions (--obs-shape, --n-actions) "
-                                "unless its meta block states them (its actions are Fin n)")
+        if action_space is None and "action_space" in doc:   # a continuous file's header (spec.boundary_json)
+            try:
+                action_space = box_from_json(doc["action_space"])
+            except ArgumentError as exc:
+                raise RolloutFileError(f"the file's action_space header: {exc}") from None
+        if action_space is None and box_bounds is not None and doc["transitions"]:
+            first = doc["transitions"][0]
+            dims = np.shape(first.get("action")) if isinstance(first, dict) else ()
+            action_space = Box(tuple(int(d) for d in dims), box_bounds[0], box_bounds[1], "float64")
+        if shape is None or action_space is None:
+            raise ArgumentError("an interchange JSON file needs obs_shape and n_actions (--obs-shape, --n-actions; "
+                                "--box-actions LO HI or an action_space header for Box actions) unless its meta "
+                                "block states them")
         return read_json(source, doc, shape, action_space, contract), shape, action_space
     if fmt == "npz":
         data = read_npz(source, chunk_rows)

@@ -60,3 +60,17 @@ def test_bad_continuous_options_are_exit_two(tmp_path, capsys):
     assert main(["collect", "Pendulum-v1", "--horizon", "4", "--seed", "0", "--log-std-init", "inf",
                  "--out", str(tmp_path)]) == 2
     assert "--log-std-init" in capsys.readouterr().err
+
+
+def test_rollcheck_rollout_validates_the_continuous_file(tmp_path, capsys):
+    assert main(["collect", "Pendulum-v1", "--horizon", "60", "--seed", "4", "--out", str(tmp_path / "p.json")]) == 0
+    assert main(["rollout", str(tmp_path / "p.json"), "--obs-shape", "3", "--report-dir", str(tmp_path / "r")]) == 0
+    assert "all 60 transitions satisfy the contract" in capsys.readouterr().out
+    doc = json.loads((tmp_path / "p.json").read_text())
+    del doc["action_space"]                      # no header: --box-actions gives the bounds
+    doc["transitions"][5]["action"] = [3.5]
+    (tmp_path / "bad.json").write_text(json.dumps(doc))
+    assert main(["rollout", str(tmp_path / "bad.json"), "--obs-shape", "3", "--box-actions", "-2", "2",
+                 "--report-dir", str(tmp_path / "r")]) == 1
+    out = capsys.readouterr().out
+    assert "transition 5" in out and "Box.bounds" in out

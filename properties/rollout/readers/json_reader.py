@@ -7,6 +7,11 @@ well-typed (an ``int`` action, ``bool`` flags, float/int leaves of exactly ``obs
 array rows and are judged by the one contract judge; every other row is judged by the spec's
 ``parse_transition_json`` itself, so the violations are the spec's own, word for word.
 
+Continuous actions (rollcheck's extension, :mod:`rollcheck.spec.boundary_json`): with a
+:class:`~rollcheck.spec.box.Box` as the action space (given, or from the file's ``action_space``
+header) an action is a nested float array of the Box's shape; plain rows of that shape become
+``(k, *box.shape)`` action arrays, judged by the same judge.
+
 A top-level ``meta`` object (an exporter's) is read for ``obs_shape``, ``n_actions``, ``env_id``
 and ``seed`` (each optional); any other top-level key is ignored, as Lean ignores it.
 """
@@ -18,6 +23,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from rollcheck.spec.boundary_json import parse_document, parse_transition_json
+from rollcheck.spec.box import Box
 from rollcheck.spec.contract import Contract
 from rollcheck.spec.errors import ContractViolation, Violation
 from rollcheck.spec.shape import Shape
@@ -47,8 +53,9 @@ def _plain_tensor(x: Any, dims: tuple[int, ...], depth: int = 0) -> bool:
     return all(_plain_tensor(y, dims, depth + 1) for y in x)
 
 
-def _plain_row(tj: Any, dims: tuple[int, ...]) -> bool:
-    """Every field present and of exactly the JSON type the arrays can hold without loss."""
+def _plain_row(tj: Any, dims: tuple[int, ...], action_dims: "tuple[int, ...] | None" = None) -> bool:
+    """Every field present and of exactly the JSON type the arrays can hold without loss
+    (``action_dims``: a Box action of that shape instead of an ``int``)."""
     if type(tj) is not dict:
         return False
     try:
@@ -56,7 +63,8 @@ def _plain_row(tj: Any, dims: tuple[int, ...]) -> bool:
         te, tr, o, no = tj["terminated"], tj["truncated"], tj["obs"], tj["next_obs"]
     except KeyError:
         return False
-    return (type(a) is int and 0 <= a < 2 ** 62 and type(te) is bool and type(tr) is bool
+    action_ok = _plain_tensor(a, action_dims) if action_dims is not None else type(a) is int and 0 <= a < 2 ** 62
+    return (action_ok and type(te) is bool and type(tr) is bool
             and _leaf(r) and _plain_tensor(o, dims) and _plain_tensor(no, dims))
 
 
@@ -95,11 +103,13 @@ def json_meta(doc: dict) -> dict:
     return out
 
 
-def read_json(source: RolloutSource, doc: dict, shape: Shape, n_actions: int, contract: Contract) -> RecordedData:
+def read_json(source: RolloutSource, doc: dict, shape: Shape, n_actions: "int | Box",
+              contract: Contract) -> RecordedData:
     """The plain rows of ``doc`` as one array chunk; the other rows judged by the spec (see above)."""
     rows = doc["transitions"]
     n = len(rows)
-    plain = np.fromiter((_plain_row(tj, shape.dims) for tj in rows), dtype=bool, count=n)
+    action_dims = n_actions.shape.dims if isinstance(n_actions, Box) else None
+    plain = np.fromiter((_plain_row(tj, shape.dims, action_dims) for tj in rows), dtype=bool, count=n)
     idx = np.flatnonzero(plain)
     dims = shape.dims
 
@@ -110,7 +120,10 @@ def read_json(source: RolloutSource, doc: dict, shape: Shape, n_actions: int, co
         k = len(sel)
         obs = np.array([tj["obs"] for tj in sel], dtype=np.float64).reshape(k, *dims)
         nxt = np.array([tj["next_obs"] for tj in sel], dtype=np.float64).reshape(k, *dims)
-        act = np.fromiter((tj["action"] for tj in sel), dtype=np.int64, count=k)
+        if action_dims is None:
+            act = np.fromiter((tj["action"] for tj in sel), dtype=np.int64, count=k)
+        else:
+            act = np.array([tj["action"] for tj in sel], dtype=np.float64).reshape(k, *action_dims)
         rew = np.fromiter((tj["reward"] for tj in sel), dtype=np.float64, count=k)
         te = np.fromiter((tj["terminated"] for tj in sel), dtype=bool, count=k)
         tr = np.fromiter((tj["truncated"] for tj in sel), dtype=bool, count=k)
@@ -129,6 +142,7 @@ def read_json(source: RolloutSource, doc: dict, shape: Shape, n_actions: int, co
     meta = json_meta(doc)
     replay = ReplayInfo(env=meta.get("env_id"), seeds=(meta["seed"],) if "seed" in meta else ())
     return RecordedData(format="json", naming="interchange", n=n, chunks=chunks, names={},
-                        schema_violations=spec_rows, replay=replay, obs_row_shape=dims, action_row_shape=(),
+                        schema_violations=spec_rows, replay=replay, obs_row_shape=dims,
+                        action_row_shape=() if action_dims is None else action_dims,
                         meta={"exporter_meta": meta} if meta else {},
                         word_row=lambda i: spec_row_violations(rows[i], i, shape, n_actions, contract))
