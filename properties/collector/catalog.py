@@ -10,8 +10,9 @@ The expected values are recomputed here from the trace with the spec functions, 
 the collector: step ``t``'s state is ``cast_obs`` of the observation the session was presenting
 when the ``t``-th ``step_checked`` arrived; its action is the spec sampler's draw at
 ``(rng_seed, rng_counter + t)``; ``next_value`` uses the transition's ``next_observation`` (before
-the auto-reset), and so on. Floats are compared with ``math.isclose(rel_tol=tol, abs_tol=tol)``
-(``tol`` = ``CollectorRun.tolerance``, 1e-9 by default); states, actions and flags exactly.
+the auto-reset), and so on. Floats are compared within a tolerance derived per quantity from the
+dtype the collector produced and the magnitudes involved (:mod:`rollcheck.properties.core.tolerances`;
+``CollectorRun.tolerance`` overrides a quantity); states, actions and flags exactly.
 
 Invariant enforced: ids are stable (reports, ``--skip``, the pytest plugin and the zoo test use
 them); a finding names the first failing step, the expected and the actual value.
@@ -32,6 +33,7 @@ from rollcheck.spec.random_stream import MASK64
 from rollcheck.properties.collector.run import CollectorRun
 from rollcheck.properties.core.property import Property, PropertySet
 from rollcheck.properties.core.report import Finding
+from rollcheck.properties.core.tolerances import produced_eps
 
 __all__ = ["COLLECTOR_PROPERTIES", "ExpectedStep", "GAMMA", "LAMBDA", "expected_steps"]
 
@@ -79,14 +81,6 @@ def expected_steps(run: CollectorRun) -> list[ExpectedStep]:
             done=None if tr is None else tr.done, terminated=None if tr is None else tr.terminated))
     run._variants["_expected"] = out
     return out
-
-
-def _close(expected: float, actual: float, tol: float) -> bool:
-    if expected == actual:
-        return True
-    if not (math.isfinite(expected) and math.isfinite(actual)):
-        return False
-    return math.isclose(expected, actual, rel_tol=tol, abs_tol=tol)
 
 
 def _steps(run: CollectorRun) -> "list[tuple[int, Step, ExpectedStep]]":
@@ -239,13 +233,36 @@ def _action_sampled(run: CollectorRun) -> list[Finding]:
                     context={"failing_steps": bad, "logits": exp[t].logits.tolist()})]
 
 
+_QUANTITY = {"old_log_prob": "log_prob", "value": "value", "next_value": "value", "reward": "reward"}
+
+
+def _scale(attr: str, ex: ExpectedStep, typical: float) -> float:
+    """The magnitude step ``ex``'s ``attr`` went through (see :mod:`rollcheck.properties.core.tolerances`)."""
+    if attr == "old_log_prob":
+        finite = ex.logits[np.isfinite(ex.logits)]
+        return 1.0 + (float(np.abs(finite).max()) if finite.size else 0.0)
+    if attr in ("value", "next_value"):
+        return typical
+    return 0.0
+
+
 def _floats(name: str, attr: str) -> Callable[[CollectorRun], list[Finding]]:
+    """Step ``attr`` against the spec's value, within the tolerance derived from the dtype the
+    collector produced for it (float32 when every recorded value round-trips through float32)."""
     def check(run: CollectorRun) -> list[Finding]:
-        tol = run.tolerance
+        steps = _steps(run)
+        if not steps:
+            return []
+        eps = produced_eps([float(getattr(st, attr)) for _, st, _ in steps])
+        wanted = [abs(w) for _, _, ex in steps if (w := getattr(ex, attr)) is not None and math.isfinite(w)]
+        typical = float(np.mean(wanted)) if wanted else 0.0
+        quantity = _QUANTITY[attr]
 
         def ok(st: Step, ex: ExpectedStep) -> "bool | None":
             want = getattr(ex, attr)
-            return None if want is None else _close(want, getattr(st, attr), tol)
+            if want is None:
+                return None
+            return bool(run.tolerance.close(quantity, want, getattr(st, attr), eps, _scale(attr, ex, typical)))
         return _per_step(run, name, ok, lambda ex: getattr(ex, attr), lambda st: getattr(st, attr))
     return check
 
@@ -326,10 +343,23 @@ def _sample(run: CollectorRun) -> list[Finding]:
     except Exception as exc:
         return [Finding(message=f"to_actor_critic_sample rejected the rollout: {exc}", actual=str(exc))]
     names = ("states", "actions_one_hot", "old_log_prob", "advantages", "value_target")
+    eps = max(produced_eps([float(getattr(st, a)) for st in r.steps]) for a in ("old_log_prob", "value",
+                                                                                   "next_value", "reward"))
+    magnitude = max((abs(e.reward) + abs(e.value) + abs(e.next_value) for e in exp), default=0.0)
+    horizon_scale = magnitude / (1.0 - GAMMA * LAMBDA)
+    max_logit = max((float(np.abs(e.logits[np.isfinite(e.logits)]).max(initial=0.0)) for e in exp), default=0.0)
+    quantities = {"states": ("value", 0.0), "actions_one_hot": ("value", 0.0),
+                  "old_log_prob": ("log_prob", 1.0 + max_logit), "advantages": ("advantage", horizon_scale),
+                  "value_target": ("return", horizon_scale)}
     for name, w, g in zip(names, want.as_tuple(), got.as_tuple()):
-        same = w.shape == g.shape and np.allclose(w, g, rtol=max(run.tolerance, 1e-7), atol=max(run.tolerance, 1e-7))
+        quantity, scale = quantities[name]
+        exact = name in ("states", "actions_one_hot")
+        close = (np.array_equal(w, g) if exact else run.tolerance.close(quantity, w, g, eps, scale)) \
+            if w.shape == g.shape else False
+        same = bool(np.all(close))
         if not same:
-            rows = [t for t in range(min(len(w), len(g))) if not np.allclose(w[t], g[t], rtol=1e-7, atol=1e-7)]
+            rows = [] if w.shape != g.shape else sorted({int(k[0]) for k in np.argwhere(~np.asarray(close))}) \
+                if not exact else [t for t in range(len(w)) if not np.array_equal(w[t], g[t])]
             t = rows[0] if rows else None
             return [Finding(message=f"ActorCriticSample.{name} differs from the spec's (GAE with gamma={GAMMA}, "
                             f"lambda={LAMBDA}, truncation bootstrapped from next_value)"

@@ -9,7 +9,7 @@ those callables (a :class:`~rollcheck.properties.collector.trace.ScriptedSession
 ``CheckedSession.gymnasium`` for a real environment, a generated MLP policy and the casts), and
 :func:`run_collector` calls ``collect`` once on them and keeps everything in a
 :class:`CollectorRun`: the session trace, the returned rollout and counter or the exception text,
-whether Python's or numpy's global RNG was touched, and which recorded states changed when the
+whether Python's, numpy's or torch's global RNG was touched, and which recorded states changed when the
 session scribbled over the buffers it had handed out. :mod:`.collector_properties` reads only
 these runs; the instrumented pieces themselves live in :mod:`.collector_trace`.
 
@@ -25,6 +25,7 @@ session is closed whatever happens.
 from __future__ import annotations
 
 import random
+import sys
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -32,6 +33,8 @@ from typing import Any, Callable
 import numpy as np
 
 from rollcheck.spec import Rollout
+
+from rollcheck.properties.core.tolerances import Tolerances
 
 from rollcheck.properties.collector.trace import (CollectorCase, MlpPolicy, RecordedSession, ScriptedSession, SessionTrace,
                               cast_functions)
@@ -91,9 +94,14 @@ def build_inputs(case: CollectorCase, *, buffers: "str | None" = None) -> Collec
 
 # -- one collector call, recorded ---------------------------------------------------------------
 def _rng_state() -> tuple:
-    """Python's and numpy's global RNG states (a collector must touch neither)."""
+    """Python's, numpy's and (when the collector's process has imported it) torch's global RNG
+    states: a collector must touch none of them."""
     st = np.random.get_state(legacy=False)
-    return (random.getstate(), (st["state"]["key"].tobytes(), st["state"]["pos"], st["has_gauss"]))
+    torch = sys.modules.get("torch")
+    torch_state = None
+    if torch is not None and hasattr(torch, "random") and hasattr(torch.random, "get_rng_state"):
+        torch_state = bytes(torch.random.get_rng_state().numpy().tobytes())
+    return (random.getstate(), (st["state"]["key"].tobytes(), st["state"]["pos"], st["has_gauss"]), torch_state)
 
 
 @dataclass
@@ -115,7 +123,7 @@ class CollectorRun:
     error: "str | None" = None
     global_rng_touched: bool = False
     changed_by_scribble: list = field(default_factory=list)
-    tolerance: float = 1e-9
+    tolerance: Tolerances = field(default_factory=Tolerances)
     _variants: dict = field(default_factory=dict)
 
     @property
@@ -136,10 +144,10 @@ class CollectorRun:
 
 
 def run_collector(collect: Callable[..., Any], case: CollectorCase, *, buffers: "str | None" = None,
-                  rng_seed: "int | None" = None, tolerance: float = 1e-9) -> CollectorRun:
+                  rng_seed: "int | None" = None, tolerance: Any = None) -> CollectorRun:
     """Call ``collect`` once on fresh instrumented inputs for ``case`` and record what happened."""
     inputs = build_inputs(case, buffers=buffers)
-    run = CollectorRun(collect, case, inputs, tolerance=tolerance)
+    run = CollectorRun(collect, case, inputs, tolerance=Tolerances.of(tolerance))
     args, kwargs = inputs.args(rng_seed)
     before = _rng_state()
     try:

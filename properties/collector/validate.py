@@ -38,8 +38,10 @@ from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES
 from rollcheck.properties.collector.run import CollectorRun, build_inputs, run_collector
 from rollcheck.properties.collector.trace import (BUFFERS, CASTS, END_KINDS, LOGIT_MODES, SESSION_STYLES, CollectorCase, PolicySpec,
                               env_signature)
-from rollcheck.properties.core.property import Property
+from rollcheck.properties.collector.sampler import properties_for, run_campaign
+from rollcheck.properties.core.property import Property, PropertySet
 from rollcheck.properties.core.report import Finding, PropertyResult, Report, report_stem
+from rollcheck.properties.core.tolerances import Tolerances
 
 __all__ = ["RunCache", "check_case", "check_property", "collector_cases", "describe_target", "explore",
            "render_reproducer", "signature_problem", "validate_collector"]
@@ -102,8 +104,8 @@ def collector_cases(*, horizon: "int | None" = None, env: "str | None" = None,
 class RunCache:
     """Memoised ``run_collector`` per case (cases are frozen and hashable); cleared past ``limit`` runs."""
 
-    def __init__(self, collect: Callable[..., Any], tolerance: float, limit: int = 1024) -> None:
-        self.collect, self.tolerance, self.limit = collect, tolerance, limit
+    def __init__(self, collect: Callable[..., Any], tolerance: Any = None, limit: int = 1024) -> None:
+        self.collect, self.tolerance, self.limit = collect, Tolerances.of(tolerance), limit
         self.runs: dict[CollectorCase, CollectorRun] = {}
         self.first_error: "str | None" = None   # the failure of the first run that returned no rollout
 
@@ -177,7 +179,7 @@ def _evaluate(prop: Property, run: CollectorRun) -> list[Finding]:
 
 
 def check_case(collect: Callable[..., Any], case: CollectorCase, *, only: "Iterable[str] | None" = None,
-               tolerance: float = 1e-9) -> list[Finding]:
+               tolerance: Any = None) -> list[Finding]:
     """Run ``collect`` once on ``case`` and return the findings of every (or ``only`` the named) property."""
     props = [COLLECTOR_PROPERTIES[p] for p in only] if only is not None else list(COLLECTOR_PROPERTIES)
     run = run_collector(collect, case, tolerance=tolerance)
@@ -291,17 +293,23 @@ def explore(props: "list[Property]", strategy: st.SearchStrategy, *, examples: i
 
 def validate_collector(collect: Callable[..., Any], *, env: "str | None" = None, horizon: "int | None" = None,
                        examples: "int | None" = None, seed: int = 0, skip: Iterable[str] = (),
-                       report_dir: Any = None, tolerance: float = 1e-9, database: Any = "profile",
-                       only: "Iterable[str] | None" = None, target_name: "str | None" = None) -> Report:
+                       report_dir: Any = None, tolerance: Any = None, database: Any = "profile",
+                       only: "Iterable[str] | None" = None, target_name: "str | None" = None,
+                       sampler: str = "spec") -> Report:
     """Check ``collect`` against every collector property; returns a :class:`Report`.
 
     ``env`` adds runs on that Gymnasium environment id (its own sessions always run too);
     ``horizon`` fixes the horizon (default: 1..24); ``examples`` cases per property (default: the
     rollcheck profile's ``max_examples``); ``seed`` seeds the search; ``skip`` drops
     property ids or prefixes; ``only`` keeps just those ids; ``report_dir`` writes
-    ``collector-<name>.{md,json,junit.xml}`` there; ``tolerance`` is the relative and absolute
-    float tolerance; ``database`` is a Hypothesis example database (``"profile"``: the rollcheck profile's);
-    ``target_name`` names the target in the report (default ``module:qualname`` of ``collect``).
+    ``collector-<name>.{md,json,junit.xml}`` there; ``tolerance`` fixes float tolerances (``None``:
+    derived per quantity from the dtypes the collector produced; a float: every quantity; a mapping
+    ``{"log_prob": 1e-6, ...}``: those quantities, see :mod:`rollcheck.properties.core.tolerances`);
+    ``database`` is a Hypothesis example database (``"profile"``: the rollcheck profile's); ``target_name``
+    names the target in the report (default ``module:qualname`` of ``collect``); ``sampler`` is
+    ``"spec"`` (actions must be the ``(seed, counter)`` stream's, checked exactly) or ``"any"`` (the
+    collector samples its own way: actions, seed sensitivity and determinism are judged in
+    distribution on a fixed campaign, :mod:`rollcheck.properties.collector.sampler`).
     """
     t0 = time.time()
     examples = rollcheck_settings().max_examples if examples is None else examples
@@ -311,19 +319,22 @@ def validate_collector(collect: Callable[..., Any], *, env: "str | None" = None,
         raise ArgumentError(f"horizon={horizon!r} should be a positive int")
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ArgumentError(f"seed={seed!r} should be an int")
-    if not (isinstance(tolerance, float) and 0 <= tolerance < 1):
-        raise ArgumentError(f"tolerance={tolerance!r} should be a float in [0, 1)")
-    props = COLLECTOR_PROPERTIES.without(skip)
+    tolerances = Tolerances.of(tolerance)
+    per_case, campaign_props = properties_for(sampler)
+    known = PropertySet(per_case + campaign_props)
+    kept = {p.id for p in known.without(skip)}
     if only is not None:
         only = list(only)
         for pid in only:
-            COLLECTOR_PROPERTIES[pid]
-        props = [p for p in props if p.id in only]
+            known[pid]
+        kept &= set(only)
+    props = [p for p in per_case if p.id in kept]
+    campaign_props = [p for p in campaign_props if p.id in kept]
     target = target_name or describe_target(collect)
     report = Report(title=f"rollcheck collector: {target}", target=target,
                     meta={"examples": examples, "seed": seed, "env": env or "(scripted sessions only)",
-                          "horizon": horizon or f"1..{_MAX_HORIZON}", "tolerance": tolerance,
-                          "skipped": ", ".join(skip) or "none"})
+                          "horizon": horizon or f"1..{_MAX_HORIZON}", "sampler": sampler,
+                          "tolerance": tolerances.describe(), "skipped": ", ".join(skip) or "none"})
     report.error = signature_problem(collect)
     strategy = None
     if report.error is None:
@@ -333,7 +344,7 @@ def validate_collector(collect: Callable[..., Any], *, env: "str | None" = None,
             report.error = f"environment {env!r} cannot be used: {type(exc).__name__}: {exc}"
     if strategy is not None:
         db = rollcheck_settings().database if database == "profile" else database
-        cache = RunCache(collect, tolerance)
+        cache = RunCache(collect, tolerances)
         key = f"{target}:{env}:{horizon}"
         props = list(props)
         results, seen, violated = explore(props, strategy, examples=examples, seed=seed, cache=cache)
@@ -348,12 +359,34 @@ def validate_collector(collect: Callable[..., Any], *, env: "str | None" = None,
                 result.set_error("not evaluated: collect returned no rollout on any case "
                                  f"(first: {cache.first_error.splitlines()[0]})")
             report.results.append(result)
+        if campaign_props:
+            report.results += _campaign_results(collect, campaign_props, tolerances)
     report.duration_s = time.time() - t0
     if report_dir is not None:
         options = {"env": env, "horizon": horizon, "examples": examples, "seed": seed, "skip": sorted(skip),
-                   "tolerance": tolerance, "only": only}
+                   "tolerance": tolerance, "only": only, "sampler": sampler}
         report.meta["written"] = {k: str(v) for k, v in report.write(report_dir, _stem(target, options)).items()}
     return report
+
+
+def _campaign_results(collect: Callable[..., Any], props: "list[Property]",
+                      tolerances: Tolerances) -> "list[PropertyResult]":
+    """The ``--sampler any`` properties, judged once on the fixed campaign of long runs."""
+    campaign = run_campaign(collect, tolerance=tolerances)
+    out = []
+    for prop in props:
+        result = PropertyResult(id=prop.id, lean=prop.lean, statement=prop.statement, examples=len(campaign.runs),
+                                steps=sum(len(r.trace.steps) for r in campaign.runs),
+                                episodes=sum(r.trace.episodes for r in campaign.runs))
+        try:
+            findings = list(prop.check(campaign))
+        except Exception as exc:   # a property must never take the harness down; say what happened
+            findings = [Finding(message=f"checking {prop.id} raised {type(exc).__name__}: {exc}", actual=repr(exc))]
+        for f in findings:
+            f.context.setdefault("property", prop.id)
+            result.fail(f)
+        out.append(result)
+    return out
 
 
 def _stem(target: str, options: dict) -> str:

@@ -4,7 +4,8 @@ Mirrors TorchLean's ``NN.Runtime.RL.PPO.collectRolloutFromCallbacks`` as the spe
 target must meet (see :func:`rollcheck.properties.collector.validate.validate_collector`).
 
     rollcheck collector MODULE:FUNC [--env ENV_ID] [--horizon H] [--examples N] [--seed S]
-                        [--report-dir DIR] [--skip ID ...] [--tolerance T] [--action-space box]
+                        [--report-dir DIR] [--skip ID ...] [--tolerance [QUANTITY=]VALUE ...]
+                        [--sampler spec|any] [--action-space box]
 
 Prints one line per property and each violation with its reproducer, writes
 ``collector-<MODULE:FUNC>-<options digest>.{md,json,junit.xml}`` under ``--report-dir`` (default
@@ -59,7 +60,15 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the case search (default 0)")
     p.add_argument("--report-dir", default="reports", help="where the reports go (default: reports)")
     p.add_argument("--skip", action="extend", nargs="+", default=[], metavar="ID", help="property ids (or prefixes) to skip")
-    p.add_argument("--tolerance", type=float, default=1e-9, help="relative/absolute float tolerance (1e-9)")
+    p.add_argument("--tolerance", action="append", default=[], metavar="[QUANTITY=]VALUE",
+                   help="fix a float tolerance: QUANTITY=VALUE for one of log_prob, value, reward, advantage, "
+                        "return (repeatable), or VALUE for all; default: derived per quantity from the dtypes "
+                        "the collector produced (float32 or float64) and the magnitudes")
+    p.add_argument("--sampler", choices=("spec", "any"), default="spec",
+                   help="spec: actions must be the (seed, counter) stream's, checked exactly (default); any: the "
+                        "collector samples its own way (torch Categorical, ...): actions are tested against the "
+                        "policy's probabilities, seed sensitivity and determinism over long runs "
+                        "(false-alarm probability 1e-6 each)")
     p.add_argument("--profile", default=None, help="Hypothesis settings profile: ci, dev, thorough")
     p.add_argument("--action-space", choices=("discrete", "box"), default="discrete",
                    help="discrete (Fin n_actions, the seed's signature; default) or box (continuous actions, "
@@ -96,6 +105,7 @@ def _import_target(target: str):
 def _work(args: argparse.Namespace) -> dict:
     """In the worker: import the collector, validate it; the report as data."""
     from rollcheck.properties.collector.validate import validate_collector
+    from rollcheck.properties.core.tolerances import parse_tolerance
     from rollcheck.spec.errors import ArgumentError
 
     collect = _import_target(args.target)
@@ -103,9 +113,13 @@ def _work(args: argparse.Namespace) -> dict:
     if args.action_space == "box":
         from rollcheck.properties.collector.box_validate import validate_box_collector as validate
     try:
+        tolerance = parse_tolerance(args.tolerance)
+        extra = {"sampler": args.sampler} if args.action_space == "discrete" else {}
+        if args.action_space == "box":   # the Box validator takes one float tolerance
+            tolerance = max(tolerance.overrides.values(), default=1e-9)
         report = validate(collect, env=args.env, horizon=args.horizon, examples=args.examples,
                           seed=args.seed, skip=args.skip, report_dir=None,
-                          tolerance=args.tolerance, target_name=args.target)
+                          tolerance=tolerance, target_name=args.target, **extra)
     except ArgumentError as exc:
         raise UsageProblem(f"ArgumentError: {exc}") from None
     report.provenance = run_provenance(args.argv, {"seed": args.seed})
@@ -125,8 +139,9 @@ def _print(report) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES
+    from rollcheck.properties.collector.sampler import properties_for
     from rollcheck.properties.core.profiles import select_profile
+    from rollcheck.properties.core.property import PropertySet
     from rollcheck.properties.core.report import Report
     from rollcheck.spec.errors import ArgumentError
 
@@ -136,7 +151,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"rollcheck collector: --profile {args.profile!r}: {exc}", file=sys.stderr)
         return 2
     try:
-        props = list(COLLECTOR_PROPERTIES.without(args.skip)) if args.action_space == "discrete" else []
+        per_case, campaign = properties_for(args.sampler)
+        props = list(PropertySet(per_case + campaign).without(args.skip)) if args.action_space == "discrete" else []
     except ArgumentError as exc:
         print(f"rollcheck collector: ArgumentError: {exc}", file=sys.stderr)
         return 2

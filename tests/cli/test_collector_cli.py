@@ -102,3 +102,25 @@ def test_console_script_exit_status(tmp_path):
                          timeout=300, env=env, cwd=tmp_path)
     assert out.returncode == 1, out.stderr
     assert "FAIL rollout.length_eq_horizon" in out.stdout
+
+
+def test_sampler_any_judges_an_own_sampler_collector_both_ways(in_tmp, capsys):
+    assert main(["collector", "sampler_zoo:own_sampler_collect", "--sampler", "any", "--examples", "5",
+                 "--report-dir", "out"]) == 0
+    out = capsys.readouterr().out
+    assert "ok   sampler.actions_follow_policy" in out and "step.action_is_spec_sample" not in out
+    assert main(["collector", "sampler_zoo:collect_argmax", "--sampler", "any", "--examples", "5",
+                 "--report-dir", "out"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL sampler.actions_follow_policy" in out and "likeliest actions" in out
+    assert main(["collector", "sampler_zoo:own_sampler_collect", "--examples", "5", "--report-dir", "out"]) == 1
+    assert "FAIL step.action_is_spec_sample" in capsys.readouterr().out
+
+
+def test_tolerance_per_quantity(in_tmp, capsys):
+    assert main(["collector", "collector_zoo:correct_collect", "--examples", "3", "--tolerance", "log_prob=1e-6",
+                 "--tolerance", "value=0.5", "--report-dir", "out"]) == 0
+    data = json.loads((in_tmp / "out" / "collector-correct_collect.json").read_text())
+    assert data["meta"]["tolerance"]["log_prob"] == 1e-6 and "derived" in data["meta"]["tolerance"]["reward"]
+    assert main(["collector", "collector_zoo:correct_collect", "--tolerance", "logp=1"]) == 2
+    assert "quantity 'logp' is unknown" in capsys.readouterr().err
