@@ -35,7 +35,9 @@ The ``dones`` convention (parameter ``dones_convention``):
 - ``"step"``: ``dones[t] = terminated[t] or truncated[t]``, the done flag of step ``t`` itself.
 
 Where the split flags come from: ``terminated``/``truncated`` arrays if given, else the ``trace``,
-else every done is assumed a termination (and ``arrays.truncation_bootstrapped`` is skipped).
+else unknown: an episode that ends inside the buffer may have been cut by a time limit, so its
+advantages are not compared (counted in ``gae_entries_not_compared``) and
+``arrays.truncation_bootstrapped`` is skipped.
 The spec's GAE needs ``V(s_{t+1})`` of each step: ``values[t+1]`` inside an episode,
 ``next_value`` at the last step, and on a truncation ``V(final observation)``, computed from the
 ``policy`` at the trace's true next observation; without them those entries are not compared
@@ -43,19 +45,28 @@ The spec's GAE needs ``V(s_{t+1})`` of each step: ``values[t+1]`` inside an epis
 ``nextnonterminal = 1 - dones[t+1]``) is reported by ``arrays.truncation_bootstrapped`` with the
 size of the error it causes, not as a crash.
 
-Module layout: this file reads the buffer and runs the checks in order — shapes, then trace and
-contract, then policy (here), then done flags and advantages (:mod:`.arrays_gae`); the property
-table :data:`ARRAY_PROPERTIES` and the result helpers live in :mod:`.array_properties` (re-exported
-here, so ``from rollcheck.properties.rollout.arrays import ARRAY_PROPERTIES`` keeps working).
+CleanRL's buffers are accepted as CleanRL writes them: torch tensors, float32 ``actions`` holding
+whole numbers, float32 ``dones``/``next_done`` holding exactly 0 and 1. A shape or dtype problem
+fails ``arrays.shapes`` naming the array, and each other property that reads that array
+(:data:`~.arrays_catalog.NEEDS`) is skipped naming it; the properties that do not read it still run.
 
-Tolerances: float64 buffers are compared at ``1e-9`` (relative and absolute), buffers holding any
-float32 (CleanRL's default) at ``2e-4``; pass ``rtol``/``atol`` to override.
+Module layout: this file reads the buffer and runs the checks in order — shapes, then trace and
+contract (here), then policy (:mod:`.arrays_policy`), then done flags and advantages
+(:mod:`.arrays_gae`, with the named diagnoses of :mod:`.arrays_diagnoses`) and the time limit
+(:mod:`.arrays_time_limit`); the property table :data:`ARRAY_PROPERTIES` and the result helpers
+live in :mod:`.arrays_catalog`.
+
+Tolerances: derived per quantity from the dtype each array holds (float32 or float64) and the
+magnitudes involved (:mod:`rollcheck.properties.core.tolerances`); ``tolerance=`` fixes one or all.
+Where a library recomputes values or log-probabilities from the stored observations after
+collection (``recomputed=("values", "logprobs")``), the property comparing them with the policy is
+skipped as tautological, saying so, since it would compare the policy with itself.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -63,93 +74,150 @@ from rollcheck.impl.fast_checks import action_bad_mask, observation_bad_mask, re
 from rollcheck.spec.contract import Contract, observation_violations, reward_violations
 from rollcheck.spec.errors import ArgumentError
 
-from rollcheck.properties.rollout.arrays_catalog import ARRAY_PROPERTIES, compare_result, positions, property_result, skip_result
-from rollcheck.properties.rollout.arrays_gae import gae_checks, split_flags, step_done
-from rollcheck.properties.rollout.recording import VecTrace
 from rollcheck.properties.core.report import Finding, PropertyResult, Report
+from rollcheck.properties.core.tolerances import Tolerances
+from rollcheck.properties.rollout.arrays_catalog import (ARRAY_PROPERTIES, NEEDS, compare_result, positions,
+                                                         property_result, skip_result)
+from rollcheck.properties.rollout.arrays_gae import gae_checks, split_flags, step_done
+from rollcheck.properties.rollout.arrays_policy import log_softmax_rows, policy_checks, policy_fns
+from rollcheck.properties.rollout.arrays_time_limit import time_limit_result
+from rollcheck.properties.rollout.recording import VecTrace
 
-__all__ = ["ARRAY_PROPERTIES", "REQUIRED_KEYS", "validate_arrays"]
+__all__ = ["ARRAY_PROPERTIES", "FLAG_KEYS", "REQUIRED_KEYS", "log_softmax_rows", "validate_arrays"]
 
 REQUIRED_KEYS = ("obs", "actions", "logprobs", "rewards", "dones", "values")
 OPTIONAL_KEYS = ("advantages", "returns", "terminated", "truncated", "next_obs", "next_done", "next_value")
+FLAG_KEYS = ("dones", "terminated", "truncated", "next_done")
 CONVENTIONS = ("episode_start", "step")
-
-def _policy_fns(policy: Any) -> tuple[Callable, Callable]:
-    """``(logits_batch, values_batch)`` from an object with ``predict_logits``/``predict_value``
-    (``*_batch`` variants used when present) or a pair of single-observation callables."""
-    if isinstance(policy, (tuple, list)) and len(policy) == 2 and all(callable(f) for f in policy):
-        logits_one, value_one = policy
-        return (lambda x: np.stack([np.asarray(logits_one(o), dtype=np.float64) for o in x]),
-                lambda x: np.array([float(value_one(o)) for o in x]))
-    if hasattr(policy, "predict_logits") and hasattr(policy, "predict_value"):
-        logits_b = getattr(policy, "predict_logits_batch", None)
-        value_b = getattr(policy, "predict_value_batch", None)
-        return (logits_b or (lambda x: np.stack([np.asarray(policy.predict_logits(o), dtype=np.float64) for o in x])),
-                value_b or (lambda x: np.array([float(policy.predict_value(o)) for o in x])))
-    raise ArgumentError(f"policy={policy!r:.80} should have predict_logits/predict_value "
-                          "or be a pair (predict_logits, predict_value) of callables")
+RECOMPUTABLE = ("values", "logprobs")
+SAMPLERS = ("any",)
 
 
-def log_softmax_rows(logits: np.ndarray) -> np.ndarray:
-    """Max-shifted log-softmax over the last axis (float64)."""
-    z = np.asarray(logits, dtype=np.float64)
-    m = z.max(axis=-1, keepdims=True)
-    return (z - m) - np.log(np.exp(z - m).sum(axis=-1, keepdims=True))
+def _as_numpy(value: Any) -> np.ndarray:
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
 
 
-def _shapes(arrays: dict, trace: "VecTrace | None", n_actions: "int | None") -> tuple[PropertyResult, dict]:
+def _flag_array(k: str, a: np.ndarray) -> "tuple[np.ndarray | None, str | None]":
+    """A flag array as bool: bool and integer 0/1 as they are, floats (CleanRL's float32 ``dones``)
+    when every entry is exactly 0 or 1."""
+    if a.dtype.kind == "b":
+        return a, None
+    if a.dtype.kind in "iuf":
+        with np.errstate(invalid="ignore"):
+            ok = (a == 0) | (a == 1)
+        if ok.all():
+            return a.astype(bool), None
+        bad = np.argwhere(~ok)[0].tolist() if a.ndim else []
+        return None, (f"{k} holds {a[~ok].reshape(-1)[0].item()!r} at {bad}; flags must be exactly 0 or 1 "
+                      f"({int((~ok).sum())} entries are not)")
+    return None, f"{k} has dtype {a.dtype}; flags must be boolean (or exactly 0/1 numbers)"
+
+
+def _actions_array(a: np.ndarray) -> "tuple[np.ndarray | None, str | None]":
+    """Actions as int64: integers as they are, floats (CleanRL's float32 ``actions``) when integral."""
+    if a.dtype.kind in "iu":
+        return a, None
+    if a.dtype.kind == "f":
+        with np.errstate(invalid="ignore"):
+            integral = np.isfinite(a) & (np.floor(a) == a)
+        if integral.all():
+            return a.astype(np.int64), None
+        return None, (f"actions holds the non-integral {a[~integral].reshape(-1)[0].item()!r} at "
+                      f"{np.argwhere(~integral)[0].tolist()}; Discrete actions must be whole numbers")
+    return None, f"actions has dtype {a.dtype}; integral actions are required"
+
+
+def _shapes(arrays: dict, trace: "VecTrace | None",
+            n_actions: "int | None") -> "tuple[PropertyResult, dict, dict[str, str]]":
+    """``(arrays.shapes result, usable arrays, {unusable key: why})`` — a bad array is left out of
+    the usable ones and named, so only the properties that read it are skipped."""
     res = property_result("arrays.shapes", examples=1)
     cols: dict[str, np.ndarray] = {}
+    unusable: dict[str, str] = {}
     problems: list[str] = []
     unknown = sorted(set(arrays) - set(REQUIRED_KEYS) - set(OPTIONAL_KEYS))
     if unknown:
         problems.append(f"unknown key(s) {unknown}; known: {list(REQUIRED_KEYS + OPTIONAL_KEYS)}")
-    missing = [k for k in REQUIRED_KEYS if k not in arrays]
+    missing = [k for k in REQUIRED_KEYS if k not in arrays or arrays[k] is None]
     if missing:
         problems.append(f"missing required array(s) {missing}")
+        unusable.update({k: "is missing" for k in missing})
     for k in REQUIRED_KEYS + OPTIONAL_KEYS:
         if k in arrays and arrays[k] is not None:
-            value = arrays[k]
-            if hasattr(value, "detach"):  # a torch tensor
-                value = value.detach().cpu().numpy()
-            cols[k] = np.asarray(value)
-            if cols[k].dtype.kind not in "fiub":
-                problems.append(f"{k} has dtype {cols[k].dtype}; a real or boolean array is required")
+            a = _as_numpy(arrays[k])
+            why = None
+            if a.dtype.kind not in "fiub":
+                why = f"{k} has dtype {a.dtype}; a real or boolean array is required"
+            elif k in FLAG_KEYS:
+                a, why = _flag_array(k, a)
+            elif k == "actions":
+                a, why = _actions_array(a)
+            if why is None:
+                cols[k] = a
+            else:
+                problems.append(why)
+                unusable[k] = why
     if "obs" in cols and cols["obs"].ndim < 2:
-        problems.append(f"obs has shape {list(cols['obs'].shape)}; expected (T, N, *obs_shape)")
-    if not problems:
+        why = f"obs has shape {list(cols.pop('obs').shape)}; expected (T, N, *obs_shape)"
+        problems.append(why)
+        unusable["obs"] = why
+    if "obs" in cols:
         t, n = cols["obs"].shape[:2]
         obs_shape = cols["obs"].shape[2:]
         want = {k: (t, n) for k in REQUIRED_KEYS[1:] + OPTIONAL_KEYS[:4]}
         want.update(next_obs=(n, *obs_shape), next_done=(n,), next_value=(n,))
         for k, shape in want.items():
             if k in cols and cols[k].shape != shape:
-                problems.append(f"{k} has shape {list(cols[k].shape)}; expected {list(shape)} (T={t}, N={n})")
-        for k in ("terminated", "truncated", "next_done"):
-            if k in cols and cols[k].dtype.kind not in "biu":
-                problems.append(f"{k} has dtype {cols[k].dtype}; flags must be boolean (or 0/1 integers)")
+                why = f"{k} has shape {list(cols.pop(k).shape)}; expected {list(shape)} (T={t}, N={n})"
+                problems.append(why)
+                unusable[k] = why
         if "actions" in cols and n_actions is not None and cols["actions"].size:
             bad = action_bad_mask(n_actions, cols["actions"].reshape(-1))
             if bad.any():
-                problems.append(f"actions out of Fin {n_actions} at (step, env) {positions(bad.reshape(t, n), 20)}")
-        if trace is not None:
-            if trace.actions.shape != (t, n) or trace.obs.shape[2:] != obs_shape:
-                problems.append(f"trace holds {list(trace.actions.shape)} steps of obs {list(trace.obs.shape[2:])}; "
-                                f"the buffer has (T, N) = {[t, n]} of obs {list(obs_shape)}")
+                why = f"actions out of Fin {n_actions} at (step, env) {positions(bad.reshape(t, n), 20)}"
+                problems.append(why)
+                unusable["actions"] = why
+                del cols["actions"]
+        if trace is not None and (trace.actions.shape != (t, n) or trace.obs.shape[2:] != obs_shape):
+            problems.append(f"trace holds {list(trace.actions.shape)} steps of obs {list(trace.obs.shape[2:])}; "
+                            f"the buffer has (T, N) = {[t, n]} of obs {list(obs_shape)}")
+            unusable["trace"] = "does not match the buffer's (T, N, *obs)"
         res.steps = t
     for p in problems:
         res.fail(Finding(message=p))
-    return res, cols
+    return res, cols, unusable
+
+
+def _placeholders(cols: dict, unusable: dict) -> dict:
+    """The usable arrays plus zeros for unusable required ones (only so the checks can run; every
+    result that reads a placeholder is replaced by a skip naming the array)."""
+    t, n = cols["obs"].shape[:2]
+    full = dict(cols)
+    for k in REQUIRED_KEYS:
+        if k not in full:
+            full[k] = np.zeros((t, n), dtype=np.int64 if k == "actions" else bool if k == "dones" else np.float64)
+    return full
 
 
 def validate_arrays(arrays: dict, *, trace: "VecTrace | None" = None, policy: Any = None, gamma: float = 0.99,
                     lam: float = 0.95, n_actions: "int | None" = None, contract: "Contract | None" = None,
                     rng: Any = None, dones_convention: str = "episode_start", policy_sample: "int | None" = None,
-                    rtol: "float | None" = None, atol: "float | None" = None) -> Report:
+                    tolerance: Any = None, sampler: str = "any", max_episode_steps: "int | None" = None,
+                    recomputed: "tuple[str, ...]" = (), limit_reported: Any = None) -> Report:
     """Check a CleanRL-style buffer (see the module docstring); every property is in the report.
 
     ``policy_sample`` re-evaluates the policy on that many (step, env) entries chosen with ``rng``
-    (a ``numpy.random.Generator`` or a seed) instead of on all ``T*N``.
+    (a ``numpy.random.Generator`` or a seed) instead of on all ``T*N``. ``tolerance``: ``None``
+    (derived per quantity), a float, or ``{quantity: float}``. ``sampler="any"``: a buffer carries
+    no ``(seed, counter)``, so actions are tested in distribution against the policy
+    (``arrays.actions_follow_policy``). ``max_episode_steps`` is the env's time limit, checked
+    against the episode lengths counted from the trace (or the flags) by ``arrays.time_limit_truncates``;
+    the trace must start at a reset (``limit_reported``: a ``(T, N)`` mask of steps where the env
+    said explicitly how the limit was handled, see :mod:`.arrays_time_limit`). ``recomputed``
+    names arrays (``"values"``, ``"logprobs"``) the library recomputed from the stored
+    observations after collection.
     """
     if dones_convention not in CONVENTIONS:
         raise ArgumentError(f"dones_convention={dones_convention!r} should be one of {CONVENTIONS}")
@@ -158,28 +226,58 @@ def validate_arrays(arrays: dict, *, trace: "VecTrace | None" = None, policy: An
             raise ArgumentError(f"{name}={value!r} should be a real number in [0, 1]")
     if n_actions is not None and (isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0):
         raise ArgumentError(f"n_actions={n_actions!r} should be a positive int")
+    if sampler not in SAMPLERS:
+        raise ArgumentError(f"sampler={sampler!r} should be one of {SAMPLERS}: a buffer carries no (seed, counter) "
+                            "stream, so its actions can only be judged in distribution")
+    if max_episode_steps is not None and (isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int)
+                                          or max_episode_steps <= 0):
+        raise ArgumentError(f"max_episode_steps={max_episode_steps!r} should be a positive int")
+    bad = [r for r in recomputed if r not in RECOMPUTABLE]
+    if bad:
+        raise ArgumentError(f"recomputed={tuple(recomputed)!r}: {bad[0]!r} should be one of {RECOMPUTABLE}")
+    tolerances = Tolerances.of(tolerance)
     contract = Contract() if contract is None else contract
-    fns = _policy_fns(policy) if policy is not None else None
+    fns = policy_fns(policy) if policy is not None else None
     start = time.perf_counter()
     report = Report(title="rollcheck arrays", target="CleanRL-style buffer",
-                    meta={"dones_convention": dones_convention, "gamma": gamma, "lam": lam})
-    shapes, cols = _shapes(arrays, trace, n_actions)
+                    meta={"dones_convention": dones_convention, "gamma": gamma, "lam": lam, "sampler": sampler,
+                          "tolerance": tolerances.describe()})
+    shapes, cols, unusable = _shapes(arrays, trace, n_actions)
     report.results.append(shapes)
-    if shapes.status == "failed":
+    if "obs" not in cols:
         for pid in list(ARRAY_PROPERTIES)[1:]:
-            report.results.append(skip_result(pid, "arrays.shapes failed"))
+            report.results.append(skip_result(pid, f"obs {unusable.get('obs', 'is unusable')}: (T, N) unknown "
+                                                   "(see arrays.shapes)"))
         report.duration_s = time.perf_counter() - start
         return report
-    t_len, n_env = cols["actions"].shape
-    floats32 = any(c.dtype == np.float32 for c in cols.values())
-    rtol = (2e-4 if floats32 else 1e-9) if rtol is None else rtol
-    atol = (2e-4 if floats32 else 1e-9) if atol is None else atol
-    report.meta.update(T=t_len, N=n_env, obs_shape=list(cols["obs"].shape[2:]), rtol=rtol, atol=atol)
-    report.results += _trace_and_contract(cols, trace, contract, n_actions, dones_convention)
-    report.results += _policy_checks(cols, trace, fns, rng, policy_sample, rtol, atol, report.meta)
-    report.results += gae_checks(cols, trace, fns, gamma, lam, dones_convention, rtol, atol, report.meta)
+    if "trace" in unusable:
+        trace = None
+    full = _placeholders(cols, unusable)
+    t_len, n_env = full["actions"].shape
+    report.meta.update(T=t_len, N=n_env, obs_shape=list(full["obs"].shape[2:]))
+    results = _trace_and_contract(full, trace, contract, n_actions, dones_convention)
+    results += policy_checks(full, trace, fns, rng, policy_sample, tolerances, report.meta)
+    results += gae_checks(full, trace, fns, gamma, lam, dones_convention, tolerances, report.meta)
+    accepted = None if limit_reported is None else np.asarray(limit_reported, bool).reshape(t_len, n_env)
+    results.append(time_limit_result(full, trace, max_episode_steps, dones_convention, accepted))
+    report.meta["max_episode_steps"] = max_episode_steps
+    report.results += [_unless_unusable(r, unusable, recomputed) for r in results]
     report.duration_s = time.perf_counter() - start
     return report
+
+
+def _unless_unusable(result: PropertyResult, unusable: dict, recomputed: tuple) -> PropertyResult:
+    """``result``, or a skip naming the unusable array it read, or a skip saying it is tautological."""
+    for k in NEEDS.get(result.id, ()):
+        if k in unusable:
+            why = unusable[k] if unusable[k].startswith(k) else f"{k} {unusable[k]}"
+            return skip_result(result.id, f"{why} (see arrays.shapes)")
+    tautological = {"arrays.value_matches_critic": "values", "arrays.logprob_matches_policy": "logprobs"}
+    if tautological.get(result.id) in recomputed:
+        return skip_result(result.id, f"tautological: the library recomputed {tautological[result.id]} from the "
+                                      "stored observations with the policy rollcheck re-runs, so this would compare "
+                                      "the policy with itself")
+    return result
 
 
 def _trace_and_contract(cols: dict, trace: "VecTrace | None", contract: Contract, n_actions: "int | None",
@@ -204,11 +302,10 @@ def _trace_and_contract(cols: dict, trace: "VecTrace | None", contract: Contract
     else:
         # The buffer may store a narrower dtype than the env (CleanRL keeps float32): compare in the buffer's.
         out.append(compare_result("arrays.obs_match_trace", "obs", trace.obs.astype(cols["obs"].dtype), cols["obs"],
-                                  0, 0, exact=True, hint="obs[t] should be the observation presented before step t"))
-        out.append(compare_result("arrays.actions_match_trace", "actions", trace.actions, cols["actions"], 0, 0,
-                                  exact=True))
+                                  hint="obs[t] should be the observation presented before step t"))
+        out.append(compare_result("arrays.actions_match_trace", "actions", trace.actions, cols["actions"]))
         out.append(compare_result("arrays.rewards_match_trace", "rewards",
-                                  trace.rewards.astype(cols["rewards"].dtype), cols["rewards"], 0, 0, exact=True,
+                                  trace.rewards.astype(cols["rewards"].dtype), cols["rewards"],
                                   hint=_shift_hint(trace.rewards, cols["rewards"])))
     if trace is None:
         out.append(skip_result("arrays.no_autoreset_steps", "no trace= given"))
@@ -230,8 +327,27 @@ def _trace_and_contract(cols: dict, trace: "VecTrace | None", contract: Contract
         done, known = step_done(cols, convention)
         out.append(compare_result("arrays.dones_match_flags",
                                   f"done of each step (dones, convention {convention!r})",
-                                  te | tr, done, 0, 0, checked=known, exact=True))
+                                  te | tr, done, checked=known, hint=_done_shift_hint(te | tr, done, known)))
     return out
+
+
+def _done_shift_hint(true_done: np.ndarray, done: np.ndarray, known: np.ndarray) -> str:
+    """Named diagnosis "done flags shifted by one": the buffer's done of step t is the env's of t±1."""
+    if true_done.shape[0] < 2 or not true_done.any():
+        return ""
+    for shift, words in ((1, "one step late: the done of step t is stored at t+1"),
+                         (-1, "one step early: the done of step t is stored at t-1")):
+        later = np.zeros_like(true_done)
+        if shift == 1:
+            later[1:] = true_done[:-1]
+        else:
+            later[:-1] = true_done[1:]
+        inner = known.copy()
+        inner[0 if shift == 1 else -1] = False
+        if np.array_equal(done[inner], later[inner]):
+            return (f"diagnosis: done flags shifted by one — {words} (check which convention the buffer uses: "
+                    "dones_convention='episode_start' is CleanRL's next_done stored before the step)")
+    return ""
 
 
 def _shift_hint(true_rewards: np.ndarray, rewards: np.ndarray) -> str:
@@ -243,45 +359,3 @@ def _shift_hint(true_rewards: np.ndarray, rewards: np.ndarray) -> str:
     return ""
 
 
-def _policy_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", rng: Any, sample: "int | None",
-                   rtol: float, atol: float, meta: dict) -> list[PropertyResult]:
-    pids = ("arrays.logprob_matches_policy", "arrays.value_matches_critic", "arrays.next_value_matches_critic")
-    if fns is None:
-        return [skip_result(pid, "no policy= given") for pid in pids]
-    logits_fn, value_fn = fns
-    t_len, n_env = cols["actions"].shape
-    obs_flat = cols["obs"].reshape(t_len * n_env, *cols["obs"].shape[2:])
-    checked = np.ones(t_len * n_env, bool)
-    if sample is not None and sample < t_len * n_env:
-        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        checked[:] = False
-        checked[gen.choice(t_len * n_env, size=sample, replace=False)] = True
-    rows = np.flatnonzero(checked)
-    logp_all = np.full((t_len * n_env, 1), np.nan)
-    values = np.full(t_len * n_env, np.nan)
-    if rows.size:
-        lp = log_softmax_rows(logits_fn(obs_flat[rows]))
-        logp_all = np.full((t_len * n_env, lp.shape[1]), np.nan)
-        logp_all[rows] = lp
-        values[rows] = np.asarray(value_fn(obs_flat[rows]), dtype=np.float64).reshape(-1)
-    acts = cols["actions"].reshape(-1).astype(np.int64)
-    expected = logp_all[np.arange(acts.size), np.clip(acts, 0, logp_all.shape[1] - 1)]
-    got = cols["logprobs"].reshape(-1)
-    res = compare_result(pids[0], "logprobs", expected.reshape(t_len, n_env), got.reshape(t_len, n_env), rtol,
-                         atol, checked=checked.reshape(t_len, n_env), meta=meta)
-    if res.findings:
-        # Which action's log-prob was recorded instead? (the classic 'log-prob of the wrong action')
-        k = int(np.ravel_multi_index(tuple(res.findings[0].context["positions"][0]), (t_len, n_env)))
-        close = [a for a in range(logp_all.shape[1]) if a != acts[k]
-                 and np.isclose(float(got[k]), logp_all[k, a], rtol=rtol, atol=atol)]
-        if close:
-            res.findings[0].message += (f"; the recorded value is the log-prob of action {close[0]}, "
-                                        "not of the action taken")
-    out = [res, compare_result(pids[1], "values", values.reshape(t_len, n_env), cols["values"], rtol, atol,
-                               checked=checked.reshape(t_len, n_env), meta=meta)]
-    if "next_value" in cols and "next_obs" in cols:
-        nv = np.asarray(value_fn(cols["next_obs"]), dtype=np.float64).reshape(-1)
-        out.append(compare_result(pids[2], "next_value", nv, cols["next_value"], rtol, atol))
-    else:
-        out.append(skip_result(pids[2], "needs next_obs and next_value arrays"))
-    return out

@@ -26,7 +26,7 @@ import numpy as np
 from rollcheck.properties.core.property import Property
 from rollcheck.properties.core.report import Finding, PropertyResult
 
-__all__ = ["ARRAY_PROPERTIES", "compare_result", "positions", "property_result", "skip_result"]
+__all__ = ["ARRAY_PROPERTIES", "NEEDS", "compare_result", "positions", "property_result", "skip_result", "within"]
 
 
 def _p(pid: str, lean: str, statement: str) -> Property:
@@ -65,7 +65,33 @@ ARRAY_PROPERTIES = {p.id: p for p in [
        "returns = advantages + values"),
     _p("arrays.truncation_bootstrapped", "Runtime.RL.Core.generalizedAdvantageEstimationVec (truncated)",
        "a time-limit truncation bootstraps from V(final observation) instead of ending the return"),
+    _p("arrays.time_limit_truncates", "Gymnasium.TimeLimit (truncated once max_episode_steps are reached)",
+       "an episode that reaches the env's max_episode_steps ends there with truncated set (counted independently "
+       "of the info dict)"),
+    _p("arrays.actions_follow_policy", "PolicyGradient.sampleActionFromLogits (in distribution)",
+       "pooled over the buffer, actions are draws from softmax(logits(obs[t])) (false-alarm probability 1e-6)"),
 ]}
+
+# The arrays each property reads: a property whose input is missing or unusable (arrays.shapes says
+# why) is skipped naming that input, never run on a substitute and never silently dropped.
+NEEDS = {
+    "arrays.contract": ("obs", "rewards"),
+    "arrays.obs_match_trace": ("obs",),
+    "arrays.actions_match_trace": ("actions",),
+    "arrays.rewards_match_trace": ("rewards",),
+    "arrays.no_autoreset_steps": (),
+    "arrays.dones_match_flags": ("dones", "next_done", "terminated", "truncated"),
+    "arrays.logprob_matches_policy": ("obs", "actions", "logprobs"),
+    "arrays.value_matches_critic": ("obs", "values"),
+    "arrays.next_value_matches_critic": ("next_obs", "next_value"),
+    "arrays.gae_matches_spec": ("rewards", "values", "dones", "advantages", "next_done", "next_value",
+                                "terminated", "truncated"),
+    "arrays.returns_are_advantages_plus_values": ("advantages", "returns", "values"),
+    "arrays.truncation_bootstrapped": ("rewards", "values", "dones", "advantages", "next_done", "next_value",
+                                       "terminated", "truncated"),
+    "arrays.time_limit_truncates": ("dones", "next_done", "terminated", "truncated"),
+    "arrays.actions_follow_policy": ("obs", "actions"),
+}
 
 
 def property_result(pid: str, **kw: Any) -> PropertyResult:
@@ -84,20 +110,29 @@ def positions(mask: np.ndarray, limit: int = 1000) -> list[list[int]]:
     return [list(map(int, p)) for p in np.argwhere(mask)[:limit]]
 
 
-def compare_result(pid: str, what: str, expected: np.ndarray, actual: np.ndarray, rtol: float, atol: float,
-                   checked: "np.ndarray | None" = None, exact: bool = False, hint: str = "",
+def within(expected: np.ndarray, actual: np.ndarray, allowed: Any) -> np.ndarray:
+    """Entrywise: equal (NaN equals NaN, same infinities) or finite and ``|actual - expected| <= allowed``."""
+    e, a = np.asarray(expected, dtype=np.float64), np.asarray(actual, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        same = (e == a) | (np.isnan(e) & np.isnan(a))
+        return same | (np.isfinite(e) & np.isfinite(a) & (np.abs(a - e) <= allowed))
+
+
+def compare_result(pid: str, what: str, expected: np.ndarray, actual: np.ndarray, allowed: Any = None,
+                   checked: "np.ndarray | None" = None, hint: str = "",
                    meta: "dict | None" = None) -> PropertyResult:
-    """A result comparing ``actual`` with ``expected`` elementwise (NaN equals NaN); one finding
-    naming the first mismatch (step t, env i), how many there are and the largest error."""
+    """A result comparing ``actual`` with ``expected`` elementwise — exactly when ``allowed`` is
+    ``None``, else within the absolute error ``allowed`` (a scalar or one per entry, from
+    :class:`~rollcheck.properties.core.tolerances.Tolerances`); NaN equals NaN. One finding names the
+    first mismatch (step t, env i), how many there are and the largest error."""
     expected = np.asarray(expected)
     actual = np.asarray(actual)
     checked = np.ones(expected.shape, bool) if checked is None else checked
+    exact = allowed is None
     if exact:
         same = (expected == actual) | ((expected != expected) & (actual != actual))
     else:
-        e64, a64 = expected.astype(np.float64), actual.astype(np.float64)
-        with np.errstate(invalid="ignore"):
-            same = np.isclose(a64, e64, rtol=rtol, atol=atol, equal_nan=True)
+        same = within(expected, actual, allowed)
     bad = checked & ~same
     res = property_result(pid, examples=1, steps=int(checked.sum()))
     if meta is not None and not exact and checked.any():  # the measured agreement, even when it holds

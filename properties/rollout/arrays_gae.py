@@ -16,6 +16,10 @@ flags (:mod:`rollcheck.spec.advantage`; the numpy fast path
 - a truncation treated as termination (CleanRL's ``nextnonterminal = 1 - dones[t+1]``) is reported
   by ``arrays.truncation_bootstrapped`` with the size of the error it causes.
 
+When the advantages or returns differ, :mod:`.arrays_diagnoses` names the classic mistake they
+match, if any (bootstrap from the post-reset observation, λ leaking across an episode end,
+advantages normalised before the returns were formed, ...).
+
 Invariant enforced: the expected advantages come from the spec's recursion alone, never from the
 buffer; a property that lacks what it needs is skipped with the reason, not passed.
 """
@@ -26,11 +30,13 @@ import numpy as np
 
 from rollcheck.impl.fast_gae import generalized_advantage_estimation_batch
 
-from rollcheck.properties.rollout.arrays_catalog import compare_result, property_result, skip_result
-from rollcheck.properties.rollout.recording import VecTrace
 from rollcheck.properties.core.report import Finding, PropertyResult
+from rollcheck.properties.core.tolerances import Tolerances, produced_eps
+from rollcheck.properties.rollout.arrays_catalog import compare_result, property_result, skip_result, within
+from rollcheck.properties.rollout.arrays_diagnoses import diagnose_advantages, diagnose_returns
+from rollcheck.properties.rollout.recording import VecTrace
 
-__all__ = ["gae_checks", "split_flags", "step_done"]
+__all__ = ["advantage_allowed", "gae_checks", "split_flags", "step_done"]
 
 
 def step_done(cols: dict, convention: str) -> tuple[np.ndarray, np.ndarray]:
@@ -56,8 +62,19 @@ def split_flags(cols: dict, trace: "VecTrace | None") -> tuple["np.ndarray | Non
     return None, None
 
 
+def advantage_allowed(tolerances: Tolerances, cols: dict, expected: np.ndarray, gamma: float,
+                      lam: float) -> np.ndarray:
+    """The allowed error of each advantage: the produced dtype's epsilon times the discounted sum
+    of ``|r| + 2|V|`` over the GAE horizon ``1/(1 - γλ)``."""
+    eps = max(produced_eps(cols[k]) for k in ("advantages", "values", "rewards") if k in cols)
+    finite = lambda a: np.abs(a[np.isfinite(a)]).max(initial=0.0)  # noqa: E731
+    scale = (finite(cols["rewards"].astype(np.float64)) + 2.0 * finite(cols["values"].astype(np.float64))) \
+        / max(1.0 - gamma * lam, 1e-3)
+    return tolerances.allowed("advantage", expected, eps, scale)
+
+
 def gae_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", gamma: float, lam: float,
-               convention: str, rtol: float, atol: float, meta: dict) -> list[PropertyResult]:
+               convention: str, tolerances: Tolerances, meta: dict) -> list[PropertyResult]:
     """The results of the three advantage properties (see the module docstring); ``fns`` is the
     policy's ``(logits_batch, values_batch)`` or ``None``, ``meta`` the report's (measured errors)."""
     out: list[PropertyResult] = []
@@ -69,7 +86,10 @@ def gae_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", gamma:
     if te is not None:
         done, known = te | tr, np.ones(done.shape, bool)
     split = te is not None
-    te = done.copy() if te is None else te
+    # Without split flags a done may be a truncation, whose bootstrap V(final obs) is unknown: the
+    # episodes that end inside the buffer are then not compared (NaN), only the unfinished ones.
+    unknown_kind = done.copy() if te is None else np.zeros(done.shape, bool)
+    te = np.zeros(done.shape, bool) if te is None else te
     t_len = values.shape[0]
     # V(s_{t+1}) of each step (NaN where unknown, so those entries are not compared)
     nv = np.full(values.shape, np.nan)
@@ -77,6 +97,7 @@ def gae_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", gamma:
     if "next_value" in cols:
         nv[-1] = cols["next_value"].astype(np.float64)
     nv[te] = 0.0  # never used (terminated steps do not bootstrap)
+    nv[unknown_kind] = np.nan
     cut = done & ~te  # truncations
     if cut.any():
         nv[cut] = np.nan
@@ -92,11 +113,29 @@ def gae_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", gamma:
             spec = generalized_advantage_estimation_batch(gamma, lam, rewards, values, nv, done, te)
         comparable = np.isfinite(spec)
         meta["gae_entries_not_compared"] = int((~comparable).sum())
-        out.append(compare_result(pids[0], "advantages", spec, cols["advantages"], rtol, atol, checked=comparable,
-                                  hint="spec GAE with split terminated/truncated flags", meta=meta))
+        allowed = advantage_allowed(tolerances, cols, spec, gamma, lam)
+        res = compare_result(pids[0], "advantages", spec, cols["advantages"], allowed, checked=comparable,
+                             hint="spec GAE with split terminated/truncated flags", meta=meta)
+        if res.findings:
+            name = diagnose_advantages(cols["advantages"].astype(np.float64), rewards, values, nv, done, te,
+                                       comparable, allowed, gamma, lam)
+            if name:
+                res.findings[0].message += f"; diagnosis: {name}"
+                res.findings[0].context["diagnosis"] = name
+        out.append(res)
     if have and "returns" in cols:
-        out.append(compare_result(pids[1], "returns", cols["advantages"].astype(np.float64) + values,
-                                  cols["returns"], rtol, atol))
+        adv = cols["advantages"].astype(np.float64)
+        want = adv + values
+        eps = max(produced_eps(cols[k]) for k in ("advantages", "values", "returns"))
+        res = compare_result(pids[1], "returns", want, cols["returns"],
+                             tolerances.allowed("return", want, eps, np.abs(adv) + np.abs(values)))
+        if res.findings:
+            name = diagnose_returns(adv, values, cols["returns"].astype(np.float64),
+                                    tolerances.allowed("return", want, eps, np.abs(adv) + np.abs(values) + 1.0))
+            if name:
+                res.findings[0].message += f"; diagnosis: {name}"
+                res.findings[0].context["diagnosis"] = name
+        out.append(res)
     else:
         out.append(skip_result(pids[1], "needs advantages and returns arrays"))
     if not split:
@@ -106,21 +145,22 @@ def gae_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", gamma:
     elif not have or not known.all():
         out.append(skip_result(pids[2], "needs advantages and the done flag of every step"))
     else:
-        out.append(_truncation(cols["advantages"].astype(np.float64), rewards, values, nv, done, te, cut, gamma,
-                               lam, rtol, atol, t_len))
+        adv = cols["advantages"].astype(np.float64)
+        out.append(_truncation(adv, rewards, values, nv, done, te, cut, gamma, lam,
+                               advantage_allowed(tolerances, cols, adv, gamma, lam), t_len))
     return out
 
 
 def _truncation(adv: np.ndarray, rewards: np.ndarray, values: np.ndarray, nv: np.ndarray, done: np.ndarray,
-                te: np.ndarray, cut: np.ndarray, gamma: float, lam: float, rtol: float, atol: float,
+                te: np.ndarray, cut: np.ndarray, gamma: float, lam: float, allowed: np.ndarray,
                 t_len: int) -> PropertyResult:
     res = property_result("arrays.truncation_bootstrapped", examples=1, steps=t_len, episodes=int(cut.sum()))
     nv_bug = np.where(cut, 0.0, nv)
     with np.errstate(invalid="ignore"):
         as_terminal = generalized_advantage_estimation_batch(gamma, lam, rewards, values, nv_bug, done, done)
         correct = generalized_advantage_estimation_batch(gamma, lam, rewards, values, nv, done, te)
-    close_bug = np.isclose(adv[cut], as_terminal[cut], rtol=rtol, atol=atol)
-    close_ok = np.isclose(adv[cut], correct[cut], rtol=rtol, atol=atol)
+    close_bug = within(as_terminal[cut], adv[cut], allowed[cut])
+    close_ok = within(correct[cut], adv[cut], allowed[cut])
     bug = close_bug & ~close_ok
     if bug.any():
         positions = np.argwhere(cut)[bug]

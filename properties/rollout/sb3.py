@@ -1,4 +1,4 @@
-"""Validate Stable-Baselines3's PPO rollout collection against the env, its own policy and the spec.
+"""Validate Stable-Baselines3's PPO and A2C rollout collection against the env, its own policy and the spec.
 
 Mirrors TorchLean's ``PPO.collectRolloutFromCallbacks`` and the split-flag
 ``generalizedAdvantageEstimationVec`` (:mod:`rollcheck.spec.advantage`), applied to SB3's
@@ -24,6 +24,16 @@ returns``; shape ``(n_steps, n_envs, ...)``, float32) with the model's policy re
   ``V(s_{t+1})`` at a truncation is the critic at the true final observation — mathematically what
   the fold computes; ``returns = advantages + values``; truncation bootstrapped).
 
+Independent truncation evidence (``arrays.time_limit_truncates``): the env's ``max_episode_steps``
+is read from the sub-envs' specs (or their ``TimeLimit``), episode lengths are counted from the
+recorder's own reset, and an episode that reaches the limit without ``TimeLimit.truncated`` fails,
+even when a wrapper *below* SB3 dropped the flag so that the trace and the buffer agree. A step
+both terminated and truncated, which SB3 reports as ``TimeLimit.truncated = False``, is accepted
+at the limit when the key is present. Actions are tested in distribution against the policy
+(``arrays.actions_follow_policy``; SB3 samples with torch). SB3 stores the values and log-probs of
+the very forward pass that chose each action, so no check here is tautological (the report's
+``recomputed`` meta says so); tolerances are derived from the buffer's float32 arrays.
+
 Only ``Discrete`` action spaces are supported (the TorchLean collector's ``Fin n_actions``).
 The model's env is stepped (this *is* a rollout); afterwards ``model.env`` and ``num_timesteps`` are
 restored and ``model._last_obs`` is cleared so the next ``learn`` resets the env.
@@ -39,13 +49,17 @@ import numpy as np
 
 from rollcheck.spec.errors import ArgumentError
 
-from rollcheck.properties.rollout.arrays import validate_arrays
 from rollcheck.properties.core.property import Property
-from rollcheck.properties.rollout.recording import VecTrace
 from rollcheck.properties.core.report import Finding, PropertyResult, Report
+from rollcheck.properties.core.tolerances import Tolerances, produced_eps
+from rollcheck.properties.rollout.arrays import validate_arrays
+from rollcheck.properties.rollout.arrays_catalog import within
+from rollcheck.properties.rollout.recording import VecTrace
 
-__all__ = ["SB3_PROPERTIES", "SB3Policy", "check_sb3_buffer", "check_value_fold", "import_sb3", "recording_vec_env",
-           "validate_sb3"]
+__all__ = ["ALGOS", "SB3_PROPERTIES", "SB3Policy", "check_sb3_buffer", "check_value_fold", "env_time_limit",
+           "import_sb3", "recording_vec_env", "validate_sb3"]
+
+ALGOS = ("ppo", "a2c")
 
 EXTRA_HINT = "install the optional extra: pip install 'rollcheck[sb3]' (stable-baselines3 and torch)"
 
@@ -86,6 +100,7 @@ def recording_vec_env(venv: Any) -> Any:
             def __init__(self, venv: Any) -> None:
                 super().__init__(venv)
                 self.steps: list[tuple[np.ndarray, ...]] = []
+                self.limit_reported: list[np.ndarray] = []   # info carried TimeLimit.truncated (True or False)
                 self._last_obs: "np.ndarray | None" = None
                 self._actions: "np.ndarray | None" = None
 
@@ -108,6 +123,7 @@ def recording_vec_env(venv: Any) -> Any:
                         final[i] = infos[i]["terminal_observation"]
                 self.steps.append((self._last_obs, self._actions, np.array(rewards, dtype=np.float64, copy=True),
                                    dones & ~trunc, trunc, final, np.zeros(len(dones), bool)))
+                self.limit_reported.append(np.array(["TimeLimit.truncated" in info for info in infos], bool))
                 self._last_obs = np.array(obs, copy=True)
                 return obs, rewards, dones, infos
 
@@ -149,7 +165,7 @@ class SB3Policy:
 
 
 def check_value_fold(buffer_rewards: np.ndarray, trace: VecTrace, final_values: np.ndarray, gamma: float,
-                     rtol: float = 2e-5, atol: float = 2e-5) -> tuple[PropertyResult, np.ndarray, "float | None"]:
+                     tolerance: Any = None) -> tuple[PropertyResult, np.ndarray, "float | None"]:
     """``(result of sb3.truncation_value_folded, rewards unfolded where the fold is as expected,
     largest |buffer reward - (r + gamma * V(final obs))| over the truncated steps)``.
 
@@ -163,8 +179,10 @@ def check_value_fold(buffer_rewards: np.ndarray, trace: VecTrace, final_values: 
         return res, buffer_rewards, None
     expected = (trace.rewards + gamma * final_values)[cut]
     got = buffer_rewards[cut].astype(np.float64)
-    ok = np.isclose(got, expected, rtol=rtol, atol=atol)
-    not_folded = ~ok & np.isclose(got, trace.rewards[cut], rtol=rtol, atol=atol)
+    allowed = Tolerances.of(tolerance).allowed("reward", expected, produced_eps(buffer_rewards),
+                                               np.abs(trace.rewards[cut]) + gamma * np.abs(final_values[cut]))
+    ok = within(expected, got, allowed)
+    not_folded = ~ok & within(trace.rewards[cut], got, allowed)
     # Unfold for the generic checks: the env's reward where the buffer holds r + gamma*V or plain r
     # (then the advantages show the missing bootstrap); the buffer's own value otherwise.
     unfolded = np.array(buffer_rewards, copy=True)
@@ -184,7 +202,8 @@ def check_value_fold(buffer_rewards: np.ndarray, trace: VecTrace, final_values: 
 
 
 def _collect(model: Any, n_steps: int, seed: int) -> tuple[Any, VecTrace, np.ndarray]:
-    """One real ``collect_rollouts`` on a recording wrapper; ``(buffer, trace, last dones)``."""
+    """One real ``collect_rollouts`` on a recording wrapper; ``(buffer, trace, (T, N) steps whose
+    info carried TimeLimit.truncated)``."""
     from gymnasium import spaces
 
     if not isinstance(model.action_space, spaces.Discrete):
@@ -211,25 +230,41 @@ def _collect(model: Any, n_steps: int, seed: int) -> tuple[Any, VecTrace, np.nda
         model.env, model.num_timesteps = saved
         model._last_obs = None
     trace = rec.trace()
-    return buffer, trace, trace.terminated[-1] | trace.truncated[-1]
+    return buffer, trace, np.stack(rec.limit_reported)
+
+
+def env_time_limit(venv: Any) -> "int | None":
+    """The sub-envs' common ``max_episode_steps`` (from their specs, else their ``TimeLimit``), or ``None``."""
+    for attr in ("spec", "_max_episode_steps"):
+        try:
+            got = venv.get_attr(attr)
+        except Exception:  # noqa: BLE001 — an env without it
+            continue
+        limits = {getattr(g, "max_episode_steps", g) if attr == "spec" else g for g in got}
+        if len(limits) == 1 and isinstance(next(iter(limits)), int):
+            return int(next(iter(limits)))
+    return None
 
 
 def validate_sb3(model: Any, *, n_steps: "int | None" = None, seed: int = 0, policy_sample: "int | None" = None,
-                 rtol: float = 2e-4, atol: float = 2e-4) -> Report:
+                 tolerance: Any = None, sampler: str = "any", max_episode_steps: "int | None" = None) -> Report:
     """Run ``model.collect_rollouts`` once for real and check the ``RolloutBuffer`` (module docstring).
 
-    ``model`` is an SB3 ``PPO`` (any ``OnPolicyAlgorithm`` with a ``Discrete`` action space and a
-    ``RolloutBuffer``); ``n_steps`` defaults to ``model.n_steps``.
+    ``model`` is an SB3 ``PPO`` or ``A2C`` (any ``OnPolicyAlgorithm`` with a ``Discrete`` action
+    space and a ``RolloutBuffer``); ``n_steps`` defaults to ``model.n_steps``; ``max_episode_steps``
+    defaults to the env's own limit (:func:`env_time_limit`); ``tolerance`` as in ``validate_arrays``.
     """
     import_sb3()
     n_steps = model.n_steps if n_steps is None else n_steps
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps <= 0:
         raise ArgumentError(f"n_steps={n_steps!r} should be a positive int")
     start = time.perf_counter()
-    buffer, trace, _ = _collect(model, n_steps, seed)
+    limit = env_time_limit(model.get_env()) if max_episode_steps is None else max_episode_steps
+    buffer, trace, reported = _collect(model, n_steps, seed)
     report = check_sb3_buffer(buffer, trace, SB3Policy(model.policy), gamma=float(model.gamma),
                               lam=float(model.gae_lambda), n_actions=int(model.action_space.n),
-                              policy_sample=policy_sample, rng=seed, rtol=rtol, atol=atol)
+                              policy_sample=policy_sample, rng=seed, tolerance=tolerance, sampler=sampler,
+                              max_episode_steps=limit, limit_reported=reported)
     report.target = f"{type(model).__name__}({type(model.policy).__name__}) on {_env_id(model)}"
     report.meta["seed"] = seed
     report.duration_s = time.perf_counter() - start
@@ -237,8 +272,9 @@ def validate_sb3(model: Any, *, n_steps: "int | None" = None, seed: int = 0, pol
 
 
 def check_sb3_buffer(buffer: Any, trace: VecTrace, policy: Any, *, gamma: float, lam: float, n_actions: int,
-                     policy_sample: "int | None" = None, rng: Any = None, rtol: float = 2e-4,
-                     atol: float = 2e-4) -> Report:
+                     policy_sample: "int | None" = None, rng: Any = None, tolerance: Any = None,
+                     sampler: str = "any", max_episode_steps: "int | None" = None,
+                     limit_reported: Any = None) -> Report:
     """Check an SB3-layout buffer against the env's ``trace`` and ``policy`` (no SB3 needed).
 
     ``buffer`` has SB3 ``RolloutBuffer``'s attributes before ``get()``: ``observations (T, N, *obs)``,
@@ -255,7 +291,7 @@ def check_sb3_buffer(buffer: Any, trace: VecTrace, policy: Any, *, gamma: float,
     if cut.any():
         final_values[cut] = np.asarray(value_batch(trace.next_obs[cut])).reshape(-1)
     fold, rewards, fold_err = check_value_fold(np.asarray(buffer.rewards), trace, final_values, gamma,
-                                               rtol=rtol, atol=atol)
+                                               tolerance=tolerance)
     arrays = {"obs": buffer.observations, "actions": np.asarray(buffer.actions).reshape(t_len, -1),
               "logprobs": buffer.log_probs, "rewards": rewards, "dones": buffer.episode_starts,
               "values": buffer.values, "advantages": buffer.advantages, "returns": buffer.returns,
@@ -264,12 +300,15 @@ def check_sb3_buffer(buffer: Any, trace: VecTrace, policy: Any, *, gamma: float,
               # collect_rollouts and keeps it only inside the advantages, which are checked).
               "next_value": np.asarray(value_batch(trace.next_obs[-1])).reshape(-1)}
     report = validate_arrays(arrays, trace=trace, policy=policy, gamma=gamma, lam=lam, n_actions=n_actions,
-                             policy_sample=policy_sample, rng=rng, rtol=rtol, atol=atol)
+                             policy_sample=policy_sample, rng=rng, tolerance=tolerance, sampler=sampler,
+                             max_episode_steps=max_episode_steps, limit_reported=limit_reported)
     report.title, report.target = "rollcheck sb3", "SB3-layout RolloutBuffer"
     report.results.insert(0, fold)
     report.meta.update(n_envs=int(trace.num_envs), n_steps=t_len, truncations=int(trace.truncated.sum()),
                        terminations=int(trace.terminated.sum()), fold_max_abs_error=fold_err,
-                       episode_starts_row0_all_true=bool(np.all(np.asarray(buffer.episode_starts)[0] == 1)))
+                       episode_starts_row0_all_true=bool(np.all(np.asarray(buffer.episode_starts)[0] == 1)),
+                       recomputed="none: SB3 stores the values and log-probs of the forward pass that chose each "
+                                  "action, so no check is tautological")
     report.duration_s = time.perf_counter() - start
     return report
 

@@ -4,4 +4,4 @@
 status: 0 all properties hold, 1 a property is violated, 2 the target cannot be run).
 """
 
-COMMANDS = ("collect", "serve", "collector", "rollout", "sb3", "env")
+COMMANDS = ("collect", "serve", "collector", "rollout", "arrays", "sb3", "env")

@@ -1,15 +1,17 @@
-"""``rollcheck sb3 ENV_ID`` — run Stable-Baselines3 PPO's rollout collection for real and check its buffer.
+"""``rollcheck sb3 ENV_ID`` — run Stable-Baselines3 PPO's or A2C's rollout collection for real and check its buffer.
 
 Mirrors TorchLean's ``PPO.collectRolloutFromCallbacks`` + split-flag GAE against SB3's
 ``collect_rollouts``/``RolloutBuffer`` (see :mod:`rollcheck.properties.rollout.sb3`).
 
-    rollcheck sb3 ENV_ID [--n-envs N] [--n-steps K] [--seed S] [--train-steps M]
-                         [--max-episode-steps L] [--model PATH] [--report-dir DIR]
+    rollcheck sb3 ENV_ID [--algo ppo|a2c] [--n-envs N] [--n-steps K] [--seed S] [--train-steps M]
+                         [--max-episode-steps L] [--model PATH] [--tolerance [QUANTITY=]VALUE ...]
+                         [--sampler any] [--report-dir DIR]
 
-Builds ``PPO("MlpPolicy", make_vec_env(ENV_ID, n_envs=N, seed=S), n_steps=K, seed=S)`` (or loads
-``--model PATH``), optionally trains it for ``M`` steps first (so values and log-probs are not
-those of a fresh network), then validates one ``collect_rollouts``. ``--max-episode-steps`` sets the
-env's time limit so truncations happen within a short rollout. Exit status: 0 every property
+Builds ``PPO("MlpPolicy", make_vec_env(ENV_ID, n_envs=N, seed=S), n_steps=K, seed=S)`` (``A2C`` with
+``--algo a2c``; or loads ``--model PATH`` with that algorithm's ``load``), optionally trains it for
+``M`` steps first (so values and log-probs are not those of a fresh network), then validates one
+``collect_rollouts``. ``--max-episode-steps`` sets the env's time limit so truncations happen within
+a short rollout (and ``arrays.time_limit_truncates`` counts episode lengths against it). Exit status: 0 every property
 holds, 1 a property is violated, 2 SB3 is not installed (``pip install 'rollcheck[sb3]'``), the
 env cannot be made, the options are invalid, or the env broke the run (it runs in a supervised
 worker: ``--timeout``, ``--traceback``).
@@ -57,10 +59,11 @@ def _work(args: argparse.Namespace) -> dict:
     from rollcheck.spec.errors import ArgumentError
 
     try:
+        from rollcheck.properties.core.tolerances import parse_tolerance
         from rollcheck.properties.rollout.sb3 import import_sb3, validate_sb3
 
         import_sb3()
-        from stable_baselines3 import PPO
+        from stable_baselines3 import A2C, PPO
         from stable_baselines3.common.env_util import make_vec_env
     except ImportError as exc:
         raise UsageProblem(str(exc)) from None
@@ -70,18 +73,22 @@ def _work(args: argparse.Namespace) -> dict:
     except Exception as exc:  # noqa: BLE001 — gymnasium raises several types for a bad id
         raise UsageProblem(f"cannot make env {args.env_id!r}: {type(exc).__name__}: {exc}") from None
     try:
+        tolerance = parse_tolerance(args.tolerance)
+        algo = {"ppo": PPO, "a2c": A2C}[args.algo]
         if args.model:
-            model = PPO.load(args.model, env=env, device="cpu")
-        else:
+            model = algo.load(args.model, env=env, device="cpu")
+        elif args.algo == "ppo":
             total = args.n_steps * args.n_envs
             batch = min(64, total)
             while total % batch:  # a factor of the buffer size, so no minibatch is truncated
                 batch -= 1
             model = PPO("MlpPolicy", env, n_steps=args.n_steps, batch_size=batch, seed=args.seed, device="cpu",
                         verbose=0)
+        else:
+            model = A2C("MlpPolicy", env, n_steps=args.n_steps, seed=args.seed, device="cpu", verbose=0)
         if args.train_steps:
             model.learn(args.train_steps)
-        report = validate_sb3(model, n_steps=args.n_steps, seed=args.seed)
+        report = validate_sb3(model, n_steps=args.n_steps, seed=args.seed, tolerance=tolerance, sampler=args.sampler)
     except (ArgumentError, FileNotFoundError, ValueError) as exc:
         raise UsageProblem(f"{type(exc).__name__}: {exc}") from None
     finally:
@@ -133,10 +140,16 @@ def _mode(path: str) -> int:
 
 
 def register(subparsers: "argparse._SubParsersAction") -> None:
-    p = subparsers.add_parser("sb3", help="check Stable-Baselines3 PPO's rollout buffer (extra rollcheck[sb3])",
+    p = subparsers.add_parser("sb3", help="check Stable-Baselines3 PPO's or A2C's rollout buffer (extra rollcheck[sb3])",
                               description=__doc__.split("\n\n")[0] + " --model files are pickles: loading one "
                                           "runs the code inside it; use only files you trust.")
     p.add_argument("env_id", metavar="ENV_ID", help="Gymnasium env id with Discrete actions, e.g. CartPole-v1")
+    p.add_argument("--algo", choices=("ppo", "a2c"), default="ppo", help="the SB3 algorithm (default ppo)")
+    p.add_argument("--tolerance", action="append", default=[], metavar="[QUANTITY=]VALUE",
+                   help="fix a float tolerance (log_prob, value, reward, advantage, return); default: derived "
+                        "from the buffer's dtypes")
+    p.add_argument("--sampler", choices=("any",), default="any",
+                   help="SB3 samples with torch: actions are tested against the policy's probabilities")
     p.add_argument("--n-envs", type=int, default=4, help="number of sub-environments (default 4)")
     p.add_argument("--n-steps", type=int, default=256, help="rollout steps per env (default 256)")
     p.add_argument("--seed", type=int, default=0, help="seed for env, policy and sampling (default 0)")

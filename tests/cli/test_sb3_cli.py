@@ -38,6 +38,15 @@ def test_real_run_on_cartpole_writes_reports(tmp_path, capsys):
     (saved_path,) = tmp_path.glob("sb3-CartPole-v1-*.json")   # the name ends in an options digest
     saved = json.loads(saved_path.read_text())
     assert saved["ok"] and saved["meta"]["truncations"] > 0
+    assert saved["meta"]["max_episode_steps"] == 15
+    code = main(["sb3", "CartPole-v1", "--algo", "a2c", "--n-envs", "2", "--n-steps", "40", "--max-episode-steps",
+                 "15", "--tolerance", "advantage=1e-4", "--report-dir", str(tmp_path)])
+    assert code == 0, capsys.readouterr().out
+    (a2c_path,) = set(tmp_path.glob("sb3-CartPole-v1-*.json")) - {saved_path}
+    saved = json.loads(a2c_path.read_text())
+    assert saved["target"].startswith("A2C(") and saved["meta"]["tolerance"]["advantage"] == 1e-4
+    assert main(["sb3", "CartPole-v1", "--algo", "a2c", "--tolerance", "adv=1"]) == 2
+    assert "quantity 'adv' is unknown" in capsys.readouterr().err
     assert main(["sb3", "NoSuchEnv-v0"]) == 2
     assert main(["sb3", "Pendulum-v1", "--n-steps", "8"]) == 2
     assert "Discrete actions only" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import pytest
 sb3 = pytest.importorskip("stable_baselines3", reason="optional extra rollcheck[sb3] not installed")
 pytestmark = pytest.mark.sb3
 
-from stable_baselines3 import PPO  # noqa: E402
+from stable_baselines3 import A2C, PPO  # noqa: E402
 from stable_baselines3.common.env_util import make_vec_env  # noqa: E402
 from stable_baselines3.common.vec_env import VecEnvWrapper  # noqa: E402
 
@@ -17,10 +17,11 @@ from rollcheck.properties.rollout.sb3 import validate_sb3  # noqa: E402
 from rollcheck.spec import ArgumentError  # noqa: E402
 
 
-def make_model(cls=PPO, n_steps=64):
+def make_model(cls=PPO, n_steps=64, wrap=None):
     env = make_vec_env("CartPole-v1", n_envs=2, seed=0, env_kwargs={"max_episode_steps": 20})
-    return cls("MlpPolicy", env, n_steps=n_steps, batch_size=64, seed=0, device="cpu",
-               policy_kwargs={"net_arch": [16]})
+    env = wrap(env) if wrap is not None else env
+    kwargs = {"batch_size": 64} if issubclass(cls, PPO) else {}
+    return cls("MlpPolicy", env, n_steps=n_steps, seed=0, device="cpu", policy_kwargs={"net_arch": [16]}, **kwargs)
 
 
 class HideTimeLimit(VecEnvWrapper):
@@ -55,6 +56,25 @@ def test_real_sb3_without_the_time_limit_flag_is_caught():
     report = validate_sb3(make_model(NoBootstrapPPO), seed=0)
     failed = {r.id for r in report.failed}
     assert {"sb3.truncation_value_folded", "arrays.truncation_bootstrapped"} <= failed
+
+
+def test_real_sb3_a2c_passes_on_cartpole():
+    report = validate_sb3(make_model(A2C, n_steps=32), seed=0)
+    assert report.exit_code == 0, report.to_markdown()
+    assert report.meta["truncations"] > 0 and report.meta["max_episode_steps"] == 20
+    assert report.result("arrays.time_limit_truncates").status == "passed"
+    assert report.result("arrays.actions_follow_policy").status == "passed"
+    assert report.target.startswith("A2C(")
+
+
+@pytest.mark.parametrize("cls", [PPO, A2C])
+def test_a_wrapper_below_sb3_that_drops_the_time_limit_is_caught(cls):
+    """The recorder and SB3 read the same (tampered) info dict: only the episode count tells."""
+    report = validate_sb3(make_model(cls, wrap=HideTimeLimit), seed=0)
+    failed = {r.id for r in report.failed}
+    assert "arrays.time_limit_truncates" in failed, report.to_markdown()
+    assert "reached max_episode_steps=20 without truncated" in \
+        report.result("arrays.time_limit_truncates").findings[0].message
 
 
 def test_n_steps_override_and_bad_arguments():
