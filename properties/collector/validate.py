@@ -378,10 +378,17 @@ def _campaign_results(collect: Callable[..., Any], props: "list[Property]",
         result = PropertyResult(id=prop.id, lean=prop.lean, statement=prop.statement, examples=len(campaign.runs),
                                 steps=sum(len(r.trace.steps) for r in campaign.runs),
                                 episodes=sum(r.trace.episodes for r in campaign.runs))
+        broken = next((r.error for r in campaign.runs if r.rollout is None), None)
+        if all(r.rollout is None for r in campaign.runs):
+            result.set_error(f"not evaluated: collect returned no rollout on any campaign case "
+                             f"(first: {(broken or '?').splitlines()[0]})")
+            out.append(result)
+            continue
         try:
             findings = list(prop.check(campaign))
         except Exception as exc:   # a property must never take the harness down; say what happened
-            findings = [Finding(message=f"checking {prop.id} raised {type(exc).__name__}: {exc}", actual=repr(exc))]
+            findings = []
+            result.set_error(f"checking {prop.id} raised {type(exc).__name__}: {exc}")
         for f in findings:
             f.context.setdefault("property", prop.id)
             result.fail(f)

@@ -48,7 +48,8 @@ size of the error it causes, not as a crash.
 CleanRL's buffers are accepted as CleanRL writes them: torch tensors, float32 ``actions`` holding
 whole numbers, float32 ``dones``/``next_done`` holding exactly 0 and 1. A shape or dtype problem
 fails ``arrays.shapes`` naming the array, and each other property that reads that array
-(:data:`~.arrays_catalog.NEEDS`) is skipped naming it; the properties that do not read it still run.
+(:data:`~.arrays_catalog.NEEDS`) is ``error`` ("not evaluated", naming it); the properties that do
+not read it still run.
 
 Module layout: this file reads the buffer and runs the checks in order — shapes, then trace and
 contract (here), then policy (:mod:`.arrays_policy`), then done flags and advantages
@@ -246,8 +247,8 @@ def validate_arrays(arrays: dict, *, trace: "VecTrace | None" = None, policy: An
     report.results.append(shapes)
     if "obs" not in cols:
         for pid in list(ARRAY_PROPERTIES)[1:]:
-            report.results.append(skip_result(pid, f"obs {unusable.get('obs', 'is unusable')}: (T, N) unknown "
-                                                   "(see arrays.shapes)"))
+            report.results.append(_not_evaluated(pid, f"obs {unusable.get('obs', 'is unusable')}: (T, N) unknown "
+                                                      "(see arrays.shapes)"))
         report.duration_s = time.perf_counter() - start
         return report
     if "trace" in unusable:
@@ -266,12 +267,19 @@ def validate_arrays(arrays: dict, *, trace: "VecTrace | None" = None, policy: An
     return report
 
 
+def _not_evaluated(pid: str, reason: str) -> PropertyResult:
+    """Property ``pid`` in ``error``: an array it reads is unusable, so it could not be evaluated."""
+    result = property_result(pid, examples=0)
+    result.set_error(f"not evaluated: {reason}")
+    return result
+
+
 def _unless_unusable(result: PropertyResult, unusable: dict, recomputed: tuple) -> PropertyResult:
     """``result``, or a skip naming the unusable array it read, or a skip saying it is tautological."""
     for k in NEEDS.get(result.id, ()):
         if k in unusable:
             why = unusable[k] if unusable[k].startswith(k) else f"{k} {unusable[k]}"
-            return skip_result(result.id, f"{why} (see arrays.shapes)")
+            return _not_evaluated(result.id, f"{why} (see arrays.shapes)")
     tautological = {"arrays.value_matches_critic": "values", "arrays.logprob_matches_policy": "logprobs"}
     if tautological.get(result.id) in recomputed:
         return skip_result(result.id, f"tautological: the library recomputed {tautological[result.id]} from the "

@@ -78,14 +78,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"rollcheck arrays: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     report.target = str(args.file)
-    held = sum(r.status == "passed" for r in report.results)
     for r in report.results:
-        extra = f" — {r.skip_reason}" if r.status == "skipped" else ""
-        print(f"  {r.status:7s} {r.id}{extra}")
+        why = r.skip_reason if r.status == "skipped" else r.error_reason if r.status == "error" else None
+        print(f"  {r.status:7s} {r.id}" + (f" — {why}" if why else ""))
         for f in r.findings[:3]:
             print(f"          {f.message}")
-    print(f"{'PASS' if report.ok else 'FAIL'} {args.file}: {held}/{len(report.results)} properties hold, "
-          f"{sum(r.status == 'skipped' for r in report.results)} skipped")
+    print(f"{report.verdict} {args.file}: {report.count_line()}")
     if args.report_dir:
         stem = "arrays-" + "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in Path(args.file).stem)[:60]
         paths = report.write(args.report_dir, stem)

@@ -34,7 +34,7 @@ def test_a_correct_buffer_is_exit_zero_and_the_classic_bug_exit_one(dumped, tmp_
     args = ["--policy", "mypolicy:make", "--max-episode-steps", "20", "--report-dir", str(tmp_path / "out")]
     assert main(["arrays", str(good), *args]) == 0, capsys.readouterr().out
     out = capsys.readouterr().out
-    assert "passed  arrays.time_limit_truncates" in out and "PASS" in out
+    assert "held    arrays.time_limit_truncates" in out and "PASS" in out
     saved = json.loads((tmp_path / "out" / "arrays-good.json").read_text())
     assert saved["ok"] and saved["meta"]["N"] == 3
     assert main(["arrays", str(bad), *args]) == 1

@@ -178,8 +178,8 @@ def test_shape_problems_fail_and_skip_the_rest(good):
     assert any("missing required array(s) ['logprobs']" in m for m in msgs)
     assert any("unknown key(s) ['logits']" in m for m in msgs)
     lp = report.result("arrays.logprob_matches_policy")
-    assert lp.status == "skipped" and "logprobs is missing" in lp.skip_reason
-    assert report.result("arrays.contract").status == "passed"   # what does not read logprobs still runs
+    assert lp.status == "error" and "logprobs is missing" in lp.error_reason
+    assert report.result("arrays.contract").status == "held"   # what does not read logprobs still runs
     bad = dict(arrays, values=arrays["values"][:-1])
     assert "values has shape" in validate_arrays(bad).result("arrays.shapes").findings[0].message
     assert "actions out of Fin 1" in validate_arrays(arrays, n_actions=1).result("arrays.shapes").findings[0].message

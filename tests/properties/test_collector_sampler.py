@@ -33,7 +33,7 @@ def test_correct_own_sampler_passes_every_property_including_the_campaign():
     assert set(SAMPLER_PROPERTIES.ids) <= ids
     assert "step.action_is_spec_sample" not in ids and "collector.seed_changes_actions" not in ids
     follow = report.result("sampler.actions_follow_policy")
-    assert follow.steps == CAMPAIGN_STEPS and follow.status == "passed"
+    assert follow.steps == CAMPAIGN_STEPS and follow.status == "held"
     assert report.meta["sampler"] == "any"
 
 

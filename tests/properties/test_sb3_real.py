@@ -62,8 +62,8 @@ def test_real_sb3_a2c_passes_on_cartpole():
     report = validate_sb3(make_model(A2C, n_steps=32), seed=0)
     assert report.exit_code == 0, report.to_markdown()
     assert report.meta["truncations"] > 0 and report.meta["max_episode_steps"] == 20
-    assert report.result("arrays.time_limit_truncates").status == "passed"
-    assert report.result("arrays.actions_follow_policy").status == "passed"
+    assert report.result("arrays.time_limit_truncates").status == "held"
+    assert report.result("arrays.actions_follow_policy").status == "held"
     assert report.target.startswith("A2C(")
 
 
