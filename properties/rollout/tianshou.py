@@ -28,7 +28,8 @@ import numpy as np
 from rollcheck.spec.errors import ArgumentError
 
 from rollcheck.properties.core.report import Report
-from rollcheck.properties.rollout.arrays import _policy_fns, validate_arrays
+from rollcheck.properties.rollout.arrays import validate_arrays
+from rollcheck.properties.rollout.arrays_policy import policy_fns
 from rollcheck.properties.rollout.recording import VecTrace
 
 __all__ = ["TAUTOLOGICAL", "tianshou_arrays", "validate_tianshou"]
@@ -116,7 +117,7 @@ def validate_tianshou(buffer: Any, batch: Any, indices: Any = None, *, trace: "V
     """
     arrays = tianshou_arrays(buffer, batch, indices, flags=trace is None)
     if policy is not None:
-        arrays["next_value"] = _policy_fns(policy)[1](arrays["next_obs"])
+        arrays["next_value"] = policy_fns(policy)[1](arrays["next_obs"])
     report = validate_arrays(arrays, trace=trace, policy=policy, gamma=gamma, lam=lam, n_actions=n_actions,
                              dones_convention="step", **kwargs)
     report.target = "Tianshou buffer"
