@@ -6,7 +6,7 @@ seeded from ``(rng_seed, rng_counter)`` — never torch's global RNG — and com
 in float32, so validate it with ``--sampler any`` (tolerances are derived from the float32 values it
 returns)::
 
-    pip install 'rollcheck[torch]'     # after: pip install torch==2.13.0 (CPU)
+    pip install torch==2.13.0          # the CPU build
     rollcheck collector examples.torch_ppo_collector:collect --sampler any --env CartPole-v1
 """
 

@@ -96,7 +96,7 @@ class PropertyCheck:
     horizon: "int | None" = None
     examples: "int | None" = None
     seed: int = 0
-    tolerance: float = 1e-9
+    tolerance: Any = None   # None: derived per quantity from the dtypes (see properties.core.tolerances)
 
     def run(self) -> PropertyResult:
         collect = resolve_target(self.target)
@@ -125,7 +125,7 @@ class PropertyCheck:
 
 def property_checks(target: Any, *, env: "str | None" = None, horizon: "int | None" = None,
                     examples: "int | None" = None, seed: int = 0, skip: Iterable[str] = (),
-                    tolerance: float = 1e-9) -> list[PropertyCheck]:
+                    tolerance: Any = None) -> list[PropertyCheck]:
     """One :class:`PropertyCheck` per property id not in ``skip``."""
     return [PropertyCheck(target, pid, env, horizon, examples, seed, tolerance)
             for pid in COLLECTOR_PROPERTIES.without(skip).ids]
@@ -133,7 +133,7 @@ def property_checks(target: Any, *, env: "str | None" = None, horizon: "int | No
 
 def collector_property_tests(target: Any, *, env: "str | None" = None, horizon: "int | None" = None,
                              examples: "int | None" = None, seed: int = 0, skip: Iterable[str] = (),
-                             tolerance: float = 1e-9) -> Callable[..., None]:
+                             tolerance: Any = None) -> Callable[..., None]:
     """A pytest test function parametrized over the collector properties (assign it to ``test_...``)."""
     import pytest
 
