@@ -61,13 +61,14 @@ from rollcheck.impl.bridge_protocol import (BridgeContractViolation, BridgeError
                                             decode_describe_reply, decode_reset_reply,
                                             decode_step_many_reply, decode_step_reply,
                                             encode_request, expect_close_reply, step_request)
-from rollcheck.impl.bridge_session import (BridgeSessionState, bridge_session, check_reset_reply,
+from rollcheck.impl.bridge_session import (bridge_session, check_reset_reply,
                                            check_step_batch, check_step_reply, check_vec_reset_reply)
 from rollcheck.spec import Contract, Shape, as_shape, check_action
 from rollcheck.spec.errors import ArgumentError
+from rollcheck.spec.arguments import check_bool, check_count, check_seed
 
 __all__ = ["BridgeContractViolation", "BridgeError", "BridgeHandshakeError", "BridgeProtocolError",
-           "BridgeServerError", "BridgeServerExited", "BridgeSessionState", "BridgeTimeout",
+           "BridgeServerError", "BridgeServerExited", "BridgeTimeout",
            "GymnasiumClient", "StepBatch", "bridge_session", "check_reset_reply", "check_step_batch",
            "check_step_reply", "server_command"]
 
@@ -220,9 +221,7 @@ class GymnasiumClient:
         if isinstance(max_reply_bytes, bool) or not isinstance(max_reply_bytes, int) or max_reply_bytes < 64:
             raise ArgumentError(f"max_reply_bytes={max_reply_bytes!r} should be an int >= 64")
         expected_shape = None if obs_shape is None else as_shape(obs_shape)
-        if n_actions is not None and (isinstance(n_actions, bool) or not isinstance(n_actions, int)
-                                      or n_actions <= 0):
-            raise ArgumentError(f"n_actions={n_actions!r} should be a positive int")
+        n_actions = None if n_actions is None else check_count("n_actions", n_actions)
         if command is None:
             if not isinstance(env_id, str) or not env_id:
                 raise ArgumentError(f"env_id={env_id!r} should be a non-empty string")
@@ -311,8 +310,7 @@ class GymnasiumClient:
 
     def reset_raw(self, seed: "int | None" = None) -> np.ndarray:
         """Send ``reset`` (optionally seeded); the observation, decoded but not contract-checked."""
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ArgumentError(f"seed={seed!r} should be None or a non-negative int")
+        seed = check_seed("seed", seed)
         line = self._roundtrip(encode_request("reset", seed=seed), "reset")
         return self._fatal_on_error(decode_reset_reply, line, self.obs_shape)
 
@@ -357,8 +355,7 @@ class GymnasiumClient:
         acts = as_actions(actions, self.n_actions)
         if not acts:
             raise ArgumentError("actions=[] should hold at least one action")
-        if not isinstance(reset_on_done, bool):
-            raise ArgumentError(f"reset_on_done={reset_on_done!r} should be a bool")
+        reset_on_done = check_bool("reset_on_done", reset_on_done)
         line = self._roundtrip(encode_request("step_many", actions=acts,
                                               reset_on_done=True if reset_on_done else None), "step_many")
         try:
@@ -374,10 +371,8 @@ class GymnasiumClient:
         Returns the ``(num_envs, *obs_shape)`` observations, checked against the contract (a
         violation names the sub-env index). Sets ``num_envs`` for :meth:`vec_step`.
         """
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or not 1 <= num_envs <= 1024:
-            raise ArgumentError(f"num_envs={num_envs!r} should be an int in [1, 1024]")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise ArgumentError(f"seed={seed!r} should be None or a non-negative int")
+        num_envs = check_count("num_envs", num_envs, most=1024)
+        seed = check_seed("seed", seed)
         line = self._roundtrip(encode_request("vec_reset", num_envs=num_envs, seed=seed), "vec_reset")
         obs = self._fatal_on_error(decode_reset_reply, line, Shape((num_envs, *self.obs_shape.dims)),
                                    "vec_reset")

@@ -49,9 +49,10 @@ from rollcheck.spec import (Box, ContractViolation, ArgumentError, Rollout, Step
                             action_log_softmax, as_shape, gaussian_policy_step,
                             sample_action_from_logits)
 from rollcheck.spec.policy_gradient import action_log_probability, finite_logits
-from rollcheck.spec.transition import same_action
+from rollcheck.spec.transition import is_own_frozen, same_action
 
 from .session import CheckedSession
+from rollcheck.spec.arguments import check_count, check_nat
 
 __all__ = ["GENERATIONS", "collect", "collect_rollout_box_checked_session_with", "collect_rollout_box_session_with",
            "collect_rollout_checked_session_with", "collect_rollout_from_callbacks",
@@ -59,17 +60,9 @@ __all__ = ["GENERATIONS", "collect", "collect_rollout_box_checked_session_with",
            "collect_rollout_with"]
 
 
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ArgumentError(f"{name}={value!r} should be a positive int")
-    return int(value)
-
-
 def _nat(name: str, value: Any) -> int:
     """A Lean ``Nat`` (any non-negative int; the sampler wraps it mod 2**64 as ``UInt64.ofNat``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ArgumentError(f"{name}={value!r} should be a non-negative int (Lean Nat)")
-    return int(value)
+    return check_nat(name, value)
 
 
 GENERATIONS = ("callbacks", "seed_api")
@@ -88,49 +81,19 @@ def _log_prob_rule(generation: Any) -> Callable[[Any, int], float]:
     raise ArgumentError(f"generation={generation!r} should be one of {list(GENERATIONS)}")
 
 
-def _real(value: Any, field: str) -> float:
-    if type(value) is float:
-        return value
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ArgumentError(f"{field}={value!r:.80} should be a real number")
-    return float(value)
-
-
-def _make_step(state: Any, action: int, old_log_prob: float, reward: Any, done: bool, value: Any,
-               next_value: Any, terminated: bool) -> Step:
-    """``Step(...)`` for a numpy real ``state``, without the constructor's per-field dispatch.
-
-    ``action`` (a checked ``Fin``), ``old_log_prob`` (the spec's float) and the flags (a checked
-    transition's bools, ``terminated → done``) already satisfy ``Step``'s invariants; the state is
-    copied and frozen here, and the three caller-supplied numbers are checked. Tested equal to the
-    constructor in ``tests/impl/test_collect_invariants.py``.
-    """
-    if not (isinstance(state, np.ndarray) and state.dtype.kind in "fiu"):
-        return Step(state=state, action=action, old_log_prob=old_log_prob, reward=reward, done=done,
-                    value=value, next_value=next_value, terminated=terminated)
-    frozen = state if _is_own_frozen(state) else _snapshot(state)
-    step = object.__new__(Step)
-    step.__dict__.update(state=frozen, action=action, old_log_prob=old_log_prob,
-                         reward=_real(reward, "Step.reward"), done=done, value=_real(value, "Step.value"),
-                         next_value=_real(next_value, "Step.next_value"), terminated=terminated)
-    return step
-
-
 def _snapshot(obs: Any) -> Any:
     """A read-only copy of an array observation, taken the moment it is read.
 
     Lean tensors are values: ``state := obs`` is the observation as it was *before* ``stepChecked``.
     A session (or ``cast_obs``) may hand out a buffer it later overwrites in place, so the collector
-    copies it before anything else can run; the policy then sees the same frozen value.
+    copies it before anything else can run; the policy then sees the same frozen value. An array that
+    is already an immutable value (read-only and owning its memory, as a checked session's
+    observations are) is kept as it is.
     """
-    if isinstance(obs, np.ndarray):
+    if isinstance(obs, np.ndarray) and not is_own_frozen(obs, None):
         obs = obs.copy()
         obs.setflags(write=False)
     return obs
-
-
-def _is_own_frozen(arr: np.ndarray) -> bool:
-    return arr.base is None and not arr.flags.writeable
 
 
 def _session_error(message: str, value: Any) -> ContractViolation:
@@ -154,8 +117,8 @@ def collect_rollout_session_with(start: Callable[[], Any], observe: Callable[[An
     and for non-finite logits (TorchLean would sample the last action), and lets the session's
     ``ContractViolation`` propagate (nothing unchecked is ever recorded).
     """
-    horizon = _positive_int("horizon", horizon)
-    n_actions = _positive_int("n_actions", n_actions)
+    horizon = check_count("horizon", horizon)
+    n_actions = check_count("n_actions", n_actions)
     shape = as_shape(obs_shape)
     seed = _nat("rng_seed", rng_seed)
     counter = _nat("rng_counter", rng_counter)
@@ -174,8 +137,9 @@ def collect_rollout_session_with(start: Callable[[], Any], observe: Callable[[An
             raise _session_error(f"step_checked(sess, {a}) returned {tr!r:.80}, not a Transition "
                                  f"for action {a}", tr)
         next_value = predict_value(cast_obs(tr.next_observation))     # nv := predictValue nextObs (pre-reset)
-        steps.append(_make_step(obs, tr.action, old_log_prob, cast_reward(tr.reward),
-                                tr.terminated or tr.truncated, value, next_value, tr.terminated))
+        steps.append(Step(state=obs, action=tr.action, old_log_prob=old_log_prob,
+                          reward=cast_reward(tr.reward), done=tr.terminated or tr.truncated, value=value,
+                          next_value=next_value, terminated=tr.terminated))
         if on_transition is not None:
             on_transition(tr)
     return Rollout(steps=tuple(steps), horizon=horizon, n_actions=n_actions, obs_shape=shape), counter
@@ -208,15 +172,11 @@ def collect_rollout_with(cast_obs: Callable[[Any], Any], cast_reward: Callable[[
                          generation: str = "callbacks") -> "tuple[Rollout, int]":
     """Collect over the subprocess bridge (Lean ``collectRolloutFromGymnasium``).
 
-    The first reset uses ``reset_seed``; episodes auto-reset on ``done``. The client's contract (if it
-    carries one) is enforced; the client stays open (close it with its context manager).
+    The first reset uses ``reset_seed``; episodes auto-reset on ``done``. The client's contract is
+    enforced; the client stays open (close it with its context manager).
     """
-    from .bridge_client import bridge_session
-
     reset_seed = _nat("reset_seed", reset_seed)
-    contract = getattr(gym_client, "contract", None)
-    kwargs = {} if contract is None else {"contract": contract}
-    sess = bridge_session(gym_client, seed=reset_seed, reset_on_done=True, **kwargs)
+    sess = CheckedSession.subprocess(gym_client, seed=reset_seed, reset_on_done=True)
     return collect_rollout_checked_session_with(sess, cast_obs, cast_reward, predict_logits, predict_value,
                                                 rng_seed, rng_counter, horizon=horizon,
                                                 on_transition=on_transition, generation=generation)

@@ -31,14 +31,9 @@ from typing import Any
 import numpy as np
 
 from rollcheck.spec.errors import ArgumentError
+from rollcheck.spec.arguments import check_real
 
 __all__ = ["generalized_advantage_estimation_batch", "returns_from_advantages_batch"]
-
-
-def _real_scalar(name: str, value: Any) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ArgumentError(f"{name}={value!r} should be a real number")
-    return float(value)
 
 
 def _real_column(name: str, value: Any) -> np.ndarray:
@@ -75,8 +70,8 @@ def generalized_advantage_estimation_batch(gamma: float, lam: float, rewards: An
     ``rewards, values, next_values`` are real arrays; ``dones, terminated`` boolean arrays; all of
     the same shape with time on axis 0.
     """
-    g = _real_scalar("gamma", gamma)
-    lam_f = _real_scalar("lam", lam)
+    g = check_real("gamma", gamma)
+    lam_f = check_real("lam", lam)
     r, v, nv, d, te = _columns(rewards, values, next_values, dones, terminated)
     bad = te & ~d
     if bad.any():

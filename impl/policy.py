@@ -36,15 +36,10 @@ from typing import Any, Iterable
 import numpy as np
 
 from rollcheck.spec import ArgumentError
+from rollcheck.spec.arguments import check_bool, check_count, check_seed
 
 __all__ = ["GaussianMlpActorCritic", "MlpActorCritic", "orthogonal", "standard_gaussian_policy", "uniform_logits",
            "uniform_policy", "zero_value"]
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ArgumentError(f"{name}={value!r} should be a positive int")
-    return int(value)
 
 
 def orthogonal(rng: np.random.Generator, rows: int, cols: int, gain: float) -> np.ndarray:
@@ -70,15 +65,11 @@ class MlpActorCritic:
 
     def __init__(self, obs_size: int, n_actions: int, hidden: Iterable[int] = (64, 64), seed: int = 0,
                  exact: bool = False) -> None:
-        self.obs_size = _positive_int("obs_size", obs_size)
-        self.n_actions = _positive_int("n_actions", n_actions)
-        self.hidden = tuple(_positive_int(f"hidden[{i}]", h) for i, h in enumerate(hidden))
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ArgumentError(f"seed={seed!r} should be a non-negative int")
-        if not isinstance(exact, bool):
-            raise ArgumentError(f"exact={exact!r} should be a bool")
-        self.seed = int(seed)
-        self.exact = exact
+        self.obs_size = check_count("obs_size", obs_size)
+        self.n_actions = check_count("n_actions", n_actions)
+        self.hidden = tuple(check_count(f"hidden[{i}]", h) for i, h in enumerate(hidden))
+        self.seed = check_seed("seed", seed, optional=False)
+        self.exact = check_bool("exact", exact)
         rng = np.random.default_rng(self.seed)
         sizes = [self.obs_size, *self.hidden]
         self.actor = _layers(rng, [*sizes, self.n_actions], 0.01)
@@ -175,7 +166,7 @@ class _UniformPolicy:
     """Zero logits (the uniform categorical policy) and a zero critic, for ``--policy random``."""
 
     def __init__(self, n_actions: int) -> None:
-        self.n_actions = _positive_int("n_actions", n_actions)
+        self.n_actions = check_count("n_actions", n_actions)
         self._zeros = np.zeros(self.n_actions)
         self._zeros.setflags(write=False)
 

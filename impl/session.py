@@ -54,6 +54,7 @@ import numpy as np
 from rollcheck.spec import (Box, Contract, Shape, Transition, as_shape, check_action, check_box_action,
                             check_observation, check_transition_fin)
 from rollcheck.spec.environment import Env
+from rollcheck.spec.arguments import check_count
 from rollcheck.spec.errors import ArgumentError
 
 __all__ = ["CheckedSession", "EnvSessionState", "GymnasiumSessionState", "checked_box_action",
@@ -283,6 +284,9 @@ class CheckedSession(Generic[Sess]):
     def __post_init__(self) -> None:
         object.__setattr__(self, "obs_shape", as_shape(self.obs_shape))
         n = self.n_actions
+        if n is not None and not isinstance(self.action_space, Box):
+            n = check_count("CheckedSession.n_actions", n)
+            object.__setattr__(self, "n_actions", n)
         if isinstance(self.action_space, Box):
             if n is not None:
                 raise ArgumentError(f"CheckedSession.n_actions={n!r} should be None for a Box action space")

@@ -28,6 +28,7 @@ import numpy as np
 from gymnasium import spaces
 
 from rollcheck.spec import Env, ArgumentError, StepResult, as_shape
+from rollcheck.spec.arguments import check_count
 
 __all__ = ["COUNTER_ENV_ID", "CounterEnv", "counter_spec_env", "default_reward", "register_toy_envs"]
 
@@ -46,15 +47,11 @@ def _identity_obs(t: int) -> float:
 def _check_limit(name: str, value: Any) -> "int | None":
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ArgumentError(f"{name}={value!r} should be None or a positive int")
-    return int(value)
+    return check_count(name, value)
 
 
 def _check_params(n_actions: Any, terminate_at: Any, truncate_at: Any) -> tuple[int, "int | None", "int | None"]:
-    if isinstance(n_actions, bool) or not isinstance(n_actions, (int, np.integer)) or n_actions <= 0:
-        raise ArgumentError(f"n_actions={n_actions!r} should be a positive int")
-    return int(n_actions), _check_limit("terminate_at", terminate_at), _check_limit("truncate_at", truncate_at)
+    return check_count("n_actions", n_actions), _check_limit("terminate_at", terminate_at), _check_limit("truncate_at", truncate_at)
 
 
 def _flags(t: int, terminate_at: "int | None", truncate_at: "int | None") -> tuple[bool, bool]:

@@ -27,9 +27,9 @@ rejected, as are non-``Discrete`` action spaces and observation spaces without a
   ``horizon`` transitions (sub-envs already complete take action 0, unrecorded and unchecked),
   then packs column ``i`` from sub-env ``i``'s first ``horizon`` transitions.
 
-Checks, per vector step: a whole-batch numpy test (:func:`_batch_clean`; sound and exact against
-the spec, tested with Hypothesis) passes clean steps; otherwise
-:func:`rollcheck.impl.fast_checks.batch_bad_mask` picks the rows and the spec
+Checks, per vector step: the contract judge (:mod:`rollcheck.impl.contract_judge`) passes clean
+steps (:func:`_batch_clean`); otherwise :func:`~rollcheck.impl.contract_judge.batch_bad_mask`
+picks the rows and the spec
 (:func:`rollcheck.spec.transition_violations`, :func:`rollcheck.spec.check_observation`) gives
 their exact violations, raised together as :class:`VectorContractViolation` (which sub-env, and
 which of its transitions). Actions need no check (the sampler returns ``Fin n_actions``) and a
@@ -70,11 +70,12 @@ import numpy as np
 
 from rollcheck.spec import Contract, ContractViolation, ArgumentError, Shape, check_observation, transition_violations
 
-from .fast_checks import batch_bad_mask, observation_bad_mask
+from .contract_judge import batch_bad_mask, column_bad_mask, observation_bad_mask
 from .fast_sampler import (raise_bad_logits, rng_nats, rng_words, sample_actions_from_logits_batch, sample_rows, uniform_batch,
                            uniform_u64)
 from .vector_autoreset import true_next_observations
 from .vector_rollout import VectorContractViolation, VectorRollout
+from rollcheck.spec.arguments import check_count, check_seed
 
 __all__ = ["VectorContractViolation", "VectorRollout", "collect_rollout_vector_with",
            "sample_actions_from_logits_batch", "uniform_batch"]
@@ -128,29 +129,17 @@ def _check_resets(contract: Contract, raw: np.ndarray, rows: np.ndarray, shape: 
 
 
 def _batch_clean(contract: Contract, next64: np.ndarray, rew: Any, te: Any, tr: Any, n: int) -> bool:
-    """Quick whole-batch test: ``True`` only if no row of the step can violate ``contract``.
+    """Quick whole-batch test: ``True`` only if the judge finds no row of the step suspect.
 
-    A superset test of :func:`rollcheck.impl.fast_checks.batch_bad_mask` for what the collector
-    does not already know: actions come from the sampler (``Fin n_actions`` by construction) and
-    each current observation was checked when it arrived (as a reset or as a next observation).
+    Only what the collector does not already know is judged: actions come from the sampler
+    (``Fin n_actions`` by construction) and each current observation was judged when it arrived
+    (as a reset or as a next observation).
     """
     if not (isinstance(rew, np.ndarray) and isinstance(te, np.ndarray) and isinstance(tr, np.ndarray)
-            and te.dtype == np.bool_ and tr.dtype == np.bool_ and rew.dtype.kind in "fiu"
             and rew.shape == te.shape == tr.shape == (n,)):
         return False
-    with np.errstate(over="ignore"):  # a longdouble beyond float64 is inf, as the spec's float(reward)
-        r64 = rew.astype(np.float64, copy=False)
-    if contract.check_reward_finite and not np.isfinite(r64).all():
-        return False
-    if contract.check_obs_finite and not np.isfinite(next64).all():
-        return False
-    if contract.reward_range is not None:
-        if not ((r64 >= contract.reward_range[0]).all() and (r64 <= contract.reward_range[1]).all()):
-            return False
-    if contract.obs_range is not None:
-        if not ((next64 >= contract.obs_range[0]).all() and (next64 <= contract.obs_range[1]).all()):
-            return False
-    return not (contract.require_exclusive_done_flags and (te & tr).any())
+    return not column_bad_mask(contract, obs_shape=next64.shape[1:], next_observation=next64, reward=rew,
+                               terminated=te, truncated=tr).any()
 
 
 def _frozen64(raw: Any) -> np.ndarray:
@@ -173,8 +162,7 @@ def _batch(name: str, value: Any, shape: tuple[int, ...]) -> np.ndarray:
 
 def _check_arguments(vec_env: Any, rng_seeds: Any, rng_counters: Any, horizon: Any, contract: Any,
                      reset_seeds: Any) -> tuple:
-    if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon <= 0:
-        raise ArgumentError(f"horizon={horizon!r} should be a positive int")
+    horizon = check_count("horizon", horizon)
     if not isinstance(contract, Contract):
         raise ArgumentError(f"contract={contract!r:.80} should be a rollcheck.spec.Contract")
     n, shape, n_actions, mode = _vector_spaces(vec_env)
@@ -184,10 +172,8 @@ def _check_arguments(vec_env: Any, rng_seeds: Any, rng_counters: Any, horizon: A
         reset_seeds = list(reset_seeds)
         if len(reset_seeds) != n:
             raise ArgumentError(f"reset_seeds has {len(reset_seeds)} entries; expected num_envs={n}")
-        for i, s in enumerate(reset_seeds):
-            if s is not None and (isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0):
-                raise ArgumentError(f"reset_seeds[{i}]={s!r} should be None or a non-negative int")
-    return int(horizon), n, shape, n_actions, mode == "SAME_STEP", seeds, ctr, reset_seeds
+        reset_seeds = [check_seed(f"reset_seeds[{i}]", s) for i, s in enumerate(reset_seeds)]
+    return horizon, n, shape, n_actions, mode == "SAME_STEP", seeds, ctr, reset_seeds
 
 
 def collect_rollout_vector_with(vec_env: Any, cast_obs: Callable[[np.ndarray], Any],

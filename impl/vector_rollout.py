@@ -30,6 +30,7 @@ import numpy as np
 from rollcheck.spec import ContractViolation, ArgumentError, Rollout, Shape, Violation, steps_from_columns
 
 from .fast_gae import generalized_advantage_estimation_batch
+from rollcheck.spec.arguments import check_count, check_index
 
 __all__ = ["TimeByEnvArrays", "VectorContractViolation", "VectorRollout"]
 
@@ -108,9 +109,8 @@ class VectorRollout(TimeByEnvArrays):
             cols[name] = col
         n_actions = self.n_actions
         if n_actions is not None:
-            if isinstance(n_actions, bool) or not isinstance(n_actions, (int, np.integer)) or n_actions <= 0:
-                raise ArgumentError(f"VectorRollout.n_actions={n_actions!r} should be a positive int")
-            object.__setattr__(self, "n_actions", int(n_actions))
+            n_actions = check_count("VectorRollout.n_actions", n_actions)
+            object.__setattr__(self, "n_actions", n_actions)
         acts = cols["actions"]
         out_of_range = (acts < 0) if n_actions is None else (acts < 0) | (acts >= n_actions)
         if out_of_range.any():
@@ -127,8 +127,7 @@ class VectorRollout(TimeByEnvArrays):
 
     def env_rollout(self, i: int) -> Rollout:
         """Sub-env ``i``'s rollout as a spec ``Rollout`` (comparable with the reference collector's)."""
-        if isinstance(i, bool) or not isinstance(i, (int, np.integer)) or not 0 <= i < self.num_envs:
-            raise ArgumentError(f"i={i!r} should be a sub-env index in [0, {self.num_envs})")
+        i = check_index("i", i, self.num_envs)
         steps = steps_from_columns(self.states[:, i], self.actions[:, i].tolist(), self.old_log_prob[:, i].tolist(),
                                    self.rewards[:, i].tolist(), self.dones[:, i].tolist(),
                                    self.values[:, i].tolist(), self.next_values[:, i].tolist(),

@@ -54,14 +54,17 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from rollcheck.impl.session import CheckedSession
 from rollcheck.properties.env.checks import first_difference, short, snapshot
 from rollcheck.properties.env.programs import action_strategy
-from rollcheck.properties.env.catalog import PER_CALL, RUN_LEVEL, trajectory_difference
+from rollcheck.properties.env.catalog import (ACTIONS_ACCEPTED, ALIASING_NO_MUTATION, ALIASING_NO_SHARED_MEMORY,
+                                             DETERMINISM_FRESH_INSTANCES, PER_CALL,
+                                             RESET_PURITY, ReturnedValue, trajectory_difference)
 from rollcheck.properties.env.runner import (Checker, Counters, PropertyFailure, _record, _reset, _unpack,
                                              episode_limit, failure)
 from rollcheck.properties.env.target import resolve_target
 from rollcheck.properties.core.profiles import rollcheck_settings
-from rollcheck.properties.core.property import Property, PropertySet
+from rollcheck.properties.core.property import PropertySet, SessionProperty
 from rollcheck.spec import (Contract, ContractViolation, Env, ArgumentError, Transition, contract_holds, step_gym,
                             transition_violations)
+from rollcheck.spec.arguments import check_bool, check_count
 
 __all__ = ["env_machine", "session_machine", "ENV_MACHINE_PROPERTIES", "SESSION_PROPERTIES",
            "SESSION_MACHINE_PROPERTIES", "DEFAULT_STEP_COUNT", "DEFAULT_MAX_RUN"]
@@ -73,17 +76,14 @@ PROBES_PER_EXAMPLE = 4
 SEEDS = st.integers(0, 2**32 - 1)
 
 #: The env properties an :func:`env_machine` checks (the rest need a whole search or a vector env).
-ENV_MACHINE_PROPERTIES = PropertySet([*PER_CALL, *(RUN_LEVEL[p] for p in (
-    "actions.accepted", "aliasing.no_mutation", "aliasing.no_shared_memory", "determinism.fresh_instances",
-    "reset.purity"))])
+ENV_MACHINE_PROPERTIES = PropertySet([*PER_CALL, ACTIONS_ACCEPTED, ALIASING_NO_MUTATION, ALIASING_NO_SHARED_MEMORY,
+                                      DETERMINISM_FRESH_INSTANCES, RESET_PURITY])
 
 _FIELDS = ("observation", "action", "reward", "next_observation", "terminated", "truncated")
 
 
 def _positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ArgumentError(f"{name}={value!r} should be a positive int")
-    return value
+    return check_count(name, value)
 
 
 def _class_name(prefix: str, label: str) -> str:
@@ -342,28 +342,27 @@ def _rejection_problems(action: int, outcome: Any) -> list[str]:
 
 
 SESSION_PROPERTIES = PropertySet([
-    Property("session.contract_holds", "Boundary.contractHolds_of_checkTransitionFin_eq_ok",
+    SessionProperty("session.contract_holds", "Boundary.contractHolds_of_checkTransitionFin_eq_ok",
         "every transition step_checked returns is a Transition of the given action satisfying the session's contract",
         _contract_problems),
-    Property("session.obs_shape", "Boundary.Transition obsShape nActions; CheckedSession.observe : Sess → Tensor Float obsShape",
+    SessionProperty("session.obs_shape", "Boundary.Transition obsShape nActions; CheckedSession.observe : Sess → Tensor Float obsShape",
         "observe(sess), transition.observation and transition.next_observation are real tensors of obs_shape",
         _shape_problems),
-    Property("session.observation_threaded", "CheckedSession.stepChecked (uses observe s as the observation field)",
+    SessionProperty("session.observation_threaded", "CheckedSession.stepChecked (uses observe s as the observation field)",
         "transition.observation equals observe(sess) taken before the step", _differs),
-    Property("session.next_observation_threaded", "Gymnasium.Session.stepChecked (no reset: observation := obs')",
+    SessionProperty("session.next_observation_threaded", "Gymnasium.Session.stepChecked (no reset: observation := obs')",
         "after a step that is not done, observe(sess') equals transition.next_observation", _differs),
-    Property("session.observe_pure", "CheckedSession.observe : Sess → Tensor Float obsShape (a function)",
+    SessionProperty("session.observe_pure", "CheckedSession.observe : Sess → Tensor Float obsShape (a function)",
         "observing the same session value twice gives the same observation", _differs),
-    Property("session.rejects_invalid_action", "CheckedSession.stepChecked : Sess → Fin nActions → ...",
+    SessionProperty("session.rejects_invalid_action", "CheckedSession.stepChecked : Sess → Fin nActions → ...",
         "an action outside [0, n_actions) is rejected with ContractViolation or ArgumentError naming the action",
         _rejection_problems),
-    Property("session.matches_reference", "CheckedSession.ofEnv (Spec.RL.Env as the reference)",
+    SessionProperty("session.matches_reference", "CheckedSession.ofEnv (Spec.RL.Env as the reference)",
         "observations and transitions equal the reference's along the same actions", _differs),
 ])
 
 #: What a :func:`session_machine` checks: :data:`SESSION_PROPERTIES` and two env property ids.
-SESSION_MACHINE_PROPERTIES = PropertySet([*SESSION_PROPERTIES, RUN_LEVEL["aliasing.no_mutation"],
-                                          RUN_LEVEL["actions.accepted"]])
+SESSION_MACHINE_PROPERTIES = PropertySet([*SESSION_PROPERTIES, ALIASING_NO_MUTATION, ACTIONS_ACCEPTED])
 
 
 class _SpecReference:
@@ -523,7 +522,7 @@ class _SessionMachine(_KeepsGlobalRNG):
 
     def _check_returned(self) -> None:
         for label, live, snap in self.returned:
-            problems = RUN_LEVEL["aliasing.no_mutation"].check(label, snap, live())
+            problems = ALIASING_NO_MUTATION.check(ReturnedValue(label, snap, live()))
             self._fail("aliasing.no_mutation", problems, f"seen after step {self.steps - 1}")
 
 
@@ -542,8 +541,7 @@ def session_machine(make_session: Callable[[], CheckedSession], *, reference: An
         raise ArgumentError(f"make_session={make_session!r:.80} should be a zero-argument callable returning a CheckedSession")
     if reference is not None and not isinstance(reference, Env) and not callable(reference):
         raise ArgumentError(f"reference={reference!r:.80} should be a rollcheck.spec.Env or a session factory")
-    if not isinstance(reset_on_done, bool):
-        raise ArgumentError(f"reset_on_done={reset_on_done!r} should be a bool")
+    reset_on_done = check_bool("reset_on_done", reset_on_done)
     max_run, stateful_step_count = _positive("max_run", max_run), _positive("stateful_step_count", stateful_step_count)
     active = frozenset(SESSION_MACHINE_PROPERTIES.without(skip).ids)
     probe = _build_session(make_session, "make_session")

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from rollcheck.spec import Contract, ArgumentError, Rollout, Shape, Step, as_shape, unflatten
+from rollcheck.spec.arguments import check_int
 
 __all__ = ["RawTransition", "SPECIAL_FLOATS", "contracts", "gae_inputs", "logits", "rollouts", "shaped_tensors",
            "shapes", "steps", "transitions"]
@@ -39,11 +40,7 @@ _ILL_TYPED_FIELDS = ("observation", "next_observation", "action", "reward", "ter
 
 
 def _nat(name: str, value: Any, least: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ArgumentError(f"{name}={value!r} should be an int")
-    if value < least:
-        raise ArgumentError(f"{name}={value!r} should be at least {least}")
-    return value
+    return check_int(name, value, least=least)
 
 
 def _flag(name: str, value: Any, allow_none: bool = True) -> "bool | None":

@@ -62,6 +62,10 @@ _LAZY = {
     "first_difference": "rollcheck.spec.rollout_diff",
     # impl: collectors, sessions, the bridge
     "CheckedSession": "rollcheck.impl.session",
+    "bridge_session": "rollcheck.impl.bridge_session",
+    "judge_columns": "rollcheck.impl.contract_judge",
+    "judge_transition": "rollcheck.impl.contract_judge",
+    "batch_transition_violations": "rollcheck.impl.contract_judge",
     "collect_rollout_session_with": "rollcheck.impl.collect",
     "collect_rollout_checked_session_with": "rollcheck.impl.collect",
     "collect_rollout_with": "rollcheck.impl.collect",
@@ -77,6 +81,7 @@ _LAZY = {
     "VectorContractViolation": "rollcheck.impl.vector_rollout",
     "MlpActorCritic": "rollcheck.impl.policy",
     "CounterEnv": "rollcheck.impl.toy_envs",
+    "counter_spec_env": "rollcheck.impl.toy_envs",
     "GymnasiumClient": "rollcheck.impl.bridge_client",
     "BridgeError": "rollcheck.impl.bridge_protocol",
     # properties: validators, the fuzzer, machines, reports
@@ -98,6 +103,8 @@ _LAZY = {
     "env_hypothesis_tests": "rollcheck.properties.env.hypothesis_tests",
     "env_machine": "rollcheck.properties.machines",
     "session_machine": "rollcheck.properties.machines",
+    "collector_property_tests": "rollcheck.properties.collector.pytest_support",
+    "env_property_tests": "rollcheck.properties.collector.pytest_support",
     "RecordingVecEnv": "rollcheck.properties.rollout.recording",
     "VecTrace": "rollcheck.properties.rollout.recording",
     "SubEnvRecorder": "rollcheck.properties.rollout.recording",

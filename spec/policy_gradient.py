@@ -32,6 +32,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+from .arguments import check_index
 from .errors import ArgumentError
 from .random_stream import uniform
 
@@ -137,9 +138,7 @@ def action_policy(logits: Any) -> list[float]:
 
 
 def _fin(action: Any, n: int) -> int:
-    if isinstance(action, bool) or not hasattr(action, "__index__") or not 0 <= int(action) < n:
-        raise ArgumentError(f"action={action!r} is not in Fin {n}")
-    return int(action)
+    return check_index("action", action, n)
 
 
 def action_log_softmax(logits: Any, action: int) -> float:

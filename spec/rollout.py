@@ -25,15 +25,16 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from .arguments import check_bool, check_count, check_real
 from .errors import ArgumentError
 from .box import Box
 from .shape import Shape, as_shape
-from .transition import _same_float, as_action, as_bool, as_real, same_action
+from .transition import _same_float, as_action, is_own_frozen, same_action
 
 __all__ = ["Rollout", "Step"]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Step:
     """One PPO step: ``s_t, a_t, log π_old(a_t|s_t), r_t, done_t, V(s_t), V(s_{t+1}), terminated_t``.
 
@@ -49,19 +50,26 @@ class Step:
     next_value: float
     terminated: bool
 
-    def __post_init__(self) -> None:
-        state = np.array(self.state, copy=True)
-        if state.dtype.kind not in "fiu":
-            raise ArgumentError(f"Step.state has dtype {state.dtype}; a real tensor is required")
-        state.setflags(write=False)
-        object.__setattr__(self, "state", state)
-        object.__setattr__(self, "action", as_action(self.action, "Step.action"))
-        for name in ("old_log_prob", "reward", "value", "next_value"):
-            object.__setattr__(self, name, as_real(getattr(self, name), f"Step.{name}"))
-        object.__setattr__(self, "done", as_bool(self.done, "Step.done"))
-        object.__setattr__(self, "terminated", as_bool(self.terminated, "Step.terminated"))
-        if self.terminated and not self.done:
+    def __init__(self, state: Any, action: Any, old_log_prob: Any, reward: Any, done: Any, value: Any,
+                 next_value: Any, terminated: Any) -> None:
+        # Each field is checked once and stored once.
+        if not is_own_frozen(state, None):  # an owned read-only real array is already a value
+            state = np.array(state, copy=True)
+            if state.dtype.kind not in "fiu":
+                raise ArgumentError(f"Step.state has dtype {state.dtype}; a real tensor is required")
+            state.setflags(write=False)
+        done, terminated = check_bool("Step.done", done), check_bool("Step.terminated", terminated)
+        if terminated and not done:
             raise ArgumentError("Step.terminated=True but Step.done=False (done = terminated or truncated)")
+        store = object.__setattr__
+        store(self, "state", state)
+        store(self, "action", as_action(action, "Step.action"))
+        store(self, "old_log_prob", check_real("Step.old_log_prob", old_log_prob))
+        store(self, "reward", check_real("Step.reward", reward))
+        store(self, "done", done)
+        store(self, "value", check_real("Step.value", value))
+        store(self, "next_value", check_real("Step.next_value", next_value))
+        store(self, "terminated", terminated)
 
     @property
     def truncated_only(self) -> bool:
@@ -98,8 +106,7 @@ class Rollout:
 
     def __post_init__(self) -> None:
         horizon = self.horizon
-        if isinstance(horizon, bool) or not isinstance(horizon, (int, np.integer)) or horizon <= 0:
-            raise ArgumentError(f"Rollout.horizon={horizon!r} should be a positive int (NeZero horizon)")
+        horizon = check_count("Rollout.horizon", horizon)
         steps = tuple(self.steps)
         for i, st in enumerate(steps):
             if not isinstance(st, Step):
@@ -110,10 +117,8 @@ class Rollout:
         object.__setattr__(self, "steps", steps)
         object.__setattr__(self, "horizon", int(horizon))
         if self.n_actions is not None:
-            n = self.n_actions
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-                raise ArgumentError(f"Rollout.n_actions={n!r} should be a positive int (NeZero nActions)")
-            object.__setattr__(self, "n_actions", int(n))
+            n = check_count("Rollout.n_actions", self.n_actions)
+            object.__setattr__(self, "n_actions", n)
             for i, st in enumerate(steps):
                 if isinstance(st.action, np.ndarray):
                     raise ArgumentError(f"Rollout.steps[{i}].action is a continuous action but n_actions={n}")

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .arguments import check_count
 from .advantage import generalized_advantage_estimation, normalize_zscore, returns_from_advantages
 from .errors import ArgumentError
 from .rollout import Rollout
@@ -63,9 +64,7 @@ def to_actor_critic_sample(rollout: Rollout, gamma: float, lam: float,
     n = rollout.n_actions if n_actions is None else n_actions
     if n is None:
         raise ArgumentError("to_actor_critic_sample: n_actions is required (the rollout does not record it)")
-    if isinstance(n, bool) or not hasattr(n, "__index__") or int(n) <= 0:
-        raise ArgumentError(f"n_actions={n!r} should be a positive int")
-    n = int(n)
+    n = check_count("n_actions", n)
     for t, st in enumerate(rollout.steps):
         if st.action >= n:
             raise ArgumentError(f"step {t}: action={st.action} is out of range (n_actions={n})")

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from .arguments import check_nat
 from .errors import ArgumentError, Violation, format_value
 
 __all__ = ["Shape", "as_shape", "flatten_tensor", "tensor_violations", "unflatten"]
@@ -33,11 +34,7 @@ class Shape:
     def __post_init__(self) -> None:
         if not isinstance(self.dims, tuple):
             raise ArgumentError(f"Shape.dims={self.dims!r} should be a tuple of ints")
-        for d in self.dims:
-            if isinstance(d, bool) or not isinstance(d, int) or d < 0:
-                raise ArgumentError(
-                    f"Shape.dims={self.dims!r}: dimension {d!r} should be a non-negative int"
-                )
+        object.__setattr__(self, "dims", tuple(check_nat(f"Shape.dims[{i}]", d) for i, d in enumerate(self.dims)))
 
     @classmethod
     def scalar(cls) -> "Shape":
@@ -50,7 +47,7 @@ class Shape:
 
     @classmethod
     def of(cls, dims: Iterable[int]) -> "Shape":
-        return cls(tuple(int(d) if _is_int(d) else d for d in dims))
+        return cls(tuple(dims))
 
     def to_list(self) -> list[int]:
         return list(self.dims)
@@ -73,10 +70,6 @@ class Shape:
         return self.pretty()
 
 
-def _is_int(x: Any) -> bool:
-    return not isinstance(x, bool) and hasattr(x, "__index__")
-
-
 def as_shape(shape: "Shape | Iterable[int]", field: str = "obs_shape") -> Shape:
     """Coerce a ``Shape`` or a list/tuple of ints to a :class:`Shape`, naming ``field`` on error."""
     if isinstance(shape, Shape):
@@ -85,10 +78,7 @@ def as_shape(shape: "Shape | Iterable[int]", field: str = "obs_shape") -> Shape:
         dims = tuple(shape)
     except TypeError:
         raise ArgumentError(f"{field}={shape!r} should be a Shape or a list of ints") from None
-    for d in dims:
-        if not _is_int(d) or int(d) < 0:
-            raise ArgumentError(f"{field}={shape!r}: dimension {d!r} should be a non-negative int")
-    return Shape(tuple(int(d) for d in dims))
+    return Shape(tuple(check_nat(f"{field}[{i}]", d) for i, d in enumerate(dims)))
 
 
 def _is_real_leaf(x: Any) -> bool:

@@ -24,13 +24,34 @@ from typing import Any
 
 import numpy as np
 
+from .arguments import check_bool, check_nat, check_real
 from .errors import ArgumentError
 
-__all__ = ["Transition", "as_action", "frozen_array", "same_action"]
+__all__ = ["Transition", "as_action", "frozen_array", "is_own_frozen", "same_action"]
 
 
-def frozen_array(value: Any, field: str, dtype: Any = np.float64) -> np.ndarray:
-    """A read-only copy of ``value`` as a real array (``dtype=None`` keeps a real dtype)."""
+_FLOAT64 = np.dtype(np.float64)
+
+
+def is_own_frozen(value: Any, dtype: Any = _FLOAT64) -> bool:
+    """``True`` for a read-only numpy array that owns its memory (of ``dtype``; ``None``: any real dtype).
+
+    Such an array is already a value: nothing else holds a writable view of its data, so it can be
+    stored without a copy (the checked sessions hand out exactly these).
+    """
+    if type(value) is not np.ndarray or value.base is not None:
+        return False
+    kind_ok = value.dtype.kind in "fiu" if dtype is None else (value.dtype is dtype or value.dtype == dtype)
+    return kind_ok and not value.flags.writeable
+
+
+def frozen_array(value: Any, field: str, dtype: Any = _FLOAT64) -> np.ndarray:
+    """A read-only copy of ``value`` as a real array (``dtype=None`` keeps a real dtype).
+
+    An array that :func:`is_own_frozen` is returned as it is (it is already an immutable value).
+    """
+    if is_own_frozen(value, dtype):
+        return value
     try:
         arr = np.array(value, dtype=dtype, copy=True)
     except (TypeError, ValueError) as exc:
@@ -41,25 +62,7 @@ def frozen_array(value: Any, field: str, dtype: Any = np.float64) -> np.ndarray:
     return arr
 
 
-def as_bool(value: Any, field: str) -> bool:
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    raise ArgumentError(f"{field}={value!r} should be a bool")
-
-
-def as_real(value: Any, field: str) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ArgumentError(f"{field}={value!r} should be a real number")
-    return float(value)
-
-
-def as_nat(value: Any, field: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ArgumentError(f"{field}={value!r} should be a non-negative int")
-    return int(value)
-
-
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Transition:
     """One validated environment step ``(s, a, r, s', terminated, truncated)``."""
 
@@ -70,18 +73,22 @@ class Transition:
     terminated: bool
     truncated: bool
 
-    def __post_init__(self) -> None:
-        obs = frozen_array(self.observation, "observation")
-        nxt = frozen_array(self.next_observation, "next_observation")
+    def __init__(self, observation: Any, action: Any, reward: Any, next_observation: Any, terminated: Any,
+                 truncated: Any) -> None:
+        # Each field is checked once and stored once (a checked session's values pass every test
+        # on its first comparison: owned read-only float64 arrays, int, float, bool).
+        obs = frozen_array(observation, "observation")
+        nxt = frozen_array(next_observation, "next_observation")
         if obs.shape != nxt.shape:
             raise ArgumentError(
                 f"next_observation has shape {list(nxt.shape)} but observation has shape {list(obs.shape)}")
-        object.__setattr__(self, "observation", obs)
-        object.__setattr__(self, "next_observation", nxt)
-        object.__setattr__(self, "action", as_action(self.action, "action"))
-        object.__setattr__(self, "reward", as_real(self.reward, "reward"))
-        object.__setattr__(self, "terminated", as_bool(self.terminated, "terminated"))
-        object.__setattr__(self, "truncated", as_bool(self.truncated, "truncated"))
+        store = object.__setattr__
+        store(self, "observation", obs)
+        store(self, "action", as_action(action, "action"))
+        store(self, "reward", check_real("reward", reward))
+        store(self, "next_observation", nxt)
+        store(self, "terminated", check_bool("terminated", terminated))
+        store(self, "truncated", check_bool("truncated", truncated))
 
     @property
     def done(self) -> bool:
@@ -106,12 +113,11 @@ def as_action(value: Any, field: str) -> "int | np.ndarray":
     tuple is a continuous action. Anything else (a bare float such as ``1.5``, a string) is refused:
     a continuous scalar action is a 0-d array.
     """
+    if type(value) is int and value >= 0:
+        return value
     if not isinstance(value, (np.ndarray, list, tuple)):
-        return as_nat(value, field)
-    if (isinstance(value, np.ndarray) and value.dtype == np.float64 and value.base is None
-            and not value.flags.writeable):
-        return value   # already a read-only float64 array that nothing else can write through
-    return frozen_array(value, field)
+        return check_nat(field, value)
+    return frozen_array(value, field)  # an owned read-only float64 array is kept as it is
 
 
 def same_action(a: Any, b: Any) -> bool:

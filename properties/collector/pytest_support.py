@@ -5,7 +5,7 @@ mirror ``PPO.collectRolloutFromCallbacks``) and of :mod:`.env_properties` (``Bou
 checks, ``Gymnasium.Session``) reach a CI run. For a collector, two ways in::
 
     # tests/test_my_collector.py — a parametrized test, one case per property id
-    from rollcheck.properties.collector.pytest_support import collector_property_tests
+    from rollcheck import collector_property_tests
     test_my_collector = collector_property_tests("mypkg.ppo:collect", horizon=None)
 
     # or, with the rollcheck pytest plugin's marker and fixture

@@ -40,6 +40,7 @@ import numpy as np
 
 from rollcheck.spec import Contract, Shape, Transition, check_transition_fin
 from rollcheck.spec.errors import RollcheckError, ArgumentError
+from rollcheck.spec.arguments import check_count, check_nat
 
 __all__ = ["BUFFERS", "CASTS", "END_KINDS", "LOGIT_MODES", "SESSION_STYLES", "CollectorCase",
            "CollectorInputs", "CollectorRun", "MlpPolicy", "PolicySpec", "ScriptedSession", "SessionTrace",
@@ -59,11 +60,6 @@ def _choice(name: str, value: Any, allowed: tuple) -> None:
         raise ArgumentError(f"{name}={value!r} should be one of {allowed}")
 
 
-def _positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ArgumentError(f"{name}={value!r} should be a positive int")
-
-
 @dataclass(frozen=True)
 class PolicySpec:
     """A small actor-critic MLP: ``hidden`` tanh units, weights drawn from ``weight_seed``."""
@@ -74,10 +70,9 @@ class PolicySpec:
     value_scale: float = 1.0
 
     def __post_init__(self) -> None:
-        _positive_int("PolicySpec.hidden", self.hidden)
+        object.__setattr__(self, "hidden", check_count("PolicySpec.hidden", self.hidden))
         _choice("PolicySpec.logits", self.logits, LOGIT_MODES)
-        if not isinstance(self.weight_seed, int) or self.weight_seed < 0:
-            raise ArgumentError(f"PolicySpec.weight_seed={self.weight_seed!r} should be a non-negative int")
+        object.__setattr__(self, "weight_seed", check_nat("PolicySpec.weight_seed", self.weight_seed))
 
 
 @dataclass(frozen=True)
@@ -107,12 +102,10 @@ class CollectorCase:
     def __post_init__(self) -> None:
         if not isinstance(self.obs_shape, tuple) or Shape.of(self.obs_shape).size == 0:
             raise ArgumentError(f"CollectorCase.obs_shape={self.obs_shape!r} should be a tuple of positive ints")
-        _positive_int("CollectorCase.n_actions", self.n_actions)
-        _positive_int("CollectorCase.horizon", self.horizon)
+        object.__setattr__(self, "n_actions", check_count("CollectorCase.n_actions", self.n_actions))
+        object.__setattr__(self, "horizon", check_count("CollectorCase.horizon", self.horizon))
         for name in ("rng_seed", "rng_counter"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**64:
-                raise ArgumentError(f"CollectorCase.{name}={v!r} should be an int in [0, 2**64)")
+            object.__setattr__(self, name, check_nat(f"CollectorCase.{name}", getattr(self, name), most=2**64 - 1))
         if self.rng_counter + self.horizon >= 2**64:
             raise ArgumentError(f"CollectorCase.rng_counter={self.rng_counter} + horizon={self.horizon} "
                                   "overflows the 64-bit counter")

@@ -26,10 +26,17 @@ import numpy as np
 
 from rollcheck.properties.env.checks import (done_flag_problems, first_difference, observation_numeric_problems,
                                              reward_problems, short, space_problems, value_in_space_problems)
-from rollcheck.properties.core.property import Property, PropertySet
+from rollcheck.impl.contract_judge import judge_columns
+from rollcheck.properties.core.property import BatchProperty, CallProperty, PropertySet, RunProperty
 from rollcheck.spec.contract import Contract
 
-__all__ = ["Call", "LayerCall", "ENV_PROPERTIES", "PER_CALL", "RUN_LEVEL", "VECTOR_PROPERTIES", "trajectory_difference"]
+__all__ = ["Call", "LayerCall", "ENV_PROPERTIES", "PER_CALL", "RUN_LEVEL", "VECTOR_PROPERTIES", "trajectory_difference",
+           "ActionProbe", "ArrayPair", "LayerStack", "ReturnedValue", "SeedRuns", "TrajectoryPair", "VectorBatch",
+           "SPACES_OBSERVATION_IN_SPACE", "NUMERICS_OBSERVATION_FINITE", "NUMERICS_REWARD", "NUMERICS_DONE_FLAGS",
+           "NUMERICS_INFO_DICT", "EPISODE_NEVER_PAST_DONE", "EPISODE_TRUNCATED_AT_LIMIT", "WRAPPER_LAYER_CONTRACT",
+           "SPACES_WELL_FORMED", "ACTIONS_ACCEPTED", "ALIASING_NO_MUTATION", "ALIASING_NO_SHARED_MEMORY", "DETERMINISM_FRESH_INSTANCES",
+           "DETERMINISM_RESEEDED_INSTANCE", "DETERMINISM_SEEDS_DIFFER", "RESET_PURITY", "VECTOR_SUB_ENV_MATCHES_SINGLE",
+           "VECTOR_AUTORESET_NEXT_STEP", "VECTOR_BATCH_IN_SPACE"]
 
 
 @dataclass
@@ -66,6 +73,72 @@ class Call:
     limit: "int | None" = None
     base_terminated: bool = False
     layers: list = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# The records run-level and batch checks look at (one value each: RunProperty/BatchProperty.check(record))
+# ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TrajectoryPair:
+    """Two recorded trajectories that should agree (``determinism.*``, ``reset.purity``, sub-env vs single)."""
+
+    expected: list
+    actual: list
+
+
+@dataclass(frozen=True)
+class LayerStack:
+    """The wrapper layers of one env, outermost first (``spaces.well_formed``)."""
+
+    layers: list
+
+
+@dataclass(frozen=True)
+class ActionProbe:
+    """One valid action to try on a probe's ``step`` (``actions.accepted``)."""
+
+    step: Any
+    action: Any
+
+
+@dataclass(frozen=True)
+class ReturnedValue:
+    """A value an env returned: its snapshot then and the value now (``aliasing.no_mutation``)."""
+
+    label: str
+    snapshot: Any
+    live: Any
+
+
+@dataclass(frozen=True)
+class ArrayPair:
+    """Two arrays an env returned (the same return, or this one and the previous), named for findings."""
+
+    array: Any
+    other: Any
+    label: str
+    other_label: str
+
+
+@dataclass(frozen=True)
+class SeedRuns:
+    """Trajectories of the same actions under several seeds, and the base env's final RNG states."""
+
+    trajectories: list
+    rng_states: list
+
+
+@dataclass(frozen=True)
+class VectorBatch:
+    """One vector ``reset`` (``out`` None) or ``step`` (``out`` its 5-tuple); ``done_before[i]``: sub-env
+    ``i`` was done at the previous step (so this step is its autoreset)."""
+
+    vec: Any
+    contract: Contract
+    obs: Any
+    out: "tuple | None" = None
+    done_before: Any = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,9 +238,9 @@ def _same_bytes(expected: list, actual: list) -> bool:
         return False
 
 
-def _same_trajectory(expected: list, actual: list) -> list[str]:
+def _same_trajectory(pair: TrajectoryPair) -> list[str]:
     """``determinism.*``, ``reset.purity``, ``vector.sub_env_matches_single``: the trajectories agree."""
-    d = trajectory_difference(expected, actual)
+    d = trajectory_difference(pair.expected, pair.actual)
     return [] if d is None else [f"call {d[0]} differs ({d[1]})"]
 
 
@@ -183,47 +256,49 @@ def _name(diff: str, names: tuple) -> str:
 # Run-level checks (each is the function the engine calls for that property)
 # ---------------------------------------------------------------------------------------------
 
-def _well_formed(layers: list) -> list[str]:
+def _well_formed(stack: LayerStack) -> list[str]:
     """``spaces.well_formed`` over a wrapper stack (outermost first)."""
     out: list[str] = []
-    for i, layer in enumerate(layers):
+    for i, layer in enumerate(stack.layers):
         for attr in ("observation_space", "action_space"):
             out += space_problems(getattr(layer, attr, None), f"layer {i} ({type(layer).__name__}).{attr}")
     return out
 
 
-def _accepted(step: Any, action: Any) -> list[str]:
+def _accepted(probe: ActionProbe) -> list[str]:
     """``actions.accepted``: ``step(action)`` returns instead of raising."""
     try:
-        step(action)
+        probe.step(probe.action)
     except Exception as exc:
-        return [f"step({short(action)}) raised {type(exc).__name__}: {exc}"]
+        return [f"step({short(probe.action)}) raised {type(exc).__name__}: {exc}"]
     return []
 
 
-def _unchanged(label: str, snap: Any, live: Any) -> list[str]:
+def _unchanged(value: ReturnedValue) -> list[str]:
     """``aliasing.no_mutation``: the value returned earlier still equals its snapshot."""
-    d = first_difference(snap, live)
-    return [] if d is None else [f"the {label} changed after later calls: {d}"]
+    d = first_difference(value.snapshot, value.live)
+    return [] if d is None else [f"the {value.label} changed after later calls: {d}"]
 
 
-def _no_shared_memory(arr: np.ndarray, other: np.ndarray, label: str, other_label: str) -> list[str]:
+def _no_shared_memory(pair: ArrayPair) -> list[str]:
     """``aliasing.no_shared_memory``: two returned arrays do not overlap in memory (a user's in-place
     edit of one would corrupt the other). Two read-only arrays cannot be corrupted and pass."""
+    arr, other = pair.array, pair.other
     if not (arr.flags.writeable or other.flags.writeable) or not np.may_share_memory(arr, other):
         return []
     try:
         shared = np.shares_memory(arr, other, max_work=100_000)
     except np.exceptions.TooHardError:
         return []  # undecidable cheaply: never a false alarm
-    return [f"the {label} shares memory with the {other_label} (np.shares_memory): an in-place edit of one "
+    return [f"the {pair.label} shares memory with the {pair.other_label} (np.shares_memory): an in-place edit of one "
             f"changes the other"] if shared else []
 
 
-def _seeds_differ(trajectories: list, rng_states: list) -> list[str]:
+def _seeds_differ(runs: SeedRuns) -> list[str]:
     """``determinism.seeds_differ``: fails only when every trajectory is identical *and* the base env's
     ``np_random`` ends in the same state for every seed (the seed never reached it); a deterministic env
     whose RNG does receive the seed passes."""
+    trajectories, rng_states = runs.trajectories, runs.rng_states
     if any(trajectory_difference(trajectories[0], t) is not None for t in trajectories[1:]):
         return []
     if None in rng_states or len(set(rng_states)) > 1:
@@ -232,23 +307,24 @@ def _seeds_differ(trajectories: list, rng_states: list) -> list[str]:
             "np_random ends in the same state for every seed: the seed never reaches it"]
 
 
-def _autoreset_next_step(done_before: bool, reward: Any, terminated: Any, truncated: Any) -> list[str]:
-    """``vector.autoreset_next_step`` for one sub-env at one step."""
-    if done_before and (float(reward) != 0.0 or bool(terminated) or bool(truncated)):
-        return [f"the sub-env was done at the previous step, so this step is its autoreset (reward 0, "
-                f"terminated False, truncated False); got reward={reward!r}, terminated={terminated!r}, "
-                f"truncated={truncated!r}"]
-    return []
+def _autoreset_next_step(batch: VectorBatch) -> list[str]:
+    """``vector.autoreset_next_step``: each sub-env done at the previous step is reset by this one."""
+    if batch.out is None or batch.done_before is None:
+        return []
+    _, rew, te, tr, _ = batch.out
+    out = []
+    for i in range(len(batch.done_before)):
+        reward, terminated, truncated = rew[i], te[i], tr[i]
+        if batch.done_before[i] and (float(reward) != 0.0 or bool(terminated) or bool(truncated)):
+            out.append(f"sub-env {i}: the sub-env was done at the previous step, so this step is its autoreset "
+                       f"(reward 0, terminated False, truncated False); got reward={reward!r}, "
+                       f"terminated={terminated!r}, truncated={truncated!r}")
+    return out
 
 
-def _float64(arr: np.ndarray) -> np.ndarray:
-    """``arr`` as float64, as the spec reads each reward (``float(r)``: a longdouble beyond float64 is inf)."""
-    with np.errstate(over="ignore"):
-        return arr.astype(np.float64, copy=False)
-
-
-def _batch_in_space(vec: Any, contract: Contract, obs: Any, out: "tuple | None") -> list[str]:
+def _batch_in_space(batch: VectorBatch) -> list[str]:
     """``vector.batch_in_space`` for one vector ``reset`` (``out`` None) or ``step``."""
+    vec, contract, obs, out = batch.vec, batch.contract, batch.obs, batch.out
     n = vec.num_envs
     problems = value_in_space_problems(vec.observation_space, obs, "batched observation")
     problems += observation_numeric_problems(contract, obs, "batched observation")
@@ -256,8 +332,9 @@ def _batch_in_space(vec: Any, contract: Contract, obs: Any, out: "tuple | None")
         _, rew, te, tr, info = out
         if not isinstance(rew, np.ndarray) or rew.shape != (n,) or rew.dtype.kind not in "fiu":
             problems.append(f"rewards={short(rew)} should be a real ({n},) array")
-        elif contract.check_reward_finite and not np.isfinite(_float64(rew)).all():
-            problems.append(f"rewards={short(rew)} contain a non-finite entry (Contract.check_reward_finite)")
+        else:  # every reward rule of the contract (finite, reward_range), by the judge
+            problems += [f"rewards[{v.index}]: {v.message} ({v.rule})"
+                         for v in judge_columns(contract, obs_shape=(), reward=rew)[:1]]
         for name, flags in (("terminated", te), ("truncated", tr)):
             if not isinstance(flags, np.ndarray) or flags.shape != (n,) or flags.dtype != np.bool_:
                 problems.append(f"{name}={short(flags)} should be a bool ({n},) array")
@@ -266,57 +343,60 @@ def _batch_in_space(vec: Any, contract: Contract, obs: Any, out: "tuple | None")
     return problems
 
 
-PER_CALL = PropertySet([
-    Property("spaces.observation_in_space", "Boundary.checkObservation; gymnasium Space.contains",
-          "every observation from reset and step is in observation_space with exactly its dtype and shape",
-          _obs_in_space),
-    Property("numerics.observation_finite", "Boundary.checkObservation (Contract.check_obs_finite, obs_range)",
-          "every observation entry is finite (and in Contract.obs_range when set)", _obs_finite),
-    Property("numerics.reward", "Boundary.checkReward", "every reward is a real scalar, finite (and in Contract.reward_range)",
-          _reward),
-    Property("numerics.done_flags", "Boundary.checkDoneFlags", "terminated and truncated are booleans (Python or numpy)",
-          _flags),
-    Property("numerics.info_dict", "gymnasium Env.reset / Env.step", "info is a dict on reset and on step", _info),
-    Property("episode.never_past_done", "Gymnasium.Session.stepChecked (resetOnDone)",
-          "no layer is stepped after it returned terminated or truncated, before a reset", _never_past_done),
-    Property("episode.truncated_at_limit", "gymnasium TimeLimit; Boundary.Transition.done",
-          "with a known max_episode_steps, an episode cut at the limit is truncated unless the base env terminated then",
-          _truncated_at_limit),
-    Property("wrapper.layer_contract", "gymnasium Wrapper spaces; Boundary.checkObservation per layer",
-          "every layer emits observations in its own observation_space and passes inward actions in its inner action_space",
-          _layer_contract),
-])
+SPACES_OBSERVATION_IN_SPACE = CallProperty("spaces.observation_in_space", "Boundary.checkObservation; gymnasium Space.contains",
+    "every observation from reset and step is in observation_space with exactly its dtype and shape",
+    _obs_in_space)
+NUMERICS_OBSERVATION_FINITE = CallProperty("numerics.observation_finite", "Boundary.checkObservation (Contract.check_obs_finite, obs_range)",
+    "every observation entry is finite (and in Contract.obs_range when set)", _obs_finite)
+NUMERICS_REWARD = CallProperty("numerics.reward", "Boundary.checkReward", "every reward is a real scalar, finite (and in Contract.reward_range)",
+    _reward)
+NUMERICS_DONE_FLAGS = CallProperty("numerics.done_flags", "Boundary.checkDoneFlags", "terminated and truncated are booleans (Python or numpy)",
+    _flags)
+NUMERICS_INFO_DICT = CallProperty("numerics.info_dict", "gymnasium Env.reset / Env.step", "info is a dict on reset and on step", _info)
+EPISODE_NEVER_PAST_DONE = CallProperty("episode.never_past_done", "Gymnasium.Session.stepChecked (resetOnDone)",
+    "no layer is stepped after it returned terminated or truncated, before a reset", _never_past_done)
+EPISODE_TRUNCATED_AT_LIMIT = CallProperty("episode.truncated_at_limit", "gymnasium TimeLimit; Boundary.Transition.done",
+    "with a known max_episode_steps, an episode cut at the limit is truncated unless the base env terminated then",
+    _truncated_at_limit)
+WRAPPER_LAYER_CONTRACT = CallProperty("wrapper.layer_contract", "gymnasium Wrapper spaces; Boundary.checkObservation per layer",
+    "every layer emits observations in its own observation_space and passes inward actions in its inner action_space",
+    _layer_contract)
 
-RUN_LEVEL = PropertySet([
-    Property("spaces.well_formed", "gymnasium.spaces (Box, Discrete, ...) constructors",
-          "observation_space and action_space of every layer are well-formed spaces whose samples they contain", _well_formed),
-    Property("actions.accepted", "Boundary.checkAction (every a : Fin n_actions)",
-          "every valid action (each discrete value, Box bounds in the space's dtype) is accepted in every probed state", _accepted),
-    Property("aliasing.no_mutation", "Boundary.Transition (stores copies)",
-          "no observation or info returned earlier changes value because of a later call", _unchanged),
-    Property("aliasing.no_shared_memory", "Boundary.Transition (stores copies); gymnasium check_env's obs aliasing check",
-          "no returned observation or info array shares memory with another array of the same return or of the "
-          "previous one (np.shares_memory)", _no_shared_memory),
-    Property("determinism.fresh_instances", "Gymnasium.Session.reset (seed?)",
-          "the same seed and actions give the same multi-episode trajectory on two fresh instances",
-          _same_trajectory),
-    Property("determinism.reseeded_instance", "Gymnasium.Session.reset (seed?)",
-          "re-seeding the same instance and replaying the actions gives the same trajectory again",
-          _same_trajectory),
-    Property("determinism.seeds_differ", "gymnasium Env.reset(seed=...) seeds np_random",
-          "different seeds do not all give identical trajectories (the seed reaches the env)", _seeds_differ),
-    Property("reset.purity", "Gymnasium.Session.reset (seed?)",
-          "after any history, reset(seed=s) replays exactly like a fresh env's reset(seed=s)", _same_trajectory),
-])
+PER_CALL = PropertySet([SPACES_OBSERVATION_IN_SPACE, NUMERICS_OBSERVATION_FINITE, NUMERICS_REWARD, NUMERICS_DONE_FLAGS, NUMERICS_INFO_DICT, EPISODE_NEVER_PAST_DONE, EPISODE_TRUNCATED_AT_LIMIT, WRAPPER_LAYER_CONTRACT])
 
-VECTOR_PROPERTIES = PropertySet([
-    Property("vector.sub_env_matches_single", "gymnasium.vector.SyncVectorEnv (reset seeds seed+i)",
-          "sub-env i of the vector env steps exactly like a single env reset with seed+i, per its autoreset mode",
-          _same_trajectory),
-    Property("vector.autoreset_next_step", "gymnasium.vector.AutoresetMode.NEXT_STEP",
-          "the step after a sub-env is done resets it: reward 0, terminated and truncated false, action ignored", _autoreset_next_step),
-    Property("vector.batch_in_space", "gymnasium.vector.VectorEnv observation_space",
-          "batched observations are in the vector observation_space with its dtype; rewards and flags are (N,) arrays", _batch_in_space),
-])
+SPACES_WELL_FORMED = RunProperty("spaces.well_formed", "gymnasium.spaces (Box, Discrete, ...) constructors",
+    "observation_space and action_space of every layer are well-formed spaces whose samples they contain", _well_formed)
+ACTIONS_ACCEPTED = RunProperty("actions.accepted", "Boundary.checkAction (every a : Fin n_actions)",
+    "every valid action (each discrete value, Box bounds in the space's dtype) is accepted in every probed state", _accepted)
+ALIASING_NO_MUTATION = RunProperty("aliasing.no_mutation", "Boundary.Transition (stores copies)",
+    "no observation or info returned earlier changes value because of a later call", _unchanged)
+ALIASING_NO_SHARED_MEMORY = RunProperty(
+    "aliasing.no_shared_memory", "Boundary.Transition (stores copies); gymnasium check_env's obs aliasing check",
+    "no returned observation or info array shares memory with another array of the same return or of the "
+    "previous one (np.shares_memory)", _no_shared_memory)
+DETERMINISM_FRESH_INSTANCES = RunProperty("determinism.fresh_instances", "Gymnasium.Session.reset (seed?)",
+    "the same seed and actions give the same multi-episode trajectory on two fresh instances",
+    _same_trajectory)
+DETERMINISM_RESEEDED_INSTANCE = RunProperty("determinism.reseeded_instance", "Gymnasium.Session.reset (seed?)",
+    "re-seeding the same instance and replaying the actions gives the same trajectory again",
+    _same_trajectory)
+DETERMINISM_SEEDS_DIFFER = RunProperty("determinism.seeds_differ", "gymnasium Env.reset(seed=...) seeds np_random",
+    "different seeds do not all give identical trajectories (the seed reaches the env)", _seeds_differ)
+RESET_PURITY = RunProperty("reset.purity", "Gymnasium.Session.reset (seed?)",
+    "after any history, reset(seed=s) replays exactly like a fresh env's reset(seed=s)", _same_trajectory)
+
+RUN_LEVEL = PropertySet([SPACES_WELL_FORMED, ACTIONS_ACCEPTED, ALIASING_NO_MUTATION, ALIASING_NO_SHARED_MEMORY,
+                         DETERMINISM_FRESH_INSTANCES, DETERMINISM_RESEEDED_INSTANCE, DETERMINISM_SEEDS_DIFFER,
+                         RESET_PURITY])
+
+VECTOR_SUB_ENV_MATCHES_SINGLE = RunProperty("vector.sub_env_matches_single", "gymnasium.vector.SyncVectorEnv (reset seeds seed+i)",
+    "sub-env i of the vector env steps exactly like a single env reset with seed+i, per its autoreset mode",
+    _same_trajectory)
+VECTOR_AUTORESET_NEXT_STEP = BatchProperty("vector.autoreset_next_step", "gymnasium.vector.AutoresetMode.NEXT_STEP",
+    "the step after a sub-env is done resets it: reward 0, terminated and truncated false, action ignored", _autoreset_next_step)
+VECTOR_BATCH_IN_SPACE = BatchProperty("vector.batch_in_space", "gymnasium.vector.VectorEnv observation_space",
+    "batched observations are in the vector observation_space with its dtype; rewards and flags are (N,) arrays", _batch_in_space)
+
+VECTOR_PROPERTIES = PropertySet([VECTOR_SUB_ENV_MATCHES_SINGLE, VECTOR_AUTORESET_NEXT_STEP, VECTOR_BATCH_IN_SPACE])
 
 ENV_PROPERTIES = PropertySet(list(PER_CALL) + list(RUN_LEVEL) + list(VECTOR_PROPERTIES))

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from rollcheck.spec.contract import Contract, done_flags_violations, reward_violations
+from rollcheck.impl.contract_judge import judge_flags, judge_observation, judge_reward
+from rollcheck.spec.contract import Contract
 
 __all__ = ["snapshot", "fingerprint", "values_equal", "first_difference", "space_problems", "value_in_space_problems",
            "observation_numeric_problems", "reward_problems", "done_flag_problems", "short"]
@@ -227,7 +228,7 @@ def value_in_space_problems(space: Any, value: Any, name: str) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Numerics (vectorised equivalents of the spec's checkers)
+# Numerics (the contract judge on each numeric leaf)
 # ---------------------------------------------------------------------------------------------
 
 def _numeric_leaves(value: Any, path: str, out: list) -> None:
@@ -251,7 +252,8 @@ def _numeric_leaves(value: Any, path: str, out: list) -> None:
 
 
 def observation_numeric_problems(contract: Contract, obs: Any, name: str = "observation") -> list[str]:
-    """Contract.check_obs_finite / Contract.obs_range on every numeric entry of ``obs`` (vectorised)."""
+    """The contract's observation rules (``check_obs_finite``, ``obs_range``) on every numeric leaf of
+    ``obs`` (a Dict/Tuple observation has several), judged by the contract judge, as sentences."""
     leaves: list = []
     _numeric_leaves(obs, name, leaves)
     out: list[str] = []
@@ -259,29 +261,15 @@ def observation_numeric_problems(contract: Contract, obs: Any, name: str = "obse
         if arr is None:
             out.append(f"{path} is an integer too large for a float (Spec.Tensor Float)")
             continue
-        # float64, as the spec compares (float(x)): numpy 2 would round the bounds to a float32
-        # array's dtype, and a longdouble beyond float64 is finite in its own dtype but inf to the spec
-        with np.errstate(over="ignore", under="ignore"):
-            f64 = arr.astype(np.float64, copy=False)
-        if contract.check_obs_finite and arr.dtype.kind == "f":
-            finite = np.isfinite(f64)
-            if not finite.all():
-                bad = arr.ravel()[int(np.argmin(finite.ravel()))]
-                out.append(f"expected a finite {path} (no NaN/inf), found {bad} (Contract.check_obs_finite)")
-        if contract.obs_range is not None:
-            lo, hi = contract.obs_range
-            inside = (f64 >= lo) & (f64 <= hi)
-            if not inside.all():
-                bad = arr.ravel()[int(np.argmin(inside.ravel()))]
-                out.append(f"{path} entry {bad} is outside [{lo}, {hi}] (Contract.obs_range)")
+        out += [f"{v.message} ({v.rule})" for v in judge_observation(contract, arr, arr.shape, path)]
     return out
 
 
 def reward_problems(contract: Contract, reward: Any) -> list[str]:
-    """The spec's ``reward_violations`` (real scalar, finite, in range), as sentences."""
-    return [f"{v.message} ({v.rule})" for v in reward_violations(contract, reward)]
+    """The judge's reward verdict (real scalar, finite, in range), as sentences."""
+    return [f"{v.message} ({v.rule})" for v in judge_reward(contract, reward)]
 
 
 def done_flag_problems(contract: Contract, terminated: Any, truncated: Any) -> list[str]:
-    """The spec's ``done_flags_violations`` (Python or numpy booleans), as sentences."""
-    return [f"{v.field}: {v.message} ({v.rule})" for v in done_flags_violations(contract, terminated, truncated)]
+    """The judge's done-flag verdict (Python or numpy booleans), as sentences."""
+    return [f"{v.field}: {v.message} ({v.rule})" for v in judge_flags(contract, terminated, truncated)]

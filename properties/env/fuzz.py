@@ -39,7 +39,11 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from rollcheck.properties.env.programs import Program, programs, random_actions
-from rollcheck.properties.env.catalog import ENV_PROPERTIES, RUN_LEVEL, VECTOR_PROPERTIES, trajectory_difference
+from rollcheck.properties.env.catalog import (DETERMINISM_FRESH_INSTANCES, DETERMINISM_RESEEDED_INSTANCE,
+                                             DETERMINISM_SEEDS_DIFFER, ENV_PROPERTIES, RESET_PURITY,
+                                             SPACES_WELL_FORMED, VECTOR_PROPERTIES, LayerStack, SeedRuns,
+                                             TrajectoryPair, trajectory_difference)
+from rollcheck.properties.core.property import RunProperty
 from rollcheck.properties.env.runner import (Checker, Counters, PropertyFailure, episode_limit, failure, layers_of,
                                              run_program)
 from rollcheck.properties.env.search import Deadline, run_search
@@ -47,6 +51,7 @@ from rollcheck.properties.env.target import EnvTarget, TargetError, reproducer, 
 from rollcheck.properties.core.report import Finding, PropertyResult, Report
 from rollcheck.spec.contract import Contract
 from rollcheck.spec.errors import ArgumentError
+from rollcheck.spec.arguments import check_count, check_seed
 
 __all__ = ["fuzz_env", "ProgramRunner", "DEFAULT_MAX_EXAMPLES", "DEFAULT_MAX_STEPS", "DEFAULT_TIME_BUDGET"]
 
@@ -59,9 +64,7 @@ _DETERMINISM = ("determinism.fresh_instances", "determinism.reseeded_instance", 
 
 
 def _positive(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ArgumentError(f"{name}={value!r} should be at least one")
-    return value
+    return check_count(name, value)
 
 
 def _close(env: Any) -> None:
@@ -138,7 +141,9 @@ class ProgramRunner:
         self.counters.add("_all", steps=n + len(program.actions))
         for pid in wanted:
             self.counters.add(pid, steps=n + 2 * len(program.actions), episodes=sum(r[0] == "reset" for r in rec_b))
-        same = RUN_LEVEL["reset.purity"].check  # every determinism property compares trajectories alike
+        def same(expected: list, actual: list) -> list[str]:  # every determinism property compares trajectories alike
+            return RESET_PURITY.check(TrajectoryPair(expected, actual))
+
         p1, p2 = same(rec_b, rec_a1), same(rec_a1, rec_a2)
         if not p1 and not p2:
             return
@@ -150,21 +155,22 @@ class ProgramRunner:
         self.counters.add("_all", steps=len(program.actions))
         p0 = same(rec_b, rec_c)
         if p0 or (p1 and not program.history):
-            self._fail("determinism.fresh_instances", rec_b, rec_c if p0 else rec_a1,
+            self._fail(DETERMINISM_FRESH_INSTANCES, rec_b, rec_c if p0 else rec_a1,
                        "two fresh instances reset with the same seed and given the same actions diverge")
             return  # two fresh instances already differ: re-seeding and purity cannot be judged
         if p2:
-            self._fail("determinism.reseeded_instance", rec_a1, rec_a2,
+            self._fail(DETERMINISM_RESEEDED_INSTANCE, rec_a1, rec_a2,
                        "re-seeding the same instance and replaying the same actions gives a different trajectory")
         if p1:
-            self._fail("reset.purity", rec_b, rec_a1,
+            self._fail(RESET_PURITY, rec_b, rec_a1,
                        f"after a history of {len(program.history)} steps (seed {program.history_seed}), "
                        "reset(seed) does not replay like a fresh env")
 
-    def _fail(self, pid: str, expected: list, actual: list, what: str) -> None:
+    def _fail(self, prop: RunProperty, expected: list, actual: list, what: str) -> None:
+        pid = prop.id
         if pid not in self.active or pid in self.silenced:
             return
-        problem = RUN_LEVEL[pid].check(expected, actual)[0]
+        problem = prop.check(TrajectoryPair(expected, actual))[0]
         index = trajectory_difference(expected, actual)[0]
         raise failure(pid, f"{what}: {problem}", step=_action_index(expected, index), context={"call": index})
 
@@ -176,7 +182,7 @@ def _static_checks(target: EnvTarget, active: set, seed: int, results: dict, met
         if "spaces.well_formed" in active:
             layers = layers_of(env)
             results["spaces.well_formed"].examples += len(layers)
-            for problem in RUN_LEVEL["spaces.well_formed"].check(layers):
+            for problem in SPACES_WELL_FORMED.check(LayerStack(layers)):
                 results["spaces.well_formed"].fail(Finding(
                     problem, reproducer=reproducer(target, "spaces.well_formed", seed, (), message=problem)))
         if "determinism.seeds_differ" in active:
@@ -203,7 +209,7 @@ def _seeds_differ(target: EnvTarget, env: Any, seed: int, result: PropertyResult
             return  # the per-call properties report this env's failure
         finally:
             _close(e)
-    problems = RUN_LEVEL["determinism.seeds_differ"].check(trajectories, rng_states)
+    problems = DETERMINISM_SEEDS_DIFFER.check(SeedRuns(trajectories, rng_states))
     if not problems and all(trajectory_difference(trajectories[0], t) is None for t in trajectories[1:]):
         meta["seeds_differ"] = ("every seed gives the same trajectory, but the seed reaches the base env's "
                                 "np_random: the env looks deterministic (not a violation)")
@@ -309,8 +315,7 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
     be built gives a report with ``error`` set (exit status 2).
     """
     max_examples, max_steps = _positive("max_examples", max_examples), _positive("max_steps", max_steps)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ArgumentError(f"seed={seed!r} should be a non-negative int")
+    seed = check_seed("seed", seed, optional=False)
     if vector is not None:
         _positive("vector", vector)
     time_budget = _check_budget("time_budget", time_budget)

@@ -30,7 +30,8 @@ import numpy as np
 from gymnasium import spaces
 
 from rollcheck.properties.env.checks import first_difference, fingerprint, short, snapshot
-from rollcheck.properties.env.catalog import PER_CALL, RUN_LEVEL, Call, LayerCall
+from rollcheck.properties.env.catalog import (ALIASING_NO_MUTATION, ALIASING_NO_SHARED_MEMORY, PER_CALL, ArrayPair,
+                                             Call, LayerCall, ReturnedValue)
 from rollcheck.spec.contract import Contract
 from rollcheck.spec.errors import RollcheckError
 
@@ -331,19 +332,19 @@ class Checker:
         where = "the first reset" if step < 0 else f"action {step}" if kind == "step" else f"the reset after action {step}"
         for i, (path, arr) in enumerate(now):
             for other_path, other in now[:i]:
-                for problem in RUN_LEVEL["aliasing.no_shared_memory"].check(arr, other, f"{path} from {kind}",
-                                                                           f"{other_path} of the same return")[:1]:
+                for problem in ALIASING_NO_SHARED_MEMORY.check(ArrayPair(arr, other, f"{path} from {kind}",
+                                                                         f"{other_path} of the same return"))[:1]:
                     self.fail("aliasing.no_shared_memory", f"{problem} (returned at {where})", step=step)
             for label, other_path, other in self.previous_arrays:
-                for problem in RUN_LEVEL["aliasing.no_shared_memory"].check(arr, other, f"{path} from {kind}",
-                                                                           f"{other_path} {label}")[:1]:
+                for problem in ALIASING_NO_SHARED_MEMORY.check(ArrayPair(arr, other, f"{path} from {kind}",
+                                                                         f"{other_path} {label}"))[:1]:
                     self.fail("aliasing.no_shared_memory", f"{problem} (returned at {where})", step=step)
         self.previous_arrays = [(f"returned by the previous call ({where} came next)", p, a) for p, a in now]
 
     def _check_alias(self, entries: list, now: int) -> None:
         for when, label, live, snap in entries:
             where = "the first reset" if when < 0 else f"action {when}" if "step" in label else f"the reset after action {when}"
-            for problem in RUN_LEVEL["aliasing.no_mutation"].check(f"{label} returned at {where}", snap, live)[:1]:
+            for problem in ALIASING_NO_MUTATION.check(ReturnedValue(f"{label} returned at {where}", snap, live))[:1]:
                 self.fail("aliasing.no_mutation", f"{problem} (seen after action {now})", step=when,
                           expected=snap, actual=snapshot(live), context={"detected_at": now})
 

@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 
 from rollcheck.properties.env.checks import short, snapshot
 from rollcheck.properties.env.programs import programs, random_actions
-from rollcheck.properties.env.catalog import VECTOR_PROPERTIES
+from rollcheck.properties.env.catalog import (VECTOR_AUTORESET_NEXT_STEP, VECTOR_BATCH_IN_SPACE,
+                                             VECTOR_SUB_ENV_MATCHES_SINGLE, TrajectoryPair, VectorBatch)
 from rollcheck.properties.env.runner import PropertyFailure, failure, run_program
 from rollcheck.properties.env.search import Deadline, run_search
 from rollcheck.properties.env.target import EnvTarget, action_code, comment
@@ -81,7 +82,7 @@ class _VectorSearch:
         vec = make_vector(self.target, self.n, self.vector_wrappers)
         try:
             obs, info = vec.reset(seed=seed)
-            for p in VECTOR_PROPERTIES["vector.batch_in_space"].check(vec, self.contract, obs, None)[:1]:
+            for p in VECTOR_BATCH_IN_SPACE.check(VectorBatch(vec, self.contract, obs))[:1]:
                 self.fail("vector.batch_in_space", f"reset: {p}", None)
             split = self._split(vec, obs)
             recs = [[("reset", split[i], None, None, None)] for i in range(self.n)]
@@ -91,13 +92,13 @@ class _VectorSearch:
                 out = vec.step(np.stack([np.asarray(a) for a in actions]))
                 self.steps += 1
                 obs, rew, te, tr, info = out
-                for p in VECTOR_PROPERTIES["vector.batch_in_space"].check(vec, self.contract, obs, out)[:1]:
+                for p in VECTOR_BATCH_IN_SPACE.check(VectorBatch(vec, self.contract, obs, out))[:1]:
                     self.fail("vector.batch_in_space", f"step {t}: {p}", t)
                 te, tr = np.asarray(te, dtype=bool), np.asarray(tr, dtype=bool)
                 split = self._split(vec, obs)
+                for p in VECTOR_AUTORESET_NEXT_STEP.check(VectorBatch(vec, self.contract, obs, out, prev))[:1]:
+                    self.fail("vector.autoreset_next_step", f"step {t}, {p}", t)
                 for i in range(self.n):
-                    for p in VECTOR_PROPERTIES["vector.autoreset_next_step"].check(prev[i], rew[i], te[i], tr[i])[:1]:
-                        self.fail("vector.autoreset_next_step", f"step {t}, sub-env {i}: {p}", t)
                     if prev[i]:
                         recs[i].append(("reset", split[i], None, None, None))
                     else:
@@ -121,7 +122,7 @@ class _VectorSearch:
             ref = [(r[0], _canon(r[1]), None, None, None) if r[0] == "reset" else
                    (r[0], _canon(r[1]), float(r[2]), bool(r[3]), bool(r[4])) for r in ref]
             m = min(len(ref), len(recs[i]))
-            for p in VECTOR_PROPERTIES["vector.sub_env_matches_single"].check(ref[:m], recs[i][:m])[:1]:
+            for p in VECTOR_SUB_ENV_MATCHES_SINGLE.check(TrajectoryPair(ref[:m], recs[i][:m]))[:1]:
                 self.fail("vector.sub_env_matches_single",
                           f"sub-env {i} differs from a single env reset with seed {seed + i}: {p}", None)
 

@@ -1,13 +1,13 @@
 """The properties of a recorded rollout, checked in one streaming pass over its chunks.
 
 Mirrors TorchLean's ``Boundary.Core.checkTransitionFin`` (each field of each transition, through
-the one contract judge :mod:`rollcheck.impl.fast_checks`) and adds what a dataset must also
+the one contract judge :mod:`rollcheck.impl.contract_judge`) and adds what a dataset must also
 satisfy to be a rollout at all: the chain ``next_obs[t] == obs[t+1]`` inside an episode, episodes
 that end with a ``terminated`` or ``truncated`` step, flags that are exactly booleans (exactly
 0/1 where a format stores numbers), observations and actions inside their declared spaces, and
 (Minari) bookkeeping that agrees with the arrays.
 
-Each property is a :class:`~rollcheck.properties.core.property.Property` whose ``check`` is
+Each property is a :class:`~rollcheck.properties.core.property.RecordsProperty` whose ``check`` is
 called once per chunk as ``check(run, chunk)``; :class:`StreamRun` holds what crosses chunk
 boundaries (the last row, the episode counters). Invariants enforced:
 
@@ -26,14 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from rollcheck.impl.fast_checks import (action_space_bad_mask, done_flags_bad_mask, observation_bad_mask,
-                                        reward_bad_mask)
+from rollcheck.impl.contract_judge import (action_space_bad_mask, done_flags_bad_mask, observation_bad_mask,
+                                           reward_bad_mask)
 from rollcheck.spec.box import Box
 from rollcheck.spec.contract import Contract, transition_violations
 from rollcheck.spec.errors import Violation
 from rollcheck.spec.shape import Shape
 
-from rollcheck.properties.core.property import Property, PropertySet
+from rollcheck.properties.core.property import PropertySet, RecordsProperty
 from rollcheck.properties.core.report import Finding
 from rollcheck.properties.rollout.readers.chunk import Chunk, RecordedData
 from rollcheck.properties.rollout.recorded_spaces import ObservationBox
@@ -463,30 +463,30 @@ def _metadata(run: StreamRun, chunk: Chunk) -> None:
 
 
 RECORDED_PROPERTIES = PropertySet([
-    Property("recorded.transition_schema", "Boundary.Json.parseTransitionJson",
+    RecordsProperty("recorded.transition_schema", "Boundary.Json.parseTransitionJson",
              "every transition is a JSON object naming each of the six fields once", check_contract),
-    Property("recorded.action_in_range", "Boundary.Core.checkAction",
+    RecordsProperty("recorded.action_in_range", "Boundary.Core.checkAction",
              "every action lies in the action space (an integer in [0, n_actions), or inside the Box)",
              check_contract),
-    Property("recorded.done_flags", "Boundary.Core.checkDoneFlags",
+    RecordsProperty("recorded.done_flags", "Boundary.Core.checkDoneFlags",
              "terminated and truncated are booleans, or exactly 0/1 where the format stores numbers "
              "(exclusive when the contract says so)", check_flags_exact),
-    Property("recorded.reward_contract", "Boundary.Core.checkReward",
+    RecordsProperty("recorded.reward_contract", "Boundary.Core.checkReward",
              "every reward is a real number satisfying the contract", check_contract),
-    Property("recorded.observation_contract", "Boundary.Core.checkObservation",
+    RecordsProperty("recorded.observation_contract", "Boundary.Core.checkObservation",
              "every observation has obs_shape and satisfies the contract", check_contract),
-    Property("recorded.next_observation_contract", "Boundary.Core.checkObservation",
+    RecordsProperty("recorded.next_observation_contract", "Boundary.Core.checkObservation",
              "every next observation has obs_shape and satisfies the contract", check_contract),
-    Property("recorded.observation_in_space", "Gymnasium Space.contains",
+    RecordsProperty("recorded.observation_in_space", "Gymnasium Space.contains",
              "every observation lies inside the declared observation space", check_observation_space),
-    Property("recorded.next_obs_chain", "Transition.next_obs (one episode's trajectory)",
+    RecordsProperty("recorded.next_obs_chain", "Transition.next_obs (one episode's trajectory)",
              "within an episode, next_obs[t] == obs[t+1]", check_chain),
-    Property("recorded.episode_ends", "Boundary.Core.checkDoneFlags (episode boundaries)",
+    RecordsProperty("recorded.episode_ends", "Boundary.Core.checkDoneFlags (episode boundaries)",
              "every episode ends with exactly one terminated or truncated step, its last "
              "(or is marked unfinished at the end of the file)", check_episode_ends),
-    Property("recorded.episode_metadata", "Minari EpisodeData",
+    RecordsProperty("recorded.episode_metadata", "Minari EpisodeData",
              "per-episode ids, lengths and step counts agree with the arrays", _metadata),
-    Property("recorded.replay_reproduces", "Gymnasium Env.step (the recorded transitions' source)",
+    RecordsProperty("recorded.replay_reproduces", "Gymnasium Env.step (the recorded transitions' source)",
              "re-simulating each episode with its recorded actions reproduces its observations, rewards "
              "and flags", check_replay),
 ])

@@ -2,7 +2,7 @@
 observation space.
 
 Actions are ``Fin n`` (an ``int``) or a :class:`rollcheck.spec.Box`, exactly as the one contract
-judge takes them (``rollcheck.impl.fast_checks.action_space_bad_mask``); this module only turns
+judge takes them (``rollcheck.impl.contract_judge.action_space_bad_mask``); this module only turns
 Gymnasium's spaces (Minari stores them) into that form and names the space in reports. A declared
 observation space beyond the contract's ``obs_shape`` is an :class:`ObservationBox`, mirroring
 Gymnasium's ``spaces.Box.contains`` (row shape, real entries, ``low <= x <= high``; NaN is inside

@@ -39,7 +39,7 @@ def _positive(text: str) -> int:
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an int") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} should be at least one")
+        raise argparse.ArgumentTypeError(f"{value} should be at least 1")
     return value
 
 

@@ -85,7 +85,7 @@ def test_unusable_arguments_are_exit_two(in_tmp, capsys, extra, reason):
 def test_examples_must_be_positive(in_tmp, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["collector", "collector_zoo:correct_collect", "--examples", "0"])
-    assert exc.value.code == 2 and "should be at least one" in capsys.readouterr().err
+    assert exc.value.code == 2 and "should be at least 1" in capsys.readouterr().err
 
 
 def test_env_and_horizon(in_tmp, capsys):

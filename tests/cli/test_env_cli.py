@@ -48,7 +48,7 @@ def test_unimportable_targets_exit_2_with_the_reason():
     out = _run("CartPole-v1", "--wrapper", "env_zoo_wrappers:NoSuchWrapper", cwd=ZOO)
     assert out.returncode == 2 and "has no attribute 'NoSuchWrapper'" in out.stderr
     out = _run("CartPole-v1", "--max-steps", "0")
-    assert out.returncode == 2 and "max_steps=0 should be at least one" in out.stderr
+    assert out.returncode == 2 and "max_steps=0 should be at least 1" in out.stderr
 
 
 def test_progress_goes_to_stderr_when_asked():

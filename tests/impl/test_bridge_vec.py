@@ -71,7 +71,7 @@ def test_bad_vec_requests_are_named(client):
         client.vec_step([0, 1, 0])
     with pytest.raises(ArgumentError, match=r"actions\[1\]=2 should be in \[0, 2\)"):
         client.vec_step([0, 2])
-    with pytest.raises(ArgumentError, match="num_envs=0 should be an int in"):
+    with pytest.raises(ArgumentError, match="num_envs=0 should be at least 1"):
         client.vec_reset(0)
     server = EnvServer(gym.make("CartPole-v1"))  # in-process: what the server says to other clients
     assert b"needs a server started from an env id" in server.handle(b'{"cmd":"vec_reset","num_envs":2}')[0]

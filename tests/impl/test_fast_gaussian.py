@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from rollcheck.impl.fast_checks import batch_transition_violations
+from rollcheck.impl.contract_judge import batch_transition_violations
 from rollcheck.impl.fast_gaussian import (diag_gaussian_log_prob_batch, squashed_log_prob_batch,
                                           tanh_correction_batch)
 from rollcheck.spec import Contract

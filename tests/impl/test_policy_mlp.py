@@ -92,10 +92,10 @@ def test_no_hidden_layers_is_linear():
 
 
 @pytest.mark.parametrize("args, kwargs, pattern", [
-    ((0, 2), {}, "obs_size=0 should be a positive int"),
-    ((4, 0), {}, "n_actions=0 should be a positive int"),
-    ((4, 2), {"hidden": (64, 0)}, r"hidden\[1\]=0 should be a positive int"),
-    ((4, 2), {"seed": -3}, "seed=-3 should be a non-negative int"),
+    ((0, 2), {}, "obs_size=0 should be at least 1"),
+    ((4, 0), {}, "n_actions=0 should be at least 1"),
+    ((4, 2), {"hidden": (64, 0)}, r"hidden\[1\]=0 should be at least 1"),
+    ((4, 2), {"seed": -3}, "seed=-3 should be at least 0"),
     ((4, 2), {"exact": 1}, "exact=1 should be a bool"),
 ])
 def test_argument_errors(args, kwargs, pattern):

@@ -68,7 +68,7 @@ def test_gymnasium_rejects_shifted_discrete():
 @pytest.mark.parametrize("kwargs, pattern", [
     ({"obs_shape": [3]}, r"obs_shape=\[3\] does not match env.observation_space.shape=\(1,\)"),
     ({"n_actions": 5}, "n_actions=5 does not match"),
-    ({"seed": -1}, "seed=-1 should be None or a non-negative int"),
+    ({"seed": -1}, "seed=-1 should be at least 0"),
     ({"reset_on_done": 1}, "reset_on_done=1 should be a bool"),
     ({"contract": "strict"}, "contract='strict' should be a rollcheck.spec.Contract"),
 ])
@@ -84,7 +84,7 @@ def test_gymnasium_accepts_matching_explicit_spaces():
 
 def test_of_env_argument_errors():
     env = counter_spec_env()
-    with pytest.raises(ArgumentError, match="n_actions=0 should be a positive int"):
+    with pytest.raises(ArgumentError, match="n_actions=0 should be at least 1"):
         CheckedSession.of_env(env, Contract(), obs_shape=[1], n_actions=0)
     with pytest.raises(ArgumentError, match="should be a rollcheck.spec.Env"):
         CheckedSession.of_env(CounterEnv(), Contract(), obs_shape=[1], n_actions=2)

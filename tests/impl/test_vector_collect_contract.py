@@ -206,13 +206,13 @@ def test_missing_autoreset_metadata_is_rejected():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    (dict(horizon=0), r"horizon=0 should be a positive int"),
-    (dict(horizon=True), r"horizon=True should be a positive int"),
+    (dict(horizon=0), r"horizon=0 should be at least 1"),
+    (dict(horizon=True), r"horizon=True should be an int, not a bool"),
     (dict(rng_seeds=[1]), r"rng_seeds has 1 entries; expected one per sub-env \(num_envs=2\)"),
     (dict(rng_counters=[0, -1]), r"rng_counters\[1\]=-1 should be a non-negative int \(Lean Nat\)"),
     (dict(rng_seeds=[0, 1.5]), r"rng_seeds\[1\]=1.5 should be a non-negative int"),
     (dict(reset_seeds=[0]), r"reset_seeds has 1 entries; expected num_envs=2"),
-    (dict(reset_seeds=[0, -3]), r"reset_seeds\[1\]=-3 should be None or a non-negative int"),
+    (dict(reset_seeds=[0, -3]), r"reset_seeds\[1\]=-3 should be at least 0"),
     (dict(contract="strict"), r"contract='strict' should be a rollcheck.spec.Contract"),
 ])
 def test_bad_arguments_name_the_field_and_value(kwargs, message):
@@ -261,7 +261,7 @@ def test_vector_rollout_stores_read_only_copies():
         vr.rewards[0, 0] = 1.0
     assert (vr.horizon, vr.num_envs) == (2, 3)
     assert vr.env_rollout(2).horizon == 2
-    with pytest.raises(ArgumentError, match=r"i=3 should be a sub-env index in \[0, 3\)"):
+    with pytest.raises(ArgumentError, match=r"i=3 should be in \[0, 3\)"):
         vr.env_rollout(3)
 
 

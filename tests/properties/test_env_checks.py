@@ -126,7 +126,7 @@ def test_vector_reward_finiteness_is_judged_in_float64_like_the_spec():
     # A longdouble reward beyond float64 is finite in its own dtype but inf after the spec's float().
     from types import SimpleNamespace
 
-    from rollcheck.properties.env.catalog import _batch_in_space
+    from rollcheck.properties.env.catalog import VECTOR_BATCH_IN_SPACE, VectorBatch
 
     vec = SimpleNamespace(num_envs=2, observation_space=spaces.Box(-1.0, 1.0, shape=(2, 1), dtype=np.float32))
     obs = np.zeros((2, 1), np.float32)
@@ -134,5 +134,5 @@ def test_vector_reward_finiteness_is_judged_in_float64_like_the_spec():
     flags = np.zeros(2, bool)
     with np.errstate(over="ignore"):
         assert reward_violations(Contract(), rew[1])  # the oracle
-        problems = _batch_in_space(vec, Contract(), obs, (obs, rew, flags, flags, {}))
+        problems = VECTOR_BATCH_IN_SPACE.check(VectorBatch(vec, Contract(), obs, (obs, rew, flags, flags, {})))
     assert any("Contract.check_reward_finite" in p for p in problems)

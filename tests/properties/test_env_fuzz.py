@@ -94,7 +94,7 @@ def test_target_errors_and_bad_arguments():
     assert fuzz_env("NoSuchEnv-v0").exit_code == 2
     assert "cannot import" in fuzz_env("no_such_module_xyz:make").error
     assert "--wrapper[0]" in fuzz_env("CartPole-v1", wrappers=["no_such_module_xyz:W"]).error
-    with pytest.raises(ArgumentError, match="max_examples=0 should be at least one"):
+    with pytest.raises(ArgumentError, match="max_examples=0 should be at least 1"):
         fuzz_env("CartPole-v1", max_examples=0)
     with pytest.raises(ArgumentError, match="matches no property"):
         fuzz_env("CartPole-v1", skip=["no.such"])

@@ -10,13 +10,15 @@ import random
 import warnings
 
 import gymnasium as gym
+from typing import Any, NamedTuple
+
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 import env_zoo_wrappers as zoo
-from rollcheck.impl.session import CheckedSession, EnvSessionState
+from rollcheck.impl.session import CheckedSession
 from rollcheck.impl.toy_envs import CounterEnv, counter_spec_env
 from rollcheck.properties.core.profiles import rollcheck_settings
 from rollcheck.properties.env.runner import PropertyFailure
@@ -256,6 +258,13 @@ def clipping_session():
     """Out-of-range actions are clipped into range instead of rejected."""
     inner = _base()
     return dataclasses.replace(inner, step_checked=lambda sess, a: inner.step_checked(sess, min(max(a, 0), 1)))
+
+
+class EnvSessionState(NamedTuple):
+    """A hand-written session value: the latent state and its observation."""
+
+    state: Any
+    observation: np.ndarray
 
 
 def unchecked_reward_session():

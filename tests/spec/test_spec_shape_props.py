@@ -81,7 +81,7 @@ def test_non_real_leaves_are_rejected(value, dims):
 
 @pytest.mark.parametrize("bad", [[-1], [1.5], [True], "ab", 3, [None]])
 def test_as_shape_rejects_non_shapes(bad):
-    with pytest.raises(ArgumentError, match="obs_shape="):
+    with pytest.raises(ArgumentError, match=r"obs_shape(\[\d\])?="):
         as_shape(bad)
 
 

@@ -93,7 +93,7 @@ def test_gae_inputs_are_consistent(kw):
     (lambda: S.shapes(min_rank=3, max_rank=2), "min_rank=3 should be at most max_rank=2"),
     (lambda: S.shapes(max_side=1.5), "max_side=1.5 should be an int"),
     (lambda: S.shaped_tensors([2], finite_only=True, allow_nan=True), "finite_only=True contradicts"),
-    (lambda: S.shaped_tensors([-1]), "shape="),
+    (lambda: S.shaped_tensors([-1]), r"shape\[0\]=-1 should be at least 0"),
     (lambda: S.shaped_tensors([2], elements=[1.0]), "elements="),
     (lambda: S.shaped_tensors([2], dtypes=("int8",)), "dtypes="),
     (lambda: S.shaped_tensors([2], as_numpy=1), "as_numpy=1 should be a bool or None"),

@@ -2,7 +2,7 @@
 
 Not a TorchLean definition; the columns are the fields of TorchLean's ``Transition``
 (``obs, action, reward, terminated, truncated, next_obs``) stacked row by row, as
-``rollcheck.impl.fast_checks`` judges them. Invariants enforced by :class:`Chunk`: every column
+``rollcheck.impl.contract_judge`` judges them. Invariants enforced by :class:`Chunk`: every column
 has the same leading length as ``index`` (the rows' positions in the file, increasing), and
 ``episode``/``step`` (when the format stores episodes explicitly) have that length too.
 
