@@ -425,8 +425,11 @@ def judge_transition(contract: Contract, observation: Any, next_observation: Any
     ``contract`` (a session's stored observation) and is not judged again. ``next_field`` names the
     next observation as the consumer does (a bridge reply calls it ``obs``).
     """
-    shape = as_shape(obs_shape)
-    space = _optional_space(n_actions, action_space)
+    shape = obs_shape if type(obs_shape) is Shape else as_shape(obs_shape)
+    if action_space is None and type(n_actions) is int and n_actions > 0:
+        space: "int | Box | None" = n_actions  # the common case, without the resolver's dispatch
+    else:
+        space = _optional_space(n_actions, action_space)
     if (space is None or (type(space) is int and type(action) is int and 0 <= action < space)) \
             and _is_flag(terminated) and _is_flag(truncated):
         r = _plain_reward(reward)
