@@ -61,14 +61,14 @@ from rollcheck.impl.bridge_protocol import (BridgeContractViolation, BridgeError
                                             decode_describe_reply, decode_reset_reply,
                                             decode_step_many_reply, decode_step_reply,
                                             encode_request, expect_close_reply, step_request)
-from rollcheck.impl.bridge_session import (bridge_session, check_reset_reply,
+from rollcheck.impl.bridge_session import (BridgeSessionState, bridge_session, check_reset_reply,
                                            check_step_batch, check_step_reply, check_vec_reset_reply)
 from rollcheck.spec import Contract, Shape, as_shape, check_action
 from rollcheck.spec.errors import ArgumentError
 from rollcheck.spec.arguments import check_bool, check_count, check_seed
 
 __all__ = ["BridgeContractViolation", "BridgeError", "BridgeHandshakeError", "BridgeProtocolError",
-           "BridgeServerError", "BridgeServerExited", "BridgeTimeout",
+           "BridgeServerError", "BridgeServerExited", "BridgeSessionState", "BridgeTimeout",
            "GymnasiumClient", "StepBatch", "bridge_session", "check_reset_reply", "check_step_batch",
            "check_step_reply", "server_command"]
 

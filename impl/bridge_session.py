@@ -32,6 +32,7 @@ from rollcheck.impl.session import (CheckedSession, checked_observation, checked
                                     observation_array_ok, reward_ok)
 from rollcheck.spec import (Contract, Shape, Transition, check_action, done_flags_violations,
                             observation_violations, reward_violations)
+from rollcheck.spec.arguments import check_bool, check_seed
 from rollcheck.spec.errors import ArgumentError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -115,10 +116,8 @@ def bridge_session(client: "GymnasiumClient", contract: "Contract | None" = None
         contract = getattr(client, "contract", None) or Contract()
     if not isinstance(contract, Contract):
         raise ArgumentError(f"contract={contract!r} should be a rollcheck.spec.Contract")
-    if not isinstance(reset_on_done, bool):
-        raise ArgumentError(f"reset_on_done={reset_on_done!r} should be a bool")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ArgumentError(f"seed={seed!r} should be None or a non-negative int")
+    reset_on_done = check_bool("reset_on_done", reset_on_done)
+    seed = check_seed("seed", seed)
     shape, n_actions = client.obs_shape, client.n_actions
     step_raw = client.step_raw
 

@@ -222,7 +222,7 @@ def collect_rollout_box_session_with(start: Callable[[], Any], observe: Callable
 
     Returns ``(rollout, rng_counter + 2·d·horizon)`` (``d = action_space.size``: two uniforms per entry).
     """
-    horizon = _positive_int("horizon", horizon)
+    horizon = check_count("horizon", horizon)
     if not isinstance(action_space, Box):
         raise ArgumentError(f"action_space={action_space!r:.80} should be a rollcheck.spec.Box")
     if not isinstance(squash, bool):
@@ -248,8 +248,9 @@ def collect_rollout_box_session_with(start: Callable[[], Any], observe: Callable
             raise _session_error(f"step_checked(sess, {env_action.tolist()}) returned {tr!r:.80}, not a "
                                  "Transition for that action", tr)
         next_value = predict_value(cast_obs(tr.next_observation))
-        steps.append(_make_step(obs, _tensor(g.action, dims), g.log_prob, cast_reward(tr.reward), tr.terminated or tr.truncated,
-                                value, next_value, tr.terminated))
+        steps.append(Step(state=obs, action=_tensor(g.action, dims), old_log_prob=g.log_prob,
+                          reward=cast_reward(tr.reward), done=tr.terminated or tr.truncated, value=value,
+                          next_value=next_value, terminated=tr.terminated))
         if on_transition is not None:
             on_transition(tr)
     return Rollout(steps=tuple(steps), horizon=horizon, obs_shape=shape, action_space=action_space), counter

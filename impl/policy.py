@@ -241,7 +241,7 @@ class _StandardGaussianPolicy:
     """Zero mean, unit standard deviation and a zero critic, for ``--policy random`` on a Box."""
 
     def __init__(self, action_size: int) -> None:
-        self.action_size = _positive_int("action_size", action_size)
+        self.action_size = check_count("action_size", action_size)
         self._zeros = np.zeros(self.action_size)
         self._zeros.setflags(write=False)
 

@@ -54,7 +54,7 @@ import numpy as np
 from rollcheck.spec import (Box, Contract, Shape, Transition, as_shape, check_action, check_box_action,
                             check_observation, check_transition_fin)
 from rollcheck.spec.environment import Env
-from rollcheck.spec.arguments import check_count
+from rollcheck.spec.arguments import check_bool, check_count, check_seed
 from rollcheck.spec.errors import ArgumentError
 
 __all__ = ["CheckedSession", "EnvSessionState", "GymnasiumSessionState", "checked_box_action",
@@ -251,17 +251,11 @@ def _observation_shape(env: Any, obs_shape: Any) -> Shape:
 
 
 def _check_seed(seed: Any) -> "int | None":
-    if seed is None:
-        return None
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ArgumentError(f"seed={seed!r} should be None or a non-negative int")
-    return int(seed)
+    return check_seed("seed", seed)
 
 
 def _check_flag(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ArgumentError(f"{name}={value!r} should be a bool")
-    return value
+    return check_bool(name, value)
 
 
 @dataclass(frozen=True)
@@ -371,8 +365,7 @@ class CheckedSession(Generic[Sess]):
             raise ArgumentError(f"env={env!r:.80} should be a rollcheck.spec.Env")
         if not isinstance(contract, Contract):
             raise ArgumentError(f"contract={contract!r} should be a rollcheck.spec.Contract")
-        if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0:
-            raise ArgumentError(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
+        n_actions = check_count("n_actions", n_actions)
         return cls._of_env(env, contract, reset_on_done, as_shape(obs_shape), n_actions)
 
     @classmethod

@@ -42,7 +42,6 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Union
 
-from .arguments import check_count
 from .box import Box, box_from_json, box_to_json
 from .contract import Contract, checked_transition_value, transition_violations
 from .errors import ContractViolation, ArgumentError, Violation, format_value
