@@ -71,7 +71,7 @@ from typing import Any
 
 import numpy as np
 
-from rollcheck.impl.fast_checks import action_bad_mask, observation_bad_mask, reward_bad_mask
+from rollcheck.impl.contract_judge import action_bad_mask, observation_bad_mask, reward_bad_mask
 from rollcheck.spec.contract import Contract, observation_violations, reward_violations
 from rollcheck.spec.errors import ArgumentError
 

@@ -57,10 +57,10 @@ def test_an_unusable_env_is_exit_two_with_the_reason():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"examples": 0}, "examples=0 should be at least 1"),
+    ({"examples": 0}, "examples=0 should be at least one"),
     ({"skip": ["step.nope"]}, "matches no property"),
     ({"only": ["nope.nope"]}, "unknown property id"),
-    ({"horizon": 0}, "horizon=0 should be at least 1"),
+    ({"horizon": 0}, "horizon=0 should be a positive int"),
     ({"tolerance": -1.0}, "tolerance=-1.0"),
 ])
 def test_bad_arguments_are_named(kwargs, message):
