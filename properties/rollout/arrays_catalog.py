@@ -128,6 +128,9 @@ def compare_result(pid: str, what: str, expected: np.ndarray, actual: np.ndarray
     expected = np.asarray(expected)
     actual = np.asarray(actual)
     checked = np.ones(expected.shape, bool) if checked is None else checked
+    if not checked.any():  # nothing was compared: the property did not hold, it was not evaluated
+        return skip_result(pid, f"no entry of {what} could be compared"
+                                f" ({int(checked.size)} entries, none comparable)" + (f"; {hint}" if hint else ""))
     exact = allowed is None
     if exact:
         same = (expected == actual) | ((expected != expected) & (actual != actual))

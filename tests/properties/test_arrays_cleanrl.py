@@ -234,3 +234,23 @@ def test_recording_keeps_the_true_final_observation_and_copies():
     assert not trace.autoreset_step.any()  # SAME_STEP never spends a step on a reset
     with pytest.raises(ArgumentError, match="no recorded steps"):
         envs.trace(start=100)
+
+
+def test_a_comparison_with_nothing_comparable_is_skipped_not_held():
+    from rollcheck.properties.rollout.arrays_catalog import compare_result
+    expected = np.full((4, 2), np.nan)
+    res = compare_result("arrays.gae_matches_spec", "advantages", expected, expected + 1.0,
+                         allowed=1e-6, checked=np.zeros((4, 2), bool))
+    assert res.status == "skipped" and "could be compared" in res.skip_reason
+    held = compare_result("arrays.gae_matches_spec", "advantages", np.zeros(3), np.zeros(3), allowed=1e-6)
+    assert held.status == "held" and held.steps == 3
+
+
+def test_no_property_holds_on_zero_compared_entries(good, agent):
+    arrays, trace = good
+    without_bootstrap = {k: v for k, v in arrays.items() if k != "next_value"}
+    for report in (validate_arrays(arrays, trace=trace, policy=agent, gamma=GAMMA, lam=LAM),
+                   validate_arrays(without_bootstrap, trace=trace, policy=agent, gamma=GAMMA, lam=LAM)):
+        for r in report.results:
+            if r.status == "held" and r.id in ("arrays.gae_matches_spec", "arrays.returns_are_advantages_plus_values"):
+                assert r.steps > 0, (r.id, r.steps)
