@@ -86,6 +86,11 @@ def _stem(path: str) -> str:
     return report_stem("rollout", name, {"path": str(Path(path).resolve())})
 
 
+def _not_a_file(path: str) -> bool:
+    """``True`` when ``path`` names neither a regular file, nor a folder (a Minari dataset), nor stdin."""
+    return path != "-" and not (Path(path).is_file() or Path(path).is_dir())
+
+
 def run(args: argparse.Namespace) -> int:
     from rollcheck.properties.rollout.recorded import validate_rollout_file
 
@@ -124,6 +129,10 @@ def run(args: argparse.Namespace) -> int:
                                        replay=args.replay, seed=args.seed, time_budget=args.time_budget)
     except ArgumentError as exc:
         print(f"rollcheck rollout: ArgumentError: {exc}", file=sys.stderr)
+        return 2
+    if report.error and not report.results and _not_a_file(args.file):
+        # a missing path, a FIFO, a device: nothing was read, so nothing is reported (a usage error)
+        print(f"rollcheck rollout: {args.file}: {report.error}", file=sys.stderr)
         return 2
     if args.report_dir:
         report.provenance = run_provenance(getattr(args, "argv", None), {})

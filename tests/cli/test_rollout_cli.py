@@ -136,3 +136,20 @@ def test_box_actions_and_missing_action_space(tmp_path, capsys):
     assert "1 of 4 transitions are bad" in out and "transition 3" in out
     assert main(["rollout", str(tmp_path / "b.npz")]) == 2
     assert "--box-actions" in capsys.readouterr().err
+
+
+def test_a_missing_path_or_a_fifo_writes_no_report(tmp_path, capsys):
+    import os
+
+    reports = tmp_path / "reports"
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for path in (tmp_path / "typo.json", fifo):
+        assert main(["rollout", str(path), "--obs-shape", "4", "--n-actions", "2",
+                     "--report-dir", str(reports)]) == 2
+        assert "RolloutFileError" in capsys.readouterr().err
+    assert not reports.exists() or not any(reports.iterdir())
+    bad = tmp_path / "bad.json"  # a file that exists but is broken still gets its report
+    bad.write_text("{bad")
+    assert main(["rollout", str(bad), "--obs-shape", "4", "--n-actions", "2", "--report-dir", str(reports)]) == 2
+    assert any(reports.iterdir())
