@@ -26,6 +26,11 @@ key             shape               meaning
 ``next_value``  ``(N,)``            optional; CleanRL's bootstrap ``V(next_obs)``
 ==============  ==================  =========================================================
 
+Continuous actions (``action_space=Box(...)``, rollcheck's extension of TorchLean; ``squash=True``
+for a tanh-squashed policy): ``actions`` is ``(T, N, *box.shape)``, the policy's unclipped sample (or
+``tanh(u)``), ``logprobs`` its Gaussian log-probability, the trace holds what the env received
+(clipped, or rescaled) and the policy has ``predict_gaussian``; see :mod:`.arrays_box`.
+
 The ``dones`` convention (parameter ``dones_convention``):
 
 - ``"episode_start"`` (default, CleanRL): ``dones[t]`` is the done flag *of the observation*
@@ -72,6 +77,7 @@ from typing import Any
 import numpy as np
 
 from rollcheck.impl.contract_judge import action_bad_mask, observation_bad_mask, reward_bad_mask
+from rollcheck.spec.box import Box
 from rollcheck.spec.contract import Contract, observation_violations, reward_violations
 from rollcheck.spec.errors import ArgumentError
 
@@ -79,6 +85,7 @@ from rollcheck.properties.core.report import Finding, PropertyResult, Report
 from rollcheck.properties.core.tolerances import Tolerances
 from rollcheck.properties.rollout.arrays_catalog import (ARRAY_PROPERTIES, NEEDS, compare_result, positions,
                                                          property_result, skip_result)
+from rollcheck.properties.rollout.arrays_box import box_policy_checks, env_actions, gaussian_fns
 from rollcheck.properties.rollout.arrays_gae import gae_checks, split_flags, step_done
 from rollcheck.properties.rollout.arrays_policy import log_softmax_rows, policy_checks, policy_fns
 from rollcheck.properties.rollout.arrays_time_limit import time_limit_result
@@ -130,8 +137,19 @@ def _actions_array(a: np.ndarray) -> "tuple[np.ndarray | None, str | None]":
     return None, f"actions has dtype {a.dtype}; integral actions are required"
 
 
-def _shapes(arrays: dict, trace: "VecTrace | None",
-            n_actions: "int | None") -> "tuple[PropertyResult, dict, dict[str, str]]":
+def _box_actions_array(a: np.ndarray) -> "tuple[np.ndarray | None, str | None]":
+    """Continuous actions as float64: real and finite (the stored sample is unclipped: no bounds)."""
+    if a.dtype.kind not in "fiu":
+        return None, f"actions has dtype {a.dtype}; Box actions must be real"
+    a = a.astype(np.float64)
+    if not np.isfinite(a).all():
+        return None, (f"actions holds the non-finite {a[~np.isfinite(a)][0]!r} at "
+                      f"{np.argwhere(~np.isfinite(a))[0].tolist()}; Box actions must be finite")
+    return a, None
+
+
+def _shapes(arrays: dict, trace: "VecTrace | None", n_actions: "int | None",
+            box: "Box | None" = None) -> "tuple[PropertyResult, dict, dict[str, str]]":
     """``(arrays.shapes result, usable arrays, {unusable key: why})`` — a bad array is left out of
     the usable ones and named, so only the properties that read it are skipped."""
     res = property_result("arrays.shapes", examples=1)
@@ -154,7 +172,7 @@ def _shapes(arrays: dict, trace: "VecTrace | None",
             elif k in FLAG_KEYS:
                 a, why = _flag_array(k, a)
             elif k == "actions":
-                a, why = _actions_array(a)
+                a, why = _box_actions_array(a) if box is not None else _actions_array(a)
             if why is None:
                 cols[k] = a
             else:
@@ -169,6 +187,8 @@ def _shapes(arrays: dict, trace: "VecTrace | None",
         obs_shape = cols["obs"].shape[2:]
         want = {k: (t, n) for k in REQUIRED_KEYS[1:] + OPTIONAL_KEYS[:4]}
         want.update(next_obs=(n, *obs_shape), next_done=(n,), next_value=(n,))
+        if box is not None:
+            want["actions"] = (t, n, *box.shape.dims)
         for k, shape in want.items():
             if k in cols and cols[k].shape != shape:
                 why = f"{k} has shape {list(cols.pop(k).shape)}; expected {list(shape)} (T={t}, N={n})"
@@ -181,7 +201,7 @@ def _shapes(arrays: dict, trace: "VecTrace | None",
                 problems.append(why)
                 unusable["actions"] = why
                 del cols["actions"]
-        if trace is not None and (trace.actions.shape != (t, n) or trace.obs.shape[2:] != obs_shape):
+        if trace is not None and (trace.actions.shape[:2] != (t, n) or trace.obs.shape[2:] != obs_shape):
             problems.append(f"trace holds {list(trace.actions.shape)} steps of obs {list(trace.obs.shape[2:])}; "
                             f"the buffer has (T, N) = {[t, n]} of obs {list(obs_shape)}")
             unusable["trace"] = "does not match the buffer's (T, N, *obs)"
@@ -191,14 +211,16 @@ def _shapes(arrays: dict, trace: "VecTrace | None",
     return res, cols, unusable
 
 
-def _placeholders(cols: dict, unusable: dict) -> dict:
+def _placeholders(cols: dict, unusable: dict, box: "Box | None" = None) -> dict:
     """The usable arrays plus zeros for unusable required ones (only so the checks can run; every
     result that reads a placeholder is replaced by a skip naming the array)."""
     t, n = cols["obs"].shape[:2]
     full = dict(cols)
     for k in REQUIRED_KEYS:
         if k not in full:
-            full[k] = np.zeros((t, n), dtype=np.int64 if k == "actions" else bool if k == "dones" else np.float64)
+            dims = (t, n, *box.shape.dims) if k == "actions" and box is not None else (t, n)
+            full[k] = np.zeros(dims, dtype=np.int64 if k == "actions" and box is None else bool if k == "dones"
+                               else np.float64)
     return full
 
 
@@ -206,7 +228,8 @@ def validate_arrays(arrays: dict, *, trace: "VecTrace | None" = None, policy: An
                     lam: float = 0.95, n_actions: "int | None" = None, contract: "Contract | None" = None,
                     rng: Any = None, dones_convention: str = "episode_start", policy_sample: "int | None" = None,
                     tolerance: Any = None, sampler: str = "any", max_episode_steps: "int | None" = None,
-                    recomputed: "tuple[str, ...]" = (), limit_reported: Any = None) -> Report:
+                    recomputed: "tuple[str, ...]" = (), limit_reported: Any = None,
+                    action_space: "Box | None" = None, squash: bool = False) -> Report:
     """Check a CleanRL-style buffer (see the module docstring); every property is in the report.
 
     ``policy_sample`` re-evaluates the policy on that many (step, env) entries chosen with ``rng``
@@ -218,8 +241,14 @@ def validate_arrays(arrays: dict, *, trace: "VecTrace | None" = None, policy: An
     the trace must start at a reset (``limit_reported``: a ``(T, N)`` mask of steps where the env
     said explicitly how the limit was handled, see :mod:`.arrays_time_limit`). ``recomputed``
     names arrays (``"values"``, ``"logprobs"``) the library recomputed from the stored
-    observations after collection.
+    observations after collection. ``action_space`` (a :class:`~rollcheck.spec.Box`) and ``squash``
+    make it a continuous buffer (module docstring; ``n_actions`` is then not given).
     """
+    if action_space is not None and (not isinstance(action_space, Box) or n_actions is not None):
+        raise ArgumentError(f"action_space={action_space!r:.80} should be a rollcheck.spec.Box (and then "
+                            "n_actions is not given)")
+    if not isinstance(squash, bool) or (squash and (action_space is None or not action_space.bounded)):
+        raise ArgumentError(f"squash={squash!r} should be a bool, True only with a bounded Box action_space")
     if dones_convention not in CONVENTIONS:
         raise ArgumentError(f"dones_convention={dones_convention!r} should be one of {CONVENTIONS}")
     for name, value in (("gamma", gamma), ("lam", lam)):
@@ -238,12 +267,15 @@ def validate_arrays(arrays: dict, *, trace: "VecTrace | None" = None, policy: An
         raise ArgumentError(f"recomputed={tuple(recomputed)!r}: {bad[0]!r} should be one of {RECOMPUTABLE}")
     tolerances = Tolerances.of(tolerance)
     contract = Contract() if contract is None else contract
-    fns = policy_fns(policy) if policy is not None else None
+    if policy is None:
+        fns = None
+    else:
+        fns = gaussian_fns(policy) if action_space is not None else policy_fns(policy)
     start = time.perf_counter()
     report = Report(title="rollcheck arrays", target="CleanRL-style buffer",
                     meta={"dones_convention": dones_convention, "gamma": gamma, "lam": lam, "sampler": sampler,
                           "tolerance": tolerances.describe()})
-    shapes, cols, unusable = _shapes(arrays, trace, n_actions)
+    shapes, cols, unusable = _shapes(arrays, trace, n_actions, action_space)
     report.results.append(shapes)
     if "obs" not in cols:
         for pid in list(ARRAY_PROPERTIES)[1:]:
@@ -253,11 +285,15 @@ def validate_arrays(arrays: dict, *, trace: "VecTrace | None" = None, policy: An
         return report
     if "trace" in unusable:
         trace = None
-    full = _placeholders(cols, unusable)
-    t_len, n_env = full["actions"].shape
+    full = _placeholders(cols, unusable, action_space)
+    t_len, n_env = full["actions"].shape[:2]
     report.meta.update(T=t_len, N=n_env, obs_shape=list(full["obs"].shape[2:]))
-    results = _trace_and_contract(full, trace, contract, n_actions, dones_convention)
-    results += policy_checks(full, trace, fns, rng, policy_sample, tolerances, report.meta)
+    results = _trace_and_contract(full, trace, contract, n_actions, dones_convention, action_space, squash)
+    if action_space is not None:
+        report.meta.update(action_space=action_space.describe(), squash=squash)
+        results += box_policy_checks(full, fns, action_space, squash, rng, policy_sample, tolerances, report.meta)
+    else:
+        results += policy_checks(full, trace, fns, rng, policy_sample, tolerances, report.meta)
     results += gae_checks(full, trace, fns, gamma, lam, dones_convention, tolerances, report.meta)
     accepted = None if limit_reported is None else np.asarray(limit_reported, bool).reshape(t_len, n_env)
     results.append(time_limit_result(full, trace, max_episode_steps, dones_convention, accepted))
@@ -289,9 +325,9 @@ def _unless_unusable(result: PropertyResult, unusable: dict, recomputed: tuple) 
 
 
 def _trace_and_contract(cols: dict, trace: "VecTrace | None", contract: Contract, n_actions: "int | None",
-                        convention: str) -> list[PropertyResult]:
+                        convention: str, box: "Box | None" = None, squash: bool = False) -> list[PropertyResult]:
     out = []
-    t_len, n_env = cols["actions"].shape
+    t_len, n_env = cols["actions"].shape[:2]
     obs_flat = cols["obs"].reshape(t_len * n_env, *cols["obs"].shape[2:])
     res = property_result("arrays.contract", examples=1, steps=t_len * n_env)
     bad_obs = observation_bad_mask(contract, obs_flat, obs_flat.shape[1:])
@@ -311,7 +347,16 @@ def _trace_and_contract(cols: dict, trace: "VecTrace | None", contract: Contract
         # The buffer may store a narrower dtype than the env (CleanRL keeps float32): compare in the buffer's.
         out.append(compare_result("arrays.obs_match_trace", "obs", trace.obs.astype(cols["obs"].dtype), cols["obs"],
                                   hint="obs[t] should be the observation presented before step t"))
-        out.append(compare_result("arrays.actions_match_trace", "actions", trace.actions, cols["actions"]))
+        if box is None:
+            out.append(compare_result("arrays.actions_match_trace", "actions", trace.actions, cols["actions"]))
+        else:   # the env received clip(action) (or its rescaling from [-1, 1]); compared in the trace's dtype
+            sent = env_actions(cols["actions"], box, squash)
+            eps = float(np.finfo(trace.actions.dtype).eps) if trace.actions.dtype.kind == "f" else 0.0
+            scale = max([1.0] + [abs(x) for x in box.lows() + box.highs() if np.isfinite(x)])
+            out.append(compare_result("arrays.actions_match_trace", "env actions (clip, or rescaled tanh, of the "
+                                      "stored actions)", trace.actions.astype(np.float64), sent,
+                                      4 * eps * scale if squash else None,
+                                      hint="the env must receive clip(sample, low, high) of the stored sample"))
         out.append(compare_result("arrays.rewards_match_trace", "rewards",
                                   trace.rewards.astype(cols["rewards"].dtype), cols["rewards"],
                                   hint=_shift_hint(trace.rewards, cols["rewards"])))

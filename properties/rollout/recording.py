@@ -63,9 +63,10 @@ class VecTrace(TimeByEnvArrays):
     autoreset_step: np.ndarray
 
     def __post_init__(self) -> None:
-        shape = np.shape(self.actions)
+        shape = np.shape(self.actions)[:2]
         if len(shape) != 2:
-            raise ArgumentError(f"VecTrace.actions has shape {list(shape)}; expected (T, N)")
+            raise ArgumentError(f"VecTrace.actions has shape {list(np.shape(self.actions))}; expected (T, N) "
+                                "(or (T, N, *box_shape) for continuous actions)")
         for name in ("obs", "actions", "rewards", "terminated", "truncated", "next_obs", "autoreset_step"):
             arr = np.array(getattr(self, name), copy=True)
             if arr.shape[:2] != shape:

@@ -34,7 +34,11 @@ at the limit when the key is present. Actions are tested in distribution against
 the very forward pass that chose each action, so no check here is tautological (the report's
 ``recomputed`` meta says so); tolerances are derived from the buffer's float32 arrays.
 
-Only ``Discrete`` action spaces are supported (the TorchLean collector's ``Fin n_actions``).
+``Discrete`` action spaces (the TorchLean collector's ``Fin n_actions``) and ``Box`` action spaces
+(rollcheck's continuous extension): SB3 stores the *unclipped* Gaussian sample and its log-probability
+and steps the env with ``np.clip(actions, low, high)``, which is what the ``arrays.*`` checks expect
+(:mod:`.arrays_box`; the policy's ``(mean, log_std)`` come from its ``DiagGaussianDistribution``).
+gSDE (``use_sde=True``, a state-dependent noise distribution) is refused.
 The model's env is stepped (this *is* a rollout); afterwards ``model.env`` and ``num_timesteps`` are
 restored and ``model._last_obs`` is cleared so the next ``learn`` resets the env.
 """
@@ -47,6 +51,7 @@ from typing import Any
 
 import numpy as np
 
+from rollcheck.spec.box import Box
 from rollcheck.spec.errors import ArgumentError
 
 from rollcheck.properties.core.property import Property
@@ -157,6 +162,21 @@ class SB3Policy:
             tensor = self.policy.obs_to_tensor(np.asarray(obs))[0]
             return self.policy.predict_values(tensor).cpu().numpy().astype(np.float64).reshape(-1)
 
+    def predict_gaussian_batch(self, obs: Any) -> "tuple[np.ndarray, np.ndarray]":
+        """``(mean, log_std)`` of a ``DiagGaussianDistribution`` policy, ``(B, d)`` float64 each."""
+        import torch as th
+
+        with th.no_grad():
+            tensor = self.policy.obs_to_tensor(np.asarray(obs))[0]
+            dist = self.policy.get_distribution(tensor)
+            mean = dist.distribution.mean.cpu().numpy().astype(np.float64)
+            log_std = self.policy.log_std.detach().cpu().numpy().astype(np.float64)
+        return mean.reshape(mean.shape[0], -1), np.broadcast_to(log_std.reshape(1, -1), (mean.shape[0], log_std.size))
+
+    def predict_gaussian(self, obs: Any) -> "tuple[np.ndarray, np.ndarray]":
+        mean, log_std = self.predict_gaussian_batch(np.asarray(obs)[None])
+        return mean[0], log_std[0]
+
     def predict_logits(self, obs: Any) -> np.ndarray:
         return self.predict_logits_batch(np.asarray(obs)[None])[0]
 
@@ -206,8 +226,10 @@ def _collect(model: Any, n_steps: int, seed: int) -> tuple[Any, VecTrace, np.nda
     info carried TimeLimit.truncated)``."""
     from gymnasium import spaces
 
-    if not isinstance(model.action_space, spaces.Discrete):
-        raise ArgumentError(f"model.action_space={model.action_space}; rollcheck checks Discrete actions only")
+    if not isinstance(model.action_space, (spaces.Discrete, spaces.Box)):
+        raise ArgumentError(f"model.action_space={model.action_space}; rollcheck checks Discrete and Box actions")
+    if isinstance(model.action_space, spaces.Box) and getattr(model, "use_sde", False):
+        raise ArgumentError("the model uses gSDE (use_sde=True); rollcheck checks diagonal-Gaussian Box policies only")
     original = model.get_env()
     if original is None:
         raise ArgumentError("the model has no env (pass env= when building it, or model.set_env(env))")
@@ -261,8 +283,10 @@ def validate_sb3(model: Any, *, n_steps: "int | None" = None, seed: int = 0, pol
     start = time.perf_counter()
     limit = env_time_limit(model.get_env()) if max_episode_steps is None else max_episode_steps
     buffer, trace, reported = _collect(model, n_steps, seed)
+    box = _box_of(model.action_space)
     report = check_sb3_buffer(buffer, trace, SB3Policy(model.policy), gamma=float(model.gamma),
-                              lam=float(model.gae_lambda), n_actions=int(model.action_space.n),
+                              lam=float(model.gae_lambda), n_actions=None if box else int(model.action_space.n),
+                              action_space=box,
                               policy_sample=policy_sample, rng=seed, tolerance=tolerance, sampler=sampler,
                               max_episode_steps=limit, limit_reported=reported)
     report.target = f"{type(model).__name__}({type(model.policy).__name__}) on {_env_id(model)}"
@@ -271,16 +295,26 @@ def validate_sb3(model: Any, *, n_steps: "int | None" = None, seed: int = 0, pol
     return report
 
 
-def check_sb3_buffer(buffer: Any, trace: VecTrace, policy: Any, *, gamma: float, lam: float, n_actions: int,
-                     policy_sample: "int | None" = None, rng: Any = None, tolerance: Any = None,
-                     sampler: str = "any", max_episode_steps: "int | None" = None,
-                     limit_reported: Any = None) -> Report:
+def _box_of(space: Any) -> "Box | None":
+    from gymnasium import spaces
+
+    from rollcheck.impl.session import box_of_gymnasium
+
+    return box_of_gymnasium(space) if isinstance(space, spaces.Box) else None
+
+
+def check_sb3_buffer(buffer: Any, trace: VecTrace, policy: Any, *, gamma: float, lam: float,
+                     n_actions: "int | None", policy_sample: "int | None" = None, rng: Any = None,
+                     tolerance: Any = None, sampler: str = "any", max_episode_steps: "int | None" = None,
+                     limit_reported: Any = None, action_space: "Box | None" = None) -> Report:
     """Check an SB3-layout buffer against the env's ``trace`` and ``policy`` (no SB3 needed).
 
     ``buffer`` has SB3 ``RolloutBuffer``'s attributes before ``get()``: ``observations (T, N, *obs)``,
     ``actions (T, N, 1)``, ``rewards``, ``episode_starts``, ``values``, ``log_probs``, ``advantages``,
     ``returns`` ``(T, N)``. ``policy`` has ``predict_value_batch``/``predict_logits_batch`` (or the
     single-observation methods). The fold is checked first, then undone for the ``arrays.*`` checks.
+    With ``action_space`` a :class:`~rollcheck.spec.Box`: ``actions (T, N, d)`` and a policy with
+    ``predict_gaussian``.
     """
     start = time.perf_counter()
     value_batch = getattr(policy, "predict_value_batch", None) or (
@@ -292,7 +326,9 @@ def check_sb3_buffer(buffer: Any, trace: VecTrace, policy: Any, *, gamma: float,
         final_values[cut] = np.asarray(value_batch(trace.next_obs[cut])).reshape(-1)
     fold, rewards, fold_err = check_value_fold(np.asarray(buffer.rewards), trace, final_values, gamma,
                                                tolerance=tolerance)
-    arrays = {"obs": buffer.observations, "actions": np.asarray(buffer.actions).reshape(t_len, -1),
+    acts = np.asarray(buffer.actions)
+    acts = acts.reshape(t_len, -1) if action_space is None else acts.reshape(t_len, -1, *action_space.shape.dims)
+    arrays = {"obs": buffer.observations, "actions": acts,
               "logprobs": buffer.log_probs, "rewards": rewards, "dones": buffer.episode_starts,
               "values": buffer.values, "advantages": buffer.advantages, "returns": buffer.returns,
               "next_done": trace.terminated[-1] | trace.truncated[-1],
@@ -301,7 +337,8 @@ def check_sb3_buffer(buffer: Any, trace: VecTrace, policy: Any, *, gamma: float,
               "next_value": np.asarray(value_batch(trace.next_obs[-1])).reshape(-1)}
     report = validate_arrays(arrays, trace=trace, policy=policy, gamma=gamma, lam=lam, n_actions=n_actions,
                              policy_sample=policy_sample, rng=rng, tolerance=tolerance, sampler=sampler,
-                             max_episode_steps=max_episode_steps, limit_reported=limit_reported)
+                             max_episode_steps=max_episode_steps, limit_reported=limit_reported,
+                             action_space=action_space)
     report.title, report.target = "rollcheck sb3", "SB3-layout RolloutBuffer"
     report.results.insert(0, fold)
     report.meta.update(n_envs=int(trace.num_envs), n_steps=t_len, truncations=int(trace.truncated.sum()),
