@@ -8,8 +8,11 @@ Mirrors TorchLean's ``PPO.collectRolloutFromCallbacks`` and the split-flag
     rollcheck arrays FILE.npz [--policy MODULE:OBJ] [--gamma G] [--lam L] [--n-actions N]
                      [--dones-convention episode_start|step] [--max-episode-steps L]
                      [--tolerance [QUANTITY=]VALUE ...] [--recomputed values|logprobs ...]
-                     [--report-dir DIR]
+                     [--action-space JSON [--squash]] [--report-dir DIR]
 
+``--action-space '{"type": "box", "shape": [1], "low": [-2], "high": [2]}'`` (the interchange file's
+header form) makes it a continuous buffer (``actions (T, N, *shape)``; ``--squash`` for a
+tanh-squashed policy); the policy then has ``predict_gaussian``.
 ``--policy`` names an object with ``predict_logits``/``predict_value`` (or a zero-argument factory
 returning one) to re-run on the stored observations. Exit status: 0 every property holds (or was
 skipped), 1 a property is violated, 2 the file or the policy cannot be used or an option is invalid.
@@ -18,6 +21,7 @@ skipped), 1 a property is violated, 2 the file or the policy cannot be used or a
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -43,6 +47,9 @@ def register(subparsers) -> None:
                         "from the arrays' dtypes")
     p.add_argument("--recomputed", action="extend", nargs="+", default=[], choices=("values", "logprobs"),
                    help="arrays your library recomputed from the stored observations (their checks are tautological)")
+    p.add_argument("--action-space", default=None, metavar="JSON",
+                   help='a Box action space as JSON, e.g. {"type": "box", "shape": [1], "low": [-2], "high": [2]}')
+    p.add_argument("--squash", action="store_true", help="Box actions: the policy is tanh-squashed")
     p.add_argument("--report-dir", default="reports", help="where arrays-<file>.{md,json,junit.xml} go")
     p.set_defaults(handler=run)
 
@@ -55,7 +62,7 @@ def _policy(target: str):
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     obj = resolve_target(target)
-    if not hasattr(obj, "predict_logits") and callable(obj):
+    if not (hasattr(obj, "predict_logits") or hasattr(obj, "predict_gaussian")) and callable(obj):
         obj = obj()
     return obj
 
@@ -64,16 +71,23 @@ def run(args: argparse.Namespace) -> int:
     from rollcheck.properties.core.tolerances import parse_tolerance
     from rollcheck.properties.rollout.arrays import validate_arrays
     from rollcheck.properties.rollout.arrays_file import load_arrays_file
+    from rollcheck.spec.box import box_from_json
     from rollcheck.spec.errors import ArgumentError
 
     try:
         tolerance = parse_tolerance(args.tolerance)
+        box = None
+        if args.action_space is not None:
+            try:
+                box = box_from_json(json.loads(args.action_space), "--action-space")
+            except json.JSONDecodeError as exc:
+                raise ArgumentError(f"--action-space {args.action_space!r} is not JSON: {exc}") from None
         arrays, trace = load_arrays_file(args.file)
         policy = _policy(args.policy) if args.policy else None
         report = validate_arrays(arrays, trace=trace, policy=policy, gamma=args.gamma, lam=args.lam,
                                  n_actions=args.n_actions, dones_convention=args.dones_convention,
                                  tolerance=tolerance, max_episode_steps=args.max_episode_steps,
-                                 recomputed=tuple(args.recomputed))
+                                 recomputed=tuple(args.recomputed), action_space=box, squash=args.squash)
     except (ArgumentError, ValueError, ImportError, AttributeError) as exc:
         print(f"rollcheck arrays: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

@@ -97,3 +97,23 @@ def test_box_arguments_and_shapes():
     report = validate_arrays(flat, trace=trace, policy=policy, action_space=BOX)
     assert report.result("arrays.shapes").status == "failed"
     assert "actions has shape [128, 2]; expected [128, 2, 1]" in report.result("arrays.shapes").findings[0].message
+
+
+def test_rollcheck_arrays_cli_on_a_continuous_buffer(tmp_path, monkeypatch, capsys):
+    from rollcheck.cli import main
+    from rollcheck.properties.rollout.arrays_file import save_arrays_file
+
+    header = '{"type": "box", "shape": [1], "low": [-2.0], "high": [2.0]}'
+    good, trace, _ = _buffer()
+    bad, bad_trace, _ = _buffer("log_prob_of_clipped")
+    save_arrays_file(tmp_path / "good.npz", good, trace)
+    save_arrays_file(tmp_path / "bad.npz", bad, bad_trace)
+    (tmp_path / "box_policy.py").write_text(
+        "from rollcheck import GaussianMlpActorCritic\npolicy = GaussianMlpActorCritic(3, 1, seed=0, log_std_init=0.3)\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    args = ["--policy", "box_policy:policy", "--action-space", header, "--report-dir", "out"]
+    assert main(["arrays", "good.npz", *args]) == 0
+    assert main(["arrays", "bad.npz", *args]) == 1
+    assert "log-probability of the clipped action" in capsys.readouterr().out
+    assert main(["arrays", "good.npz", "--action-space", "{not json"]) == 2
