@@ -83,7 +83,8 @@ def test_n_steps_override_and_bad_arguments():
     assert report.meta["n_steps"] == 8 and report.exit_code == 0
     with pytest.raises(ArgumentError, match="n_steps=0"):
         validate_sb3(model, n_steps=0)
-    box = PPO("MlpPolicy", make_vec_env("Pendulum-v1", n_envs=1), n_steps=8, batch_size=8, device="cpu")
-    with pytest.raises(ArgumentError, match="Discrete actions only"):
-        validate_sb3(box)
+    sde = PPO("MlpPolicy", make_vec_env("Pendulum-v1", n_envs=1), n_steps=8, batch_size=8, device="cpu",
+              use_sde=True)
+    with pytest.raises(ArgumentError, match="gSDE"):   # state-dependent noise is not a diagonal Gaussian
+        validate_sb3(sde)
     assert np.isfinite(report.duration_s)
