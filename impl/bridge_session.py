@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from rollcheck.impl.bridge_protocol import BridgeContractViolation, StepBatch
-from rollcheck.impl.session import (CheckedSession, checked_observation, checked_transition,
-                                    observation_array_ok, reward_ok)
+from rollcheck.impl.contract_judge import observation_ok, reward_ok
+from rollcheck.impl.session import CheckedSession, checked_observation, checked_transition
 from rollcheck.spec import (Contract, Shape, Transition, check_action, done_flags_violations,
                             observation_violations, reward_violations)
 from rollcheck.spec.arguments import check_bool, check_seed
@@ -49,13 +49,13 @@ def _raise_if(violations: list) -> None:
 
 def check_reset_reply(contract: Contract, obs_shape: Shape, obs: np.ndarray) -> None:
     """Raise :class:`BridgeContractViolation` if a decoded reset observation breaks ``contract``."""
-    if not observation_array_ok(contract, obs):
+    if not observation_ok(contract, obs):
         _raise_if(observation_violations(contract, obs, obs_shape, "obs"))
 
 
 def check_vec_reset_reply(contract: Contract, obs_shape: Shape, obs: np.ndarray) -> None:
     """:func:`check_reset_reply` for each sub-env row of a ``vec_reset`` reply (violations carry the index)."""
-    if not observation_array_ok(contract, obs):
+    if not observation_ok(contract, obs):
         _raise_if([v.at(i) for i in range(len(obs))
                    for v in observation_violations(contract, obs[i], obs_shape, "obs")])
 
@@ -69,7 +69,7 @@ def check_step_reply(contract: Contract, obs_shape: Shape, obs: np.ndarray, rewa
     check it never accepts what the spec rejects).
     """
     c = contract
-    if not (observation_array_ok(c, obs) and reward_ok(c, reward)
+    if not (observation_ok(c, obs) and reward_ok(c, reward)
             and not (c.require_exclusive_done_flags and terminated and truncated)):
         _raise_if(done_flags_violations(c, terminated, truncated) + reward_violations(c, reward)
                   + observation_violations(c, obs, obs_shape, "obs"))
@@ -78,7 +78,7 @@ def check_step_reply(contract: Contract, obs_shape: Shape, obs: np.ndarray, rewa
 def check_step_batch(contract: Contract, obs_shape: Shape, batch: StepBatch) -> None:
     """:func:`check_step_reply` for every step of a ``step_many`` reply (violations carry the step index)."""
     c, rewards = contract, batch.reward
-    if (observation_array_ok(c, batch.obs) and observation_array_ok(c, batch.reset_obs)
+    if (observation_ok(c, batch.obs) and observation_ok(c, batch.reset_obs)
             and (not c.check_reward_finite or np.isfinite(rewards).all())
             and (c.reward_range is None or ((rewards >= c.reward_range[0]) & (rewards <= c.reward_range[1])).all())
             and not (c.require_exclusive_done_flags and (batch.terminated & batch.truncated).any())):

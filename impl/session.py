@@ -26,7 +26,7 @@ Semantics of the two constructors (as in the Lean files):
   the same buffer cannot change anything already observed.
 
 Fast path: a well-typed step (numpy real array of the right shape, float reward, bool flags, int
-action) is checked with numpy (:func:`observation_array_ok`, :func:`reward_ok`); anything else, and
+action) is checked by the contract judge (:func:`~rollcheck.impl.contract_judge.observation_ok`, :func:`~rollcheck.impl.contract_judge.reward_ok`); anything else, and
 every failure, goes to the spec checker, which decides and produces the full violation list. The
 fast predicates are tested against the spec with Hypothesis (``tests/impl/test_session_fast_check.py``).
 The fast path checks the step's ``observation`` only once: it is the session's stored, already
@@ -45,7 +45,6 @@ References: Gymnasium ``Env.reset``/``Env.step`` (https://gymnasium.farama.org/a
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any, Callable, Generic, NamedTuple, TypeVar
 
@@ -53,12 +52,13 @@ import numpy as np
 
 from rollcheck.spec import (Box, Contract, Shape, Transition, as_shape, check_action, check_box_action,
                             check_observation, check_transition_fin)
+from rollcheck.impl.contract_judge import observation_ok, reward_ok
 from rollcheck.spec.environment import Env
 from rollcheck.spec.arguments import check_bool, check_count, check_seed
 from rollcheck.spec.errors import ArgumentError
 
 __all__ = ["CheckedSession", "EnvSessionState", "GymnasiumSessionState", "checked_box_action",
-           "checked_observation", "checked_transition", "observation_array_ok", "reward_ok"]
+           "checked_observation", "checked_transition"]
 
 Sess = TypeVar("Sess")
 
@@ -68,42 +68,9 @@ def _noop() -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Fast checks (numpy); the spec checker is the oracle and the fallback
+# Fast checks (numpy): the contract judge's single-transition verdicts; the spec checker is the
+# oracle and the fallback that words every violation
 # ---------------------------------------------------------------------------------------------
-
-_SMALL = 32  # up to this many entries, summing Python floats beats a numpy ufunc + reduction
-
-
-def _all_finite(arr: np.ndarray) -> bool:
-    """``np.isfinite(arr).all()``, faster for small arrays: a NaN or ±inf entry makes the sum NaN or
-    ±inf whatever the order; a non-finite sum of finite entries (overflow) falls back to the exact
-    test. Python float arithmetic raises no numpy warnings."""
-    if arr.size <= _SMALL:
-        return math.isfinite(sum(arr.ravel().tolist())) or bool(np.isfinite(arr).all())
-    return bool(np.isfinite(arr).all())
-
-
-def observation_array_ok(contract: Contract, arr: np.ndarray) -> bool:
-    """The observation part of ``contract`` on a float64 array (Lean ``ObservationHolds``)."""
-    if contract.check_obs_finite and not _all_finite(arr):
-        return False
-    if contract.obs_range is not None:
-        lo, hi = contract.obs_range
-        if not ((arr >= lo).all() and (arr <= hi).all()):
-            return False
-    return True
-
-
-def reward_ok(contract: Contract, reward: float) -> bool:
-    """The reward part of ``contract`` on a float (Lean ``RewardHolds``)."""
-    if contract.check_reward_finite and not math.isfinite(reward):
-        return False
-    if contract.reward_range is not None:
-        lo, hi = contract.reward_range
-        if not (lo <= reward <= hi):
-            return False
-    return True
-
 
 _INT_FLOAT_MAX = 2 ** 1023  # ints below this convert to float without overflow
 
@@ -123,7 +90,7 @@ def _frozen(arr: np.ndarray) -> np.ndarray:
 def checked_observation(contract: Contract, obs: Any, obs_shape: Shape, field: str = "observation") -> np.ndarray:
     """A read-only float64 copy of ``obs`` after ``check_observation`` (raises on violation)."""
     arr = _fast_array(obs, obs_shape.dims)
-    if arr is not None and observation_array_ok(contract, arr):
+    if arr is not None and observation_ok(contract, arr):
         return _frozen(arr)
     flat = check_observation(contract, obs, obs_shape, field)  # raises with every violation
     return _frozen(np.array(flat, dtype=np.float64).reshape(obs_shape.dims))
@@ -177,7 +144,7 @@ def checked_transition(contract: Contract, observation: np.ndarray, next_obs: An
                  or (type(reward) is int and -_INT_FLOAT_MAX < reward < _INT_FLOAT_MAX))):
         te, tr, r = bool(terminated), bool(truncated), float(reward)
         if (not (contract.require_exclusive_done_flags and te and tr) and reward_ok(contract, r)
-                and observation_array_ok(contract, nxt)):
+                and observation_ok(contract, nxt)):
             return _transition(observation, action, r, _frozen(nxt), te, tr)
     # Slow path: the spec decides, and raises with the full violation list.
     checked = check_transition_fin(contract, observation, next_obs, action, reward, terminated, truncated,

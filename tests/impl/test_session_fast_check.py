@@ -8,8 +8,8 @@ import math
 import numpy as np
 from hypothesis import given, strategies as st
 
-from rollcheck.impl.session import (_transition, checked_observation, checked_transition, observation_array_ok,
-                                    reward_ok)
+from rollcheck.impl.contract_judge import observation_ok as observation_array_ok, reward_ok
+from rollcheck.impl.session import _transition, checked_observation, checked_transition
 from rollcheck.properties.strategies import SPECIAL_FLOATS, contracts, shaped_tensors, shapes, transitions
 from rollcheck.spec import (Contract, ContractViolation, Shape, Transition, check_observation, check_transition_fin,
                             observation_holds, reward_holds)
