@@ -93,7 +93,8 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # tiny MLP matmuls: BLAS thr
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 
-from rollcheck.impl.bridge_client import GymnasiumClient, bridge_session  # noqa: E402
+from rollcheck.impl.bridge_client import GymnasiumClient  # noqa: E402
+from rollcheck.impl.bridge_session import bridge_session  # noqa: E402
 from rollcheck.impl.bridge_io import DEFAULT_SPIN_US  # noqa: E402
 from rollcheck.impl.collect import collect_rollout_checked_session_with  # noqa: E402
 from rollcheck.impl.policy import MlpActorCritic  # noqa: E402

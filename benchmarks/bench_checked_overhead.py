@@ -26,7 +26,7 @@ import numpy as np
 
 from rollcheck.impl.collect import collect_rollout_checked_session_with
 from rollcheck.impl.policy import MlpActorCritic
-from rollcheck.impl.session import CheckedSession, GymnasiumSessionState, checked_observation
+from rollcheck.impl.session import CheckedSession, SessionState, checked_observation
 from rollcheck.spec import action_log_softmax, check_transition_fin, sample_action_from_logits
 
 
@@ -53,8 +53,8 @@ def spec_checked(env, policy, seed, horizon):
                                   obs_shape=shape, n_actions=n)
         if tr.done:
             obs, _ = env.reset()
-            return tr, GymnasiumSessionState(checked_observation(contract, obs, shape))
-        return tr, GymnasiumSessionState(tr.next_observation)
+            return tr, SessionState(checked_observation(contract, obs, shape))
+        return tr, SessionState(tr.next_observation)
 
     sess = CheckedSession(start=fast.start, observe=fast.observe, step_checked=step_checked, obs_shape=shape,
                           n_actions=n)

@@ -3,17 +3,21 @@
 Mirrors TorchLean's ``NN.Runtime.RL.Gymnasium.Client`` (``spawn`` with its ``describe``
 handshake, ``reset``, ``stepRaw``, ``close``, ``withClient``) as :class:`GymnasiumClient`.
 TorchLean's ``NN.Runtime.RL.Gymnasium.Session`` (``start``, ``stepChecked`` with ``resetOnDone``)
-is :func:`bridge_session` in :mod:`rollcheck.impl.bridge_session`, re-exported here with the
-reply checks (:func:`check_step_reply` and friends).
+is :func:`rollcheck.impl.bridge_session.bridge_session` (a checked session over this client).
+The reply checks the client applies (:func:`check_reset_reply`, :func:`check_step_reply`,
+:func:`check_step_batch`, :func:`check_vec_reset_reply`) judge through the one contract judge,
+:mod:`rollcheck.impl.contract_judge`, and state no rule of their own.
 
 Invariants enforced:
 
 - the server's spaces match the expected ``obs_shape``/``n_actions`` (``describe`` handshake;
   a mismatch raises :class:`BridgeHandshakeError` and the child is reaped);
 - every reply is decoded strictly (:mod:`rollcheck.impl.bridge_protocol`): shape, JSON types,
-  boolean flags; :meth:`GymnasiumClient.reset`/:meth:`GymnasiumClient.step` also check the
-  contract (finiteness, ranges) and raise :class:`BridgeContractViolation` (a
-  ``ContractViolation`` *and* a ``BridgeError``) naming field and value;
+  boolean flags; :meth:`GymnasiumClient.reset`/:meth:`GymnasiumClient.step` (and ``step_many``,
+  ``vec_reset``, ``vec_step``) also judge the contract the client carries and raise
+  :class:`BridgeContractViolation` (a ``ContractViolation`` *and* a ``BridgeError``) with every
+  violation, named by field as the protocol names it (``obs``, ``reset_obs[j]``) and, in a batch,
+  by step or sub-env index;
 - **no call hangs**: each whole reply line must arrive within ``timeout`` seconds (a bounded, adaptive
   spin of at most ``spin_us`` microseconds, then ``poll`` on the pipe with the remaining
   deadline — see :mod:`rollcheck.impl.bridge_io` — never a blocking ``readline``); a dead,
@@ -61,16 +65,15 @@ from rollcheck.impl.bridge_protocol import (BridgeContractViolation, BridgeError
                                             decode_describe_reply, decode_reset_reply,
                                             decode_step_many_reply, decode_step_reply,
                                             encode_request, expect_close_reply, step_request)
-from rollcheck.impl.bridge_session import (BridgeSessionState, bridge_session, check_reset_reply,
-                                           check_step_batch, check_step_reply, check_vec_reset_reply)
+from rollcheck.impl.contract_judge import judge_columns, judge_observation, judge_transition
 from rollcheck.spec import Contract, Shape, as_shape, check_action
 from rollcheck.spec.errors import ArgumentError
 from rollcheck.spec.arguments import check_bool, check_count, check_seed
 
 __all__ = ["BridgeContractViolation", "BridgeError", "BridgeHandshakeError", "BridgeProtocolError",
-           "BridgeServerError", "BridgeServerExited", "BridgeSessionState", "BridgeTimeout",
-           "GymnasiumClient", "StepBatch", "bridge_session", "check_reset_reply", "check_step_batch",
-           "check_step_reply", "server_command"]
+           "BridgeServerError", "BridgeServerExited", "BridgeTimeout", "GymnasiumClient", "StepBatch",
+           "check_reset_reply", "check_step_batch", "check_step_reply", "check_vec_reset_reply",
+           "server_command"]
 
 #: Default longest reply line accepted (bytes); a longer one is a ``BridgeProtocolError``.
 DEFAULT_MAX_REPLY_BYTES = 64 << 20
@@ -88,6 +91,44 @@ def server_command(env_id: str, make_kwargs: "Mapping[str, Any] | None" = None,
     if make_kwargs:
         cmd += ["--make-kwargs", json.dumps(dict(make_kwargs), separators=(",", ":"))]
     return cmd
+
+
+# ---------------------------------------------------------------------------------------------
+# Reply judgement: the contract judge on decoded replies (no rule is restated here)
+# ---------------------------------------------------------------------------------------------
+
+def _raise_if(violations: list) -> None:
+    if violations:
+        raise BridgeContractViolation(violations)
+
+
+def check_reset_reply(contract: Contract, obs_shape: Shape, obs: np.ndarray) -> None:
+    """Raise :class:`BridgeContractViolation` if a decoded reset observation breaks ``contract`` (field ``obs``)."""
+    _raise_if(judge_observation(contract, obs, obs_shape, "obs"))
+
+
+def check_vec_reset_reply(contract: Contract, obs_shape: Shape, obs: np.ndarray) -> None:
+    """:func:`check_reset_reply` for each sub-env row of a ``vec_reset`` reply (violations carry the index)."""
+    _raise_if(judge_columns(contract, obs_shape=obs_shape, observation=obs, fields={"observation": "obs"}))
+
+
+def check_step_reply(contract: Contract, obs_shape: Shape, obs: np.ndarray, reward: float,
+                     terminated: bool, truncated: bool) -> None:
+    """Raise :class:`BridgeContractViolation` with every violation of a decoded step reply (no action:
+    the client sent it; flags, reward, then the observation ``obs``, in the spec's order)."""
+    _raise_if(judge_transition(contract, None, obs, None, reward, terminated, truncated, obs_shape=obs_shape,
+                               observation_checked=True, next_field="obs"))
+
+
+def check_step_batch(contract: Contract, obs_shape: Shape, batch: StepBatch) -> None:
+    """:func:`check_step_reply` for every step of a ``step_many``/``vec_step`` reply (violations carry the
+    step or sub-env index), then every reset observation of the batch (field ``reset_obs[j]``)."""
+    found = judge_columns(contract, obs_shape=obs_shape, next_observation=batch.obs, reward=batch.reward,
+                          terminated=batch.terminated, truncated=batch.truncated,
+                          fields={"next_observation": "obs"})
+    for j in range(len(batch.reset_obs)):
+        found += judge_observation(contract, batch.reset_obs[j], obs_shape, f"reset_obs[{j}]")
+    _raise_if(found)
 
 
 def _positive(name: str, value: Any) -> float:

@@ -60,10 +60,11 @@ from rollcheck.spec.contract import (Contract, action_space_violations, done_fla
 from rollcheck.spec.errors import ArgumentError, Violation
 from rollcheck.spec.shape import Shape, as_shape
 
-__all__ = ["action_bad_mask", "action_space_bad_mask", "batch_bad_mask", "batch_transition_violations",
-           "box_action_bad_mask", "column_bad_mask", "done_flags_bad_mask", "flags_ok", "judge_columns",
-           "judge_flags", "judge_observation", "judge_reward", "judge_transition", "observation_bad_mask",
-           "observation_ok", "reward_bad_mask", "reward_ok", "validate_batch_arguments"]
+__all__ = ["action_bad_mask", "action_ok", "action_space_bad_mask", "batch_bad_mask", "batch_transition_violations",
+           "box_action_bad_mask", "box_action_ok", "column_bad_mask", "done_flags_bad_mask", "flags_ok", "is_flag",
+           "judge_columns", "judge_flags", "judge_observation", "judge_reward", "judge_transition",
+           "observation_bad_mask", "observation_ok", "plain_reward", "reward_bad_mask", "reward_ok",
+           "validate_batch_arguments"]
 
 _REAL = ("f", "i", "u")
 
@@ -361,6 +362,30 @@ def flags_ok(contract: Contract, terminated: bool, truncated: bool) -> bool:
     return not (contract.require_exclusive_done_flags and terminated and truncated)
 
 
+def box_action_ok(space: Box, action: Any) -> bool:
+    """The Box part of the contract on one action (rollcheck's ``Box`` extension): a real numpy value of
+    the Box's shape, every entry finite and within its bounds, compared as float64."""
+    arr = _float64_of(action, space.shape.dims)
+    if arr is None or not _all_finite(arr):
+        return False
+    if space.size <= _SMALL:  # Python comparisons beat building the bound arrays for a few entries
+        vals = arr.ravel().tolist()
+        return ((space.low is None or all(lo <= x for lo, x in zip(space.low, vals)))
+                and (space.high is None or all(x <= hi for x, hi in zip(vals, space.high))))
+    flat = arr.reshape(-1)
+    return ((space.low is None or bool((flat >= np.asarray(space.low)).all()))
+            and (space.high is None or bool((flat <= np.asarray(space.high)).all())))
+
+
+def action_ok(space: "int | Box", action: Any) -> bool:
+    """The action part of the contract on one action (Lean ``checkAction``'s acceptance): a Python
+    ``int`` in ``Fin n`` for an int ``space``, :func:`box_action_ok` for a Box. ``False`` means the
+    spec decides (a numpy integer, ``2.0`` or a bad action all go to ``action_space_violations``)."""
+    if type(space) is int:
+        return type(action) is int and 0 <= action < space
+    return box_action_ok(space, action)
+
+
 def _float64_of(obs: Any, dims: tuple) -> "np.ndarray | None":
     """``obs`` as a float64 array if it is a real numpy value of shape ``dims`` (else ``None``: the spec decides)."""
     if isinstance(obs, (np.ndarray, np.generic)) and obs.dtype.kind in "fiu" and obs.shape == dims:
@@ -384,7 +409,9 @@ def judge_observation(contract: Contract, obs: Any, obs_shape: "Shape | Iterable
 _INT_FLOAT_MAX = 2 ** 1023  # ints below this convert to float without overflow
 
 
-def _plain_reward(reward: Any) -> "float | None":
+def plain_reward(reward: Any) -> "float | None":
+    """``reward`` as the Python float the spec judges, when it is a plain real (a float, a numpy float of
+    at most 64 bits, an int that converts without overflow); ``None`` otherwise (the spec decides)."""
     if type(reward) is float:
         return reward
     if isinstance(reward, np.floating) and reward.dtype.itemsize <= 8:
@@ -396,19 +423,20 @@ def _plain_reward(reward: Any) -> "float | None":
 
 def judge_reward(contract: Contract, reward: Any) -> list[Violation]:
     """The spec's ``reward_violations`` of one reward, fast when clean."""
-    r = _plain_reward(reward)
+    r = plain_reward(reward)
     if r is not None and reward_ok(contract, r):
         return []
     return reward_violations(contract, reward)
 
 
-def _is_flag(x: Any) -> bool:
+def is_flag(x: Any) -> bool:
+    """``True`` for a Python or numpy ``bool`` (the only values the spec takes as a done flag)."""
     return x is True or x is False or type(x) is np.bool_
 
 
 def judge_flags(contract: Contract, terminated: Any, truncated: Any) -> list[Violation]:
     """The spec's ``done_flags_violations`` of one pair of flags, fast when clean."""
-    if _is_flag(terminated) and _is_flag(truncated) and flags_ok(contract, bool(terminated), bool(truncated)):
+    if is_flag(terminated) and is_flag(truncated) and flags_ok(contract, bool(terminated), bool(truncated)):
         return []
     return done_flags_violations(contract, terminated, truncated)
 
@@ -431,8 +459,8 @@ def judge_transition(contract: Contract, observation: Any, next_observation: Any
     else:
         space = _optional_space(n_actions, action_space)
     if (space is None or (type(space) is int and type(action) is int and 0 <= action < space)) \
-            and _is_flag(terminated) and _is_flag(truncated):
-        r = _plain_reward(reward)
+            and is_flag(terminated) and is_flag(truncated):
+        r = plain_reward(reward)
         nxt = _float64_of(next_observation, shape.dims)
         if (r is not None and nxt is not None and flags_ok(contract, bool(terminated), bool(truncated))
                 and reward_ok(contract, r) and observation_ok(contract, nxt)

@@ -67,6 +67,8 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
 
 from rollcheck.spec import Contract, ContractViolation, ArgumentError, Shape, check_observation, transition_violations
 
@@ -88,9 +90,6 @@ _DRAW_CHUNK = 512  # uniform draws computed ahead, per chunk of vector steps (bo
 # --------------------------------------------------------------------------------------------
 
 def _vector_spaces(vec_env: Any) -> tuple[int, Shape, int, str]:
-    from gymnasium import spaces
-    from gymnasium.vector import AutoresetMode, VectorEnv
-
     if not isinstance(vec_env, VectorEnv):
         raise ArgumentError(f"vec_env={vec_env!r:.80} should be a gymnasium.vector.VectorEnv")
     act = vec_env.single_action_space

@@ -9,8 +9,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from rollcheck.impl.bridge_client import BridgeSessionState, GymnasiumClient, bridge_session
-from rollcheck.impl.session import CheckedSession
+from rollcheck.impl.bridge_client import GymnasiumClient
+from rollcheck.impl.bridge_session import bridge_session
+from rollcheck.impl.session import CheckedSession, SessionState
 from rollcheck.spec import Contract, ContractViolation, ArgumentError, Transition
 
 
@@ -76,7 +77,7 @@ def test_without_reset_on_done_the_terminal_observation_stays(client):
 def test_session_state_is_read_only_and_actions_are_checked_before_sending(client):
     sess_def = bridge_session(client, seed=0)
     sess = sess_def.start()
-    assert isinstance(sess, BridgeSessionState)
+    assert isinstance(sess, SessionState)
     with pytest.raises(ValueError):
         sess.observation[0] = 1.0
     with pytest.raises(ContractViolation, match="action out of range: 2"):

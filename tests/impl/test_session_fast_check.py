@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 from rollcheck.impl.contract_judge import observation_ok as observation_array_ok, reward_ok
-from rollcheck.impl.session import _transition, checked_observation, checked_transition
+from rollcheck.impl.session import checked_observation, checked_transition
 from rollcheck.properties.strategies import SPECIAL_FLOATS, contracts, shaped_tensors, shapes, transitions
 from rollcheck.spec import (Contract, ContractViolation, Shape, Transition, check_observation, check_transition_fin,
                             observation_holds, reward_holds)
@@ -102,18 +102,6 @@ def test_checked_transition_agrees_with_check_transition_fin(contract, case):
         assert type(fast[1].action) is int and type(fast[1].reward) is float
     else:
         assert fast[1] == spec[1]
-
-
-@given(st.lists(floats, min_size=3, max_size=3), st.lists(floats, min_size=3, max_size=3), st.integers(0, 5),
-       floats, st.booleans(), st.booleans())
-def test_transition_builder_equals_constructor(obs, nxt, action, reward, te, tr):
-    o, n = np.array(obs), np.array(nxt)
-    o.setflags(write=False)
-    n.setflags(write=False)
-    fast = _transition(o, action, reward, n, te, tr)
-    slow = Transition(observation=o, action=action, reward=reward, next_observation=n, terminated=te, truncated=tr)
-    assert type(fast) is Transition and fast == slow and vars(fast).keys() == vars(slow).keys()
-    assert fast.done == slow.done
 
 
 def test_buffer_mutation_after_check_does_not_leak():
