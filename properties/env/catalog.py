@@ -330,14 +330,20 @@ def _batch_in_space(batch: VectorBatch) -> list[str]:
     problems += observation_numeric_problems(contract, obs, "batched observation")
     if out is not None:
         _, rew, te, tr, info = out
-        if not isinstance(rew, np.ndarray) or rew.shape != (n,) or rew.dtype.kind not in "fiu":
+        # the batch shapes are the vector API's; every contract rule on the columns is the judge's
+        if not isinstance(rew, np.ndarray) or rew.shape != (n,):
             problems.append(f"rewards={short(rew)} should be a real ({n},) array")
-        else:  # every reward rule of the contract (finite, reward_range), by the judge
+        else:
             problems += [f"rewards[{v.index}]: {v.message} ({v.rule})"
                          for v in judge_columns(contract, obs_shape=(), reward=rew)[:1]]
+        shaped = True
         for name, flags in (("terminated", te), ("truncated", tr)):
-            if not isinstance(flags, np.ndarray) or flags.shape != (n,) or flags.dtype != np.bool_:
+            if not isinstance(flags, np.ndarray) or flags.shape != (n,):
                 problems.append(f"{name}={short(flags)} should be a bool ({n},) array")
+                shaped = False
+        if shaped:
+            problems += [f"{v.field}[{v.index}]: {v.message} ({v.rule})"
+                         for v in judge_columns(contract, obs_shape=(), terminated=te, truncated=tr)[:1]]
         if not isinstance(info, dict):
             problems.append(f"info={short(info)} should be a dict")
     return problems

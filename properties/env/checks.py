@@ -24,6 +24,7 @@ References: https://gymnasium.farama.org/api/spaces/ , ``gymnasium.utils.env_che
 
 from __future__ import annotations
 
+import collections
 import copy
 import hashlib
 import math
@@ -35,17 +36,76 @@ from gymnasium import spaces
 from rollcheck.impl.contract_judge import judge_flags, judge_observation, judge_reward
 from rollcheck.spec.contract import Contract
 
-__all__ = ["snapshot", "fingerprint", "values_equal", "first_difference", "space_problems", "value_in_space_problems",
+__all__ = ["safe_repr", "snapshot", "fingerprint", "values_equal", "first_difference", "space_problems", "value_in_space_problems", "in_space", "same_value",
            "observation_numeric_problems", "reward_problems", "done_flag_problems", "short"]
 
 
-def short(value: Any, limit: int = 120) -> str:
-    """A one-line rendering of ``value`` for findings."""
+#: modules whose ``__repr__`` implementations rollcheck trusts to return promptly (a user's own
+#: ``__repr__`` may raise, loop or build a huge string: it is never called, see :func:`safe_repr`)
+_TRUSTED_REPR_MODULES = ("builtins", "numpy", "collections", "gymnasium", "rollcheck")
+_CONTAINERS = (dict, list, tuple, set, frozenset, collections.deque)
+
+
+def _trusted_repr(value: Any) -> bool:
+    owner = getattr(type(value).__repr__, "__module__", None) or getattr(type(value), "__module__", "")
+    owner = owner or ""
+    return owner.split(".")[0] in _TRUSTED_REPR_MODULES
+
+
+def _render(value: Any, budget: int, depth: int) -> str:
+    """A repr of ``value`` of about ``budget`` characters at most, calling no untrusted ``__repr__``."""
+    if depth > 6:
+        return "..."
     if isinstance(value, np.ndarray):
-        text = f"array({np.array2string(value, threshold=8, precision=6, separator=', ')}, dtype={value.dtype})"
-    else:
-        text = repr(value)
-    text = " ".join(text.split())
+        if value.dtype.kind == "O":
+            items = [_render(v, budget, depth + 1) for v in value.ravel()[:8].tolist()]
+            return f"array([{', '.join(items)}{', ...' if value.size > 8 else ''}], dtype=object, shape={list(value.shape)})"
+        return f"array({np.array2string(value, threshold=8, precision=6, separator=', ')}, dtype={value.dtype})"
+    if isinstance(value, _CONTAINERS) and _trusted_repr(value):
+        pairs = list(value.items()) if isinstance(value, dict) else list(value)
+        parts, used = [], 0
+        for item in pairs:
+            if used > budget:
+                parts.append("...")
+                break
+            text = (f"{_render(item[0], budget, depth + 1)}: {_render(item[1], budget, depth + 1)}"
+                    if isinstance(value, dict) else _render(item, budget, depth + 1))
+            parts.append(text)
+            used += len(text) + 2
+        body = ", ".join(parts)
+        if isinstance(value, dict):
+            return "{" + body + "}"
+        if isinstance(value, tuple):
+            return "(" + body + ("," if len(parts) == 1 else "") + ")"
+        if isinstance(value, (set, frozenset)):
+            return "{" + body + "}" if parts else f"{type(value).__name__}()"
+        return "[" + body + "]"
+    if isinstance(value, (str, bytes)):  # cut before repr: a huge string is never copied whole
+        base = str if isinstance(value, str) else bytes
+        return repr(base.__getitem__(value, slice(0, budget + 1)))
+    if _trusted_repr(value):
+        try:
+            text = repr(value)
+        except Exception as exc:
+            return f"<{type(value).__name__} (repr raised {type(exc).__name__})>"
+        return text[: budget + 1] if isinstance(text, str) else f"<{type(value).__name__}>"
+    return f"<{type(value).__module__}.{type(value).__qualname__} object>"
+
+
+def safe_repr(value: Any, limit: int = 120) -> str:
+    """``repr(value)`` made safe for the harness: containers, numpy values and the standard library's
+    types are rendered (cut to about ``limit`` characters); an object whose ``__repr__`` the user
+    wrote is shown as ``<module.Class object>`` instead, so a ``__repr__`` that raises, loops or
+    returns a huge string can neither end nor wedge a run."""
+    try:
+        return _render(value, limit, 0)
+    except Exception as exc:  # e.g. a dict whose keys change while it is read
+        return f"<{type(value).__name__} (unprintable: {type(exc).__name__})>"
+
+
+def short(value: Any, limit: int = 120) -> str:
+    """A one-line rendering of ``value`` for findings (:func:`safe_repr`, at most ``limit`` characters)."""
+    text = " ".join(safe_repr(value, limit).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -67,8 +127,8 @@ def snapshot(value: Any) -> Any:
         return tuple(snapshot(v) for v in value)
     try:
         return copy.deepcopy(value)
-    except Exception:  # an object that cannot be copied is compared by its repr
-        return ("<uncopyable>", repr(value))
+    except Exception:  # an object that cannot be copied is compared by its (safe) repr
+        return ("<uncopyable>", safe_repr(value, 400))
 
 
 _DIGEST_BYTES = 4096
@@ -98,8 +158,14 @@ def values_equal(a: Any, b: Any) -> bool:
     return first_difference(a, b) is None
 
 
-def first_difference(a: Any, b: Any, path: str = "") -> "str | None":
-    """Where ``a`` and ``b`` first differ (a path like ``['episode']['r']``), or ``None``."""
+def first_difference(a: Any, b: Any, path: str = "", _depth: int = 0) -> "str | None":
+    """Where ``a`` and ``b`` first differ (a path like ``['episode']['r']``), or ``None``.
+
+    Objects whose class keeps ``object``'s identity equality (a snapshot is a copy, never the same
+    object) are compared by their attributes; past a nesting depth of 32 values count as equal
+    (never a false difference)."""
+    if _depth > 32:
+        return None
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
             return f"{path or 'value'}: {type(a).__name__} vs {type(b).__name__}"
@@ -111,7 +177,7 @@ def first_difference(a: Any, b: Any, path: str = "") -> "str | None":
         if list(a) != list(b):
             return f"{path or 'value'}: keys {list(a)} vs {list(b)}"
         for k in a:
-            d = first_difference(a[k], b[k], f"{path}[{k!r}]")
+            d = first_difference(a[k], b[k], f"{path}[{safe_repr(k, 40)}]", _depth + 1)
             if d is not None:
                 return d
         return None
@@ -119,7 +185,7 @@ def first_difference(a: Any, b: Any, path: str = "") -> "str | None":
         if type(a) is not type(b) or len(a) != len(b):
             return f"{path or 'value'}: {short(a)} vs {short(b)}"
         for i, (x, y) in enumerate(zip(a, b)):
-            d = first_difference(x, y, f"{path}[{i}]")
+            d = first_difference(x, y, f"{path}[{i}]", _depth + 1)
             if d is not None:
                 return d
         return None
@@ -127,10 +193,13 @@ def first_difference(a: Any, b: Any, path: str = "") -> "str | None":
         return f"{path or 'value'}: {type(a).__name__} {short(a)} vs {type(b).__name__} {short(b)}"
     if isinstance(a, (float, np.floating)) and math.isnan(a) and math.isnan(b):
         return None
+    if type(a).__eq__ is object.__eq__ and isinstance(getattr(a, "__dict__", None), dict) \
+            and isinstance(getattr(b, "__dict__", None), dict):
+        return None if a is b else first_difference(vars(a), vars(b), f"{path}.__dict__", _depth + 1)
     try:
         same = bool(a == b)
     except Exception:
-        same = repr(a) == repr(b)
+        same = safe_repr(a, 400) == safe_repr(b, 400)
     return None if same else f"{path or 'value'}: {short(a)} vs {short(b)}"
 
 
@@ -227,6 +296,42 @@ def value_in_space_problems(space: Any, value: Any, name: str) -> list[str]:
     return [] if ok else [f"{name}={short(value)} is not in {space}"]
 
 
+def in_space(space: Any, value: Any) -> "bool | None":
+    """``True`` when :func:`value_in_space_problems` would find nothing, decided by a few attribute
+    tests and two numpy comparisons (the common Box and Discrete cases); ``None`` when only the full
+    check can tell. Never ``True`` for a value the full check rejects."""
+    ts = type(space)
+    if ts is spaces.Box:
+        if type(value) is np.ndarray and value.dtype == space.dtype and value.shape == space.shape:
+            return bool((value >= space.low).all() and (value <= space.high).all())
+        return None
+    if ts is spaces.Discrete:
+        if type(value) is int:
+            return bool(space.start <= value < space.start + space.n)
+        return None
+    return None
+
+
+def same_value(a: Any, b: Any) -> bool:
+    """``True`` only when :func:`first_difference` would find nothing, decided fast for the common
+    values (equal bytes of arrays of one dtype and shape, equal plain scalars, empty dicts, dicts and
+    tuples of those); ``False`` means "ask :func:`first_difference`" (it may still find them equal)."""
+    ta = type(a)
+    if ta is not type(b):
+        return False
+    if ta is np.ndarray:
+        return a.dtype == b.dtype and a.shape == b.shape and a.dtype.kind != "O" and a.tobytes() == b.tobytes()
+    if ta is float or ta is int or ta is bool or ta is str or a is None:
+        return a == b
+    if ta is dict:
+        return len(a) == len(b) and list(a) == list(b) and all(same_value(a[k], b[k]) for k in a)
+    if ta is tuple:
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.generic):
+        return a.dtype == b.dtype and a.dtype.kind != "O" and a.tobytes() == b.tobytes()
+    return False
+
+
 # ---------------------------------------------------------------------------------------------
 # Numerics (the contract judge on each numeric leaf)
 # ---------------------------------------------------------------------------------------------
@@ -236,13 +341,7 @@ def _numeric_leaves(value: Any, path: str, out: list) -> None:
         if value.dtype.kind in "fiu":
             out.append((path, value))
     elif isinstance(value, (float, int, np.floating, np.integer)) and not isinstance(value, (bool, np.bool_)):
-        arr = np.asarray(value)
-        if arr.dtype.kind == "O":  # a Python int beyond (u)int64: the spec converts it with float()
-            try:
-                arr = np.asarray(float(value))
-            except OverflowError:
-                arr = None  # too large for a float (the spec's Spec.Tensor Float violation)
-        out.append((path, arr))
+        out.append((path, value))  # a scalar leaf, judged as the spec reads it (a huge Python int included)
     elif isinstance(value, dict):
         for k, v in value.items():
             _numeric_leaves(v, f"{path}[{k!r}]", out)
@@ -257,11 +356,8 @@ def observation_numeric_problems(contract: Contract, obs: Any, name: str = "obse
     leaves: list = []
     _numeric_leaves(obs, name, leaves)
     out: list[str] = []
-    for path, arr in leaves:
-        if arr is None:
-            out.append(f"{path} is an integer too large for a float (Spec.Tensor Float)")
-            continue
-        out += [f"{v.message} ({v.rule})" for v in judge_observation(contract, arr, arr.shape, path)]
+    for path, leaf in leaves:
+        out += [f"{v.message} ({v.rule})" for v in judge_observation(contract, leaf, np.shape(leaf), path)]
     return out
 
 

@@ -10,7 +10,7 @@ watches values returned earlier for later in-place changes (by value) and for sh
 recorded ``(seed, actions)`` history into a fresh instance (never by copying the env; a replay
 that diverges is reported as unfaithful, not asserted).
 
-:class:`Instrument` observes ``step``/``reset`` at the boundaries between the layers of a wrapper
+:class:`LayerInstrument` observes ``step``/``reset`` at the boundaries between the layers of a wrapper
 stack (outermost = 0, the base env last): what each layer received from the harness or an outer
 layer and emitted. Calls a layer makes to itself inside its own ``reset``/``step`` are internal and
 pass through unobserved; the per-layer checks name the first layer that breaks its own contract.
@@ -35,7 +35,7 @@ from rollcheck.properties.env.catalog import (ALIASING_NO_MUTATION, ALIASING_NO_
 from rollcheck.spec.contract import Contract
 from rollcheck.spec.errors import RollcheckError
 
-__all__ = ["PropertyFailure", "failure", "Counters", "Instrument", "Checker", "layers_of", "build_env",
+__all__ = ["PropertyFailure", "failure", "Counters", "LayerInstrument", "Checker", "layers_of", "build_env",
            "run_program", "probe_actions", "episode_limit"]
 
 
@@ -115,7 +115,7 @@ def _name(layer: Any) -> str:
     return type(layer).__name__
 
 
-class Instrument:
+class LayerInstrument:
     """Log what every layer of the stack receives and emits, at the boundaries between layers.
 
     ``step``/``reset`` of each layer are shadowed by logging proxies, but only calls that cross a
@@ -270,7 +270,7 @@ class Checker:
         self.env, self.active, self.silenced, self.counters = env, active, silenced, counters
         self.contract = contract
         self.per_call = [p for p in PER_CALL if p.id in active]
-        self.instrument = Instrument(env)
+        self.instrument = LayerInstrument(env)
         self.limit = episode_limit(env)
         self.returned: list = []  # (step, label, live value, snapshot), the last alias_window returns
         self.alias_window = alias_window

@@ -296,8 +296,7 @@ def reproducer(target: EnvTarget, pid: str, seed: int, actions: Sequence[Any], *
     head = [*imports, "", "", "def make():", f"    {make}", "    return env", "", ""]
     if pid == "spaces.well_formed":
         return "\n".join(head + [f"# rollcheck env: {pid}", comment(message),
-                                  "from rollcheck.properties.env.checks import space_problems",
-                                  "from rollcheck.properties.env.runner import layers_of", "env = make()",
+                                  "from rollcheck import layers_of, space_problems", "env = make()",
                                   "for i, layer in enumerate(layers_of(env)):",
                                   "    print(i, type(layer).__name__, space_problems(layer.observation_space, 'observation_space'),",
                                   "          space_problems(layer.action_space, 'action_space'))"]) + "\n"
@@ -330,7 +329,7 @@ def reproducer(target: EnvTarget, pid: str, seed: int, actions: Sequence[Any], *
         return "\n".join(head + lines) + "\n"
     lines += ["env = make()"]
     if pid in ("wrapper.layer_contract", "episode.never_past_done"):
-        lines += ["from rollcheck.properties.env.runner import Instrument", "layers = Instrument(env)  # logs every layer's calls"]
+        lines += ["from rollcheck import LayerInstrument", "layers = LayerInstrument(env)  # logs every layer's calls"]
     if pid == "aliasing.no_mutation":
         head += [_SAME, ""]
         lines += ["import copy", "returned = []"]

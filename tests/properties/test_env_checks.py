@@ -136,3 +136,42 @@ def test_vector_reward_finiteness_is_judged_in_float64_like_the_spec():
         assert reward_violations(Contract(), rew[1])  # the oracle
         problems = VECTOR_BATCH_IN_SPACE.check(VectorBatch(vec, Contract(), obs, (obs, rew, flags, flags, {})))
     assert any("Contract.check_reward_finite" in p for p in problems)
+
+
+class _RaisingRepr:
+    def __repr__(self):
+        raise RuntimeError("repr refused")
+
+
+class _LoopingRepr:
+    def __repr__(self):  # would wedge the harness if it were ever called
+        while True:
+            pass
+
+
+class _HugeRepr:
+    def __repr__(self):
+        return "x" * 10**7
+
+
+def test_short_never_calls_a_users_repr_and_is_capped():
+    from rollcheck.properties.env.checks import safe_repr, short
+
+    for hostile in (_RaisingRepr(), _LoopingRepr(), _HugeRepr()):
+        text = short({"obj": hostile, "list": [hostile, 1.5]})
+        assert type(hostile).__name__ in text and len(text) <= 120
+    assert short(np.array([_RaisingRepr()], dtype=object)).startswith("array([<")
+    assert short("y" * 10**6).endswith("...") and len(short("y" * 10**6)) == 120
+    assert safe_repr({1, 2}) == "{1, 2}" and safe_repr((1,)) == "(1,)" and safe_repr(np.float32(1.5)) == "np.float32(1.5)"
+    assert short(list(range(1000))).endswith("...")
+
+
+def test_objects_with_identity_equality_are_compared_by_their_attributes():
+    import copy
+
+    a = _RaisingRepr()
+    a.value = [1, 2]
+    b = copy.deepcopy(a)
+    assert first_difference(a, b) is None  # a snapshot (a copy) of an unchanged object
+    b.value.append(3)
+    assert "__dict__['value']" in first_difference(a, b)

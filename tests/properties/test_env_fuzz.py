@@ -8,6 +8,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium import wrappers as W
@@ -219,3 +220,26 @@ def test_a_shared_directory_database_replays_a_failure(tmp_path):
                    skip=["determinism"], **SMALL)
     f1, f2 = first.result("numerics.reward").findings[0], again.result("numerics.reward").findings[0]
     assert f2.context["n_actions"] == f1.context["n_actions"] and f2.context["seed"] == f1.context["seed"]
+
+
+class _HostileRepr:
+    def __repr__(self):
+        while True:  # a user's __repr__ that never returns: the harness must never call it
+            pass
+
+
+class _InfoWithHostileObjects(gym.Wrapper):
+    def reset(self, **kwargs):
+        obs, _ = self.env.reset(**kwargs)
+        return obs, {"handle": _HostileRepr()}
+
+    def step(self, action):
+        obs, reward, terminated, truncated, _ = self.env.step(action)
+        return obs, reward, terminated, truncated, _HostileRepr()  # not a dict: numerics.info_dict
+
+
+def test_a_hostile_repr_in_what_an_env_returns_neither_ends_nor_wedges_the_run():
+    report = _quiet("CartPole-v1", wrappers=[_InfoWithHostileObjects], max_examples=8, max_steps=30, time_budget=None)
+    failed = {r.id for r in report.results if r.status == "failed"}
+    assert failed == {"numerics.info_dict"}  # and no aliasing false alarm on the copied user object
+    assert "_HostileRepr object>" in report.result("numerics.info_dict").findings[0].message
