@@ -135,9 +135,11 @@ def test_result_whose_repr_raises_does_not_take_the_harness_down(tmp_path):
     write_module(tmp_path, "hostile_env", HOSTILE_ENV)
     run = rollcheck(tmp_path, "env", "hostile_env:make_env", "--max-examples", "5", "--report-dir", "out",
                     HOSTILE="unprintable")
-    assert run.code in (1, 2), (run.out, run.err)
+    # the info dict is well formed; the harness never calls the object's __repr__ (findings render it
+    # as <module.Class object>), so nothing breaks and the run passes
+    assert run.code == 0, (run.out, run.err)
     counts = counts_in_every_format(tmp_path / "out")   # the harness lived to write its report
-    assert counts["held"] == 0 and "no repr" in counts["data"]["error"]
+    assert counts["failed"] == counts["error"] == 0 and counts["held"] >= 15
 
 
 def test_good_env_still_passes(tmp_path):
