@@ -42,6 +42,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Union
 
+from .arguments import check_count
 from .box import Box, box_from_json, box_to_json
 from .contract import Contract, checked_transition_value, transition_violations
 from .errors import ContractViolation, ArgumentError, Violation, format_value
@@ -138,9 +139,7 @@ def _space(text: "str | bytes", n_actions: Any) -> "int | Box":
         return space
     if isinstance(n_actions, Box):
         return n_actions
-    if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0:
-        raise ArgumentError(f"n_actions={n_actions!r} should be a positive int (NeZero nActions) or a Box")
-    return n_actions
+    return check_count("n_actions", n_actions)
 
 
 def _parse_action(j: Any) -> Any:

@@ -33,13 +33,15 @@ from typing import Any, Callable
 
 import numpy as np
 
+from .errors import RollcheckError
+
 __all__ = ["DEFAULT_MAX_DEPTH", "DuplicateKeyObject", "InexactFloat", "JsonDepthError", "json_depth",
            "loads_strict"]
 
 DEFAULT_MAX_DEPTH = 64
 
 
-class JsonDepthError(ValueError):
+class JsonDepthError(RollcheckError, ValueError):
     """The document nests deeper than allowed (``depth`` is what the pre-scan found, at least)."""
 
     def __init__(self, depth: int, max_depth: int) -> None:

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Union
 
+from .arguments import check_count
 from .contract import Contract, checked_transition_value
-from .errors import ArgumentError, ContractViolation, Violation
+from .errors import ContractViolation, Violation
 from .shape import Shape, as_shape
 from .transition import Transition
 
@@ -176,8 +177,7 @@ def lean_rollout_results(text: str, obs_shape: "Shape | Iterable[int]", n_action
 
     Raises :class:`TorchLeanFileError` (TorchLean's message) where ``loadRolloutAll`` throws.
     """
-    if isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0:
-        raise ArgumentError(f"n_actions={n_actions!r} should be a positive int (NeZero nActions)")
+    n_actions = check_count("n_actions", n_actions)
     c = Contract() if contract is None else contract
     shape = as_shape(obs_shape)
     try:

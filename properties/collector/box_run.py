@@ -33,6 +33,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from rollcheck.spec.arguments import check_count, check_nat
 from rollcheck.spec import Box, Contract, Rollout, Shape, Transition, check_transition_fin
 from rollcheck.spec.errors import ArgumentError
 
@@ -58,8 +59,7 @@ class BoxPolicySpec:
     log_std_shift: float = 0.0
 
     def __post_init__(self) -> None:
-        if isinstance(self.hidden, bool) or not isinstance(self.hidden, int) or self.hidden <= 0:
-            raise ArgumentError(f"BoxPolicySpec.hidden={self.hidden!r} should be a positive int")
+        check_count("BoxPolicySpec.hidden", self.hidden)
         if not isinstance(self.weight_seed, int) or self.weight_seed < 0:
             raise ArgumentError(f"BoxPolicySpec.weight_seed={self.weight_seed!r} should be a non-negative int")
         if self.log_std not in LOG_STD_MODES:
@@ -111,12 +111,10 @@ class BoxCollectorCase:
             raise ArgumentError(f"BoxCollectorCase.squash={self.squash!r} should be a bool")
         if self.squash and not self.box.bounded:
             raise ArgumentError("BoxCollectorCase: a squashed policy needs a bounded Box")
-        if isinstance(self.horizon, bool) or not isinstance(self.horizon, int) or self.horizon <= 0:
-            raise ArgumentError(f"BoxCollectorCase.horizon={self.horizon!r} should be a positive int")
+        check_count("BoxCollectorCase.horizon", self.horizon)
         for name in ("rng_seed", "rng_counter"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 2**64:
-                raise ArgumentError(f"BoxCollectorCase.{name}={v!r} should be an int in [0, 2**64)")
+            check_nat(f"BoxCollectorCase.{name}", v, most=2**64 - 1)
         if self.rng_counter + 2 * self.box.size * self.horizon >= 2**64:
             raise ArgumentError("BoxCollectorCase: rng_counter + 2 * d * horizon overflows the 64-bit counter")
         for i, ep in enumerate(self.episodes):

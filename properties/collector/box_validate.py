@@ -37,6 +37,7 @@ from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 
+from rollcheck.spec.arguments import check_count
 from rollcheck.spec import (box_action_violations, clip_to_box, diag_gaussian_log_prob, gaussian_policy_step,
                             squashed_log_prob)
 from rollcheck.spec.errors import ArgumentError
@@ -48,7 +49,7 @@ from rollcheck.properties.collector.box_run import (BOX_BOUNDS, BoxCollectorCase
 from rollcheck.properties.collector.trace import CASTS, END_KINDS
 from rollcheck.properties.collector.validate import describe_target, explore
 from rollcheck.properties.core.profiles import rollcheck_settings
-from rollcheck.properties.core.property import Property, PropertySet
+from rollcheck.properties.core.property import CaseProperty, PropertySet
 from rollcheck.properties.core.report import Finding, PropertyResult, Report
 
 __all__ = ["BOX_COLLECTOR_PROPERTIES", "box_collector_cases", "box_signature_problem", "check_box_case",
@@ -270,47 +271,47 @@ def _no_global_rng(run: BoxCollectorRun) -> list[Finding]:
 
 
 BOX_COLLECTOR_PROPERTIES = PropertySet([
-    Property("collector.completes", "PPO.collectRolloutFromCallbacks (continuous extension)",
-             "on a session whose every step is valid, collect returns a (Rollout, counter) pair", _completes),
-    Property("session.started_once", "collectRolloutFromCallbacks: let mut sess ← start",
-             "start() is called exactly once", _started_once),
-    Property("session.threaded", "collectRolloutFromCallbacks: sess := sess'",
-             "each step_checked receives the session value the previous call returned", _threaded),
-    Property("session.steps_eq_horizon", "collectRolloutFromCallbacks: for _t in [0:horizon]",
-             "step_checked is called exactly horizon times", _steps_eq_horizon),
-    Property("rollout.length_eq_horizon", "PPO.Rollout.steps_size_eq_horizon",
-             "the rollout has exactly horizon steps", _length),
-    Property("rollout.counter_advanced", "rollcheck.spec.gaussian.sample_diag_gaussian (counter + 2d)",
-             "the returned counter is rng_counter + 2 * d * horizon", _counter),
-    Property("step.state_is_presented_observation", "collectRolloutFromCallbacks: state := castObservation (observe sess)",
-             "step t's state is cast_obs of the observation presented before the t-th step_checked", _state_presented),
-    Property("step.env_action_in_box", "Box contract (shape, finite, low <= a <= high) before env.step",
-             "every action passed to step_checked lies in the Box (clipped or rescaled first)", _env_action_in_box),
-    Property("step.action_is_spec_sample", "rollcheck.spec.gaussian.gaussian_policy_step (seed, counter)",
-             "the recorded action is the spec's Gaussian draw (unclipped; tanh of it when squashed)", _action_sampled),
-    Property("step.env_action_is_mapped_action", "SB3 collect_rollouts: clip (or unscale_action) before env.step",
-             "the action stepped is clip(recorded action), or its rescaling from [-1, 1] when squashed",
-             _env_action_mapped),
-    Property("step.old_log_prob_is_gaussian_log_prob", "SB3 DiagGaussian / SquashedDiagGaussian log_prob",
-             "old_log_prob is the log-probability of the recorded (unclipped) action, tanh-corrected when squashed",
-             _log_prob),
-    Property("step.value_is_critic", "collectRolloutFromCallbacks: value := predictValue obs",
-             "value = predict_value(state)", _floats("value", "value is not predict_value(state)")),
-    Property("step.next_value_before_reset", "collectRolloutFromCallbacks: nextValue := predictValue nextObservation",
-             "next_value = predict_value(cast_obs(next observation before any auto-reset))",
-             _floats("next_value", "next_value is not predict_value(cast_obs(tr.next_observation)) (before auto-reset)")),
-    Property("step.reward_is_cast_reward", "collectRolloutFromCallbacks: reward := castReward tr.reward",
-             "reward = cast_reward(transition reward)", _floats("reward", "reward is not cast_reward(tr.reward)")),
-    Property("step.done_is_terminated_or_truncated", "collectRolloutFromCallbacks: done := tr.terminated || tr.truncated",
-             "done = terminated or truncated", _flags("done", "done is not tr.terminated or tr.truncated")),
-    Property("step.terminated_as_reported", "collectRolloutFromCallbacks: terminated := tr.terminated",
-             "terminated is the transition's terminated flag", _flags("terminated", "terminated is not tr.terminated")),
-    Property("collector.deterministic", "Spec.Random.keyOf rngSeed counter (collection is a function of its inputs)",
-             "the same call returns the same rollout and counter", _deterministic),
-    Property("collector.seed_changes_actions", "rollcheck.spec.gaussian.standard_normal (seed := rngSeed)",
-             "a different rng_seed changes the first sampled action", _seed_changes),
-    Property("collector.no_global_rng", "Spec.Random.uniform seed counter (no hidden RNG state)",
-             "collect leaves Python's and numpy's global RNG state untouched", _no_global_rng),
+    CaseProperty("collector.completes", "PPO.collectRolloutFromCallbacks (continuous extension)",
+                 "on a session whose every step is valid, collect returns a (Rollout, counter) pair", _completes),
+    CaseProperty("session.started_once", "collectRolloutFromCallbacks: let mut sess ← start",
+                 "start() is called exactly once", _started_once),
+    CaseProperty("session.threaded", "collectRolloutFromCallbacks: sess := sess'",
+                 "each step_checked receives the session value the previous call returned", _threaded),
+    CaseProperty("session.steps_eq_horizon", "collectRolloutFromCallbacks: for _t in [0:horizon]",
+                 "step_checked is called exactly horizon times", _steps_eq_horizon),
+    CaseProperty("rollout.length_eq_horizon", "PPO.Rollout.steps_size_eq_horizon",
+                 "the rollout has exactly horizon steps", _length),
+    CaseProperty("rollout.counter_advanced", "rollcheck.spec.gaussian.sample_diag_gaussian (counter + 2d)",
+                 "the returned counter is rng_counter + 2 * d * horizon", _counter),
+    CaseProperty("step.state_is_presented_observation", "collectRolloutFromCallbacks: state := castObservation (observe sess)",
+                 "step t's state is cast_obs of the observation presented before the t-th step_checked", _state_presented),
+    CaseProperty("step.env_action_in_box", "Box contract (shape, finite, low <= a <= high) before env.step",
+                 "every action passed to step_checked lies in the Box (clipped or rescaled first)", _env_action_in_box),
+    CaseProperty("step.action_is_spec_sample", "rollcheck.spec.gaussian.gaussian_policy_step (seed, counter)",
+                 "the recorded action is the spec's Gaussian draw (unclipped; tanh of it when squashed)", _action_sampled),
+    CaseProperty("step.env_action_is_mapped_action", "SB3 collect_rollouts: clip (or unscale_action) before env.step",
+                 "the action stepped is clip(recorded action), or its rescaling from [-1, 1] when squashed",
+                 _env_action_mapped),
+    CaseProperty("step.old_log_prob_is_gaussian_log_prob", "SB3 DiagGaussian / SquashedDiagGaussian log_prob",
+                 "old_log_prob is the log-probability of the recorded (unclipped) action, tanh-corrected when squashed",
+                 _log_prob),
+    CaseProperty("step.value_is_critic", "collectRolloutFromCallbacks: value := predictValue obs",
+                 "value = predict_value(state)", _floats("value", "value is not predict_value(state)")),
+    CaseProperty("step.next_value_before_reset", "collectRolloutFromCallbacks: nextValue := predictValue nextObservation",
+                 "next_value = predict_value(cast_obs(next observation before any auto-reset))",
+                 _floats("next_value", "next_value is not predict_value(cast_obs(tr.next_observation)) (before auto-reset)")),
+    CaseProperty("step.reward_is_cast_reward", "collectRolloutFromCallbacks: reward := castReward tr.reward",
+                 "reward = cast_reward(transition reward)", _floats("reward", "reward is not cast_reward(tr.reward)")),
+    CaseProperty("step.done_is_terminated_or_truncated", "collectRolloutFromCallbacks: done := tr.terminated || tr.truncated",
+                 "done = terminated or truncated", _flags("done", "done is not tr.terminated or tr.truncated")),
+    CaseProperty("step.terminated_as_reported", "collectRolloutFromCallbacks: terminated := tr.terminated",
+                 "terminated is the transition's terminated flag", _flags("terminated", "terminated is not tr.terminated")),
+    CaseProperty("collector.deterministic", "Spec.Random.keyOf rngSeed counter (collection is a function of its inputs)",
+                 "the same call returns the same rollout and counter", _deterministic),
+    CaseProperty("collector.seed_changes_actions", "rollcheck.spec.gaussian.standard_normal (seed := rngSeed)",
+                 "a different rng_seed changes the first sampled action", _seed_changes),
+    CaseProperty("collector.no_global_rng", "Spec.Random.uniform seed counter (no hidden RNG state)",
+                 "collect leaves Python's and numpy's global RNG state untouched", _no_global_rng),
 ])
 
 
@@ -325,8 +326,7 @@ def box_collector_cases(*, horizon: "int | None" = None, env: "str | None" = Non
     """Cases for :func:`validate_box_collector`: scripted Box sessions (narrow, wide, asymmetric and
     unbounded Boxes, plain and tanh-squashed policies, constant and state-dependent log-stds), plus
     ``env`` runs if given. Shrinks towards a scalar-sized action, horizon 1, seed and counter 0."""
-    if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon <= 0):
-        raise ArgumentError(f"horizon={horizon!r} should be a positive int")
+    horizon = None if horizon is None else check_count("horizon", horizon)
     horizons = st.just(horizon) if horizon is not None else st.integers(1, _MAX_HORIZON)
 
     @st.composite
@@ -394,21 +394,19 @@ def render_box_reproducer(collect: Any, case: BoxCollectorCase, pid: str) -> str
     else:
         get = [f"collect = ...  # your collector ({target} has no importable name)"]
     return "\n".join([f"# rollcheck: minimal (Hypothesis-shrunk) case violating {pid}",
-                      "from rollcheck.spec import Box",
-                      "from rollcheck.properties.collector.box_run import BoxCollectorCase, BoxPolicySpec",
-                      "from rollcheck.properties.collector.box_validate import check_box_case", *get, "",
+                      "from rollcheck import Box, BoxCollectorCase, BoxPolicySpec, check_box_case", *get, "",
                       f"case = {case!r}", f"for finding in check_box_case(collect, case, only=[{pid!r}]):",
                       "    print(finding.message, '| expected:', finding.expected, '| actual:', finding.actual)"])
 
 
-def _evaluate(prop: Property, run: BoxCollectorRun) -> list[Finding]:
+def _evaluate(prop: CaseProperty, run: BoxCollectorRun) -> list[Finding]:
     try:
         return list(prop.check(run))
     except Exception as exc:   # a property must never take the harness down; say what happened
         return [Finding(message=f"checking {prop.id} raised {type(exc).__name__}: {exc}", actual=repr(exc))]
 
 
-def _shrink(collect: Callable[..., Any], prop: Property, strategy: st.SearchStrategy, *, examples: int, seed: int,
+def _shrink(collect: Callable[..., Any], prop: CaseProperty, strategy: st.SearchStrategy, *, examples: int, seed: int,
             cache: _BoxRunCache, result: PropertyResult, seen: set) -> None:
     """Search the seeded sequence again for ``prop`` alone and shrink the first violating case."""
     def violated(case: BoxCollectorCase) -> bool:
@@ -467,8 +465,7 @@ def validate_box_collector(collect: Callable[..., Any], *, env: "str | None" = N
     """
     t0 = time.time()
     examples = rollcheck_settings().max_examples if examples is None else examples
-    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
-        raise ArgumentError(f"examples={examples!r} should be at least one")
+    examples = check_count("examples", examples)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ArgumentError(f"seed={seed!r} should be an int")
     if not (isinstance(tolerance, float) and 0 <= tolerance < 1):

@@ -42,7 +42,7 @@ import numpy as np
 from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES, expected_steps
 from rollcheck.properties.collector.run import CollectorRun, run_collector
 from rollcheck.properties.collector.trace import CollectorCase, PolicySpec
-from rollcheck.properties.core.property import Property, PropertySet
+from rollcheck.properties.core.property import CaseProperty, PropertySet, RunProperty
 from rollcheck.properties.core.report import Finding
 from rollcheck.properties.core.sampler_test import FALSE_ALARM, actions_follow_policy, chance_agreement, softmax_rows
 from rollcheck.spec.errors import ArgumentError
@@ -170,7 +170,7 @@ def _deterministic(c: SamplerCampaign) -> "list[Finding]":
 def _reproducer(pid: str) -> str:
     return "\n".join([
         f"# rollcheck: {pid} on the fixed sampler campaign (--sampler any)",
-        "from rollcheck.properties.collector.sampler import check_sampler",
+        "from rollcheck import check_sampler",
         "collect = ...  # your collector",
         f"for finding in check_sampler(collect, only=[{pid!r}]):",
         "    print(finding.message)",
@@ -179,19 +179,19 @@ def _reproducer(pid: str) -> str:
 
 
 SAMPLER_PROPERTIES = PropertySet([
-    Property("sampler.actions_follow_policy",
-             "PolicyGradient.sampleActionFromLogits (in distribution: P a = actionPolicy logits a)",
-             f"pooled over {CAMPAIGN_STEPS} campaign steps, the actions are draws from softmax(predict_logits(state)) "
-             f"(false-alarm probability {FALSE_ALARM:g})", _follow_policy),
-    Property("sampler.seed_changes_actions", "PolicyGradient.sampleActionFromLogits (seed := rngSeed)",
-             f"another rng_seed changes a {_H}-step action sequence (unless a correct sampler would agree with "
-             f"probability > {FALSE_ALARM:g})", _seed_changes),
-    Property("sampler.deterministic", "Spec.Random.keyOf rngSeed counter (collection is a function of its inputs)",
-             f"the same call takes the same {_H}-step path twice", _deterministic),
+    RunProperty("sampler.actions_follow_policy",
+                "PolicyGradient.sampleActionFromLogits (in distribution: P a = actionPolicy logits a)",
+                f"pooled over {CAMPAIGN_STEPS} campaign steps, the actions are draws from softmax(predict_logits(state)) "
+                f"(false-alarm probability {FALSE_ALARM:g})", _follow_policy),
+    RunProperty("sampler.seed_changes_actions", "PolicyGradient.sampleActionFromLogits (seed := rngSeed)",
+                f"another rng_seed changes a {_H}-step action sequence (unless a correct sampler would agree with "
+                f"probability > {FALSE_ALARM:g})", _seed_changes),
+    RunProperty("sampler.deterministic", "Spec.Random.keyOf rngSeed counter (collection is a function of its inputs)",
+                f"the same call takes the same {_H}-step path twice", _deterministic),
 ])
 
 
-def properties_for(sampler: str) -> "tuple[list[Property], list[Property]]":
+def properties_for(sampler: str) -> "tuple[list[CaseProperty], list[RunProperty]]":
     """``(per-case properties, campaign properties)`` of a sampler mode (``"spec"`` or ``"any"``)."""
     if sampler not in SAMPLERS:
         raise ArgumentError(f"sampler={sampler!r} should be one of {SAMPLERS}")

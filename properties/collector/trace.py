@@ -4,7 +4,7 @@ Mirrors the inputs of TorchLean's ``NN.Runtime.RL.PPO.collectRolloutFromCallback
 session (``start``, ``observe``, ``stepChecked``, with ``resetOnDone := true`` as in
 ``Session.CheckedSession.gymnasium``), ``castObservation``/``castReward``, ``predictLogits``/
 ``predictValue`` and the RNG stream ``(rngSeed, rngCounter)``. A :class:`CollectorCase` is one
-plain, printable choice of all of them; :func:`~.collector_run.build_inputs` turns it into callables
+plain, printable choice of all of them; :func:`~.run.build_inputs` turns it into callables
 whose every call is written to a :class:`SessionTrace`:
 
 - each ``start``; each ``step_checked`` with the session value it was handed (was it the one the
@@ -22,9 +22,8 @@ policies are small numpy MLPs with generated weights whose logits can be normal,
 
 Real Gymnasium environments are traced through :class:`RecordedSession` over
 ``rollcheck.impl.session.CheckedSession.gymnasium``. Putting the pieces together and calling a
-collector once lives in :mod:`.collector_run` (:func:`~.collector_run.build_inputs`,
-:func:`~.collector_run.run_collector`, :class:`~.collector_run.CollectorRun`); those names are
-still importable from here. :mod:`.collector_properties` only reads the runs.
+collector once lives in :mod:`.run` (:func:`~.run.build_inputs`, :func:`~.run.run_collector`,
+:class:`~.run.CollectorRun`), which imports this module; :mod:`.catalog` only reads the runs.
 
 Invariant enforced: every value here is a pure function of the case, so a case replays exactly
 (determinism properties and shrunk reproducers rely on it). References: Gymnasium's ``Env.step``
@@ -42,10 +41,9 @@ from rollcheck.spec import Contract, Shape, Transition, check_transition_fin
 from rollcheck.spec.errors import RollcheckError, ArgumentError
 from rollcheck.spec.arguments import check_count, check_nat
 
-__all__ = ["BUFFERS", "CASTS", "END_KINDS", "LOGIT_MODES", "SESSION_STYLES", "CollectorCase",
-           "CollectorInputs", "CollectorRun", "MlpPolicy", "PolicySpec", "ScriptedSession", "SessionTrace",
-           "RecordedSession", "StepBudgetExceeded", "TracedStep", "build_inputs", "cast_functions",
-           "env_signature", "gymnasium_session", "run_collector"]
+__all__ = ["BUFFERS", "CASTS", "END_KINDS", "LOGIT_MODES", "SESSION_STYLES", "CollectorCase", "MlpPolicy",
+           "PolicySpec", "RecordedSession", "ScriptedSession", "SessionTrace", "StepBudgetExceeded", "TracedStep",
+           "cast_functions", "env_signature"]
 
 END_KINDS = ("terminated", "truncated", "both")
 BUFFERS = ("fresh", "reuse")
@@ -368,17 +366,3 @@ def env_signature(env_id: str) -> "tuple[tuple, int]":
     finally:
         env.close()
 
-
-# -- names that moved to :mod:`.collector_run` (which imports this module), still importable here --
-_MOVED_TO_COLLECTOR_RUN = frozenset({"CollectorInputs", "CollectorRun", "build_inputs", "gymnasium_session",
-                                     "run_collector"})
-
-
-def __getattr__(name: str) -> Any:
-    """``from rollcheck.properties.collector.trace import run_collector`` (and the other moved names)
-    keeps working: they are looked up in :mod:`.collector_run` on first use (a lazy import, since
-    that module imports this one)."""
-    if name in _MOVED_TO_COLLECTOR_RUN:
-        from rollcheck.properties.collector import run as collector_run
-        return getattr(collector_run, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

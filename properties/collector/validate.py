@@ -32,6 +32,7 @@ from hypothesis.errors import NoSuchExample
 
 from rollcheck.properties.core.profiles import rollcheck_settings
 
+from rollcheck.spec.arguments import check_count
 from rollcheck.spec.errors import ArgumentError
 
 from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES
@@ -69,8 +70,7 @@ def collector_cases(*, horizon: "int | None" = None, env: "str | None" = None,
     2**63 (int64 overflow) and up to 2**64 - 1 - horizon. Shrinking goes towards a scalar
     observation, one action, horizon 1, seed and counter 0, no episode end, fresh buffers.
     """
-    if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon <= 0):
-        raise ArgumentError(f"horizon={horizon!r} should be a positive int")
+    horizon = None if horizon is None else check_count("horizon", horizon)
     horizons = st.just(horizon) if horizon is not None else st.integers(1, _MAX_HORIZON)
 
     @st.composite
@@ -161,8 +161,7 @@ def render_reproducer(collect: Any, case: CollectorCase, pid: str) -> str:
         get = [f"collect = ...  # your collector ({target} has no importable name)"]
     return "\n".join([
         f"# rollcheck: minimal (Hypothesis-shrunk) case violating {pid}",
-        "from rollcheck.properties.collector.trace import CollectorCase, PolicySpec",
-        "from rollcheck.properties.collector.validate import check_case",
+        "from rollcheck import CollectorCase, PolicySpec, check_case",
         *get,
         "",
         f"case = {case!r}",
@@ -313,10 +312,8 @@ def validate_collector(collect: Callable[..., Any], *, env: "str | None" = None,
     """
     t0 = time.time()
     examples = rollcheck_settings().max_examples if examples is None else examples
-    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 1:
-        raise ArgumentError(f"examples={examples!r} should be at least one")
-    if horizon is not None and (isinstance(horizon, bool) or not isinstance(horizon, int) or horizon <= 0):
-        raise ArgumentError(f"horizon={horizon!r} should be a positive int")
+    examples = check_count("examples", examples)
+    horizon = None if horizon is None else check_count("horizon", horizon)
     if not isinstance(seed, int) or isinstance(seed, bool):
         raise ArgumentError(f"seed={seed!r} should be an int")
     tolerances = Tolerances.of(tolerance)

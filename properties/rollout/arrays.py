@@ -77,21 +77,27 @@ from typing import Any
 import numpy as np
 
 from rollcheck.impl.contract_judge import action_bad_mask, observation_bad_mask, reward_bad_mask
+from rollcheck.spec.arguments import check_count, check_real
 from rollcheck.spec.box import Box
 from rollcheck.spec.contract import Contract, observation_violations, reward_violations
 from rollcheck.spec.errors import ArgumentError
 
+from rollcheck.properties.core.property import BufferProperty
 from rollcheck.properties.core.report import Finding, PropertyResult, Report
 from rollcheck.properties.core.tolerances import Tolerances
-from rollcheck.properties.rollout.arrays_catalog import (ARRAY_PROPERTIES, NEEDS, compare_result, positions,
-                                                         property_result, skip_result)
+from rollcheck.properties.rollout.arrays_catalog import (ARRAYS_ACTIONS_MATCH_TRACE, ARRAYS_CONTRACT,
+                                                         ARRAYS_DONES_MATCH_FLAGS, ARRAYS_LOGPROB_MATCHES_POLICY,
+                                                         ARRAYS_NO_AUTORESET_STEPS, ARRAYS_OBS_MATCH_TRACE,
+                                                         ARRAYS_REWARDS_MATCH_TRACE, ARRAYS_SHAPES,
+                                                         ARRAYS_VALUE_MATCHES_CRITIC, ARRAY_PROPERTIES, NEEDS, BufferCase,
+                                                         compare_result, positions, property_result, skip_result)
 from rollcheck.properties.rollout.arrays_box import box_policy_checks, env_actions, gaussian_fns
 from rollcheck.properties.rollout.arrays_gae import gae_checks, split_flags, step_done
 from rollcheck.properties.rollout.arrays_policy import log_softmax_rows, policy_checks, policy_fns
 from rollcheck.properties.rollout.arrays_time_limit import time_limit_result
 from rollcheck.properties.rollout.recording import VecTrace
 
-__all__ = ["ARRAY_PROPERTIES", "FLAG_KEYS", "REQUIRED_KEYS", "log_softmax_rows", "validate_arrays"]
+__all__ = ["ARRAY_PROPERTIES", "FLAG_KEYS", "REQUIRED_KEYS", "arrays_case", "log_softmax_rows", "validate_arrays"]
 
 REQUIRED_KEYS = ("obs", "actions", "logprobs", "rewards", "dones", "values")
 OPTIONAL_KEYS = ("advantages", "returns", "terminated", "truncated", "next_obs", "next_done", "next_value")
@@ -152,7 +158,7 @@ def _shapes(arrays: dict, trace: "VecTrace | None", n_actions: "int | None",
             box: "Box | None" = None) -> "tuple[PropertyResult, dict, dict[str, str]]":
     """``(arrays.shapes result, usable arrays, {unusable key: why})`` — a bad array is left out of
     the usable ones and named, so only the properties that read it are skipped."""
-    res = property_result("arrays.shapes", examples=1)
+    res = property_result(ARRAYS_SHAPES, examples=1)
     cols: dict[str, np.ndarray] = {}
     unusable: dict[str, str] = {}
     problems: list[str] = []
@@ -252,16 +258,12 @@ def validate_arrays(arrays: dict, *, trace: "VecTrace | None" = None, policy: An
     if dones_convention not in CONVENTIONS:
         raise ArgumentError(f"dones_convention={dones_convention!r} should be one of {CONVENTIONS}")
     for name, value in (("gamma", gamma), ("lam", lam)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
-            raise ArgumentError(f"{name}={value!r} should be a real number in [0, 1]")
-    if n_actions is not None and (isinstance(n_actions, bool) or not isinstance(n_actions, int) or n_actions <= 0):
-        raise ArgumentError(f"n_actions={n_actions!r} should be a positive int")
+        check_real(name, value, least=0.0, most=1.0)
+    n_actions = None if n_actions is None else check_count("n_actions", n_actions)
     if sampler not in SAMPLERS:
         raise ArgumentError(f"sampler={sampler!r} should be one of {SAMPLERS}: a buffer carries no (seed, counter) "
                             "stream, so its actions can only be judged in distribution")
-    if max_episode_steps is not None and (isinstance(max_episode_steps, bool) or not isinstance(max_episode_steps, int)
-                                          or max_episode_steps <= 0):
-        raise ArgumentError(f"max_episode_steps={max_episode_steps!r} should be a positive int")
+    max_episode_steps = None if max_episode_steps is None else check_count("max_episode_steps", max_episode_steps)
     bad = [r for r in recomputed if r not in RECOMPUTABLE]
     if bad:
         raise ArgumentError(f"recomputed={tuple(recomputed)!r}: {bad[0]!r} should be one of {RECOMPUTABLE}")
@@ -278,8 +280,8 @@ def validate_arrays(arrays: dict, *, trace: "VecTrace | None" = None, policy: An
     shapes, cols, unusable = _shapes(arrays, trace, n_actions, action_space)
     report.results.append(shapes)
     if "obs" not in cols:
-        for pid in list(ARRAY_PROPERTIES)[1:]:
-            report.results.append(_not_evaluated(pid, f"obs {unusable.get('obs', 'is unusable')}: (T, N) unknown "
+        for prop in list(ARRAY_PROPERTIES)[1:]:
+            report.results.append(_not_evaluated(prop, f"obs {unusable.get('obs', 'is unusable')}: (T, N) unknown "
                                                       "(see arrays.shapes)"))
         report.duration_s = time.perf_counter() - start
         return report
@@ -303,22 +305,29 @@ def validate_arrays(arrays: dict, *, trace: "VecTrace | None" = None, policy: An
     return report
 
 
-def _not_evaluated(pid: str, reason: str) -> PropertyResult:
-    """Property ``pid`` in ``error``: an array it reads is unusable, so it could not be evaluated."""
-    result = property_result(pid, examples=0)
+def arrays_case(arrays: dict, **options: Any) -> BufferCase:
+    """The evidence of an ``arrays.*`` property: ``ARRAYS_CONTRACT.check(arrays_case(arrays, n_actions=2))``
+    is that property's findings from ``validate_arrays(arrays, n_actions=2)``."""
+    return BufferCase(validate_arrays, arrays, options)
+
+
+def _not_evaluated(prop: BufferProperty, reason: str) -> PropertyResult:
+    """``prop`` in ``error``: an array it reads is unusable, so it could not be evaluated."""
+    result = property_result(prop, examples=0)
     result.set_error(f"not evaluated: {reason}")
     return result
 
 
 def _unless_unusable(result: PropertyResult, unusable: dict, recomputed: tuple) -> PropertyResult:
     """``result``, or a skip naming the unusable array it read, or a skip saying it is tautological."""
-    for k in NEEDS.get(result.id, ()):
+    prop = ARRAY_PROPERTIES[result.id]   # the property this result reports
+    for k in NEEDS.get(prop, ()):
         if k in unusable:
             why = unusable[k] if unusable[k].startswith(k) else f"{k} {unusable[k]}"
-            return _not_evaluated(result.id, f"{why} (see arrays.shapes)")
-    tautological = {"arrays.value_matches_critic": "values", "arrays.logprob_matches_policy": "logprobs"}
-    if tautological.get(result.id) in recomputed:
-        return skip_result(result.id, f"tautological: the library recomputed {tautological[result.id]} from the "
+            return _not_evaluated(prop, f"{why} (see arrays.shapes)")
+    tautological = {ARRAYS_VALUE_MATCHES_CRITIC: "values", ARRAYS_LOGPROB_MATCHES_POLICY: "logprobs"}
+    if tautological.get(prop) in recomputed:
+        return skip_result(prop, f"tautological: the library recomputed {tautological[prop]} from the "
                                       "stored observations with the policy rollcheck re-runs, so this would compare "
                                       "the policy with itself")
     return result
@@ -329,7 +338,7 @@ def _trace_and_contract(cols: dict, trace: "VecTrace | None", contract: Contract
     out = []
     t_len, n_env = cols["actions"].shape[:2]
     obs_flat = cols["obs"].reshape(t_len * n_env, *cols["obs"].shape[2:])
-    res = property_result("arrays.contract", examples=1, steps=t_len * n_env)
+    res = property_result(ARRAYS_CONTRACT, examples=1, steps=t_len * n_env)
     bad_obs = observation_bad_mask(contract, obs_flat, obs_flat.shape[1:])
     bad_rew = reward_bad_mask(contract, cols["rewards"].reshape(-1))
     for k in np.flatnonzero(bad_obs | bad_rew).tolist():
@@ -341,29 +350,29 @@ def _trace_and_contract(cols: dict, trace: "VecTrace | None", contract: Contract
                              context={"env": i, "field": v.field, "rule": v.rule}))
     out.append(res)
     if trace is None:
-        for pid in ("arrays.obs_match_trace", "arrays.actions_match_trace", "arrays.rewards_match_trace"):
-            out.append(skip_result(pid, "no trace= given (record the env with RecordingVecEnv)"))
+        for prop in (ARRAYS_OBS_MATCH_TRACE, ARRAYS_ACTIONS_MATCH_TRACE, ARRAYS_REWARDS_MATCH_TRACE):
+            out.append(skip_result(prop, "no trace= given (record the env with RecordingVecEnv)"))
     else:
         # The buffer may store a narrower dtype than the env (CleanRL keeps float32): compare in the buffer's.
-        out.append(compare_result("arrays.obs_match_trace", "obs", trace.obs.astype(cols["obs"].dtype), cols["obs"],
+        out.append(compare_result(ARRAYS_OBS_MATCH_TRACE, "obs", trace.obs.astype(cols["obs"].dtype), cols["obs"],
                                   hint="obs[t] should be the observation presented before step t"))
         if box is None:
-            out.append(compare_result("arrays.actions_match_trace", "actions", trace.actions, cols["actions"]))
+            out.append(compare_result(ARRAYS_ACTIONS_MATCH_TRACE, "actions", trace.actions, cols["actions"]))
         else:   # the env received clip(action) (or its rescaling from [-1, 1]); compared in the trace's dtype
             sent = env_actions(cols["actions"], box, squash)
             eps = float(np.finfo(trace.actions.dtype).eps) if trace.actions.dtype.kind == "f" else 0.0
             scale = max([1.0] + [abs(x) for x in box.lows() + box.highs() if np.isfinite(x)])
-            out.append(compare_result("arrays.actions_match_trace", "env actions (clip, or rescaled tanh, of the "
+            out.append(compare_result(ARRAYS_ACTIONS_MATCH_TRACE, "env actions (clip, or rescaled tanh, of the "
                                       "stored actions)", trace.actions.astype(np.float64), sent,
                                       4 * eps * scale if squash else None,
                                       hint="the env must receive clip(sample, low, high) of the stored sample"))
-        out.append(compare_result("arrays.rewards_match_trace", "rewards",
+        out.append(compare_result(ARRAYS_REWARDS_MATCH_TRACE, "rewards",
                                   trace.rewards.astype(cols["rewards"].dtype), cols["rewards"],
                                   hint=_shift_hint(trace.rewards, cols["rewards"])))
     if trace is None:
-        out.append(skip_result("arrays.no_autoreset_steps", "no trace= given"))
+        out.append(skip_result(ARRAYS_NO_AUTORESET_STEPS, "no trace= given"))
     else:
-        res = property_result("arrays.no_autoreset_steps", examples=1, steps=t_len * n_env)
+        res = property_result(ARRAYS_NO_AUTORESET_STEPS, examples=1, steps=t_len * n_env)
         if trace.autoreset_step.any():
             t, i = (int(k) for k in np.argwhere(trace.autoreset_step)[0])
             res.fail(Finding(
@@ -375,10 +384,10 @@ def _trace_and_contract(cols: dict, trace: "VecTrace | None", contract: Contract
         out.append(res)
     te, tr = split_flags(cols, trace)
     if te is None:
-        out.append(skip_result("arrays.dones_match_flags", "no terminated/truncated arrays and no trace"))
+        out.append(skip_result(ARRAYS_DONES_MATCH_FLAGS, "no terminated/truncated arrays and no trace"))
     else:
         done, known = step_done(cols, convention)
-        out.append(compare_result("arrays.dones_match_flags",
+        out.append(compare_result(ARRAYS_DONES_MATCH_FLAGS,
                                   f"done of each step (dones, convention {convention!r})",
                                   te | tr, done, checked=known, hint=_done_shift_hint(te | tr, done, known)))
     return out

@@ -39,7 +39,10 @@ from rollcheck.spec.errors import ArgumentError
 
 from rollcheck.properties.core.report import Finding, PropertyResult
 from rollcheck.properties.core.tolerances import Tolerances, produced_eps
-from rollcheck.properties.rollout.arrays_catalog import compare_result, property_result, skip_result, within
+from rollcheck.properties.rollout.arrays_catalog import (ARRAYS_ACTIONS_FOLLOW_POLICY, ARRAYS_LOGPROB_MATCHES_POLICY,
+                                                         ARRAYS_NEXT_VALUE_MATCHES_CRITIC,
+                                                         ARRAYS_VALUE_MATCHES_CRITIC, compare_result,
+                                                         property_result, skip_result, within)
 
 __all__ = ["FALSE_ALARM", "box_policy_checks", "env_actions", "gaussian_fns", "gaussian_law_test"]
 
@@ -93,10 +96,10 @@ def gaussian_law_test(z: np.ndarray) -> "tuple[bool, dict]":
 def box_policy_checks(cols: dict, fns: "tuple | None", box: Box, squash: bool, rng: Any, sample: "int | None",
                       tolerances: Tolerances, meta: dict) -> list[PropertyResult]:
     """The continuous counterparts of the policy checks (same ids; module docstring)."""
-    pids = ("arrays.logprob_matches_policy", "arrays.value_matches_critic", "arrays.next_value_matches_critic",
-            "arrays.actions_follow_policy")
+    props = (ARRAYS_LOGPROB_MATCHES_POLICY, ARRAYS_VALUE_MATCHES_CRITIC, ARRAYS_NEXT_VALUE_MATCHES_CRITIC,
+            ARRAYS_ACTIONS_FOLLOW_POLICY)
     if fns is None:
-        return [skip_result(pid, "no policy= given") for pid in pids]
+        return [skip_result(prop, "no policy= given") for prop in props]
     gauss_fn, value_fn = fns
     t_len, n_env = cols["logprobs"].shape[:2]
     k = t_len * n_env
@@ -135,23 +138,23 @@ def box_policy_checks(cols: dict, fns: "tuple | None", box: Box, squash: bool, r
         zs = (u - mean) * np.exp(-log_std)
         scale = 1.0 + np.nansum(np.abs(zs * zs) + np.abs(log_std) + 1.0, axis=1)
     allowed = tolerances.allowed("log_prob", expected, produced_eps(cols["logprobs"]), scale)
-    res = compare_result(pids[0], "logprobs", expected.reshape(t_len, n_env), got.reshape(t_len, n_env),
+    res = compare_result(props[0], "logprobs", expected.reshape(t_len, n_env), got.reshape(t_len, n_env),
                          allowed.reshape(t_len, n_env), checked=compare.reshape(t_len, n_env), meta=meta)
     if res.findings:
         res.findings[0].message += _log_prob_diagnosis(got, mean, log_std, acts, box, squash, plain, allowed, idx)
     v_allowed = tolerances.allowed("value", values, produced_eps(cols["values"]),
                                    float(np.nanmean(np.abs(values))) if idx.size else 0.0)
-    out = [res, compare_result(pids[1], "values", values.reshape(t_len, n_env), cols["values"],
+    out = [res, compare_result(props[1], "values", values.reshape(t_len, n_env), cols["values"],
                                v_allowed.reshape(t_len, n_env), checked=checked.reshape(t_len, n_env), meta=meta)]
     if "next_value" in cols and "next_obs" in cols:
         nv = np.asarray(value_fn(cols["next_obs"]), dtype=np.float64).reshape(-1)
-        out.append(compare_result(pids[2], "next_value", nv, cols["next_value"],
+        out.append(compare_result(props[2], "next_value", nv, cols["next_value"],
                                   tolerances.allowed("value", nv, produced_eps(cols["next_value"]), 0.0)))
     else:
-        out.append(skip_result(pids[2], "needs next_obs and next_value arrays"))
-    law = property_result(pids[3], examples=1, steps=int(idx.size))
+        out.append(skip_result(props[2], "needs next_obs and next_value arrays"))
+    law = property_result(props[3], examples=1, steps=int(idx.size))
     rejected, details = gaussian_law_test(zs[idx])
-    meta[pids[3]] = details
+    meta[props[3]] = details
     if rejected:
         law.fail(Finding(message=("the buffer's actions are not draws from N(mean, exp(log_std)) at the stored "
                                   f"observations: standardised actions have mean {details['mean_z']:+.4g} and mean "

@@ -3,9 +3,10 @@
 Mirrors, one named value each, what TorchLean's ``PPO.collectRolloutFromCallbacks`` records per step,
 ``Boundary.Core.checkTransitionFin`` (the contract) and ``Runtime.RL.Core.generalizedAdvantageEstimationVec``
 / ``returnsFromAdvantagesVec`` (advantages with split terminated/truncated flags):
-:data:`ARRAY_PROPERTIES` maps each stable id (``arrays.gae_matches_spec``, ...) to its
-:class:`~rollcheck.properties.core.property.Property`, whose check runs
-:func:`rollcheck.properties.rollout.arrays.validate_arrays` and returns that property's findings.
+:data:`ARRAY_PROPERTIES` holds one :class:`~rollcheck.properties.core.property.BufferProperty` per
+stable id (``ARRAYS_GAE_MATCHES_SPEC`` is ``arrays.gae_matches_spec``, ...); its ``check(case)``
+takes a :class:`BufferCase` (the validator, the buffer and the options: ``arrays_case(...)`` or
+``sb3_case(...)``) and returns that property's findings. Code refers to the property objects.
 
 The checks themselves live in :mod:`.arrays` (shapes, trace, contract, policy) and
 :mod:`.arrays_gae` (done flags, advantages, truncation); they build their results with the helpers
@@ -19,90 +20,149 @@ and the largest error, so a finding is readable without the arrays.
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from rollcheck.properties.core.property import Property
-from rollcheck.properties.core.report import Finding, PropertyResult
+from rollcheck.spec.errors import ArgumentError
 
-__all__ = ["ARRAY_PROPERTIES", "NEEDS", "compare_result", "positions", "property_result", "skip_result", "within"]
+from rollcheck.properties.core.property import BufferProperty, PropertySet
+from rollcheck.properties.core.report import Finding, PropertyResult, Report
 
-
-def _p(pid: str, lean: str, statement: str) -> Property:
-    """The property ``pid``: its check is ``validate_arrays(arrays, **kwargs).result(pid).findings``."""
-    def check(arrays: dict, **kwargs: Any) -> list:
-        from rollcheck.properties.rollout.arrays import validate_arrays   # the checks import this module
-
-        return validate_arrays(arrays, **kwargs).result(pid).findings
-    return Property(pid, lean, statement, check)
+__all__ = ["ARRAY_PROPERTIES", "BufferCase", "NEEDS", "buffer_property", "compare_result", "positions", "property_result", "skip_result", "within"]
 
 
-ARRAY_PROPERTIES = {p.id: p for p in [
-    _p("arrays.shapes", "PPO.Rollout.steps_size_eq_horizon",
-       "every array has the documented shape (T, N, ...) and a real or boolean dtype"),
-    _p("arrays.contract", "Boundary.Core.checkTransitionFin",
-       "observations, actions and rewards satisfy the contract"),
-    _p("arrays.obs_match_trace", "PPO.collectRolloutFromCallbacks (state)",
-       "obs[t] is the observation the env presented before step t"),
-    _p("arrays.actions_match_trace", "PPO.collectRolloutFromCallbacks (action)",
-       "actions[t] is the action passed to the env at step t"),
-    _p("arrays.rewards_match_trace", "PPO.collectRolloutFromCallbacks (reward)",
-       "rewards[t] is the reward the env returned at step t"),
-    _p("arrays.no_autoreset_steps", "Gymnasium.Session (reset is not a transition)",
-       "no buffer step is a Gymnasium NEXT_STEP auto-reset step (action ignored, reward 0)"),
-    _p("arrays.dones_match_flags", "PPO.Step.done = terminated || truncated",
-       "dones (under the chosen convention) equal terminated or truncated"),
-    _p("arrays.logprob_matches_policy", "PolicyGradient.actionLogSoftmax",
-       "logprobs[t] = log_softmax(logits(obs[t]))[actions[t]]"),
-    _p("arrays.value_matches_critic", "PPO.collectRolloutFromCallbacks (value)",
-       "values[t] = V(obs[t])"),
-    _p("arrays.next_value_matches_critic", "PPO.collectRolloutFromCallbacks (nextValue)",
-       "next_value = V(next_obs)"),
-    _p("arrays.gae_matches_spec", "Runtime.RL.Core.generalizedAdvantageEstimationVec",
-       "advantages equal the spec's GAE with split terminated/truncated flags"),
-    _p("arrays.returns_are_advantages_plus_values", "Runtime.RL.Core.returnsFromAdvantagesVec",
-       "returns = advantages + values"),
-    _p("arrays.truncation_bootstrapped", "Runtime.RL.Core.generalizedAdvantageEstimationVec (truncated)",
-       "a time-limit truncation bootstraps from V(final observation) instead of ending the return"),
-    _p("arrays.time_limit_truncates", "Gymnasium.TimeLimit (truncated once max_episode_steps are reached)",
-       "an episode that reaches the env's max_episode_steps ends there with truncated set (counted independently "
-       "of the info dict)"),
-    _p("arrays.actions_follow_policy", "PolicyGradient.sampleActionFromLogits (in distribution)",
-       "pooled over the buffer, actions are draws from softmax(logits(obs[t])) (false-alarm probability 1e-6)"),
-]}
+@dataclass(frozen=True)
+class BufferCase:
+    """The evidence a buffer property looks at: the validator, the buffer it reads and its options.
+
+    ``validate`` is :func:`~rollcheck.properties.rollout.arrays.validate_arrays` (``buffer`` a dict of
+    arrays) or :func:`~rollcheck.properties.rollout.sb3.validate_sb3` (``buffer`` an SB3 model);
+    ``options`` are its keyword arguments. Build one with ``arrays_case`` or ``sb3_case``.
+    """
+
+    validate: Callable[..., Report]
+    buffer: Any
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not callable(self.validate):
+            raise ArgumentError(f"BufferCase.validate={self.validate!r:.80} should be a validator "
+                                "(validate_arrays or validate_sb3)")
+        if not isinstance(self.options, Mapping):
+            raise ArgumentError(f"BufferCase.options={self.options!r:.80} should be a mapping of keyword options")
+
+    def report(self) -> Report:
+        """The validator's report on this buffer (every property's result)."""
+        return self.validate(self.buffer, **dict(self.options))
+
+
+def buffer_property(pid: str, lean: str, statement: str) -> BufferProperty:
+    """The buffer property ``pid``: ``check(case)`` is ``case.report()``'s findings for ``pid``."""
+    def check(case: BufferCase) -> list[Finding]:
+        if not isinstance(case, BufferCase):
+            raise ArgumentError(f"{pid}.check(case={case!r:.80}) should be given a BufferCase")
+        return case.report().result(pid).findings
+    return BufferProperty(pid, lean, statement, check)
+
+
+ARRAYS_SHAPES = buffer_property(
+    "arrays.shapes", "PPO.Rollout.steps_size_eq_horizon",
+    "every array has the documented shape (T, N, ...) and a real or boolean dtype")
+ARRAYS_CONTRACT = buffer_property(
+    "arrays.contract", "Boundary.Core.checkTransitionFin",
+    "observations, actions and rewards satisfy the contract")
+ARRAYS_OBS_MATCH_TRACE = buffer_property(
+    "arrays.obs_match_trace", "PPO.collectRolloutFromCallbacks (state)",
+    "obs[t] is the observation the env presented before step t")
+ARRAYS_ACTIONS_MATCH_TRACE = buffer_property(
+    "arrays.actions_match_trace", "PPO.collectRolloutFromCallbacks (action)",
+    "actions[t] is the action passed to the env at step t")
+ARRAYS_REWARDS_MATCH_TRACE = buffer_property(
+    "arrays.rewards_match_trace", "PPO.collectRolloutFromCallbacks (reward)",
+    "rewards[t] is the reward the env returned at step t")
+ARRAYS_NO_AUTORESET_STEPS = buffer_property(
+    "arrays.no_autoreset_steps", "Gymnasium.Session (reset is not a transition)",
+    "no buffer step is a Gymnasium NEXT_STEP auto-reset step (action ignored, reward 0)")
+ARRAYS_DONES_MATCH_FLAGS = buffer_property(
+    "arrays.dones_match_flags", "PPO.Step.done = terminated || truncated",
+    "dones (under the chosen convention) equal terminated or truncated")
+ARRAYS_LOGPROB_MATCHES_POLICY = buffer_property(
+    "arrays.logprob_matches_policy", "PolicyGradient.actionLogSoftmax",
+    "logprobs[t] = log_softmax(logits(obs[t]))[actions[t]]")
+ARRAYS_VALUE_MATCHES_CRITIC = buffer_property(
+    "arrays.value_matches_critic", "PPO.collectRolloutFromCallbacks (value)",
+    "values[t] = V(obs[t])")
+ARRAYS_NEXT_VALUE_MATCHES_CRITIC = buffer_property(
+    "arrays.next_value_matches_critic", "PPO.collectRolloutFromCallbacks (nextValue)",
+    "next_value = V(next_obs)")
+ARRAYS_GAE_MATCHES_SPEC = buffer_property(
+    "arrays.gae_matches_spec", "Runtime.RL.Core.generalizedAdvantageEstimationVec",
+    "advantages equal the spec's GAE with split terminated/truncated flags")
+ARRAYS_RETURNS_ARE_ADVANTAGES_PLUS_VALUES = buffer_property(
+    "arrays.returns_are_advantages_plus_values", "Runtime.RL.Core.returnsFromAdvantagesVec",
+    "returns = advantages + values")
+ARRAYS_TRUNCATION_BOOTSTRAPPED = buffer_property(
+    "arrays.truncation_bootstrapped", "Runtime.RL.Core.generalizedAdvantageEstimationVec (truncated)",
+    "a time-limit truncation bootstraps from V(final observation) instead of ending the return")
+ARRAYS_TIME_LIMIT_TRUNCATES = buffer_property(
+    "arrays.time_limit_truncates", "Gymnasium.TimeLimit (truncated once max_episode_steps are reached)",
+    "an episode that reaches the env's max_episode_steps ends there with truncated set (counted "
+    "independently of the info dict)")
+ARRAYS_ACTIONS_FOLLOW_POLICY = buffer_property(
+    "arrays.actions_follow_policy", "PolicyGradient.sampleActionFromLogits (in distribution)",
+    "pooled over the buffer, actions are draws from softmax(logits(obs[t])) (false-alarm probability "
+    "1e-6)")
+
+ARRAY_PROPERTIES: PropertySet[BufferProperty] = PropertySet([
+    ARRAYS_SHAPES,
+    ARRAYS_CONTRACT,
+    ARRAYS_OBS_MATCH_TRACE,
+    ARRAYS_ACTIONS_MATCH_TRACE,
+    ARRAYS_REWARDS_MATCH_TRACE,
+    ARRAYS_NO_AUTORESET_STEPS,
+    ARRAYS_DONES_MATCH_FLAGS,
+    ARRAYS_LOGPROB_MATCHES_POLICY,
+    ARRAYS_VALUE_MATCHES_CRITIC,
+    ARRAYS_NEXT_VALUE_MATCHES_CRITIC,
+    ARRAYS_GAE_MATCHES_SPEC,
+    ARRAYS_RETURNS_ARE_ADVANTAGES_PLUS_VALUES,
+    ARRAYS_TRUNCATION_BOOTSTRAPPED,
+    ARRAYS_TIME_LIMIT_TRUNCATES,
+    ARRAYS_ACTIONS_FOLLOW_POLICY,
+])
 
 # The arrays each property reads: a property whose input is missing or unusable (arrays.shapes says
 # why) is skipped naming that input, never run on a substitute and never silently dropped.
-NEEDS = {
-    "arrays.contract": ("obs", "rewards"),
-    "arrays.obs_match_trace": ("obs",),
-    "arrays.actions_match_trace": ("actions",),
-    "arrays.rewards_match_trace": ("rewards",),
-    "arrays.no_autoreset_steps": (),
-    "arrays.dones_match_flags": ("dones", "next_done", "terminated", "truncated"),
-    "arrays.logprob_matches_policy": ("obs", "actions", "logprobs"),
-    "arrays.value_matches_critic": ("obs", "values"),
-    "arrays.next_value_matches_critic": ("next_obs", "next_value"),
-    "arrays.gae_matches_spec": ("rewards", "values", "dones", "advantages", "next_done", "next_value",
+NEEDS: "dict[BufferProperty, tuple[str, ...]]" = {
+    ARRAYS_CONTRACT: ("obs", "rewards"),
+    ARRAYS_OBS_MATCH_TRACE: ("obs",),
+    ARRAYS_ACTIONS_MATCH_TRACE: ("actions",),
+    ARRAYS_REWARDS_MATCH_TRACE: ("rewards",),
+    ARRAYS_NO_AUTORESET_STEPS: (),
+    ARRAYS_DONES_MATCH_FLAGS: ("dones", "next_done", "terminated", "truncated"),
+    ARRAYS_LOGPROB_MATCHES_POLICY: ("obs", "actions", "logprobs"),
+    ARRAYS_VALUE_MATCHES_CRITIC: ("obs", "values"),
+    ARRAYS_NEXT_VALUE_MATCHES_CRITIC: ("next_obs", "next_value"),
+    ARRAYS_GAE_MATCHES_SPEC: ("rewards", "values", "dones", "advantages", "next_done", "next_value",
                                 "terminated", "truncated"),
-    "arrays.returns_are_advantages_plus_values": ("advantages", "returns", "values"),
-    "arrays.truncation_bootstrapped": ("rewards", "values", "dones", "advantages", "next_done", "next_value",
+    ARRAYS_RETURNS_ARE_ADVANTAGES_PLUS_VALUES: ("advantages", "returns", "values"),
+    ARRAYS_TRUNCATION_BOOTSTRAPPED: ("rewards", "values", "dones", "advantages", "next_done", "next_value",
                                        "terminated", "truncated"),
-    "arrays.time_limit_truncates": ("dones", "next_done", "terminated", "truncated"),
-    "arrays.actions_follow_policy": ("obs", "actions"),
+    ARRAYS_TIME_LIMIT_TRUNCATES: ("dones", "next_done", "terminated", "truncated"),
+    ARRAYS_ACTIONS_FOLLOW_POLICY: ("obs", "actions"),
 }
 
 
-def property_result(pid: str, **kw: Any) -> PropertyResult:
-    """A result of property ``pid`` (its id, Lean name and statement), fields ``kw``."""
-    p = ARRAY_PROPERTIES[pid]
-    return PropertyResult(p.id, p.lean, p.statement, **kw)
+def property_result(prop: BufferProperty, **kw: Any) -> PropertyResult:
+    """A result of ``prop`` (its id, Lean name and statement), fields ``kw``."""
+    return PropertyResult(prop.id, prop.lean, prop.statement, **kw)
 
 
-def skip_result(pid: str, reason: str) -> PropertyResult:
-    """Property ``pid`` skipped, saying why."""
-    return property_result(pid, status="skipped", skip_reason=reason)
+def skip_result(prop: BufferProperty, reason: str) -> PropertyResult:
+    """``prop`` skipped, saying why."""
+    return property_result(prop, status="skipped", skip_reason=reason)
 
 
 def positions(mask: np.ndarray, limit: int = 1000) -> list[list[int]]:
@@ -118,7 +178,7 @@ def within(expected: np.ndarray, actual: np.ndarray, allowed: Any) -> np.ndarray
         return same | (np.isfinite(e) & np.isfinite(a) & (np.abs(a - e) <= allowed))
 
 
-def compare_result(pid: str, what: str, expected: np.ndarray, actual: np.ndarray, allowed: Any = None,
+def compare_result(prop: BufferProperty, what: str, expected: np.ndarray, actual: np.ndarray, allowed: Any = None,
                    checked: "np.ndarray | None" = None, hint: str = "",
                    meta: "dict | None" = None) -> PropertyResult:
     """A result comparing ``actual`` with ``expected`` elementwise — exactly when ``allowed`` is
@@ -129,7 +189,7 @@ def compare_result(pid: str, what: str, expected: np.ndarray, actual: np.ndarray
     actual = np.asarray(actual)
     checked = np.ones(expected.shape, bool) if checked is None else checked
     if not checked.any():  # nothing was compared: the property did not hold, it was not evaluated
-        return skip_result(pid, f"no entry of {what} could be compared"
+        return skip_result(prop, f"no entry of {what} could be compared"
                                 f" ({int(checked.size)} entries, none comparable)" + (f"; {hint}" if hint else ""))
     exact = allowed is None
     if exact:
@@ -137,11 +197,11 @@ def compare_result(pid: str, what: str, expected: np.ndarray, actual: np.ndarray
     else:
         same = within(expected, actual, allowed)
     bad = checked & ~same
-    res = property_result(pid, examples=1, steps=int(checked.sum()))
+    res = property_result(prop, examples=1, steps=int(checked.sum()))
     if meta is not None and not exact and checked.any():  # the measured agreement, even when it holds
         with np.errstate(invalid="ignore"):
             diffs = np.abs(expected.astype(np.float64) - actual.astype(np.float64))[checked]
-        meta[f"{pid}.max_abs_error"] = float(np.nanmax(diffs)) if np.isfinite(diffs).any() else None
+        meta[f"{prop.id}.max_abs_error"] = float(np.nanmax(diffs)) if np.isfinite(diffs).any() else None
     if bad.any():
         first = tuple(int(k) for k in np.argwhere(bad)[0])
         err = None

@@ -32,7 +32,10 @@ from rollcheck.impl.fast_gae import generalized_advantage_estimation_batch
 
 from rollcheck.properties.core.report import Finding, PropertyResult
 from rollcheck.properties.core.tolerances import Tolerances, produced_eps
-from rollcheck.properties.rollout.arrays_catalog import compare_result, property_result, skip_result, within
+from rollcheck.properties.rollout.arrays_catalog import (ARRAYS_GAE_MATCHES_SPEC,
+                                                         ARRAYS_RETURNS_ARE_ADVANTAGES_PLUS_VALUES,
+                                                         ARRAYS_TRUNCATION_BOOTSTRAPPED, compare_result,
+                                                         property_result, skip_result, within)
 from rollcheck.properties.rollout.arrays_diagnoses import diagnose_advantages, diagnose_returns
 from rollcheck.properties.rollout.recording import VecTrace
 
@@ -78,7 +81,7 @@ def gae_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", gamma:
     """The results of the three advantage properties (see the module docstring); ``fns`` is the
     policy's ``(logits_batch, values_batch)`` or ``None``, ``meta`` the report's (measured errors)."""
     out: list[PropertyResult] = []
-    pids = ("arrays.gae_matches_spec", "arrays.returns_are_advantages_plus_values", "arrays.truncation_bootstrapped")
+    props = (ARRAYS_GAE_MATCHES_SPEC, ARRAYS_RETURNS_ARE_ADVANTAGES_PLUS_VALUES, ARRAYS_TRUNCATION_BOOTSTRAPPED)
     values = cols["values"].astype(np.float64)
     rewards = cols["rewards"].astype(np.float64)
     te, tr = split_flags(cols, trace)
@@ -105,16 +108,16 @@ def gae_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", gamma:
             nv[cut] = np.asarray(fns[1](trace.next_obs[cut]), dtype=np.float64).reshape(-1)
     have = "advantages" in cols
     if not have:
-        out.append(skip_result(pids[0], "no advantages array"))
+        out.append(skip_result(props[0], "no advantages array"))
     elif not known.all():
-        out.append(skip_result(pids[0], "the done flag of the last step is unknown: pass next_done (or trace=/flags)"))
+        out.append(skip_result(props[0], "the done flag of the last step is unknown: pass next_done (or trace=/flags)"))
     else:
         with np.errstate(invalid="ignore"):
             spec = generalized_advantage_estimation_batch(gamma, lam, rewards, values, nv, done, te)
         comparable = np.isfinite(spec)
         meta["gae_entries_not_compared"] = int((~comparable).sum())
         allowed = advantage_allowed(tolerances, cols, spec, gamma, lam)
-        res = compare_result(pids[0], "advantages", spec, cols["advantages"], allowed, checked=comparable,
+        res = compare_result(props[0], "advantages", spec, cols["advantages"], allowed, checked=comparable,
                              hint="spec GAE with split terminated/truncated flags", meta=meta)
         if res.findings:
             name = diagnose_advantages(cols["advantages"].astype(np.float64), rewards, values, nv, done, te,
@@ -127,7 +130,7 @@ def gae_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", gamma:
         adv = cols["advantages"].astype(np.float64)
         want = adv + values
         eps = max(produced_eps(cols[k]) for k in ("advantages", "values", "returns"))
-        res = compare_result(pids[1], "returns", want, cols["returns"],
+        res = compare_result(props[1], "returns", want, cols["returns"],
                              tolerances.allowed("return", want, eps, np.abs(adv) + np.abs(values)))
         if res.findings:
             name = diagnose_returns(adv, values, cols["returns"].astype(np.float64),
@@ -137,13 +140,13 @@ def gae_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", gamma:
                 res.findings[0].context["diagnosis"] = name
         out.append(res)
     else:
-        out.append(skip_result(pids[1], "needs advantages and returns arrays"))
+        out.append(skip_result(props[1], "needs advantages and returns arrays"))
     if not split:
-        out.append(skip_result(pids[2], "no split flags: pass terminated/truncated arrays or trace="))
+        out.append(skip_result(props[2], "no split flags: pass terminated/truncated arrays or trace="))
     elif not cut.any():
-        out.append(skip_result(pids[2], "no step was truncated in this rollout; nothing to check"))
+        out.append(skip_result(props[2], "no step was truncated in this rollout; nothing to check"))
     elif not have or not known.all():
-        out.append(skip_result(pids[2], "needs advantages and the done flag of every step"))
+        out.append(skip_result(props[2], "needs advantages and the done flag of every step"))
     else:
         adv = cols["advantages"].astype(np.float64)
         out.append(_truncation(adv, rewards, values, nv, done, te, cut, gamma, lam,
@@ -154,7 +157,7 @@ def gae_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", gamma:
 def _truncation(adv: np.ndarray, rewards: np.ndarray, values: np.ndarray, nv: np.ndarray, done: np.ndarray,
                 te: np.ndarray, cut: np.ndarray, gamma: float, lam: float, allowed: np.ndarray,
                 t_len: int) -> PropertyResult:
-    res = property_result("arrays.truncation_bootstrapped", examples=1, steps=t_len, episodes=int(cut.sum()))
+    res = property_result(ARRAYS_TRUNCATION_BOOTSTRAPPED, examples=1, steps=t_len, episodes=int(cut.sum()))
     nv_bug = np.where(cut, 0.0, nv)
     with np.errstate(invalid="ignore"):
         as_terminal = generalized_advantage_estimation_batch(gamma, lam, rewards, values, nv_bug, done, done)

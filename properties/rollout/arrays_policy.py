@@ -25,7 +25,10 @@ from rollcheck.spec.errors import ArgumentError
 from rollcheck.properties.core.report import Finding, PropertyResult
 from rollcheck.properties.core.sampler_test import actions_follow_policy
 from rollcheck.properties.core.tolerances import Tolerances, produced_eps
-from rollcheck.properties.rollout.arrays_catalog import compare_result, property_result, skip_result, within
+from rollcheck.properties.rollout.arrays_catalog import (ARRAYS_ACTIONS_FOLLOW_POLICY, ARRAYS_LOGPROB_MATCHES_POLICY,
+                                                         ARRAYS_NEXT_VALUE_MATCHES_CRITIC,
+                                                         ARRAYS_VALUE_MATCHES_CRITIC, compare_result,
+                                                         property_result, skip_result, within)
 from rollcheck.properties.rollout.recording import VecTrace
 
 __all__ = ["log_softmax_rows", "policy_checks", "policy_fns"]
@@ -62,10 +65,10 @@ def _value_scale(values: np.ndarray) -> float:
 def policy_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", rng: Any, sample: "int | None",
                   tolerances: Tolerances, meta: dict) -> list[PropertyResult]:
     """Results of the log-prob, value, next-value and action-distribution properties."""
-    pids = ("arrays.logprob_matches_policy", "arrays.value_matches_critic", "arrays.next_value_matches_critic",
-            "arrays.actions_follow_policy")
+    props = (ARRAYS_LOGPROB_MATCHES_POLICY, ARRAYS_VALUE_MATCHES_CRITIC, ARRAYS_NEXT_VALUE_MATCHES_CRITIC,
+            ARRAYS_ACTIONS_FOLLOW_POLICY)
     if fns is None:
-        return [skip_result(pid, "no policy= given") for pid in pids]
+        return [skip_result(prop, "no policy= given") for prop in props]
     logits_fn, value_fn = fns
     t_len, n_env = cols["actions"].shape
     obs_flat = cols["obs"].reshape(t_len * n_env, *cols["obs"].shape[2:])
@@ -89,7 +92,7 @@ def policy_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", rng
     with np.errstate(invalid="ignore"):
         lp_scale = 1.0 + np.nanmax(np.abs(logits_all), axis=1, initial=0.0)
     lp_allowed = tolerances.allowed("log_prob", expected, produced_eps(cols["logprobs"]), lp_scale)
-    res = compare_result(pids[0], "logprobs", expected.reshape(t_len, n_env), got.reshape(t_len, n_env),
+    res = compare_result(props[0], "logprobs", expected.reshape(t_len, n_env), got.reshape(t_len, n_env),
                          lp_allowed.reshape(t_len, n_env), checked=checked.reshape(t_len, n_env), meta=meta)
     if res.findings:
         # Which action's log-prob was recorded instead? (the classic 'log-prob of the wrong action')
@@ -101,17 +104,17 @@ def policy_checks(cols: dict, trace: "VecTrace | None", fns: "tuple | None", rng
                                         "not of the action taken")
     v_eps, v_scale = produced_eps(cols["values"]), _value_scale(values)
     v_allowed = tolerances.allowed("value", values, v_eps, v_scale).reshape(t_len, n_env)
-    vres = compare_result(pids[1], "values", values.reshape(t_len, n_env), cols["values"], v_allowed,
+    vres = compare_result(props[1], "values", values.reshape(t_len, n_env), cols["values"], v_allowed,
                           checked=checked.reshape(t_len, n_env), meta=meta)
     if vres.findings:
         vres.findings[0].message += _next_value_diagnosis(cols, trace, value_fn, v_allowed, checked)
     out = [res, vres]
     if "next_value" in cols and "next_obs" in cols:
         nv = np.asarray(value_fn(cols["next_obs"]), dtype=np.float64).reshape(-1)
-        out.append(compare_result(pids[2], "next_value", nv, cols["next_value"],
+        out.append(compare_result(props[2], "next_value", nv, cols["next_value"],
                                   tolerances.allowed("value", nv, produced_eps(cols["next_value"]), v_scale)))
     else:
-        out.append(skip_result(pids[2], "needs next_obs and next_value arrays"))
+        out.append(skip_result(props[2], "needs next_obs and next_value arrays"))
     out.append(_actions_follow(acts, logits_all, rows, t_len, n_env, meta))
     return out
 
@@ -137,10 +140,10 @@ def _next_value_diagnosis(cols: dict, trace: "VecTrace | None", value_fn: Callab
 
 def _actions_follow(acts: np.ndarray, logits_all: np.ndarray, rows: np.ndarray, t_len: int, n_env: int,
                     meta: dict) -> PropertyResult:
-    res = property_result("arrays.actions_follow_policy", examples=1, steps=int(rows.size))
+    res = property_result(ARRAYS_ACTIONS_FOLLOW_POLICY, examples=1, steps=int(rows.size))
     probs = np.exp(log_softmax_rows(logits_all[rows]))
     test = actions_follow_policy(probs, acts[rows])
-    meta["arrays.actions_follow_policy"] = test.as_meta()
+    meta[ARRAYS_ACTIONS_FOLLOW_POLICY.id] = test.as_meta()
     if test.rejected:
         res.fail(Finding(message=f"the buffer's actions are not draws from the policy at the stored observations: "
                                  f"{test.explain()}", expected="actions distributed as softmax(logits(obs[t]))",

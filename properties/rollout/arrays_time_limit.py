@@ -21,13 +21,13 @@ from __future__ import annotations
 import numpy as np
 
 from rollcheck.properties.core.report import Finding, PropertyResult
-from rollcheck.properties.rollout.arrays_catalog import positions, property_result, skip_result
+from rollcheck.properties.rollout.arrays_catalog import (ARRAYS_TIME_LIMIT_TRUNCATES, positions, property_result,
+                                                         skip_result)
 from rollcheck.properties.rollout.arrays_gae import split_flags, step_done
 from rollcheck.properties.rollout.recording import VecTrace
 
 __all__ = ["time_limit_result", "time_limit_violations"]
 
-PID = "arrays.time_limit_truncates"
 
 
 def time_limit_violations(done: np.ndarray, truncated: np.ndarray, limit: int,
@@ -54,17 +54,17 @@ def time_limit_result(cols: dict, trace: "VecTrace | None", limit: "int | None",
                       accepted: "np.ndarray | None" = None) -> PropertyResult:
     """The result of ``arrays.time_limit_truncates`` (module docstring)."""
     if limit is None:
-        return skip_result(PID, "no max_episode_steps given (pass max_episode_steps=, or --max-episode-steps)")
+        return skip_result(ARRAYS_TIME_LIMIT_TRUNCATES, "no max_episode_steps given (pass max_episode_steps=, or --max-episode-steps)")
     te, tr = split_flags(cols, trace)
     if te is None:
-        return skip_result(PID, "no truncated flags: pass terminated/truncated arrays or trace=")
+        return skip_result(ARRAYS_TIME_LIMIT_TRUNCATES, "no truncated flags: pass terminated/truncated arrays or trace=")
     if trace is not None:
         done, skip = trace.terminated | trace.truncated, trace.autoreset_step
     else:
         done, known = step_done(cols, convention)
         done, skip = (te | tr) if known.all() else done, None
     bad, reached = time_limit_violations(done, tr, limit, skip, accepted)
-    res = property_result(PID, examples=1, steps=int(done.size), episodes=reached)
+    res = property_result(ARRAYS_TIME_LIMIT_TRUNCATES, examples=1, steps=int(done.size), episodes=reached)
     if bad.any():
         t, i = (int(k) for k in np.argwhere(bad)[0])
         how = "ended as a termination" if done[t, i] else "went on"

@@ -44,6 +44,7 @@ import numpy as np
 
 from rollcheck.impl.vector_autoreset import true_next_observations
 from rollcheck.impl.vector_rollout import TimeByEnvArrays
+from rollcheck.spec.arguments import check_count, check_index
 from rollcheck.spec.errors import ArgumentError
 
 __all__ = ["AUTORESET_MODES", "RecordingVecEnv", "SubEnvRecorder", "VecTrace"]
@@ -216,8 +217,7 @@ class SubEnvRecorder:
     """
 
     def __init__(self, num_envs: int, autoreset: str = "same_step") -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ArgumentError(f"num_envs={num_envs!r} should be a positive int")
+        num_envs = check_count("num_envs", num_envs)
         if autoreset not in AUTORESET_MODES:
             raise ArgumentError(f"autoreset={autoreset!r} should be one of {', '.join(AUTORESET_MODES)}")
         self.num_envs = int(num_envs)
@@ -230,9 +230,8 @@ class SubEnvRecorder:
         """A picklable factory making ``make_env()`` as recorded sub-env ``index``."""
         if not callable(make_env):
             raise ArgumentError(f"make_env={make_env!r:.80} should be a callable returning a gymnasium env")
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < self.num_envs:
-            raise ArgumentError(f"index={index!r} should be an int in [0, {self.num_envs})")
-        return partial(_make_recorded, make_env, self.directory, int(index))
+        index = check_index("index", index, self.num_envs)
+        return partial(_make_recorded, make_env, self.directory, index)
 
     def wrap_all(self, make_env: Callable[[], Any]) -> list[Callable[[], Any]]:
         """``[wrap(make_env, i) for i in range(num_envs)]``."""

@@ -51,32 +51,35 @@ from typing import Any
 
 import numpy as np
 
+from rollcheck.spec.arguments import check_count
 from rollcheck.spec.box import Box
 from rollcheck.spec.errors import ArgumentError
 
-from rollcheck.properties.core.property import Property
+from rollcheck.properties.core.property import BufferProperty, PropertySet
 from rollcheck.properties.core.report import Finding, PropertyResult, Report
 from rollcheck.properties.core.tolerances import Tolerances, produced_eps
 from rollcheck.properties.rollout.arrays import validate_arrays
-from rollcheck.properties.rollout.arrays_catalog import within
+from rollcheck.properties.rollout.arrays_catalog import BufferCase, buffer_property, within
 from rollcheck.properties.rollout.recording import VecTrace
 
-__all__ = ["ALGOS", "SB3_PROPERTIES", "SB3Policy", "check_sb3_buffer", "check_value_fold", "env_time_limit",
-           "import_sb3", "recording_vec_env", "validate_sb3"]
+__all__ = ["ALGOS", "SB3_PROPERTIES", "SB3_TRUNCATION_VALUE_FOLDED", "SB3Policy", "check_sb3_buffer",
+           "check_value_fold", "env_time_limit", "import_sb3", "recording_vec_env", "sb3_case", "validate_sb3"]
 
 ALGOS = ("ppo", "a2c")
 
 EXTRA_HINT = "install the optional extra: pip install 'rollcheck[sb3]' (stable-baselines3 and torch)"
 
-def _fold_check(model: Any, **kwargs: Any) -> list:
-    """``check(model, **validate_sb3_kwargs) -> list[Finding]`` of ``sb3.truncation_value_folded``."""
-    return validate_sb3(model, **kwargs).result("sb3.truncation_value_folded").findings
+SB3_TRUNCATION_VALUE_FOLDED = buffer_property(
+    "sb3.truncation_value_folded", "Runtime.RL.Core.generalizedAdvantageEstimationVec (truncated)",
+    "on TimeLimit.truncated the buffer reward is r + gamma * V(terminal_observation)")
+
+SB3_PROPERTIES: PropertySet[BufferProperty] = PropertySet([SB3_TRUNCATION_VALUE_FOLDED])
 
 
-SB3_PROPERTIES = {p.id: p for p in [
-    Property("sb3.truncation_value_folded", "Runtime.RL.Core.generalizedAdvantageEstimationVec (truncated)",
-             "on TimeLimit.truncated the buffer reward is r + gamma * V(terminal_observation)", _fold_check),
-]}
+def sb3_case(model: Any, **options: Any) -> BufferCase:
+    """The evidence of a buffer property on an SB3 model: ``SB3_TRUNCATION_VALUE_FOLDED.check(sb3_case(model))``
+    (or any ``arrays.*`` property: ``validate_sb3`` reports them all)."""
+    return BufferCase(validate_sb3, model, options)
 
 
 def import_sb3() -> Any:
@@ -191,7 +194,7 @@ def check_value_fold(buffer_rewards: np.ndarray, trace: VecTrace, final_values: 
 
     ``final_values[t, i]`` is ``V(trace.next_obs[t, i])``; only truncated entries are read.
     """
-    p = SB3_PROPERTIES["sb3.truncation_value_folded"]
+    p = SB3_TRUNCATION_VALUE_FOLDED
     cut = trace.truncated & ~trace.terminated  # SB3: TimeLimit.truncated = truncated and not terminated
     res = PropertyResult(p.id, p.lean, p.statement, examples=1, steps=int(cut.size), episodes=int(cut.sum()))
     if not cut.any():
@@ -278,8 +281,7 @@ def validate_sb3(model: Any, *, n_steps: "int | None" = None, seed: int = 0, pol
     """
     import_sb3()
     n_steps = model.n_steps if n_steps is None else n_steps
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps <= 0:
-        raise ArgumentError(f"n_steps={n_steps!r} should be a positive int")
+    n_steps = check_count("n_steps", n_steps)
     start = time.perf_counter()
     limit = env_time_limit(model.get_env()) if max_episode_steps is None else max_episode_steps
     buffer, trace, reported = _collect(model, n_steps, seed)

@@ -101,7 +101,7 @@ def _properties() -> list:
     from rollcheck.properties.rollout.arrays_catalog import ARRAY_PROPERTIES
     from rollcheck.properties.rollout.sb3 import SB3_PROPERTIES
 
-    return [*ARRAY_PROPERTIES.values(), *SB3_PROPERTIES.values()]
+    return [*ARRAY_PROPERTIES, *SB3_PROPERTIES]
 
 
 def run(args: argparse.Namespace) -> int:

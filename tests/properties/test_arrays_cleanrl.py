@@ -8,7 +8,10 @@ import numpy as np
 import pytest
 
 from rollcheck.impl.policy import MlpActorCritic
-from rollcheck.properties.rollout.arrays import ARRAY_PROPERTIES, log_softmax_rows, validate_arrays
+from rollcheck.properties.core.property import BufferProperty
+from rollcheck.properties.rollout.arrays import ARRAY_PROPERTIES, arrays_case, log_softmax_rows, validate_arrays
+from rollcheck.properties.rollout.arrays_catalog import (ARRAYS_CONTRACT, ARRAYS_GAE_MATCHES_SPEC, BufferCase,
+                                                         compare_result)
 from rollcheck.properties.rollout.recording import RecordingVecEnv, VecTrace
 from rollcheck.spec import Contract, ArgumentError
 
@@ -83,7 +86,7 @@ def test_correct_collector_passes_every_property(good, agent):
                              max_episode_steps=20)
     assert report.exit_code == 0, report.to_markdown()
     st = statuses(report)
-    assert set(st) == set(ARRAY_PROPERTIES)
+    assert set(st) == set(ARRAY_PROPERTIES.ids)
     assert all(s == "held" for s in st.values()), st
     assert report.meta["gae_entries_not_compared"] == 0
 
@@ -237,12 +240,11 @@ def test_recording_keeps_the_true_final_observation_and_copies():
 
 
 def test_a_comparison_with_nothing_comparable_is_skipped_not_held():
-    from rollcheck.properties.rollout.arrays_catalog import compare_result
     expected = np.full((4, 2), np.nan)
-    res = compare_result("arrays.gae_matches_spec", "advantages", expected, expected + 1.0,
+    res = compare_result(ARRAYS_GAE_MATCHES_SPEC, "advantages", expected, expected + 1.0,
                          allowed=1e-6, checked=np.zeros((4, 2), bool))
     assert res.status == "skipped" and "could be compared" in res.skip_reason
-    held = compare_result("arrays.gae_matches_spec", "advantages", np.zeros(3), np.zeros(3), allowed=1e-6)
+    held = compare_result(ARRAYS_GAE_MATCHES_SPEC, "advantages", np.zeros(3), np.zeros(3), allowed=1e-6)
     assert held.status == "held" and held.steps == 3
 
 
@@ -254,3 +256,19 @@ def test_no_property_holds_on_zero_compared_entries(good, agent):
         for r in report.results:
             if r.status == "held" and r.id in ("arrays.gae_matches_spec", "arrays.returns_are_advantages_plus_values"):
                 assert r.steps > 0, (r.id, r.steps)
+
+
+def test_buffer_properties_are_typed_objects_checked_on_a_buffer_case(good, agent):
+    """Each arrays.* property is a BufferProperty; check(case) gives its findings, both ways."""
+    arrays, trace = good
+    assert all(isinstance(p, BufferProperty) and p.kind == "buffer" for p in ARRAY_PROPERTIES)
+    case = arrays_case(arrays, trace=trace, policy=agent, gamma=GAMMA, lam=LAM, n_actions=2)
+    assert ARRAYS_CONTRACT.check(case) == [] and ARRAYS_GAE_MATCHES_SPEC.check(case) == []
+    bad = dict(arrays, rewards=np.array(arrays["rewards"], dtype=np.float64))
+    bad["rewards"][3, 1] = np.nan
+    found = ARRAYS_CONTRACT.check(arrays_case(bad, trace=trace, n_actions=2))
+    assert found and "step 3, env 1" in found[0].message and "reward" in found[0].message
+    with pytest.raises(ArgumentError, match="BufferCase"):
+        ARRAYS_CONTRACT.check(arrays)
+    with pytest.raises(ArgumentError, match="options"):
+        BufferCase(validate_arrays, arrays, options=[("n_actions", 2)])

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 
 from collector_zoo import correct_collect
-from rollcheck.properties.collector.trace import (SENTINEL, CollectorCase, MlpPolicy, PolicySpec, build_inputs,
-                                                  run_collector)
+from rollcheck.properties.collector.run import build_inputs, run_collector
+from rollcheck.properties.collector.trace import SENTINEL, CollectorCase, MlpPolicy, PolicySpec
 from rollcheck.properties.collector.validate import check_case, collector_cases
 from rollcheck.spec import ArgumentError
 
