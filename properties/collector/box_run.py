@@ -37,6 +37,7 @@ from rollcheck.spec.arguments import check_count, check_nat
 from rollcheck.spec import Box, Contract, Rollout, Shape, Transition, check_transition_fin
 from rollcheck.spec.errors import ArgumentError
 
+from rollcheck.properties.collector.run import CollectorInputs, gymnasium_session
 from rollcheck.properties.collector.trace import (CASTS, END_KINDS, SessionTrace, StepBudgetExceeded, TracedStep,
                                                   RecordedSession, cast_functions)
 
@@ -256,27 +257,18 @@ def box_env_signature(env_id: str) -> "tuple[tuple, Box]":
 
 
 @dataclass
-class BoxInputs:
+class BoxInputs(CollectorInputs):
     """The arguments of one continuous collector call and what records it."""
 
     case: BoxCollectorCase
-    session: Any
-    trace: SessionTrace
     policy: BoxPolicy
-    cast_obs: Callable[[Any], Any]
-    cast_reward: Callable[[float], float]
 
-    def args(self, rng_seed: "int | None" = None) -> tuple[tuple, dict]:
+    def policy_callback(self) -> Callable[[Any], Any]:
+        return self.policy.predict_gaussian
+
+    def keywords(self) -> dict:
         c = self.case
-        seed = c.rng_seed if rng_seed is None else rng_seed
-        return ((self.session.start, self.session.observe, self.session.step_checked, self.cast_obs,
-                 self.cast_reward, self.policy.predict_gaussian, self.policy.predict_value, seed, c.rng_counter),
-                {"horizon": c.horizon, "action_space": c.box, "obs_shape": c.shape, "squash": c.squash})
-
-    def close(self) -> None:
-        close = getattr(self.session, "close", None)
-        if close is not None:
-            close()
+        return {"horizon": c.horizon, "action_space": c.box, "obs_shape": c.shape, "squash": c.squash}
 
 
 def box_inputs(case: BoxCollectorCase) -> BoxInputs:
@@ -284,14 +276,7 @@ def box_inputs(case: BoxCollectorCase) -> BoxInputs:
     trace = SessionTrace()
     budget = 4 * case.horizon + 16
     if case.env_id is not None:
-        import gymnasium
-
-        from rollcheck.impl.session import CheckedSession
-        from rollcheck.impl.toy_envs import register_toy_envs
-
-        register_toy_envs()
-        inner = CheckedSession.gymnasium(gymnasium.make(case.env_id), seed=case.env_seed, reset_on_done=True)
-        session: Any = RecordedSession(inner, trace, budget)
+        session: Any = RecordedSession(gymnasium_session(case.env_id, case.env_seed), trace, budget)
     else:
         session = BoxScriptedSession(case, trace, budget)
     policy = BoxPolicy(case.shape.size, case.box.size, case.policy)

@@ -29,13 +29,10 @@ from __future__ import annotations
 import inspect
 import math
 import time
-from random import Random
 from typing import Any, Callable, Iterable
 
 import numpy as np
-from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
-from hypothesis.errors import NoSuchExample
 
 from rollcheck.spec.arguments import check_count
 from rollcheck.spec import (box_action_violations, clip_to_box, diag_gaussian_log_prob, gaussian_policy_step,
@@ -47,19 +44,15 @@ from rollcheck.spec.random_stream import MASK64
 from rollcheck.properties.collector.box_run import (BOX_BOUNDS, BoxCollectorCase, BoxCollectorRun, BoxPolicySpec,
                                                     box_env_signature, box_inputs, run_box_collector)
 from rollcheck.properties.collector.trace import CASTS, END_KINDS
-from rollcheck.properties.collector.validate import describe_target, explore
+from rollcheck.properties.collector.validate import RunCache, check_property, describe_target, explore
 from rollcheck.properties.core.profiles import rollcheck_settings
-from rollcheck.properties.core.property import CaseProperty, PropertySet
-from rollcheck.properties.core.report import Finding, PropertyResult, Report
+from rollcheck.properties.core.property import CaseProperty, PropertySet, findings_of
+from rollcheck.properties.core.report import Finding, Report
 
 __all__ = ["BOX_COLLECTOR_PROPERTIES", "box_collector_cases", "box_signature_problem", "check_box_case",
            "render_box_reproducer", "validate_box_collector"]
 
 _MAX_HORIZON = 16
-# Judged from the session trace alone (as in validate_collector): evaluated even when collect raised.
-_JUDGED_WITHOUT_ROLLOUT = frozenset({"collector.completes", "collector.no_global_rng", "session.started_once",
-                                     "session.threaded", "step.env_action_in_box"})
-
 
 # -- what the spec says each step holds ---------------------------------------------------------------
 def _expected(run: BoxCollectorRun) -> list[dict]:
@@ -355,34 +348,11 @@ def box_collector_cases(*, horizon: "int | None" = None, env: "str | None" = Non
     return st.one_of(scripted(), real())
 
 
-class _BoxRunCache:
-    def __init__(self, collect: Callable[..., Any], tolerance: float, limit: int = 1024) -> None:
-        self.collect, self.tolerance, self.limit = collect, tolerance, limit
-        self.runs: dict = {}
-        self.first_error: "str | None" = None   # the failure of the first run that returned no rollout
-
-    def get(self, case: BoxCollectorCase) -> BoxCollectorRun:
-        run = self.runs.get(case)
-        if run is None:
-            if len(self.runs) >= self.limit:
-                self.runs.clear()
-            run = self.runs[case] = run_box_collector(self.collect, case, tolerance=self.tolerance)
-            if run.rollout is None and self.first_error is None:
-                self.first_error = run.error or "collect returned no rollout"
-        return run
-
-
 def check_box_case(collect: Callable[..., Any], case: BoxCollectorCase, *, only: "Iterable[str] | None" = None,
                    tolerance: float = 1e-9) -> list[Finding]:
     """Run ``collect`` once on ``case`` and return the findings of every (or ``only`` the named) property."""
     props = [BOX_COLLECTOR_PROPERTIES[p] for p in only] if only is not None else list(BOX_COLLECTOR_PROPERTIES)
-    run = run_box_collector(collect, case, tolerance=tolerance)
-    out = []
-    for prop in props:
-        for f in prop.check(run):
-            f.context.setdefault("property", prop.id)
-            out.append(f)
-    return out
+    return findings_of(props, run_box_collector(collect, case, tolerance=tolerance))
 
 
 def render_box_reproducer(collect: Any, case: BoxCollectorCase, pid: str) -> str:
@@ -397,40 +367,6 @@ def render_box_reproducer(collect: Any, case: BoxCollectorCase, pid: str) -> str
                       "from rollcheck import Box, BoxCollectorCase, BoxPolicySpec, check_box_case", *get, "",
                       f"case = {case!r}", f"for finding in check_box_case(collect, case, only=[{pid!r}]):",
                       "    print(finding.message, '| expected:', finding.expected, '| actual:', finding.actual)"])
-
-
-def _evaluate(prop: CaseProperty, run: BoxCollectorRun) -> list[Finding]:
-    try:
-        return list(prop.check(run))
-    except Exception as exc:   # a property must never take the harness down; say what happened
-        return [Finding(message=f"checking {prop.id} raised {type(exc).__name__}: {exc}", actual=repr(exc))]
-
-
-def _shrink(collect: Callable[..., Any], prop: CaseProperty, strategy: st.SearchStrategy, *, examples: int, seed: int,
-            cache: _BoxRunCache, result: PropertyResult, seen: set) -> None:
-    """Search the seeded sequence again for ``prop`` alone and shrink the first violating case."""
-    def violated(case: BoxCollectorCase) -> bool:
-        run = cache.get(case)
-        if case not in seen and (run.rollout is not None or prop.id in _JUDGED_WITHOUT_ROLLOUT):
-            seen.add(case)
-            result.examples += 1
-            result.steps += len(run.trace.steps)
-            result.episodes += run.trace.episodes
-        return bool(_evaluate(prop, run))
-
-    search = settings(max_examples=examples, deadline=None, database=None, derandomize=False, backend="hypothesis",
-                      phases=[Phase.explicit, Phase.generate, Phase.shrink], suppress_health_check=list(HealthCheck))
-    try:
-        case = find(strategy, violated, settings=search, random=Random(seed))
-    except NoSuchExample:
-        result.fail(Finding(message=f"{prop.id} was violated during the search but not when searched again "
-                            "(is the collector deterministic?)"))
-        return
-    for f in _evaluate(prop, cache.get(case)) or [Finding(message=f"{prop.id} was violated during the search but "
-                                                          "not when the shrunk case was run again")]:
-        f.reproducer = render_box_reproducer(collect, case, prop.id)
-        f.context.update(property=prop.id, lean=prop.lean, case=repr(case))
-        result.fail(f)
 
 
 def box_signature_problem(collect: Any) -> "str | None":
@@ -485,12 +421,12 @@ def validate_box_collector(collect: Callable[..., Any], *, env: "str | None" = N
         except Exception as exc:  # noqa: BLE001 — an unusable env is the report's error, not a crash
             report.error = f"environment {env!r} cannot be used: {type(exc).__name__}: {exc}"
     if strategy is not None:
-        cache = _BoxRunCache(collect, tolerance)
+        cache = RunCache(collect, tolerance, run_case=run_box_collector, render=render_box_reproducer)
         results, seen, violated = explore(props, strategy, examples=examples, seed=seed, cache=cache)
         for prop in props:
-            if prop.id in violated:
-                _shrink(collect, prop, strategy, examples=examples, seed=seed, cache=cache, result=results[prop.id],
-                        seen=seen[prop.id])
+            if prop.id in violated:   # search the seeded sequence again for it alone and shrink
+                check_property(collect, prop, strategy, examples=examples, seed=seed, cache=cache, database=None,
+                               key=target, result=results[prop.id], seen=seen[prop.id], known_violated=True)
             result = results[prop.id]
             if result.examples == 0 and cache.first_error is not None:
                 result.set_error("not evaluated: collect returned no rollout on any case "

@@ -63,12 +63,21 @@ class CollectorInputs:
     cast_obs: Callable[[Any], Any]
     cast_reward: Callable[[float], float]
 
+    def policy_callback(self) -> Callable[[Any], Any]:
+        """The policy argument: ``predict_logits`` (``predict_gaussian`` for Box actions)."""
+        return self.policy.predict_logits
+
+    def keywords(self) -> dict:
+        """The keyword arguments that fix the collector's types."""
+        c = self.case
+        return {"horizon": c.horizon, "n_actions": c.n_actions, "obs_shape": c.shape}
+
     def args(self, rng_seed: "int | None" = None) -> tuple[tuple, dict]:
         c = self.case
         seed = c.rng_seed if rng_seed is None else rng_seed
         return ((self.session.start, self.session.observe, self.session.step_checked, self.cast_obs,
-                 self.cast_reward, self.policy.predict_logits, self.policy.predict_value, seed, c.rng_counter),
-                {"horizon": c.horizon, "n_actions": c.n_actions, "obs_shape": c.shape})
+                 self.cast_reward, self.policy_callback(), self.policy.predict_value, seed, c.rng_counter),
+                self.keywords())
 
     def close(self) -> None:
         close = getattr(self.session, "close", None)

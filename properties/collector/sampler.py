@@ -42,7 +42,7 @@ import numpy as np
 from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES, expected_steps
 from rollcheck.properties.collector.run import CollectorRun, run_collector
 from rollcheck.properties.collector.trace import CollectorCase, PolicySpec
-from rollcheck.properties.core.property import CaseProperty, PropertySet, RunProperty
+from rollcheck.properties.core.property import CaseProperty, PropertySet, RunProperty, findings_of
 from rollcheck.properties.core.report import Finding
 from rollcheck.properties.core.sampler_test import FALSE_ALARM, actions_follow_policy, chance_agreement, softmax_rows
 from rollcheck.spec.errors import ArgumentError
@@ -204,10 +204,4 @@ def check_sampler(collect: Callable[..., Any], *, only: "Iterable[str] | None" =
                   tolerance: Any = None) -> "list[Finding]":
     """Run the campaign on ``collect`` and return the findings of every (or ``only`` the named) sampler property."""
     props = [SAMPLER_PROPERTIES[p] for p in only] if only is not None else list(SAMPLER_PROPERTIES)
-    campaign = run_campaign(collect, tolerance=tolerance)
-    out = []
-    for prop in props:
-        for f in prop.check(campaign):
-            f.context.setdefault("property", prop.id)
-            out.append(f)
-    return out
+    return findings_of(props, run_campaign(collect, tolerance=tolerance))

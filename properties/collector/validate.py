@@ -36,11 +36,11 @@ from rollcheck.spec.arguments import check_count
 from rollcheck.spec.errors import ArgumentError
 
 from rollcheck.properties.collector.catalog import COLLECTOR_PROPERTIES
-from rollcheck.properties.collector.run import CollectorRun, build_inputs, run_collector
+from rollcheck.properties.collector.run import build_inputs, run_collector
 from rollcheck.properties.collector.trace import (BUFFERS, CASTS, END_KINDS, LOGIT_MODES, SESSION_STYLES, CollectorCase, PolicySpec,
                               env_signature)
 from rollcheck.properties.collector.sampler import properties_for, run_campaign
-from rollcheck.properties.core.property import Property, PropertySet
+from rollcheck.properties.core.property import CaseProperty, PropertySet, RunProperty, evaluate_property, findings_of
 from rollcheck.properties.core.report import Finding, PropertyResult, Report, report_stem
 from rollcheck.properties.core.tolerances import Tolerances
 
@@ -102,19 +102,28 @@ def collector_cases(*, horizon: "int | None" = None, env: "str | None" = None,
 
 
 class RunCache:
-    """Memoised ``run_collector`` per case (cases are frozen and hashable); cleared past ``limit`` runs."""
+    """Memoised runs of ``collect`` per case (cases are frozen and hashable); cleared past ``limit`` runs.
 
-    def __init__(self, collect: Callable[..., Any], tolerance: Any = None, limit: int = 1024) -> None:
-        self.collect, self.tolerance, self.limit = collect, Tolerances.of(tolerance), limit
-        self.runs: dict[CollectorCase, CollectorRun] = {}
+    ``run_case`` runs one case (:func:`~.run.run_collector`, or the continuous collector's
+    ``run_box_collector``) and ``render`` prints a case's reproducer; the one search loop below
+    (:func:`explore`, :func:`check_property`) serves both collectors through them.
+    """
+
+    def __init__(self, collect: Callable[..., Any], tolerance: Any = None, limit: int = 1024, *,
+                 run_case: Callable[..., Any] = run_collector,
+                 render: "Callable[[Any, Any, str], str] | None" = None) -> None:
+        self.collect, self.limit, self.run_case = collect, limit, run_case
+        self.tolerance = Tolerances.of(tolerance) if run_case is run_collector else tolerance
+        self.render = render_reproducer if render is None else render
+        self.runs: dict[Any, Any] = {}
         self.first_error: "str | None" = None   # the failure of the first run that returned no rollout
 
-    def get(self, case: CollectorCase) -> CollectorRun:
+    def get(self, case: Any) -> Any:
         run = self.runs.get(case)
         if run is None:
             if len(self.runs) >= self.limit:
                 self.runs.clear()
-            run = self.runs[case] = run_collector(self.collect, case, tolerance=self.tolerance)
+            run = self.runs[case] = self.run_case(self.collect, case, tolerance=self.tolerance)
             if run.rollout is None and self.first_error is None:
                 self.first_error = run.error or "collect returned no rollout"
         return run
@@ -170,24 +179,11 @@ def render_reproducer(collect: Any, case: CollectorCase, pid: str) -> str:
     ])
 
 
-def _evaluate(prop: Property, run: CollectorRun) -> list[Finding]:
-    try:
-        return list(prop.check(run))
-    except Exception as exc:   # a property must never take the harness down; say what happened
-        return [Finding(message=f"checking {prop.id} raised {type(exc).__name__}: {exc}", actual=repr(exc))]
-
-
 def check_case(collect: Callable[..., Any], case: CollectorCase, *, only: "Iterable[str] | None" = None,
                tolerance: Any = None) -> list[Finding]:
     """Run ``collect`` once on ``case`` and return the findings of every (or ``only`` the named) property."""
     props = [COLLECTOR_PROPERTIES[p] for p in only] if only is not None else list(COLLECTOR_PROPERTIES)
-    run = run_collector(collect, case, tolerance=tolerance)
-    out = []
-    for prop in props:
-        for f in _evaluate(prop, run):
-            f.context.setdefault("property", prop.id)
-            out.append(f)
-    return out
+    return findings_of(props, run_collector(collect, case, tolerance=tolerance))
 
 
 def _search_settings(examples: int, database: Any) -> settings:
@@ -200,10 +196,10 @@ def _search_settings(examples: int, database: Any) -> settings:
 # Properties judged from the session trace alone: they are evaluated even on a run whose collector
 # raised; every other property needs the returned rollout, so such a run is not one of its cases.
 _JUDGED_WITHOUT_ROLLOUT = frozenset({"collector.completes", "collector.no_global_rng", "session.started_once",
-                                     "session.threaded"})
+                                     "session.threaded", "step.env_action_in_box"})
 
 
-def _count(result: PropertyResult, run: CollectorRun) -> None:
+def _count(result: PropertyResult, run: Any) -> None:
     """Count ``run`` as one case of ``result``'s property, if the property could be evaluated on it."""
     if run.rollout is None and result.id not in _JUDGED_WITHOUT_ROLLOUT:
         return
@@ -212,7 +208,7 @@ def _count(result: PropertyResult, run: CollectorRun) -> None:
     result.episodes += run.trace.episodes
 
 
-def check_property(collect: Callable[..., Any], prop: Property, strategy: st.SearchStrategy, *, examples: int,
+def check_property(collect: Callable[..., Any], prop: CaseProperty, strategy: st.SearchStrategy, *, examples: int,
                    seed: int, cache: RunCache, database: Any, key: str,
                    result: "PropertyResult | None" = None, seen: "set | None" = None,
                    known_violated: bool = False) -> PropertyResult:
@@ -225,12 +221,12 @@ def check_property(collect: Callable[..., Any], prop: Property, strategy: st.Sea
     result = result or PropertyResult(id=prop.id, lean=prop.lean, statement=prop.statement)
     seen = set() if seen is None else seen
 
-    def violated(case: CollectorCase) -> bool:
+    def violated(case: Any) -> bool:
         run = cache.get(case)
         if case not in seen:
             seen.add(case)
             _count(result, run)
-        return bool(_evaluate(prop, run))
+        return bool(evaluate_property(prop, run))
 
     case = None
     if database is not None:   # Hypothesis ignores the database under a fixed seed: search unseeded first
@@ -250,9 +246,10 @@ def check_property(collect: Callable[..., Any], prop: Property, strategy: st.Sea
                                 "(is the collector deterministic?)"))
         return result
     run = cache.get(case)
-    for f in _evaluate(prop, run) or [Finding(message=f"{prop.id} was violated during the search but not when "
-                                              "the shrunk case was run again (is the collector deterministic?)")]:
-        f.reproducer = render_reproducer(collect, case, prop.id)
+    for f in evaluate_property(prop, run) or [Finding(message=f"{prop.id} was violated during the search but not "
+                                                      "when the shrunk case was run again (is the collector "
+                                                      "deterministic?)")]:
+        f.reproducer = cache.render(collect, case, prop.id)
         f.context.update(property=prop.id, lean=prop.lean, case=repr(case))
         result.fail(f)
     return result
@@ -262,7 +259,7 @@ def _db_key(key: str, pid: str) -> bytes:
     return f"rollcheck.collector:{key}:{pid}".encode()
 
 
-def explore(props: "list[Property]", strategy: st.SearchStrategy, *, examples: int, seed: int,
+def explore(props: "list[CaseProperty]", strategy: st.SearchStrategy, *, examples: int, seed: int,
             cache: RunCache) -> "tuple[dict[str, PropertyResult], dict[str, set], set[str]]":
     """One pass over ``examples`` generated cases, every property checked on each run.
 
@@ -273,13 +270,13 @@ def explore(props: "list[Property]", strategy: st.SearchStrategy, *, examples: i
     seen: dict[str, set] = {p.id: set() for p in props}
     violated: set[str] = set()
 
-    def observe(case: CollectorCase) -> bool:
+    def observe(case: Any) -> bool:
         run = cache.get(case)
         for p in props:
             if case not in seen[p.id]:
                 seen[p.id].add(case)
                 _count(results[p.id], run)
-            if p.id not in violated and _evaluate(p, run):
+            if p.id not in violated and evaluate_property(p, run):
                 violated.add(p.id)
         return False
 
@@ -366,7 +363,7 @@ def validate_collector(collect: Callable[..., Any], *, env: "str | None" = None,
     return report
 
 
-def _campaign_results(collect: Callable[..., Any], props: "list[Property]",
+def _campaign_results(collect: Callable[..., Any], props: "list[RunProperty]",
                       tolerances: Tolerances) -> "list[PropertyResult]":
     """The ``--sampler any`` properties, judged once on the fixed campaign of long runs."""
     campaign = run_campaign(collect, tolerance=tolerances)

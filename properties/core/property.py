@@ -33,8 +33,10 @@ from typing import Any, Callable, ClassVar, Generic, Iterable, Iterator, TypeVar
 
 from rollcheck.spec.errors import ArgumentError
 
+from rollcheck.properties.core.report import Finding
+
 __all__ = ["BatchProperty", "BufferProperty", "CallProperty", "CaseProperty", "Property", "PropertySet",
-           "RecordsProperty", "RunProperty", "SessionProperty"]
+           "RecordsProperty", "RunProperty", "SessionProperty", "evaluate_property", "findings_of"]
 
 _ID = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
 
@@ -154,3 +156,22 @@ class PropertySet(Generic[P]):
             if s not in self._by_id and not any(pid.startswith(s + ".") for pid in self._by_id):
                 raise ArgumentError(f"--skip {s!r} matches no property; known: {', '.join(self._by_id)}")
         return PropertySet(p for p in self if not any(p.id == s or p.id.startswith(s + ".") for s in skip))
+
+
+def evaluate_property(prop: Property, evidence: Any) -> list:
+    """``prop.check(evidence)``, where a check that raises is itself a finding: a property must never
+    take the harness down, and the report says what happened."""
+    try:
+        return list(prop.check(evidence))
+    except Exception as exc:
+        return [Finding(message=f"checking {prop.id} raised {type(exc).__name__}: {exc}", actual=repr(exc))]
+
+
+def findings_of(props: Iterable[Property], evidence: Any) -> list:
+    """Every finding of ``props`` on ``evidence``, each naming its property in ``context["property"]``."""
+    out = []
+    for prop in props:
+        for f in evaluate_property(prop, evidence):
+            f.context.setdefault("property", prop.id)
+            out.append(f)
+    return out

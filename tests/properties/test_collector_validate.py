@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from xml.etree import ElementTree as ET
 
+import numpy as np
 import pytest
 from hypothesis.database import InMemoryExampleDatabase
 
@@ -57,15 +58,22 @@ def test_an_unusable_env_is_exit_two_with_the_reason():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"examples": 0}, "examples=0 should be at least one"),
+    ({"examples": 0}, "examples=0 should be at least 1"),
     ({"skip": ["step.nope"]}, "matches no property"),
     ({"only": ["nope.nope"]}, "unknown property id"),
-    ({"horizon": 0}, "horizon=0 should be a positive int"),
+    ({"horizon": 0}, "horizon=0 should be at least 1"),
+    ({"horizon": True}, "horizon=True should be an int, not a bool"),
+    ({"examples": 2.0}, "examples=2.0 should be an int"),
     ({"tolerance": -1.0}, "tolerance=-1.0"),
 ])
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ArgumentError, match=message):
         validate_collector(correct_collect, database=None, **kwargs)
+
+
+def test_numpy_ints_are_counts_like_python_ints():
+    report = validate_collector(correct_collect, database=None, examples=np.int64(3), horizon=np.int32(2))
+    assert report.exit_code == 0 and report.meta["horizon"] == 2
 
 
 def test_skip_drops_properties_by_id_and_prefix():

@@ -124,12 +124,12 @@ def test_garbage_collection_deletes_the_logs():
 
 
 def test_bad_arguments_are_named():
-    with pytest.raises(ArgumentError, match="num_envs=0 should be a positive int"):
+    with pytest.raises(ArgumentError, match="num_envs=0 should be at least 1"):
         SubEnvRecorder(0)
     with pytest.raises(ArgumentError, match="autoreset='sometimes' should be one of same_step, next_step"):
         SubEnvRecorder(2, autoreset="sometimes")
     with SubEnvRecorder(2) as recorder:
-        with pytest.raises(ArgumentError, match=r"index=2 should be an int in \[0, 2\)"):
+        with pytest.raises(ArgumentError, match=r"index=2 should be in \[0, 2\)"):
             recorder.wrap(make_env, 2)
         with pytest.raises(ArgumentError, match="make_env=.* should be a callable"):
             recorder.wrap("CartPole-v1", 0)

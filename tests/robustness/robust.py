@@ -39,8 +39,14 @@ def write_module(folder: Path, name: str, source: str) -> Path:
     return path
 
 
+# The token a subject's stray child carries on its command line: one per test process, so parallel
+# workers (and other runs on the machine) never see each other's children as survivors.
+CHILD_MARKER = f"rollcheck-robustness-child-{os.getpid()}"
+
+
 def environment(**extra: str) -> dict:
     env = dict(os.environ)
+    env["ROLLCHECK_TEST_CHILD_MARKER"] = CHILD_MARKER
     env.pop("PYTEST_XDIST_WORKER", None)
     env["PYTHONPATH"] = os.pathsep.join(p for p in [env.get("PYTHONPATH", "")] if p)
     env.update(extra)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from robust import counts_in_every_format, rollcheck, survivors, write_module
+from robust import CHILD_MARKER, counts_in_every_format, rollcheck, survivors, write_module
 
 HOSTILE_ENV = '''
 import ctypes, os, subprocess, sys, time
@@ -19,6 +19,8 @@ import gymnasium as gym
 from gymnasium import spaces
 
 MODE = os.environ["HOSTILE"]
+MARKER = os.environ.get("ROLLCHECK_TEST_CHILD_MARKER", "rollcheck-robustness-child")
+CHILD = [sys.executable, "-c", "import time; time.sleep(300)", MARKER]
 
 
 class Unprintable:
@@ -55,8 +57,7 @@ class Hostile(gym.Env):
             if MODE == "hang":
                 time.sleep(10_000)
             if MODE == "hang_with_child":
-                subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "rollcheck-robustness-child"],
-                                 start_new_session=True)
+                subprocess.Popen(CHILD, start_new_session=True)
                 time.sleep(10_000)
             if MODE == "keyboard_interrupt":
                 raise KeyboardInterrupt
@@ -75,8 +76,7 @@ def make_env():
     if MODE == "factory_hang":
         time.sleep(10_000)
     if MODE == "factory_child_hang":
-        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "rollcheck-robustness-child"],
-                         start_new_session=True)
+        subprocess.Popen(CHILD, start_new_session=True)
         time.sleep(10_000)
     return Hostile()
 '''
@@ -117,7 +117,7 @@ def test_hostile_env_is_an_error_report_never_a_pass(tmp_path, mode):
     if "hang" in mode:
         assert run.seconds < TIMEOUT + 8, run.seconds
     assert "hostile_env.py" in error or mode in ("factory_raises", "os_exit", "keyboard_interrupt")   # the user file
-    assert not survivors("rollcheck-robustness-child")
+    assert not survivors(CHILD_MARKER)
 
 
 def test_traceback_on_request_reaches_the_users_file(tmp_path):

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from robust import counts_in_every_format, environment, report_files, rollcheck, survivors, write_module
+from robust import CHILD_MARKER, counts_in_every_format, environment, report_files, rollcheck, survivors, write_module
 from test_hostile_env import HOSTILE_ENV
 
 REGISTERED = HOSTILE_ENV + '''
@@ -107,9 +107,9 @@ def test_failed_collect_never_leaves_an_earlier_rollout(tmp_path):
 def test_signals_end_the_run_without_touching_reports_or_leaving_children(tmp_path, sig, code, command):
     write_module(tmp_path, "hostile_env", REGISTERED)
     write_module(tmp_path, "slow_collector", '''
-import subprocess, sys, time
+import os, subprocess, sys, time
 def collect(*args, **kwargs):
-    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", "rollcheck-robustness-child"],
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", os.environ["ROLLCHECK_TEST_CHILD_MARKER"]],
                      start_new_session=True)
     time.sleep(10_000)
 ''')
@@ -124,9 +124,9 @@ def collect(*args, **kwargs):
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         deadline = time.monotonic() + 30
-        while not survivors("rollcheck-robustness-child") and time.monotonic() < deadline:
+        while not survivors(CHILD_MARKER) and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert survivors("rollcheck-robustness-child"), "the subject never started its child"
+        assert survivors(CHILD_MARKER), "the subject never started its child"
         start = time.monotonic()
         proc.send_signal(sig)
         _, err = proc.communicate(timeout=15)
@@ -137,7 +137,7 @@ def collect(*args, **kwargs):
     assert time.monotonic() - start < 5
     assert [p.name for p in out.iterdir()] == ["previous.md"]
     assert (out / "previous.md").read_text() == "previous good report"
-    assert not survivors("rollcheck-robustness-child")
+    assert not survivors(CHILD_MARKER)
 
 
 def test_version():
