@@ -3,8 +3,9 @@
 Records ``--transitions`` (default 1,000,000) real CartPole-v1 transitions with Gymnasium's
 numpy-vectorised CartPole (random actions), laid out episode after episode, and writes them as
 
-- ``.npz`` in rollcheck's naming and in D4RL's naming (flags as float32),
-- a D4RL-style HDF5 file (h5py, if installed),
+- ``.npz`` in rollcheck's naming (stored, and compressed with ``np.savez_compressed``) and in
+  D4RL's naming (flags as float32),
+- a D4RL-style HDF5 file (h5py, if installed), contiguous (h5py's default) and chunked with gzip,
 - a Minari dataset (Pendulum-v1, ``--minari-transitions`` steps, if minari is installed),
 - interchange JSON (``--json-transitions`` rows).
 
@@ -13,7 +14,9 @@ read in chunks, every property: the contract through the judge, spaces, chain, e
 report) — and **plain numpy** — reading the same arrays with the format's own library
 (``np.load``, ``h5py``, ``minari``, ``json``) and one vectorised pass of the same checks
 (finite observations/rewards, actions in range, the chain). It prints transitions/s and the
-ratio ours / plain. Then the pure-Python spec row by row on a subset, for scale.
+ratio ours / plain, each the median of ``--repeat`` runs with ours and plain alternating (a busy
+machine slows both alike). The compressed rows show where decompression (zlib), not checking,
+bounds the rate: the plain pass pays it too. Then the pure-Python spec row by row on a subset.
 
 Run: ``python benchmarks/bench_recorded_validation.py [--transitions N] [--repeat K]``
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -81,31 +85,41 @@ def plain_checks(obs, next_obs, actions, rewards, terminated, truncated, n_actio
     return ok
 
 
-def best_of(fn, repeat: int) -> float:
-    times = []
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def side_by_side(ours, plain, repeat: int) -> tuple[float, float]:
+    """Median seconds of ``ours`` and ``plain``, run alternately (one warm-up each), so a busy
+    machine slows both alike."""
+    ours(), plain()
+    a, b = [], []
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        a.append(_timed(ours))
+        b.append(_timed(plain))
+    return statistics.median(a), statistics.median(b)
 
 
-def row(label: str, n: int, ours: float, plain: float) -> None:
-    print(f"  {label:<28} ours {ours * 1e3:8.1f} ms = {n / ours:12,.0f} transitions/s | plain numpy "
+def row(label: str, n: int, ours_plain: tuple[float, float]) -> None:
+    ours, plain = ours_plain
+    print(f"  {label:<30} ours {ours * 1e3:8.1f} ms = {n / ours:12,.0f} transitions/s | plain numpy "
           f"{plain * 1e3:8.1f} ms = {n / plain:12,.0f}/s | ours/plain {ours / plain:5.2f}x")
 
 
 def bench_npz(tmp: Path, cols: dict, repeat: int) -> None:
     n = len(cols["actions"])
-    path = tmp / "cartpole.npz"
-    np.savez(path, **cols)
-    assert validate_rollout_file(path, [4], 2, CONTRACT).exit_code == 0
+    for label, save in ((".npz (rollcheck names)", np.savez), (".npz compressed (savez_compressed)",
+                                                                np.savez_compressed)):
+        path = tmp / f"cartpole-{save.__name__}.npz"
+        save(path, **cols)
+        assert validate_rollout_file(path, [4], 2, CONTRACT).exit_code == 0
 
-    def plain() -> None:
-        with np.load(path) as d:
-            plain_checks(d["obs"], d["next_obs"], d["actions"], d["rewards"], d["terminated"], d["truncated"])
-    row(".npz (rollcheck names)", n, best_of(lambda: validate_rollout_file(path, [4], 2, CONTRACT), repeat),
-        best_of(plain, repeat))
+        def plain(path=path) -> None:
+            with np.load(path) as d:
+                plain_checks(d["obs"], d["next_obs"], d["actions"], d["rewards"], d["terminated"], d["truncated"])
+        row(label, n, side_by_side(lambda path=path: validate_rollout_file(path, [4], 2, CONTRACT), plain, repeat))
     d4rl = tmp / "cartpole-d4rl.npz"
     np.savez(d4rl, observations=cols["obs"], actions=cols["actions"], rewards=cols["rewards"],
              terminals=cols["terminated"].astype(np.float32), timeouts=cols["truncated"].astype(np.float32),
@@ -116,8 +130,8 @@ def bench_npz(tmp: Path, cols: dict, repeat: int) -> None:
         with np.load(d4rl) as d:
             plain_checks(d["observations"], d["next_observations"], d["actions"], d["rewards"], d["terminals"] == 1,
                          d["timeouts"] == 1)
-    row(".npz (D4RL names)", n, best_of(lambda: validate_rollout_file(d4rl, [4], 2, CONTRACT), repeat),
-        best_of(plain_d4rl, repeat))
+    row(".npz (D4RL names, float flags)", n,
+        side_by_side(lambda: validate_rollout_file(d4rl, [4], 2, CONTRACT), plain_d4rl, repeat))
 
 
 def bench_hdf5(tmp: Path, cols: dict, repeat: int) -> None:
@@ -127,19 +141,23 @@ def bench_hdf5(tmp: Path, cols: dict, repeat: int) -> None:
         print("  D4RL HDF5: h5py not installed, skipped")
         return
     n = len(cols["actions"])
-    path = tmp / "cartpole.hdf5"
-    with h5py.File(path, "w") as f:
-        f["observations"], f["next_observations"] = cols["obs"], cols["next_obs"]
-        f["actions"], f["rewards"] = cols["actions"], cols["rewards"]
-        f["terminals"], f["timeouts"] = cols["terminated"].astype(np.float32), cols["truncated"].astype(np.float32)
-    assert validate_rollout_file(path, [4], 2, CONTRACT).exit_code == 0
+    for label, extra in (("D4RL HDF5 (h5py, contiguous)", {}),
+                         ("D4RL HDF5 (chunked, gzip)", {"compression": "gzip", "chunks": (1 << 15, 4)})):
+        path = tmp / f"cartpole-{len(extra)}.hdf5"
+        with h5py.File(path, "w") as f:
+            for name, col in (("observations", cols["obs"]), ("next_observations", cols["next_obs"]),
+                              ("actions", cols["actions"]), ("rewards", cols["rewards"]),
+                              ("terminals", cols["terminated"].astype(np.float32)),
+                              ("timeouts", cols["truncated"].astype(np.float32))):
+                opts = dict(extra, chunks=extra["chunks"][:col.ndim]) if extra else {}
+                f.create_dataset(name, data=col, **opts)
+        assert validate_rollout_file(path, [4], 2, CONTRACT).exit_code == 0
 
-    def plain() -> None:
-        with h5py.File(path, "r") as f:
-            plain_checks(f["observations"][:], f["next_observations"][:], f["actions"][:], f["rewards"][:],
-                         f["terminals"][:] == 1, f["timeouts"][:] == 1)
-    row("D4RL HDF5 (h5py)", n, best_of(lambda: validate_rollout_file(path, [4], 2, CONTRACT), repeat),
-        best_of(plain, repeat))
+        def plain(path=path) -> None:
+            with h5py.File(path, "r") as f:
+                plain_checks(f["observations"][:], f["next_observations"][:], f["actions"][:], f["rewards"][:],
+                             f["terminals"][:] == 1, f["timeouts"][:] == 1)
+        row(label, n, side_by_side(lambda path=path: validate_rollout_file(path, [4], 2, CONTRACT), plain, repeat))
 
 
 def bench_minari(tmp: Path, n: int, repeat: int) -> None:
@@ -176,8 +194,8 @@ def bench_minari(tmp: Path, n: int, repeat: int) -> None:
         for e in ds.storage.get_episodes(ds.episode_indices):
             o = e["observations"]
             plain_checks(o[:-1], o[1:], e["actions"], e["rewards"], e["terminations"], e["truncations"], n_actions=0)
-    row(f"Minari ({ep} episodes)", steps, best_of(lambda: validate_rollout_file("pendulum/bench-v0"), repeat),
-        best_of(plain, repeat))
+    row(f"Minari ({ep} episodes)", steps, side_by_side(lambda: validate_rollout_file("pendulum/bench-v0"), plain,
+                                                         repeat))
 
 
 def bench_json(tmp: Path, cols: dict, m: int, repeat: int) -> None:
@@ -195,7 +213,7 @@ def bench_json(tmp: Path, cols: dict, m: int, repeat: int) -> None:
                      np.array([r["action"] for r in rows]), np.array([r["reward"] for r in rows]),
                      np.array([r["terminated"] for r in rows]), np.array([r["truncated"] for r in rows]))
     row(f"interchange JSON ({path.stat().st_size / 1e6:.0f} MB)", m,
-        best_of(lambda: validate_rollout_file(path, [4], 2, CONTRACT), repeat), best_of(plain, repeat))
+        side_by_side(lambda: validate_rollout_file(path, [4], 2, CONTRACT), plain, repeat))
 
 
 def main() -> None:
@@ -204,14 +222,14 @@ def main() -> None:
     ap.add_argument("--minari-transitions", type=int, default=200_000)
     ap.add_argument("--json-transitions", type=int, default=100_000)
     ap.add_argument("--spec-subset", type=int, default=20_000)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=7)
     args = ap.parse_args()
 
     t0 = time.perf_counter()
     cols = record_cartpole(args.transitions)
     n = len(cols["actions"])
     print(f"recorded {n:,} CartPole-v1 transitions in {time.perf_counter() - t0:.1f} s "
-          f"(obs {cols['obs'].dtype}); contract {CONTRACT}; best of {args.repeat}\n")
+          f"(obs {cols['obs'].dtype}); contract {CONTRACT}; medians of {args.repeat}, ours and plain alternating\n")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         bench_npz(tmp, cols, args.repeat)
@@ -225,7 +243,7 @@ def main() -> None:
             assert not transition_violations(CONTRACT, cols["obs"][i], cols["next_obs"][i], cols["actions"][i],
                                              cols["rewards"][i], cols["terminated"][i], cols["truncated"][i],
                                              obs_shape=[4], n_actions=2)
-    per = best_of(spec_rows, 1) / k
+    per = _timed(spec_rows) / k
     print(f"\n  spec transition_violations row by row (contract only), measured on {k:,} rows: "
           f"{per * 1e6:.2f} us/transition = {1 / per / 1e6:.3f} M transitions/s")
 

@@ -60,10 +60,11 @@ from rollcheck.spec.contract import (Contract, action_space_violations, done_fla
 from rollcheck.spec.errors import ArgumentError, Violation
 from rollcheck.spec.shape import Shape, as_shape
 
-__all__ = ["action_bad_mask", "action_ok", "action_space_bad_mask", "batch_bad_mask", "batch_transition_violations",
-           "box_action_bad_mask", "box_action_ok", "column_bad_mask", "done_flags_bad_mask", "flags_ok", "is_flag",
-           "judge_columns", "judge_flags", "judge_observation", "judge_reward", "judge_transition",
-           "observation_bad_mask", "observation_ok", "plain_reward", "reward_bad_mask", "reward_ok",
+__all__ = ["action_bad_mask", "action_ok", "action_space_all_ok", "action_space_bad_mask", "batch_bad_mask",
+           "batch_transition_violations", "box_action_bad_mask", "box_action_ok", "column_bad_mask",
+           "column_extremes", "done_flags_all_ok", "done_flags_bad_mask", "flags_ok", "is_flag", "judge_columns",
+           "judge_flags", "judge_observation", "judge_reward", "judge_transition", "observation_all_ok",
+           "observation_bad_mask", "observation_ok", "plain_reward", "reward_all_ok", "reward_bad_mask", "reward_ok",
            "validate_batch_arguments"]
 
 _REAL = ("f", "i", "u")
@@ -162,6 +163,120 @@ def observation_bad_mask(contract: Contract, obs: np.ndarray, obs_shape: "Shape 
         if not inside.all():
             bad |= ~inside.all(axis=1)
     return bad
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole-batch verdicts: "is every row clean?" in a few reductions, no per-row temporaries
+# ---------------------------------------------------------------------------------------------
+# Each ``*_all_ok`` equals ``not <the matching *_bad_mask>(...).any()`` exactly (Hypothesis-tested):
+# the float64 conversion the masks judge through is monotone, so every row lies inside the bounds
+# exactly when the column's minimum and maximum do, and ``min``/``max`` propagate NaN. A consumer
+# that streams large batches asks these first and builds the row masks only for a batch that fails.
+
+_BLOCK_ROWS = 1024  # rows folded together when reducing per column (numpy reduces long rows fast, short ones slowly)
+
+
+def column_extremes(flat: np.ndarray) -> "tuple[np.ndarray, np.ndarray]":
+    """Per-column ``(min, max)`` of a 2-d ``(n, d)`` array, ``n >= 1``, in its own dtype (NaN propagates).
+
+    ``flat.min(axis=0)`` runs numpy's inner loop ``d`` entries at a time; folding ``_BLOCK_ROWS``
+    rows into one long row first makes the inner loop ``_BLOCK_ROWS * d`` long (about 15x faster
+    for CartPole's ``d = 4``), the same values."""
+    n, d = flat.shape
+    k = n - n % _BLOCK_ROWS if flat.flags.c_contiguous else 0
+    mins, maxs = [], []
+    if k:
+        block = flat[:k].reshape(k // _BLOCK_ROWS, _BLOCK_ROWS * d)
+        mins.append(block.min(axis=0).reshape(_BLOCK_ROWS, d).min(axis=0))
+        maxs.append(block.max(axis=0).reshape(_BLOCK_ROWS, d).max(axis=0))
+    if k < n:
+        mins.append(flat[k:].min(axis=0))
+        maxs.append(flat[k:].max(axis=0))
+    if len(mins) == 1:
+        return mins[0], maxs[0]
+    return np.minimum(mins[0], mins[1]), np.maximum(maxs[0], maxs[1])
+
+
+def _extremes(a: np.ndarray, per_column: bool = False) -> "tuple[np.ndarray, np.ndarray]":
+    """``(min, max)`` of ``a`` (per column of a 2-d ``a``) as float64, the values the spec compares (NaN kept)."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        lo, hi = column_extremes(a) if per_column else (a.min(), a.max())
+        return np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64)
+
+
+def observation_all_ok(contract: Contract, obs: np.ndarray, obs_shape: "Shape | Iterable[int]") -> bool:
+    """``not observation_bad_mask(contract, obs, obs_shape).any()``, without the per-row masks."""
+    shape = as_shape(obs_shape)
+    o = np.asarray(obs)
+    if o.shape[0] == 0:
+        return True
+    if o.dtype.kind not in _REAL or tuple(o.shape[1:]) != shape.dims:
+        return False
+    if shape.size == 0:
+        return True
+    finite = contract.check_obs_finite and o.dtype.kind == "f"
+    if not finite and contract.obs_range is None:
+        return True
+    lo, hi = _extremes(o)
+    if finite and not (np.isfinite(lo) and np.isfinite(hi)):
+        return False
+    if contract.obs_range is not None:
+        low, high = contract.obs_range
+        return bool(lo >= low) and bool(hi <= high)  # NaN compares False: not ok
+    return True
+
+
+def reward_all_ok(contract: Contract, rewards: np.ndarray) -> bool:
+    """``not reward_bad_mask(contract, rewards).any()``, without the per-row masks."""
+    r = np.asarray(rewards)
+    if r.size == 0:
+        return True
+    if r.dtype.kind not in _REAL:
+        return False
+    finite = contract.check_reward_finite and r.dtype.kind == "f"
+    if not finite and contract.reward_range is None:
+        return True
+    lo, hi = _extremes(r)
+    if finite and not (np.isfinite(lo) and np.isfinite(hi)):
+        return False
+    if contract.reward_range is not None:
+        low, high = contract.reward_range
+        return bool(lo >= low) and bool(hi <= high)
+    return True
+
+
+def action_space_all_ok(space: "int | Box", actions: np.ndarray) -> bool:
+    """``not action_space_bad_mask(space, actions).any()``, without the per-row masks where it can."""
+    a = np.asarray(actions)
+    if a.shape[0] == 0:
+        return True
+    if isinstance(space, Box):
+        if a.dtype.kind not in _REAL or tuple(a.shape[1:]) != space.shape.dims:
+            return False
+        if space.size == 0:
+            return True
+        lo, hi = _extremes(a.reshape(a.shape[0], space.size), per_column=True)
+        if not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+            return False
+        if space.low is not None and not (lo >= np.asarray(space.low)).all():
+            return False
+        return space.high is None or bool((hi <= np.asarray(space.high)).all())
+    n = _n_actions(space)
+    if a.dtype.kind in ("i", "u"):
+        return int(a.min()) >= 0 and int(a.max()) < n
+    if a.dtype.kind == "f":  # integral floats: one exact mask pass (rare in stored files)
+        return not action_bad_mask(n, a).any()
+    return False
+
+
+def done_flags_all_ok(contract: Contract, terminated: np.ndarray, truncated: np.ndarray) -> bool:
+    """``not done_flags_bad_mask(contract, terminated, truncated).any()``."""
+    te, tr = np.asarray(terminated), np.asarray(truncated)
+    if te.size == 0:
+        return True
+    if te.dtype != np.bool_ or tr.dtype != np.bool_:
+        return False
+    return not (contract.require_exclusive_done_flags and bool(np.logical_and(te, tr).any()))
 
 
 def validate_batch_arguments(obs: Any, next_obs: Any, actions: Any, rewards: Any, terminated: Any,

@@ -22,12 +22,13 @@ boundaries (the last row, the episode counters). Invariants enforced:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
-from rollcheck.impl.contract_judge import (action_space_bad_mask, done_flags_bad_mask, observation_bad_mask,
-                                           reward_bad_mask)
+from rollcheck.impl.contract_judge import (action_space_all_ok, action_space_bad_mask, done_flags_all_ok,
+                                           done_flags_bad_mask, observation_all_ok, observation_bad_mask,
+                                           reward_all_ok, reward_bad_mask)
 from rollcheck.spec.box import Box
 from rollcheck.spec.contract import Contract, transition_violations
 from rollcheck.spec.errors import Violation
@@ -81,6 +82,7 @@ class StreamRun:
     # carried across chunks (flat formats): the last row and the episode counters
     last_next_obs: Any = None
     last_done: bool = True
+    last_bad: bool = False  # the previous chunk's last row was already counted bad
     last_index: int = -1
     episode: int = 0
     step: int = 0
@@ -88,6 +90,7 @@ class StreamRun:
     te: Any = None
     tr: Any = None
     done: Any = None
+    flags_exact: bool = True
     _ep: Any = None
     _st: Any = None
     _chunk: Any = None
@@ -143,22 +146,38 @@ class StreamRun:
     # -- the chunk's flags -------------------------------------------------------------------
     def begin(self, chunk: Chunk) -> None:
         te, tr = chunk.terminated, chunk.truncated
+        self.flags_exact = True
         if self.data.flags_numeric:  # judged exactly 0/1 by check_flags_exact; the judge sees booleans
-            te, tr = _as_flags(te), _as_flags(tr)
+            (te, te_exact), (tr, tr_exact) = _numeric_flags(te), _numeric_flags(tr)
+            self.flags_exact = te_exact and tr_exact
         self.te, self.tr = te, tr
         self.done = _as_flags(te) | _as_flags(tr)
         self._chunk, self._ep, self._st = chunk, None, None
 
     def end(self, chunk: Chunk) -> None:
-        self.episodes_ended += int(self.done.sum())
-        if chunk.next_obs is not None and len(chunk):
-            self.last_next_obs = chunk.next_obs[-1]
-        self.last_done = bool(self.done[-1]) if len(chunk) else self.last_done
-        self.last_index = int(chunk.index[-1]) if len(chunk) else self.last_index
-        if chunk.episode is None and len(chunk):
-            ends = np.flatnonzero(self.done)
+        if not len(chunk):
+            return
+        ends = np.flatnonzero(self.done)
+        self.episodes_ended += len(ends)
+        if chunk.next_obs is not None:
+            self.last_next_obs = chunk.next_obs[-1].copy()  # a reader may reuse the chunk's buffers
+        self.last_done = bool(self.done[-1])
+        self.last_index = int(chunk.index[-1])
+        if chunk.episode is None:
             self.episode += len(ends)
             self.step = self.step + len(chunk) if not len(ends) else len(chunk) - 1 - int(ends[-1])
+
+
+def _numeric_flags(col: np.ndarray) -> "tuple[np.ndarray, bool]":
+    """``(flags as booleans, every entry is exactly 0 or 1)`` of a flag column, in one comparison:
+    the entries equal to 1 are exactly the non-zero ones (NaN is non-zero and not 1) iff each is 0 or 1."""
+    if col.dtype == np.bool_:
+        return col, True
+    with np.errstate(invalid="ignore"):
+        ones = np.equal(col, 1)
+    if np.count_nonzero(ones) == np.count_nonzero(col):
+        return ones, True
+    return _as_flags(col), False
 
 
 def _as_flags(col: np.ndarray) -> np.ndarray:
@@ -185,17 +204,20 @@ def _neutral_row(contract: Contract, pid: str, col: np.ndarray) -> np.ndarray:
         return np.full((1, *col.shape[1:]), fill).astype(col.dtype)
 
 
-def _contract_masks(run: StreamRun, chunk: Chunk) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """``{pid: (mask, column)}`` of the judge's per-field verdicts on this chunk."""
+def _contract_masks(run: StreamRun, chunk: Chunk) -> "Iterator[tuple[str, np.ndarray, np.ndarray]]":
+    """``(pid, mask, column)`` of the judge's per-field verdicts on this chunk, for the fields that
+    are not clean as a whole (the judge's ``*_all_ok`` answers that in a few reductions first)."""
     c = run.contract
-    masks = {"recorded.observation_contract": (observation_bad_mask(c, chunk.obs, run.shape), chunk.obs),
-             "recorded.reward_contract": (reward_bad_mask(c, chunk.rewards), chunk.rewards)}
-    if chunk.next_obs is not None:
-        masks["recorded.next_observation_contract"] = (observation_bad_mask(c, chunk.next_obs, run.shape),
-                                                       chunk.next_obs)
-    masks["recorded.done_flags"] = (done_flags_bad_mask(c, run.te, run.tr), run.te)
-    masks["recorded.action_in_range"] = (action_space_bad_mask(run.actions, chunk.actions), chunk.actions)
-    return masks
+    if not observation_all_ok(c, chunk.obs, run.shape):
+        yield "recorded.observation_contract", observation_bad_mask(c, chunk.obs, run.shape), chunk.obs
+    if not reward_all_ok(c, chunk.rewards):
+        yield "recorded.reward_contract", reward_bad_mask(c, chunk.rewards), chunk.rewards
+    if chunk.next_obs is not None and not observation_all_ok(c, chunk.next_obs, run.shape):
+        yield "recorded.next_observation_contract", observation_bad_mask(c, chunk.next_obs, run.shape), chunk.next_obs
+    if not done_flags_all_ok(c, run.te, run.tr):
+        yield "recorded.done_flags", done_flags_bad_mask(c, run.te, run.tr), run.te
+    if not action_space_all_ok(run.actions, chunk.actions):
+        yield "recorded.action_in_range", action_space_bad_mask(run.actions, chunk.actions), chunk.actions
 
 
 def _refused_column(run: StreamRun, pid: str, col: np.ndarray) -> bool:
@@ -230,9 +252,11 @@ def _word(run: StreamRun, chunk: Chunk, i: int) -> list[Violation]:
 
 def check_contract(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
     """Every field of every row through the one contract judge; the spec words the kept findings."""
-    any_bad = np.zeros(len(chunk), dtype=bool)
-    for pid, (mask, col) in _contract_masks(run, chunk).items():
-        n_bad = int(mask.sum())
+    any_bad = None
+    for pid, mask, col in _contract_masks(run, chunk):
+        if any_bad is None:
+            any_bad = np.zeros(len(chunk), dtype=bool)
+        n_bad = int(np.count_nonzero(mask))
         if not n_bad:
             continue
         if n_bad == len(chunk) and _refused_column(run, pid, col):
@@ -269,7 +293,7 @@ _ROLE = {"recorded.observation_contract": "obs", "recorded.next_observation_cont
 
 def check_flags_exact(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
     """Where the format stores flags as numbers (D4RL), each is exactly 0 or 1."""
-    if not run.data.flags_numeric:
+    if not run.data.flags_numeric or run.flags_exact:  # StreamRun.begin found every entry exactly 0 or 1
         return None
     any_bad = np.zeros(len(chunk), dtype=bool)
     for role, col in (("terminated", chunk.terminated), ("truncated", chunk.truncated)):
@@ -298,10 +322,12 @@ def check_observation_space(run: StreamRun, chunk: Chunk) -> "np.ndarray | None"
     """Observations (and next observations) inside the declared observation space's bounds."""
     if run.obs_space is None:
         return None
-    any_bad = np.zeros(len(chunk), dtype=bool)
+    any_bad = None
     for role, col in (("obs", chunk.obs), ("next_obs", chunk.next_obs)):
-        if col is None:
+        if col is None or run.obs_space.all_ok(col):
             continue
+        if any_bad is None:
+            any_bad = np.zeros(len(chunk), dtype=bool)
         bad = run.obs_space.bad_mask(col)
         n_bad = int(bad.sum())
         if not n_bad:
@@ -323,28 +349,42 @@ def check_observation_space(run: StreamRun, chunk: Chunk) -> "np.ndarray | None"
 # Chain and episodes
 # ---------------------------------------------------------------------------------------------
 
-def _rows_differ(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Per row: some entry differs in value (NaN equals NaN, -0.0 equals 0.0: the same recorded value).
+def _word_dtype(width: int) -> "np.dtype | None":
+    for size in (8, 4, 2, 1):
+        if width % size == 0:
+            return np.dtype(f"u{size}")
+    return None  # pragma: no cover - every width is a multiple of 1
 
-    Fast path: rows of one dtype are compared as machine words (bitwise equal rows are equal);
-    only the rows that differ bitwise are compared by value.
+
+def _differing_rows(a: np.ndarray, b: np.ndarray, ignore: "np.ndarray | None" = None) -> np.ndarray:
+    """Sorted row numbers ``i`` (not set in the boolean ``ignore``) where ``a[i]`` and ``b[i]`` differ
+    in value (NaN equals NaN, -0.0 equals 0.0: the same recorded value).
+
+    Fast path: rows of one dtype are compared as machine words over the whole block (bitwise
+    equal rows are equal); the rows that differ bitwise and are not ignored (in a clean file:
+    none, the episode starts being ignored) are compared by value.
     """
     n = a.shape[0]
     if a.shape[1:] != b.shape[1:]:
-        return np.ones(n, dtype=bool)
+        rows = np.arange(n)
+        return rows if ignore is None else rows[~ignore]
     width = a.dtype.itemsize * int(np.prod(a.shape[1:], dtype=np.int64))
-    if a.dtype == b.dtype and width and width % 8 == 0 and a.flags.c_contiguous and b.flags.c_contiguous:
-        wa = a.reshape(n, -1).view(np.uint64)
-        wb = b.reshape(n, -1).view(np.uint64)
-        rows = wa[:, 0] != wb[:, 0]
-        for k in range(1, wa.shape[1]):
-            rows |= wa[:, k] != wb[:, k]
-        if not rows.any():
-            return rows
-        sub = np.flatnonzero(rows)
-        rows[sub] = _rows_differ_by_value(a[sub], b[sub])
+    if a.dtype == b.dtype and width and a.flags.c_contiguous and b.flags.c_contiguous:
+        word = _word_dtype(width)
+        per_row = width // word.itemsize
+        ne = np.not_equal(a.reshape(-1).view(word), b.reshape(-1).view(word))
+        if per_row in (1, 2, 4, 8):  # a row's word verdicts read as one integer: non-zero iff some word differs
+            rows = np.flatnonzero(ne.view(f"u{per_row}"))
+        else:  # word numbers to row numbers, each row once (flatnonzero is sorted)
+            rows = np.flatnonzero(ne) // per_row
+            rows = rows[np.concatenate(([True], rows[1:] != rows[:-1]))] if rows.size else rows
+        if ignore is not None and rows.size:
+            rows = rows[~ignore[rows]]
+        if rows.size:
+            rows = rows[_rows_differ_by_value(a[rows], b[rows])]
         return rows
-    return _rows_differ_by_value(a, b)
+    rows = np.flatnonzero(_rows_differ_by_value(a, b) if ignore is None else _rows_differ_by_value(a, b) & ~ignore)
+    return rows
 
 
 def _rows_differ_by_value(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -365,18 +405,18 @@ def check_chain(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
         return None
     n = len(chunk)
     # pair (previous row, this row) for every row whose predecessor is the row just before it
+    head_bad = np.zeros(1, dtype=bool)
     if run.last_next_obs is not None and int(chunk.index[0]) == run.last_index + 1 and not run.last_done:
-        head_bad = _rows_differ(run.last_next_obs[None], chunk.obs[:1])
-    else:
-        head_bad = np.zeros(1, dtype=bool)
-    follows = (np.diff(chunk.index) == 1) & ~run.done[:-1]
-    inner = np.zeros(max(n - 1, 0), dtype=bool)
+        head_bad[0] = _differing_rows(run.last_next_obs[None], chunk.obs[:1]).size > 0
+    broken = np.zeros(0, dtype=np.intp)  # rows t whose next_obs is not obs[t+1] inside an episode
     if n > 1:
-        inner = _rows_differ(chunk.next_obs[:-1], chunk.obs[1:]) & follows
-    n_bad = int(head_bad.sum()) + int(inner.sum())
+        differ = _differing_rows(chunk.next_obs[:-1], chunk.obs[1:], ignore=run.done[:-1])  # an episode ends
+        if int(chunk.index[-1]) - int(chunk.index[0]) != n - 1:  # rows not consecutive in the file
+            differ = differ[chunk.index[differ + 1] - chunk.index[differ] == 1]
+        broken = differ
+    n_bad = int(head_bad[0]) + broken.size
     if not n_bad:
         return None
-    broken = np.flatnonzero(inner)  # row t whose next_obs is not obs[t+1]
 
     def make(room: int):
         if head_bad[0]:
@@ -393,12 +433,12 @@ def check_chain(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
                               "neither terminated nor truncated ends the episode there (a broken chain, or a missing "
                               "episode end)")
     run.add("recorded.next_obs_chain", n_bad, make)
-    if head_bad[0]:  # the previous chunk's last row
+    if head_bad[0] and not run.last_bad:  # the previous chunk's last row, counted once
         run.bad_rows_count += 1
         run.mark_bad([run.last_index])
     bad = np.zeros(n, dtype=bool)
     bad[broken] = True
-    return bad
+    return bad if broken.size else None
 
 
 def _first_difference(a: np.ndarray, b: np.ndarray) -> str:
@@ -502,11 +542,12 @@ def check_stream(run: StreamRun) -> int:
             if prop.check is not check_contract:
                 mask = prop.check(run, chunk)
                 if mask is not None:
-                    bad |= mask
-        n_bad = int(bad.sum())
+                    bad = mask if bad is None else bad | mask
+        n_bad = int(np.count_nonzero(bad)) if bad is not None else 0
         if n_bad:
             run.bad_rows_count += n_bad
             run.mark_bad(chunk.index[bad])
+        run.last_bad = bool(n_bad and bad[-1])
         run.end(chunk)
         seen += len(chunk)
     if run.replayer is not None:

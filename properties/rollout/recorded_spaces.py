@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from rollcheck.impl.contract_judge import column_extremes
 from rollcheck.spec.box import BOX_DTYPES, Box
 from rollcheck.spec.errors import ArgumentError
 
-__all__ = ["ObservationBox", "action_space_of", "box_bad_mask", "describe_action_space", "spaces_from_gymnasium"]
+__all__ = ["ObservationBox", "action_space_of", "box_all_ok", "box_bad_mask", "describe_action_space", "spaces_from_gymnasium"]
 
 
 def _bounds(low: Any, high: Any, shape: "tuple[int, ...]", what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -46,6 +47,21 @@ def box_bad_mask(low: np.ndarray, high: np.ndarray, shape: "tuple[int, ...]", co
     with np.errstate(invalid="ignore"):
         inside = (flat >= lo) & (flat <= hi)  # NaN is inside no interval
     return ~inside.all(axis=1) if flat.shape[1] else np.zeros(n, dtype=bool)
+
+
+def box_all_ok(low: np.ndarray, high: np.ndarray, shape: "tuple[int, ...]", col: np.ndarray) -> bool:
+    """``not box_bad_mask(low, high, shape, col).any()``: per-entry extremes inside the bounds
+    (the comparisons promote to float64, so the verdict is the mask's, row for row)."""
+    col = np.asarray(col)
+    if col.ndim == 0 or tuple(col.shape[1:]) != tuple(shape) or col.dtype.kind not in "biuf":
+        return col.ndim > 0 and col.shape[0] == 0
+    n = col.shape[0]
+    flat = col.reshape(n, -1)
+    if n == 0 or flat.shape[1] == 0:
+        return True
+    with np.errstate(invalid="ignore"):
+        mn, mx = column_extremes(flat)
+        return bool((mn >= low.reshape(-1)).all() and (mx <= high.reshape(-1)).all())  # NaN is inside nothing
 
 
 def _describe(low: np.ndarray, high: np.ndarray, shape: "tuple[int, ...]", row: Any) -> str:
@@ -76,6 +92,10 @@ class ObservationBox:
 
     def bad_mask(self, col: np.ndarray) -> np.ndarray:
         return box_bad_mask(self.low, self.high, self.shape, col)
+
+    def all_ok(self, col: np.ndarray) -> bool:
+        """``not self.bad_mask(col).any()``, in a few reductions."""
+        return box_all_ok(self.low, self.high, self.shape, col)
 
     def describe(self, row: Any) -> str:
         return _describe(self.low, self.high, self.shape, row)

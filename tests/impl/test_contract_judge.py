@@ -11,10 +11,13 @@ import pytest
 from hypothesis import example, given, strategies as st
 from hypothesis.extra import numpy as hnp
 
-from rollcheck.impl.contract_judge import (action_bad_mask, batch_bad_mask, batch_transition_violations,
-                                           column_bad_mask, flags_ok, judge_columns, judge_flags,
-                                           judge_observation, judge_reward, judge_transition, observation_bad_mask,
-                                           observation_ok, reward_ok)
+from rollcheck.impl.contract_judge import (action_bad_mask, action_space_all_ok, batch_bad_mask,
+                                           batch_transition_violations, box_action_bad_mask, column_bad_mask,
+                                           done_flags_all_ok, done_flags_bad_mask, flags_ok, judge_columns,
+                                           judge_flags, judge_observation, judge_reward, judge_transition,
+                                           observation_all_ok, observation_bad_mask, observation_ok, reward_all_ok,
+                                           reward_bad_mask, reward_ok)
+from rollcheck.spec.box import Box
 from rollcheck.spec import (Contract, ArgumentError, done_flags_holds, observation_holds, reward_holds,
                             transition_violations)
 from rollcheck.spec.contract import (action_violations, done_flags_violations, observation_violations,
@@ -274,3 +277,43 @@ def test_all_finite_handles_overflowing_sums_and_empty_arrays():
     assert observation_ok(Contract(), large)
     large[57] = -np.inf
     assert not observation_ok(Contract(), large)
+
+
+# ---------------------------------------------------------------------------------------------
+# Whole-batch verdicts (the streaming readers' fast path) equal "no row of the mask is set"
+# ---------------------------------------------------------------------------------------------
+
+@given(contracts, batches())
+@example(Contract(), _LONG_ROW)
+@example(Contract(obs_range=(-1.0, 1.0)), (np.array([[np.nan]]), np.array([[0.0]]), np.array([0]), np.array([0.0]),
+                                           np.array([False]), np.array([False]), (1,), 1))
+def test_all_ok_verdicts_equal_the_masks(contract, batch):
+    obs, next_obs, actions, rewards, te, tr, obs_shape, n_actions = batch
+    with np.errstate(all="ignore"):
+        assert observation_all_ok(contract, obs, obs_shape) == (not observation_bad_mask(contract, obs, obs_shape).any())
+        assert reward_all_ok(contract, rewards) == (not reward_bad_mask(contract, rewards).any())
+        assert action_space_all_ok(n_actions, actions) == (not action_bad_mask(n_actions, actions).any())
+        assert done_flags_all_ok(contract, te, tr) == (not done_flags_bad_mask(contract, te, tr).any())
+
+
+@st.composite
+def box_batches(draw):
+    n = draw(st.integers(0, 5))
+    dims = draw(st.sampled_from([(1,), (2,), (0,), (2, 1)]))
+    stored = dims if draw(st.integers(0, 5)) else draw(st.sampled_from([(3,), (1, 2)]))
+    dtype = draw(st.sampled_from([np.float64, np.float32, np.float16, np.int16, np.longdouble, np.bool_]))
+    elements = st.booleans() if dtype == np.bool_ else reals(dtype)
+    actions = draw(hnp.arrays(dtype, (n, *stored), elements=elements))
+    size = int(np.prod(dims))
+    bound = st.sampled_from([-1.0, -0.0, 0.0, 0.5, 2.0])
+    low = draw(st.none() | st.lists(bound, min_size=size, max_size=size).map(tuple))
+    high = None if low is None and draw(st.booleans()) else tuple(
+        max(lo, draw(bound)) for lo in (low or (-1.0,) * size))
+    return Box(dims, low, high, "float64"), actions
+
+
+@given(box_batches())
+def test_box_all_ok_equals_the_mask(case):
+    space, actions = case
+    with np.errstate(all="ignore"):
+        assert action_space_all_ok(space, actions) == (not box_action_bad_mask(space, actions).any())

@@ -5,7 +5,11 @@ datasets at the file's root are named as :data:`~rollcheck.properties.rollout.re
 says (``next_observations`` optional; flags may be stored as numbers, judged exactly 0/1).
 Invariants enforced: only numeric/bool datasets are read, their declared (uncompressed) size is
 at most ``max_bytes``, and data is read in slices of whole rows whose size is bounded, so a
-compressed dataset cannot expand past one slice in memory.
+compressed dataset cannot expand past one slice in memory. A contiguous, unfiltered dataset
+(h5py's default layout) is read straight from the file at the offset HDF5 reports
+(``DatasetID.get_offset``, used only when its bytes lie inside the file), as an uncompressed
+``.npz`` member is; a chunked or compressed one through ``Dataset.read_direct``. Either way each
+slice lands in one reused buffer per column (no new arrays, no dtype conversion).
 """
 
 from __future__ import annotations
@@ -16,12 +20,24 @@ from typing import Iterator
 import h5py
 import numpy as np
 
-from rollcheck.properties.rollout.readers.chunk import DEFAULT_CHUNK_ROWS, Chunk, RecordedData, choose_naming
+from rollcheck.properties.rollout.readers.chunk import DEFAULT_CHUNK_ROWS, Chunk, RecordedData, RowNumbers, choose_naming
 from rollcheck.properties.rollout.readers.errors import RolloutFileError
+from rollcheck.properties.rollout.readers.raw_rows import file_rows
 from rollcheck.properties.rollout.readers.slices import rows_per_slice
 from rollcheck.properties.rollout.readers.source import RolloutSource
 
 __all__ = ["read_hdf5"]
+
+
+def _raw_offset(ds: "h5py.Dataset", file_size: int) -> "int | None":
+    """Where a contiguous, unfiltered, native-order dataset's bytes start in the file (``None``: read
+    it through HDF5). HDF5 reports the offset; it is used only when the bytes lie inside the file."""
+    if ds.chunks is not None or ds.external or not ds.dtype.isnative or ds.dtype.kind not in "iuf":  # bool: an HDF5 enum
+        return None
+    offset = ds.id.get_offset()
+    if offset is None or ds.id.get_storage_size() != ds.nbytes or offset + ds.nbytes > file_size:
+        return None
+    return int(offset)
 
 
 def read_hdf5(source: RolloutSource, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> RecordedData:
@@ -58,15 +74,30 @@ def read_hdf5(source: RolloutSource, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Re
     row_bytes = max(math.prod(ds.shape[1:]) * ds.dtype.itemsize for ds in cols.values())
     step = rows_per_slice(row_bytes, chunk_rows)
 
-    def chunks() -> Iterator[Chunk]:
+    raw = {role: _raw_offset(ds, source.size) for role, ds in cols.items()}
+
+    def sliced(role: str) -> Iterator[np.ndarray]:
+        ds = cols[role]
+        if raw[role] is not None:
+            yield from file_rows(source.open_binary, raw[role], ds.dtype, tuple(ds.shape), step, ds.name.lstrip("/"))
+            return
+        buffer = np.empty((min(step, n), *ds.shape[1:]), dtype=ds.dtype)
         for start in range(0, n, step):
             stop = min(n, start + step)
-            try:
-                part = {role: ds[start:stop] for role, ds in cols.items()}
-            except (OSError, ValueError) as exc:
-                raise RolloutFileError(f"{source.name!r}: reading rows {start}..{stop} failed: {exc}") from None
-            yield Chunk(np.arange(start, stop), part["obs"], part.get("next_obs"), part["actions"], part["rewards"],
-                        part["terminated"], part["truncated"])
+            try:  # through HDF5 (chunked, compressed), into the reused buffer (no new arrays, no conversion)
+                ds.read_direct(buffer, np.s_[start:stop], np.s_[0:stop - start])
+            except (OSError, ValueError, TypeError) as exc:
+                raise RolloutFileError(f"{source.name!r}: reading rows {start}..{stop} of {ds.name!r} failed: "
+                                       f"{exc}") from None
+            yield buffer[:stop - start]
+
+    def chunks() -> Iterator[Chunk]:
+        readers = {role: sliced(role) for role in cols}
+        rows = RowNumbers(min(step, n))
+        for start in range(0, n, step):
+            part = {role: next(r) for role, r in readers.items()}
+            yield Chunk(rows.at(start, len(part["obs"])), part["obs"], part.get("next_obs"), part["actions"],
+                        part["rewards"], part["terminated"], part["truncated"])
 
     return RecordedData(
         format="hdf5", naming=naming, n=n, chunks=chunks, names=names, flags_numeric=True,

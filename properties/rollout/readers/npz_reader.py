@@ -12,9 +12,9 @@ the namings of :data:`~rollcheck.properties.rollout.readers.chunk.NAMINGS`. Inva
   fields; the decompressor never yields more than a member declares), so a zip bomb is refused
   or read in bounded memory;
 - data is read ``chunk_rows`` rows at a time from each member (memory ~ one chunk per column);
-  an uncompressed member (``np.savez``) is read straight from the file into the chunk's array
-  (its size was checked against the header; zip's CRC is not recomputed), a compressed one
-  through :mod:`zipfile`'s bounded decompressor.
+  an uncompressed member (``np.savez``) is read straight from the file into one reused buffer
+  per column (its size was checked against the header; zip's CRC is not recomputed), a
+  compressed one through :mod:`zipfile`'s bounded decompressor.
 """
 
 from __future__ import annotations
@@ -27,9 +27,10 @@ from typing import BinaryIO, Iterator
 
 import numpy as np
 
-from rollcheck.properties.rollout.readers.chunk import (DEFAULT_CHUNK_ROWS, Chunk, RecordedData,
+from rollcheck.properties.rollout.readers.chunk import (DEFAULT_CHUNK_ROWS, Chunk, RecordedData, RowNumbers,
                                                         choose_naming)
 from rollcheck.properties.rollout.readers.errors import RolloutFileError
+from rollcheck.properties.rollout.readers.raw_rows import file_rows
 from rollcheck.properties.rollout.readers.slices import rows_per_slice
 from rollcheck.properties.rollout.readers.source import RolloutSource
 
@@ -134,18 +135,9 @@ def _stored_data_start(raw: BinaryIO, info: zipfile.ZipInfo) -> int:
 
 def _stored_rows(source: RolloutSource, m: NpyMember, chunk_rows: int) -> Iterator[np.ndarray]:
     """Rows of an uncompressed (``np.savez``) member read straight into arrays (no zip layer, no copy)."""
-    row_shape = m.shape[1:]
-    row_bytes = math.prod(row_shape) * m.dtype.itemsize
-    n = m.shape[0]
     with source.open_binary() as raw:
-        raw.seek(_stored_data_start(raw, m.info) + m.data_offset)
-        for start in range(0, n, chunk_rows):
-            k = min(chunk_rows, n - start)
-            out = np.empty((k, *row_shape), dtype=m.dtype)
-            got = raw.readinto(memoryview(out.reshape(-1).view(np.uint8))) if k * row_bytes else 0
-            if got != k * row_bytes:
-                raise RolloutFileError(f"array {m.name!r} ends early (row {start + got // max(row_bytes, 1)} of {n})")
-            yield out
+        start = _stored_data_start(raw, m.info) + m.data_offset
+    yield from file_rows(source.open_binary, start, m.dtype, m.shape, chunk_rows, m.name)
 
 
 def _row_reader(zf: zipfile.ZipFile, source: RolloutSource, m: NpyMember, chunk_rows: int) -> Iterator[np.ndarray]:
@@ -200,12 +192,13 @@ def read_npz(source: RolloutSource, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> Rec
 
     def chunks() -> Iterator[Chunk]:
         readers = {role: _row_reader(zf, source, m, chunk_rows) for role, m in members.items()}
+        rows = RowNumbers(min(chunk_rows, n))
         start = 0
         try:
             while start < n:
                 cols = {role: next(r) for role, r in readers.items()}
                 k = len(cols["obs"])
-                yield Chunk(np.arange(start, start + k), cols["obs"], cols.get("next_obs"), cols["actions"],
+                yield Chunk(rows.at(start, k), cols["obs"], cols.get("next_obs"), cols["actions"],
                             cols["rewards"], cols["terminated"], cols["truncated"])
                 start += k
         except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:  # bad CRC, truncated stream
