@@ -145,7 +145,8 @@ class _EnvMachine(_KeepsGlobalRNG):
         self.env = self._target.make()
         self._to_close.append(self.env)
         self.checker = Checker(self.env, set(self._active), set(), Counters(), self._contract,
-                               probe_every=self._probe_every, max_probes=PROBES_PER_EXAMPLE, make=self._target.make)
+                               probe_every=self._probe_every, max_probes=PROBES_PER_EXAMPLE, make=self._target.make,
+                               batch=1)  # each rule's call is judged before the rule returns
         if self._limit is not None:
             self.checker.limit = self._limit
         self.shadow = None

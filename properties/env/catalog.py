@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import pickle
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -39,9 +39,9 @@ __all__ = ["Call", "LayerCall", "ENV_PROPERTIES", "PER_CALL", "RUN_LEVEL", "VECT
            "VECTOR_AUTORESET_NEXT_STEP", "VECTOR_BATCH_IN_SPACE"]
 
 
-@dataclass
-class LayerCall:
-    """One ``reset``/``step`` call received by one layer of the wrapper stack (0 = outermost)."""
+class LayerCall(NamedTuple):
+    """One ``reset``/``step`` call received by one layer of the wrapper stack (0 = outermost).
+    A tuple: the instrument builds one per layer per call, so it must be cheap to make."""
 
     index: int
     name: str

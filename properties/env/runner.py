@@ -22,6 +22,7 @@ last step returned ``terminated`` or ``truncated`` without a reset in between.
 
 from __future__ import annotations
 
+import collections
 import pickle
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -29,7 +30,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from gymnasium import spaces
 
-from rollcheck.properties.env.checks import first_difference, fingerprint, short, snapshot
+from rollcheck.impl.contract_judge import column_bad_mask
+from rollcheck.properties.env.checks import (first_difference, fingerprint, in_space, observation_numeric_problems, same_value,
+                                             short, snapshot)
 from rollcheck.properties.env.catalog import (ALIASING_NO_MUTATION, ALIASING_NO_SHARED_MEMORY, PER_CALL, ArrayPair,
                                              Call, LayerCall, ReturnedValue)
 from rollcheck.spec.contract import Contract
@@ -132,6 +135,7 @@ class LayerInstrument:
         self.done = [False] * len(self.layers)
         self.internal_calls = 0
         self._active: list[int] = []  # the layers whose reset/step is running, outermost first
+        self._callers = [f"layer {j} ({_name(layer)})" for j, layer in enumerate(self.layers)]
         self._saved: list[dict] = []
         self.install()
 
@@ -150,54 +154,46 @@ class LayerInstrument:
                 if k in saved:
                     layer.__dict__[k] = saved[k]
 
-    def _caller(self, i: int) -> str:
-        if not self._active:
-            return "the harness"
-        j = self._active[-1]
-        return f"layer {j} ({_name(self.layers[j])})"
-
-    def _boundary(self, i: int) -> bool:
-        """A call into layer ``i`` from the harness (nothing running) or from a layer outside ``i``."""
-        return not self._active or self._active[-1] < i
-
     def _step_proxy(self, i: int, orig: Callable) -> Callable:
-        layer = self.layers[i]
+        layer, name, active, done, names = self.layers[i], _name(self.layers[i]), self._active, self.done, self._callers
+        instrument = self
 
         def step(action: Any) -> Any:
-            if not self._boundary(i):
-                self.internal_calls += 1
+            if active and active[-1] >= i:  # a call from inside layer i (or an inner one) to itself: internal
+                instrument.internal_calls += 1
                 return orig(action)
-            past, caller = self.done[i], self._caller(i)
-            self._active.append(i)
+            past, caller = done[i], names[active[-1]] if active else "the harness"
+            active.append(i)
             try:
                 out = orig(action)
             finally:
-                self._active.pop()
+                active.pop()
             try:
-                self.done[i] = bool(out[2]) or bool(out[3])
+                done[i] = bool(out[2]) or bool(out[3])
             except Exception:
-                self.done[i] = True
-            self.log.append(LayerCall(i, _name(layer), "step", action, out, layer.observation_space,
-                                      layer.action_space, past, caller))
+                done[i] = True
+            instrument.log.append(LayerCall(i, name, "step", action, out, layer.observation_space,
+                                            layer.action_space, past, caller))
             return out
         return step
 
     def _reset_proxy(self, i: int, orig: Callable) -> Callable:
-        layer = self.layers[i]
+        layer, name, active, done, names = self.layers[i], _name(self.layers[i]), self._active, self.done, self._callers
+        instrument = self
 
         def reset(*args: Any, **kwargs: Any) -> Any:
-            if not self._boundary(i):
-                self.internal_calls += 1
+            if active and active[-1] >= i:
+                instrument.internal_calls += 1
                 return orig(*args, **kwargs)
-            caller = self._caller(i)
-            self._active.append(i)
+            caller = names[active[-1]] if active else "the harness"
+            active.append(i)
             try:
                 out = orig(*args, **kwargs)
             finally:
-                self._active.pop()
-            self.done[i] = False
-            self.log.append(LayerCall(i, _name(layer), "reset", None, out, layer.observation_space,
-                                      layer.action_space, False, caller))
+                active.pop()
+            done[i] = False
+            instrument.log.append(LayerCall(i, name, "reset", None, out, layer.observation_space,
+                                            layer.action_space, False, caller))
             return out
         return reset
 
@@ -253,6 +249,16 @@ class Checker:
     A failing property raises :class:`PropertyFailure` unless it is in ``silenced`` (already
     reported in this search), in which case it is only counted.
 
+    Speed without a different verdict: each call is first *screened* (:func:`in_space` and a few
+    type tests per layer, the identity of values a wrapper passes through unchanged judged once).
+    A call the screen cannot clear is judged at once by the properties' own checks, in their order.
+    The contract's numeric rules on the outermost values (``numerics.observation_finite``,
+    ``numerics.reward``, ``numerics.done_flags``) are judged in batches of up to ``batch`` calls by
+    the contract judge (:func:`~rollcheck.impl.contract_judge.judge_columns`, on copies taken at
+    the call); a row it flags is re-judged by the properties' own checks, which word the finding.
+    Every other failure (and the end of the program) first judges the calls still batched, so the
+    failure raised is always the first one in call order, as if each call were judged at once.
+
     ``actions.accepted`` probes (``make`` given): at a probed step the recorded history (every
     ``reset(seed=...)``/``reset()``/``step(action)`` since the last seeded reset) is replayed into a
     fresh instance from ``make``; only if it reproduces the recorded trajectory exactly is each
@@ -261,18 +267,20 @@ class Checker:
     (``probe_notes``), never asserted. The env itself is never copied.
 
     Memory is bounded: the value-level aliasing check keeps the last ``alias_window`` returns,
-    the memory-level one only the previous return's arrays, and the history keeps digests.
+    the memory-level one only the previous return's arrays, the history keeps digests and the
+    batch at most ``batch`` rows.
     """
 
     def __init__(self, env: Any, active: set, silenced: set, counters: Counters, contract: Contract,
                  probe_every: int = 0, max_probes: int = 12, make: "Callable[[], Any] | None" = None,
-                 probe_steps: Sequence[int] = (), alias_window: int = 4) -> None:
+                 probe_steps: Sequence[int] = (), alias_window: int = 4, batch: int = 256) -> None:
         self.env, self.active, self.silenced, self.counters = env, active, silenced, counters
         self.contract = contract
         self.per_call = [p for p in PER_CALL if p.id in active]
         self.instrument = LayerInstrument(env)
         self.limit = episode_limit(env)
-        self.returned: list = []  # (step, label, live value, snapshot), the last alias_window returns
+        self.returned: collections.deque = collections.deque(maxlen=alias_window)  # the last returns:
+        # (step, kind, observation, its copy, info, its copy)
         self.alias_window = alias_window
         self.previous_arrays: list = []  # (label, path, array) of the previous return
         self.make, self.probe_steps = make, set(probe_steps)
@@ -281,8 +289,18 @@ class Checker:
         self.probe_notes: list[str] = []
         self.history: list = []  # ("reset", kwargs, record) / ("step", action, record) since the last seeded reset
         self.probes_run = 0
+        self.batch = batch
+        self.pending: list = []  # calls whose numeric rules the judge has not seen yet
+        self.tally = [0, 0, 0]   # steps, resets, probe steps: added to ``counters`` by :meth:`close`
+        self._batched = [p for p in self.per_call if p.id in _BATCHED]
+        self._screened = [p for p in self.per_call if p.id not in _BATCHED]
+        self._mutation = "aliasing.no_mutation" in active
+        self._shared = "aliasing.no_shared_memory" in active
+        self._in_space = "spaces.observation_in_space" in active
+        self._layer_contract = "wrapper.layer_contract" in active
 
     def fail(self, pid: str, message: str, **kw: Any) -> None:
+        self.flush()  # a call still batched comes first
         if pid in self.silenced:
             return
         if kw.get("step") is not None and kw["step"] < 0:
@@ -290,67 +308,197 @@ class Checker:
         raise failure(pid, message, **kw)
 
     def on_call(self, kind: str, step: int, episode: int, t: int, action: Any, out: Any,
-                reset_kwargs: "dict | None" = None) -> None:
+                reset_kwargs: "dict | None" = None, record: "tuple | None" = None) -> None:
         layer_calls = self.instrument.take()
-        obs, reward, te, tr, info = out if kind == "step" else (out[0], None, None, None, out[1])
+        is_step = kind == "step"
+        if is_step:
+            obs, reward, te, tr, info = out
+        else:
+            (obs, info), reward, te, tr = out, None, None, None
+        if record is None:
+            record = _record(kind, obs, reward, te, tr)
         if self.probe_values:
-            if kind == "reset" and reset_kwargs and "seed" in reset_kwargs:
+            if not is_step and reset_kwargs and "seed" in reset_kwargs:
                 self.history = []
-            rec = _record(kind, obs, reward, te, tr)
-            self.history.append(("reset", dict(reset_kwargs or {}), rec) if kind == "reset" else ("step", snapshot(action), rec))
+            self.history.append(("step", action if type(action) is int else snapshot(action), record) if is_step
+                                else ("reset", dict(reset_kwargs or {}), record))
+        self.tally[0 if is_step else 1] += 1
+        copy = record[1]
+        obs_copy = copy if type(copy) is np.ndarray and type(obs) is np.ndarray else None
+        row = self._defer(kind, step, episode, t, obs, obs_copy, copy, reward, te, tr, info, layer_calls)
+        if row is None:
+            self.flush()
+            self._judge_now(kind, step, episode, t, action, out, layer_calls)
+        elif row is not _CLEAR:
+            self.pending.append(row)
+            if len(self.pending) >= self.batch:
+                self.flush()
+        if self._mutation:
+            info_copy = {} if type(info) is dict and not info else snapshot(info)
+            if self.returned:
+                last = self.returned[-1]
+                if not (_unchanged_array(last[3], last[2]) and _unchanged_info(last[5], last[4])):
+                    self._check_alias([last], step)
+            self.returned.append((step, kind, obs, obs_copy if obs_copy is not None else snapshot(obs), info, info_copy))
+        if self._shared:
+            self._check_shared(kind, step, obs, info)
+
+    # -- per-call judgement ---------------------------------------------------------------------
+
+    def _defer(self, kind: str, step: int, episode: int, t: int, obs: Any, obs_copy: Any, shown: Any, reward: Any,
+               te: Any, tr: Any, info: Any, layer_calls: list) -> Any:
+        """Screen one call. ``None``: judge it at once (the screen cannot clear it); :data:`_CLEAR`:
+        nothing left to judge; else the row the batched judgement takes (copies and plain scalars):
+        ``(kind, step, episode, t, obs judged by the numeric rules or None, reward, terminated,
+        truncated, observation copy (or digest), info copy, Box whose bounds are judged or None, (index, name)
+        of the innermost layer passing that observation through or None)``."""
+        is_step = kind == "step"
+        space = self.env.observation_space
+        silenced = self.silenced
+        check_space = self._in_space and "spaces.observation_in_space" not in silenced
+        check_layers = self._layer_contract and "wrapper.layer_contract" not in silenced
+        bounds = None
+        outer_ok: "bool | None" = None  # the outer observation is in its space (None: not decided yet)
+        if check_space or check_layers:
+            if obs_copy is not None and type(space) is spaces.Box and obs.dtype == space.dtype \
+                    and obs.shape == space.shape:
+                bounds = space  # dtype and shape now; the bounds in the batch, on the copy
+            elif check_space:
+                outer_ok = in_space(space, obs) is True
+                if not outer_ok:
+                    return None
+        if not isinstance(info, dict):
+            return None
+        for lc in layer_calls:
+            if lc.past_done:
+                return None
+        if is_step and self.limit is not None and t == self.limit:
+            return None  # episode.truncated_at_limit: the full check decides
+        layer = None
+        if check_layers:
+            layer = _layers_screen(layer_calls, obs, space, bounds, outer_ok)
+            if layer is False:
+                return None
+        judged_obs, r, a, b = None, None, None, None
+        if self._batched:
+            if obs_copy is not None and obs_copy.dtype.kind in "fiu":
+                judged_obs = obs_copy
+            elif observation_numeric_problems(self.contract, obs, f"observation from {kind}"):
+                return None
+            if is_step:
+                rt = type(reward)
+                if not (rt is float or (rt is int and -_INT_EXACT < reward < _INT_EXACT)
+                        or (isinstance(reward, np.floating) and reward.dtype.itemsize <= 8)):
+                    return None
+                if not (_is_flag(te) and _is_flag(tr)):
+                    return None
+                r, a, b = float(reward), bool(te), bool(tr)
+        if judged_obs is None and bounds is None and r is None:
+            return _CLEAR
+        info_copy = {} if type(info) is dict and not info else snapshot(info)
+        return (kind, step, episode, t, judged_obs, r, a, b, obs_copy if obs_copy is not None else shown, info_copy,
+                bounds, layer)
+
+    def _call(self, kind: str, step: int, episode: int, t: int, action: Any, out: Any, layer_calls: list) -> Call:
+        obs, reward, te, tr, info = out if kind == "step" else (out[0], None, None, None, out[1])
         base = len(self.instrument.layers) - 1
-        call = Call(kind, step, episode, t, action, obs, reward, te, tr, info, self.env.observation_space,
+        return Call(kind, step, episode, t, action, obs, reward, te, tr, info, self.env.observation_space,
                     self.contract, self.limit,
                     any(lc.index == base and lc.kind == "step" and _true(lc.out, 2) for lc in layer_calls),
                     layer_calls)
-        self.counters.add("_checked", steps=kind == "step")
-        self.counters.add("_all", steps=kind == "step")
-        self.counters.add("actions.accepted", episodes=kind == "reset")
+
+    def _judge_now(self, kind: str, step: int, episode: int, t: int, action: Any, out: Any, layer_calls: list) -> None:
+        """Every per-call property on this call, in order (the first that fails and is not silenced raises)."""
+        call = self._call(kind, step, episode, t, action, out, layer_calls)
         for p in self.per_call:
             if p.id == "episode.truncated_at_limit" and self.limit is None:
                 continue
-            self.counters.add(p.id, steps=kind == "step", episodes=kind == "reset")
             problems = p.check(call)
             if problems:
                 self.fail(p.id, problems[0], step=step, actual=_summary(kind, out),
                           context={"episode": episode, "t": t, "all": problems})
-        if "aliasing.no_mutation" in self.active:
-            self.counters.add("aliasing.no_mutation", steps=kind == "step", episodes=kind == "reset")
-            if self.returned:
-                self._check_alias(self.returned[-2:], step)
-            self.returned.append((step, f"observation from {kind}", obs, snapshot(obs)))
-            self.returned.append((step, f"info from {kind}", info, snapshot(info)))
-            del self.returned[:-2 * self.alias_window]
-        if "aliasing.no_shared_memory" in self.active:
-            self.counters.add("aliasing.no_shared_memory", steps=kind == "step", episodes=kind == "reset")
-            self._check_shared(kind, step, obs, info)
+
+    def flush(self) -> None:
+        """Judge the batched calls: the Box bounds of their observations and the contract judge on
+        their numeric columns. A flagged call is re-judged by the deferred properties' own checks,
+        in order, on the copies (every other property cleared it when it was returned)."""
+        if not self.pending:
+            return
+        pending, self.pending = self.pending, []
+        for i in _flag_rows(self.contract, pending):
+            kind, step, episode, t, judged, reward, te, tr, copy, info, bounds, layer = pending[i]
+            is_step = kind == "step"
+            out = (copy, reward, te, tr, info) if is_step else (copy, info)
+            lcs = [] if layer is None else [LayerCall(layer[0], layer[1], kind, None,
+                                                      (copy, 0.0, False, False, info) if is_step else (copy, info),
+                                                      bounds, None)]
+            call = Call(kind, step, episode, t, None, copy if bounds is not None else judged, reward, te, tr, info,
+                        bounds, self.contract, self.limit, False, lcs)
+            for p in self.per_call:
+                if p.id in _BATCHED or (p.id == "spaces.observation_in_space" and bounds is not None) \
+                        or (p.id == "wrapper.layer_contract" and lcs):
+                    problems = p.check(call)
+                    if problems:
+                        self.fail(p.id, problems[0], step=step, actual=_summary(kind, out),
+                                  context={"episode": episode, "t": t, "all": problems})
+
+    def close(self) -> None:
+        """Add this program's tallies to ``counters`` (called once, when the program ends or fails)."""
+        steps, resets, probes = self.tally
+        self.tally = [0, 0, 0]
+        add = self.counters.add
+        add("_checked", steps=steps)
+        add("_all", steps=steps + probes)
+        add("actions.accepted", steps=steps + probes, episodes=resets)
+        for p in self.per_call:
+            if p.id == "episode.truncated_at_limit" and self.limit is None:
+                continue
+            add(p.id, steps=steps, episodes=resets)
+        for pid in ("aliasing.no_mutation", "aliasing.no_shared_memory"):
+            if pid in self.active:
+                add(pid, steps=steps, episodes=resets)
+
+    # -- aliasing -------------------------------------------------------------------------------
 
     def _check_shared(self, kind: str, step: int, obs: Any, info: Any) -> None:
         now: list = []
         _array_leaves(obs, "observation", now)
-        _array_leaves(info, "info", now)
-        where = "the first reset" if step < 0 else f"action {step}" if kind == "step" else f"the reset after action {step}"
+        if type(info) is not dict or info:
+            _array_leaves(info, "info", now)
         for i, (path, arr) in enumerate(now):
             for other_path, other in now[:i]:
-                for problem in ALIASING_NO_SHARED_MEMORY.check(ArrayPair(arr, other, f"{path} from {kind}",
-                                                                         f"{other_path} of the same return"))[:1]:
-                    self.fail("aliasing.no_shared_memory", f"{problem} (returned at {where})", step=step)
+                if np.may_share_memory(arr, other):
+                    self._shared_problem(kind, step, arr, other, path, f"{other_path} of the same return")
             for label, other_path, other in self.previous_arrays:
-                for problem in ALIASING_NO_SHARED_MEMORY.check(ArrayPair(arr, other, f"{path} from {kind}",
-                                                                         f"{other_path} {label}"))[:1]:
-                    self.fail("aliasing.no_shared_memory", f"{problem} (returned at {where})", step=step)
-        self.previous_arrays = [(f"returned by the previous call ({where} came next)", p, a) for p, a in now]
+                if np.may_share_memory(arr, other):
+                    self._shared_problem(kind, step, arr, other, path, f"{other_path} {label(self._where(kind, step))}")
+        self.previous_arrays = [(_previous_label, p, a) for p, a in now]
 
-    def _check_alias(self, entries: list, now: int) -> None:
-        for when, label, live, snap in entries:
-            where = "the first reset" if when < 0 else f"action {when}" if "step" in label else f"the reset after action {when}"
-            for problem in ALIASING_NO_MUTATION.check(ReturnedValue(f"{label} returned at {where}", snap, live))[:1]:
-                self.fail("aliasing.no_mutation", f"{problem} (seen after action {now})", step=when,
-                          expected=snap, actual=snapshot(live), context={"detected_at": now})
+    @staticmethod
+    def _where(kind: str, step: int) -> str:
+        return "the first reset" if step < 0 else f"action {step}" if kind == "step" else f"the reset after action {step}"
+
+    def _shared_problem(self, kind: str, step: int, arr: Any, other: Any, path: str, other_label: str) -> None:
+        for problem in ALIASING_NO_SHARED_MEMORY.check(ArrayPair(arr, other, f"{path} from {kind}", other_label))[:1]:
+            self.fail("aliasing.no_shared_memory", f"{problem} (returned at {self._where(kind, step)})", step=step)
+
+    def _check_alias(self, entries: Any, now: int) -> None:
+        for when, kind, obs, obs_copy, info, info_copy in entries:
+            where = "the first reset" if when < 0 else f"action {when}" if kind == "step" else f"the reset after action {when}"
+            for what, live, snap in (("observation", obs, obs_copy), ("info", info, info_copy)):
+                if same_value(snap, live):
+                    continue
+                label = f"{what} from {kind} returned at {where}"
+                for problem in ALIASING_NO_MUTATION.check(ReturnedValue(label, snap, live))[:1]:
+                    self.fail("aliasing.no_mutation", f"{problem} (seen after action {now})", step=when,
+                              expected=snap, actual=snapshot(live), context={"detected_at": now})
 
     def finish(self, last_step: int) -> None:
-        if "aliasing.no_mutation" in self.active:
+        self.flush()
+        if self._mutation:
             self._check_alias(self.returned, last_step)
+
+    # -- actions.accepted probes ----------------------------------------------------------------
 
     def maybe_probe(self, step: int) -> None:
         """Probe every valid action in the state reached before action ``step`` (see the class doc)."""
@@ -369,8 +517,7 @@ class Checker:
             tried: list = []
             for a in self.probe_values:
                 tried.append(a)
-                self.counters.add("actions.accepted", steps=1)
-                self.counters.add("_all", steps=1)
+                self.tally[2] += 1
                 try:
                     out = fresh.step(a)
                 except Exception as exc:
@@ -398,7 +545,7 @@ class Checker:
                 got, exc_text = None, f"{type(exc).__name__}: {exc}"
             else:
                 exc_text = ""
-            d = None if got is None else first_difference(rec, got)
+            d = None if got is None or same_value(rec, got) else first_difference(rec, got)
             if got is None or d is not None:
                 note = (f"actions.accepted: a probe before action {step} was skipped: a fresh instance replaying the "
                         f"recorded (seed, actions) history diverged at call {i} ({exc_text or d}), so a probe there "
@@ -409,6 +556,112 @@ class Checker:
             if kind == "step":
                 self.counters.add("_all", steps=1)
         return True
+
+
+#: the per-call properties judged in batches by the contract judge (the rest are screened per call)
+_BATCHED = ("numerics.observation_finite", "numerics.reward", "numerics.done_flags")
+_CLEAR = ()  # a screened call with nothing left to judge
+_INT_EXACT = 2 ** 53
+_REWARD_REAL = Contract(check_reward_finite=False)
+
+
+def _previous_label(where: str) -> str:
+    return f"returned by the previous call ({where} came next)"
+
+
+def _is_flag(x: Any) -> bool:
+    return x is True or x is False or type(x) is np.bool_
+
+
+def _unchanged_array(copy: Any, live: Any) -> bool:
+    """``True`` when ``live`` surely still equals its ``copy`` (same dtype, shape and bytes)."""
+    return type(live) is np.ndarray and type(copy) is np.ndarray and live.dtype == copy.dtype \
+        and live.shape == copy.shape and live.tobytes() == copy.tobytes()
+
+
+def _unchanged_info(copy: Any, live: Any) -> bool:
+    """``True`` when the ``info`` returned earlier surely still equals its copy."""
+    if type(live) is dict and not live:
+        return not copy
+    return same_value(copy, live)
+
+
+def _layers_screen(layer_calls: list, obs: Any, space: Any, bounds: Any, outer_ok: "bool | None") -> Any:
+    """Screen ``wrapper.layer_contract``: ``False`` when the full check must decide; else ``None``, or
+    ``(index, name)`` of the innermost layer that passes the outer observation (the same object,
+    against the same space object) through, when that observation's bounds are left to the batch.
+    A value passed through unchanged (the same object, against the same space) is screened once."""
+    seen: set = set()
+    deferred = None
+    for lc in layer_calls:
+        out, is_step = lc.out, lc.kind == "step"
+        if type(out) is not tuple or len(out) != (5 if is_step else 2):
+            return False
+        action, action_space = lc.action, lc.action_space
+        if is_step and lc.index > 0 and action is not None and action_space is not None:
+            if type(action_space) is spaces.Discrete and type(action) is int:
+                if not action_space.start <= action < action_space.start + action_space.n:
+                    return False
+            else:
+                key = (id(action_space), id(action))
+                if key not in seen:
+                    if in_space(action_space, action) is not True:
+                        return False
+                    seen.add(key)
+        value, value_space = out[0], lc.observation_space
+        if value is obs and value_space is space:
+            if bounds is not None:
+                if deferred is None or lc.index > deferred[0]:
+                    deferred = (lc.index, lc.name)
+            else:
+                if outer_ok is None:
+                    outer_ok = in_space(space, obs) is True
+                if not outer_ok:
+                    return False
+        else:
+            key = (id(value_space), id(value))
+            if key not in seen:
+                if in_space(value_space, value) is not True:
+                    return False
+                seen.add(key)
+        if is_step:
+            if not (_is_flag(out[2]) and _is_flag(out[3])):
+                return False
+            r = out[1]
+            if not (type(r) is float or type(r) is int or isinstance(r, np.floating)):
+                return False
+    return deferred
+
+
+def _flag_rows(contract: Contract, pending: list) -> list[int]:
+    """Indices of the batched calls that may break a deferred rule (a superset): observations outside
+    their Box's bounds, and whatever the contract judge refuses in the numeric columns."""
+    n = len(pending)
+    bad = np.zeros(n, dtype=bool)
+    boxes: dict = {}
+    judged: dict = {}
+    steps = []
+    for i, row in enumerate(pending):
+        if row[10] is not None:
+            boxes.setdefault(id(row[10]), (row[10], []))[1].append(i)
+        if row[4] is not None:
+            judged.setdefault((row[4].dtype, row[4].shape), []).append(i)
+        if row[0] == "step" and row[5] is not None:
+            steps.append(i)
+    for box, rows in boxes.values():
+        column = np.stack([pending[i][8] for i in rows])
+        inside = (column >= box.low) & (column <= box.high)  # Box.contains, row by row
+        bad[rows] |= ~inside.reshape(len(rows), -1).all(axis=1)
+    if contract.check_obs_finite or contract.obs_range is not None:
+        for (_dtype, shape), rows in judged.items():
+            column = np.stack([pending[i][4] for i in rows])
+            bad[rows] |= column_bad_mask(contract, obs_shape=shape, observation=column)
+    if steps:
+        rewards = np.array([pending[i][5] for i in steps], dtype=np.float64)
+        te = np.array([pending[i][6] for i in steps], dtype=bool)
+        tr = np.array([pending[i][7] for i in steps], dtype=bool)
+        bad[steps] |= column_bad_mask(contract, obs_shape=(), reward=rewards, terminated=te, truncated=tr)
+    return np.flatnonzero(bad).tolist()
 
 
 def _true(out: Any, i: int) -> bool:
@@ -429,7 +682,11 @@ def _summary(kind: str, out: Any) -> Any:
 
 def _record(kind: str, obs: Any, reward: Any = None, te: Any = None, tr: Any = None) -> tuple:
     """One trajectory record; large arrays are kept as digests (:func:`fingerprint`), so memory stays bounded."""
-    return (kind, fingerprint(obs), snapshot(reward), snapshot(te), snapshot(tr))
+    return (kind, fingerprint(obs), reward if type(reward) in _PLAIN else snapshot(reward),
+            te if type(te) in _PLAIN else snapshot(te), tr if type(tr) in _PLAIN else snapshot(tr))
+
+
+_PLAIN = frozenset((float, int, bool, type(None), np.bool_, np.float64, np.float32))  # immutable: kept as they are
 
 
 def _unpack(out: Any, n: int, what: str, checker: "Checker | None", step: int) -> tuple:
@@ -459,35 +716,58 @@ def run_program(env: Any, seed: int, actions: Sequence[Any], checker: "Checker |
     Returns the trajectory: one record ``(kind, obs, reward, terminated, truncated)`` per call.
     With a ``checker`` every call is checked; a failing property raises :class:`PropertyFailure`.
     """
+    if checker is None:
+        return _run_unchecked(env, seed, actions)
+    try:
+        return _run_checked(env, seed, actions, checker)
+    finally:
+        checker.close()
+
+
+def _run_unchecked(env: Any, seed: int, actions: Sequence[Any]) -> list:
+    episode, t = 0, 0
+    out = _reset(env, None, -1, seed=seed)
+    records = [_record("reset", out[0])]
+    append, step_env = records.append, env.step
+    for step, action in enumerate(actions):
+        try:
+            out = step_env(action)
+        except Exception as exc:
+            raise failure("actions.accepted", f"step({short(action)}) raised {type(exc).__name__}: {exc} "
+                          f"(episode {episode}, step {t} of the episode)", step=step) from exc
+        if type(out) is not tuple or len(out) != 5:
+            out = _unpack(out, 5, "step(...)", None, step)
+        t += 1
+        append(_record("step", out[0], out[1], out[2], out[3]))
+        if _true(out, 2) or _true(out, 3):
+            episode, t = episode + 1, 0
+            out = _reset(env, None, step)
+            append(_record("reset", out[0]))
+    return records
+
+
+def _run_checked(env: Any, seed: int, actions: Sequence[Any], checker: Checker) -> list:
     episode, t = 0, 0
     out = _reset(env, checker, -1, seed=seed)
     records = [_record("reset", out[0])]
-    if checker is not None:
-        checker.on_call("reset", -1, 0, 0, None, out, reset_kwargs={"seed": seed})
+    checker.on_call("reset", -1, 0, 0, None, out, reset_kwargs={"seed": seed}, record=records[-1])
     for step, action in enumerate(actions):
-        if checker is not None:
-            checker.maybe_probe(step)
+        checker.maybe_probe(step)
         try:
             out = env.step(action)
         except Exception as exc:
             message = (f"step({short(action)}) raised {type(exc).__name__}: {exc} "
                        f"(episode {episode}, step {t} of the episode)")
-            if checker is not None:
-                checker.counters.add("actions.accepted", steps=1)
-                checker.fail("actions.accepted", message, step=step, actual=f"{type(exc).__name__}: {exc}")
+            checker.fail("actions.accepted", message, step=step, actual=f"{type(exc).__name__}: {exc}")
             raise failure("actions.accepted", message, step=step) from exc
         out = _unpack(out, 5, "step(...)", checker, step)
         t += 1
         records.append(_record("step", out[0], out[1], out[2], out[3]))
-        if checker is not None:
-            checker.counters.add("actions.accepted", steps=1)
-            checker.on_call("step", step, episode, t, action, out)
+        checker.on_call("step", step, episode, t, action, out, record=records[-1])
         if _true(out, 2) or _true(out, 3):
             episode, t = episode + 1, 0
             out = _reset(env, checker, step)
             records.append(_record("reset", out[0]))
-            if checker is not None:
-                checker.on_call("reset", step, episode, 0, None, out)
-    if checker is not None:
-        checker.finish(len(actions) - 1)
+            checker.on_call("reset", step, episode, 0, None, out, record=records[-1])
+    checker.finish(len(actions) - 1)
     return records
