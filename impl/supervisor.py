@@ -55,6 +55,7 @@ from types import FrameType, TracebackType
 from typing import Any, Callable, Iterable
 
 from rollcheck.spec.errors import ArgumentError
+from rollcheck.spec.arguments import check_real
 
 __all__ = ["DEFAULT_TIMEOUT", "HARNESS_PACKAGES", "Interrupted", "Outcome", "interrupted_by_signal",
            "run_supervised", "supported"]
@@ -478,8 +479,7 @@ def run_supervised(fn: "str | Callable[..., Any]", *args: Any, timeout: float = 
     On Ctrl-C in the caller the worker gets ``SIGINT`` and ``interrupt_grace_s`` seconds to end;
     then :class:`Interrupted` (a ``KeyboardInterrupt``) is raised with how it ended.
     """
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ArgumentError(f"timeout={timeout!r} should be a positive number of seconds")
+    timeout = check_real("timeout", timeout, positive=True)   # seconds
     if not supported():
         raise ArgumentError("run_supervised needs os.fork (POSIX); run the code in-process instead")
     target = _resolve(fn)

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from rollcheck.spec import Contract, ArgumentError, Rollout, Shape, Step, as_shape, unflatten
-from rollcheck.spec.arguments import check_int
+from rollcheck.spec.arguments import check_int, check_real
 
 __all__ = ["RawTransition", "SPECIAL_FLOATS", "contracts", "gae_inputs", "logits", "rollouts", "shaped_tensors",
            "shapes", "steps", "transitions"]
@@ -287,8 +287,7 @@ def logits(n_actions: "int | None" = None, *, max_actions: int = 8, max_abs: flo
     _nat("max_actions", max_actions, least=1)
     if n_actions is not None:
         _nat("n_actions", n_actions, least=1)
-    if isinstance(max_abs, bool) or not isinstance(max_abs, (int, float)) or not 0 < max_abs <= 1.7976931348623157e308:
-        raise ArgumentError(f"max_abs={max_abs!r} should be a positive finite float")
+    max_abs = check_real("max_abs", max_abs, positive=True, finite=True)
     _flag("as_numpy", as_numpy)
     base = st.floats(-max_abs, max_abs)
     entry = st.one_of(base, st.sampled_from([0.0, -0.0, float(max_abs), -float(max_abs)]),

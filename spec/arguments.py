@@ -25,7 +25,7 @@ import numpy as np
 from .errors import ArgumentError
 
 __all__ = ["check_bool", "check_count", "check_index", "check_int", "check_instance", "check_nat",
-           "check_real", "check_seed", "is_int"]
+           "check_real", "check_reals", "check_seed", "is_int"]
 
 
 def _show(value: Any) -> str:
@@ -111,6 +111,32 @@ def check_real(name: str, value: Any, *, finite: bool = False, least: "float | N
     if most is not None and not x <= most:
         raise ArgumentError(f"{name}={x!r} should be at most {most}")
     return x
+
+
+def _flatten(value: Any) -> list:
+    if isinstance(value, (list, tuple)):
+        return [x for item in value for x in _flatten(item)]
+    return [value]
+
+
+def check_reals(name: str, values: Any) -> "list[float]":
+    """``values`` (a number, nested lists/tuples, or a numpy array of any shape) as a row-major list of
+    floats; NaN and ±inf are kept. Each entry is a real number as :func:`check_real` reads one (a
+    Python or numpy int/float, never a bool): a list of ``np.float32`` is as good as an array."""
+    if hasattr(values, "tolist") and not isinstance(values, (list, tuple)):
+        values = values.tolist()
+    out: list[float] = []
+    for i, x in enumerate(_flatten(values)):
+        if type(x) is float:
+            out.append(x)    # the common case, without the isinstance dispatch
+            continue
+        if isinstance(x, (bool, np.bool_)) or not isinstance(x, (int, float, np.integer, np.floating)):
+            raise ArgumentError(f"{name}[{i}]={_show(x)} is not a real number")
+        try:
+            out.append(float(x))
+        except OverflowError:
+            raise ArgumentError(f"{name}[{i}]={_show(x)} is too large for a float") from None
+    return out
 
 
 def check_instance(name: str, value: Any, cls: "type | tuple[type, ...]", what: str) -> Any:

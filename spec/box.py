@@ -37,6 +37,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
+from .arguments import check_reals
 from .errors import ArgumentError, ContractViolation, Violation, format_value
 from .shape import Shape, as_shape, tensor_violations
 
@@ -51,27 +52,15 @@ def _bounds(name: str, value: Any, size: int) -> "tuple[float, ...] | None":
         return None
     if hasattr(value, "tolist"):
         value = value.tolist()
-    items = _flatten(value) if isinstance(value, (list, tuple)) else [value] * size
-    if len(items) != size:
-        raise ArgumentError(f"Box.{name} has {len(items)} entries; the shape has {size}")
-    out = []
-    for i, x in enumerate(items):
-        if isinstance(x, bool) or not isinstance(x, (int, float)):
-            raise ArgumentError(f"Box.{name}[{i}]={x!r} is not a real number")
-        try:
-            x = float(x)
-        except OverflowError:
-            raise ArgumentError(f"Box.{name}[{i}]={x!r:.40} is too large for a float") from None
+    out = check_reals(f"Box.{name}", value)
+    if not isinstance(value, (list, tuple)):
+        out = out * size   # one number bounds every entry
+    if len(out) != size:
+        raise ArgumentError(f"Box.{name} has {len(out)} entries; the shape has {size}")
+    for i, x in enumerate(out):
         if math.isnan(x):
             raise ArgumentError(f"Box.{name}[{i}]=nan: a NaN bound admits nothing and is rejected")
-        out.append(x)
     return tuple(out)
-
-
-def _flatten(value: Any) -> list:
-    if isinstance(value, (list, tuple)):
-        return [x for item in value for x in _flatten(item)]
-    return [value]
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from .arguments import check_reals
 from .box import Box, clip_to_box
 from .errors import ArgumentError
 from .random_stream import uniform
@@ -61,29 +62,14 @@ def as_vector(values: Any, field: str, size: "int | None" = None, *, finite: boo
 
     Rejects booleans, non-real entries, a size other than ``size`` and (with ``finite``) NaN/±inf.
     """
-    if hasattr(values, "tolist") and not isinstance(values, (list, tuple)):
-        values = values.tolist()
-    items = _flatten(values)
-    out: list[float] = []
-    for i, x in enumerate(items):
-        if isinstance(x, bool) or not isinstance(x, (int, float)):
-            raise ArgumentError(f"{field}[{i}]={x!r:.40} is not a real number")
-        try:
-            x = float(x)
-        except OverflowError:
-            raise ArgumentError(f"{field}[{i}]={x!r:.40} is too large for a float") from None
-        if finite and not math.isfinite(x):
-            raise ArgumentError(f"{field}[{i}]={x} is not finite")
-        out.append(x)
+    out = check_reals(field, values)
+    if finite:
+        for i, x in enumerate(out):
+            if not math.isfinite(x):
+                raise ArgumentError(f"{field}[{i}]={x} is not finite")
     if size is not None and len(out) != size:
         raise ArgumentError(f"{field} has {len(out)} entries; the action space has {size}")
     return out
-
-
-def _flatten(value: Any) -> list:
-    if isinstance(value, (list, tuple)):
-        return [x for item in value for x in _flatten(item)]
-    return [value]
 
 
 def ieee_exp(x: float) -> float:

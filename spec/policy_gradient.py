@@ -32,7 +32,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from .arguments import check_index
+from .arguments import check_index, check_reals
 from .errors import ArgumentError
 from .random_stream import uniform
 
@@ -102,14 +102,9 @@ def as_logits(logits: Any, field: str = "logits") -> list[float]:
         logits = logits.tolist()
     if not isinstance(logits, (list, tuple)):
         raise ArgumentError(f"{field}={logits!r:.80} should be a vector of floats")
-    out: list[float] = []
-    for i, x in enumerate(logits):
-        if isinstance(x, bool) or not isinstance(x, (int, float)):
-            raise ArgumentError(f"{field}[{i}]={x!r} is not a real number")
-        try:
-            out.append(float(x))
-        except OverflowError:
-            raise ArgumentError(f"{field}[{i}]={x!r:.40} is too large for a float") from None
+    if any(isinstance(x, (list, tuple)) for x in logits):
+        raise ArgumentError(f"{field}={logits!r:.80} is nested; a vector [n_actions] is required")
+    out = check_reals(field, logits)
     if not out:
         raise ArgumentError(f"{field} is empty; n_actions must be positive (NeZero nActions)")
     return out

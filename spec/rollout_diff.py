@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ArgumentError, ContractViolation, Violation
+from .arguments import check_real
 
 __all__ = ["Difference", "compare_rollout_files", "first_difference", "read_rollout_document"]
 
@@ -83,8 +84,7 @@ def _first_in_value(path: str, a: Any, b: Any, atol: float) -> "tuple[str, Any, 
 
 def first_difference(left: Any, right: Any, atol: float = 0.0) -> "Difference | None":
     """The first difference between two interchange documents (``{"transitions": [...]}``), or ``None``."""
-    if isinstance(atol, bool) or not isinstance(atol, (int, float)) or not atol >= 0.0:
-        raise ArgumentError(f"atol={atol!r} should be a non-negative number")
+    atol = check_real("atol", atol, least=0.0)
     for name, doc in (("left", left), ("right", right)):
         if not isinstance(doc, dict) or not isinstance(doc.get("transitions"), list):
             raise ArgumentError(f"{name} document should be an object with a `transitions` array")

@@ -44,7 +44,7 @@ import numpy as np
 
 from rollcheck.impl.vector_autoreset import true_next_observations
 from rollcheck.impl.vector_rollout import TimeByEnvArrays
-from rollcheck.spec.arguments import check_count, check_index
+from rollcheck.spec.arguments import check_count, check_index, check_int
 from rollcheck.spec.errors import ArgumentError
 
 __all__ = ["AUTORESET_MODES", "RecordingVecEnv", "SubEnvRecorder", "VecTrace"]
@@ -250,10 +250,12 @@ class SubEnvRecorder:
                                 f"{[len(r) for r in columns]}, taken: {self._taken})")
         if steps is None:
             steps = available
-        if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or not 1 <= steps <= available:
-            raise ArgumentError(f"steps={steps!r} should be an int in [1, {available}] (steps recorded and "
-                                f"not yet taken; per sub-env: {[len(r) - self._taken for r in columns]})")
-        start, stop = self._taken, self._taken + int(steps)
+        try:
+            steps = check_int("steps", steps, least=1, most=available)
+        except ArgumentError as exc:
+            raise ArgumentError(f"{exc} (steps recorded and not yet taken: {available}; per sub-env: "
+                                f"{[len(r) - self._taken for r in columns]})") from None
+        start, stop = self._taken, self._taken + steps
         self._taken = stop
         per_env = [rows[start:stop] for rows in columns]
         cols = [np.stack([np.stack([per_env[i][t][k] for i in range(self.num_envs)]) for t in range(stop - start)])

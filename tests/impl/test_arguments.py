@@ -1,13 +1,16 @@
 """The one argument validator: numpy and Python ints alike, bools refused, one message shape."""
 
+import math
+
 import numpy as np
 import pytest
 
-from rollcheck import ArgumentError, CheckedSession, Contract
+from rollcheck import ArgumentError, Box, CheckedSession, Contract
 from rollcheck.impl.bridge_session import bridge_session
 from rollcheck.impl.toy_envs import CounterEnv
 from rollcheck.spec.arguments import (check_bool, check_count, check_index, check_int, check_nat, check_real,
-                                      check_seed, is_int)
+                                      check_reals, check_seed, is_int)
+from rollcheck.spec.policy_gradient import as_logits
 
 INTS = [3, np.int64(3), np.int32(3), np.uint8(3), np.intp(3)]
 
@@ -93,3 +96,30 @@ def test_bridge_session_takes_a_numpy_seed():
     assert client.seeds == [7] and type(client.seeds[0]) is int
     with pytest.raises(ArgumentError, match="seed=True should be an int, not a bool"):
         bridge_session(client, seed=True)
+
+
+def test_check_reals_reads_numpy_scalars_like_python_numbers():
+    assert check_reals("x", [np.float32(0.5), np.int64(2), 3, 1.5]) == [0.5, 2.0, 3.0, 1.5]
+    assert check_reals("x", np.arange(4.0).reshape(2, 2)) == [0.0, 1.0, 2.0, 3.0]   # row-major
+    assert check_reals("x", [[1.0], (2.0, 3.0)]) == [1.0, 2.0, 3.0]
+    assert check_reals("x", 2.0) == [2.0]
+    nan_inf = check_reals("x", [float("nan"), -np.inf])
+    assert math.isnan(nan_inf[0]) and nan_inf[1] == -math.inf   # kept: finiteness is the contract's rule
+    with pytest.raises(ArgumentError, match=r"x\[1\]=True is not a real number"):
+        check_reals("x", [1.0, True])
+    with pytest.raises(ArgumentError, match=r"x\[0\]=np.True_ is not a real number|x\[0\]=True is not a real number"):
+        check_reals("x", [np.bool_(True)])
+    with pytest.raises(ArgumentError, match=r"x\[2\]='a' is not a real number"):
+        check_reals("x", [1.0, 2.0, "a"])
+    with pytest.raises(ArgumentError, match=r"x\[0\]=1000.* is too large for a float"):
+        check_reals("x", [10 ** 400])
+
+
+def test_spec_vectors_accept_lists_of_numpy_floats():
+    assert as_logits([np.float32(0.25), np.float64(-1.0)]) == [0.25, -1.0]
+    box = Box((2,), [np.float32(-1.0), np.float32(-2.0)], np.float32(2.0))
+    assert box.lows() == (-1.0, -2.0) and box.highs() == (2.0, 2.0)
+    with pytest.raises(ArgumentError, match="nested"):
+        as_logits([[0.0, 1.0]])
+    with pytest.raises(ArgumentError, match=r"Box.low\[1\]=True is not a real number"):
+        Box((2,), [0.0, True], 1.0)
