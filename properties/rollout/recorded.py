@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -35,7 +36,7 @@ from rollcheck.spec.contract import Contract
 from rollcheck.spec.errors import ArgumentError
 from rollcheck.spec.shape import Shape, as_shape
 
-from rollcheck.properties.core.report import PropertyResult, Report
+from rollcheck.properties.core.report import Finding, PropertyResult, Report
 from rollcheck.properties.rollout.readers.chunk import DEFAULT_CHUNK_ROWS, RecordedData
 from rollcheck.properties.rollout.readers.errors import RolloutFileError
 from rollcheck.properties.rollout.readers.json_reader import json_document, json_meta, read_json
@@ -43,7 +44,7 @@ from rollcheck.properties.rollout.readers.npz_reader import read_npz
 from rollcheck.properties.rollout.readers.source import DEFAULT_MAX_BYTES, RolloutSource, open_source
 from rollcheck.properties.rollout.recorded_checks import DEFAULT_CAP, RECORDED_PROPERTIES, StreamRun, check_stream
 from rollcheck.properties.rollout.recorded_spaces import ObservationBox, action_space_of, describe_action_space
-from rollcheck.properties.rollout.replay import Replayer
+from rollcheck.properties.rollout.replay_worker import ReplayResult, replay_supervised
 
 __all__ = ["RECORDED_PROPERTIES", "RolloutFileError", "detect_format", "open_recording", "validate_rollout_file"]
 
@@ -151,7 +152,17 @@ def _declared(data: RecordedData, obs_shape: Any, action_space: "int | Box | Non
     return data, shape, action_space
 
 
-def _replayer(replay: Any, data: RecordedData, seed: "int | None", time_budget: float) -> "Replayer | None":
+@dataclass(frozen=True)
+class _ReplayPlan:
+    """What ``--replay`` asked for, checked before the file is read: the env factory, the seeds."""
+
+    make_env: Callable[[], Any]
+    seeds: tuple
+    seed: "int | None"
+    time_budget: float
+
+
+def _replay_plan(replay: Any, data: RecordedData, seed: "int | None", time_budget: float) -> "_ReplayPlan | None":
     if replay is None:
         return None
     if isinstance(time_budget, bool) or not isinstance(time_budget, (int, float)) or not time_budget > 0:
@@ -168,20 +179,36 @@ def _replayer(replay: Any, data: RecordedData, seed: "int | None", time_budget: 
                                     f"spec, a JSON meta env_id); this {data.format} file does not")
         if not isinstance(env_ref, (str, gym.envs.registration.EnvSpec)):
             raise ArgumentError(f"replay={replay!r:.60} should be an env id, an EnvSpec, 'dataset' or a factory")
-
-        def make() -> Any:
-            try:
-                return gym.make(env_ref)
+        if isinstance(env_ref, str):
+            try:  # a bad env id is a usage error now (the registry only: no env code runs here)
+                gym.spec(env_ref)
             except gym.error.Error as exc:
-                raise ArgumentError(f"--replay {getattr(env_ref, 'id', env_ref)!r}: {exc}") from None
-        make().close()  # a bad env id is a usage error now, not halfway through the file
+                raise ArgumentError(f"--replay {env_ref!r}: {exc}") from None
+
+        def make() -> Any:  # runs in the replay's worker
+            return gym.make(env_ref)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
         raise ArgumentError(f"seed={seed!r} should be a non-negative int")
-    return Replayer(make, seeds=tuple(seeds) if seed is None else (), seed=seed, time_budget=float(time_budget))
+    return _ReplayPlan(make, tuple(seeds) if seed is None else (), seed, float(time_budget))
+
+
+def _replay(plan: _ReplayPlan, data: RecordedData, path: Any, shape: Shape, action_space: "int | Box",
+            contract: Contract, cap: int, max_bytes: int, chunk_rows: int) -> ReplayResult:
+    """Run ``plan`` in a supervised worker, which reads the recording itself (a path is opened
+    afresh there; standard input's bytes are already in memory)."""
+    name = os.fspath(path)
+
+    def open_data() -> RecordedData:
+        if name == "-":
+            return data
+        return open_recording(path, obs_shape=shape, action_space=action_space, contract=contract,
+                              max_bytes=max_bytes, chunk_rows=chunk_rows)[0]
+    return replay_supervised(open_data, contract, shape, action_space, cap, plan.make_env, plan.seeds, plan.seed,
+                             plan.time_budget)
 
 
 def _skip_reason(pid: str, data: RecordedData, obs_space: "ObservationBox | None",
-                 replayer: "Replayer | None") -> "str | None":
+                 replayed: "ReplayResult | None") -> "str | None":
     if pid == "recorded.observation_in_space" and obs_space is None:
         return "no observation space declared beyond the contract's obs_shape"
     if pid == "recorded.next_obs_chain" and not data.next_obs_stored:
@@ -193,9 +220,9 @@ def _skip_reason(pid: str, data: RecordedData, obs_space: "ObservationBox | None
     if pid == "recorded.episode_metadata" and data.format != "minari":
         return f"{data.format} stores no per-episode bookkeeping"
     if pid == "recorded.replay_reproduces":
-        if replayer is None:
+        if replayed is None:
             return "no --replay ENV given"
-        if replayer.episodes_checked == 0:
+        if replayed.episodes_checked == 0 and replayed.outcome is None and not replayed.rows.size:
             return "the time budget ran out before the first episode"
     if pid == "recorded.transition_schema" and data.format != "json":
         return f"{data.format} columns are typed arrays (their layout was checked when the file was opened)"
@@ -246,18 +273,20 @@ def validate_rollout_file(path: "str | Path", obs_shape: "Shape | Iterable[int] 
         if not isinstance(action_space, Box):
             report.meta["n_actions"] = action_space
         report.meta.update(data.meta)
-        replayer = _replayer(replay, data, seed, time_budget)
+        plan = _replay_plan(replay, data, seed, time_budget)
+        replayed = None
+        if plan is not None:  # first, in a supervised worker: the main pass then reports its rows in order
+            replayed = _replay(plan, data, path, shape, action_space, contract, cap, max_bytes, chunk_rows)
+            report.meta.update({"replay_episodes_checked": replayed.episodes_checked,
+                                "replay_episodes_reproduced": replayed.episodes_reproduced,
+                                "replay_out_of_time": replayed.out_of_time})
+            if replayed.outcome is not None:
+                o = replayed.outcome
+                report.meta["replay_stopped"] = {"outcome": o.kind, "call": o.call, "where": o.where,
+                                                 "describe": o.describe(), "at": replayed.stopped_at}
         run = StreamRun(data, contract, shape, action_space, obs_space=data.observation_space, cap=cap,
-                        replayer=replayer)
-        try:
-            seen = check_stream(run)
-        finally:
-            if replayer is not None:
-                replayer.close()
-        if replayer is not None:
-            report.meta.update({"replay_episodes_checked": replayer.episodes_checked,
-                                "replay_episodes_reproduced": replayer.episodes_reproduced,
-                                "replay_out_of_time": replayer.out_of_time})
+                        replayed=replayed)
+        seen = check_stream(run)
     except RolloutFileError as exc:
         report.error = f"RolloutFileError: {exc}"
         report.duration_s = time.perf_counter() - start
@@ -275,9 +304,13 @@ def validate_rollout_file(path: "str | Path", obs_shape: "Shape | Iterable[int] 
     for prop in RECORDED_PROPERTIES:
         result = PropertyResult(prop.id, prop.lean, prop.statement, examples=1, steps=n,
                                 episodes=run.episodes_ended)
-        reason = _skip_reason(prop.id, data, run.obs_space, run.replayer)
+        reason = _skip_reason(prop.id, data, run.obs_space, run.replayed)
         for f in run.findings[prop.id]:
             result.fail(f)
+        if prop.id == "recorded.replay_reproduces" and run.replayed is not None and run.replayed.outcome is not None \
+                and run.replayed.stopped_at is None:  # the worker broke before its first env call
+            result.fail(Finding(message=f"the replay stopped before its first env call: "
+                                        f"{run.replayed.outcome.describe()}", context={"outcome": run.replayed.outcome.kind}))
         if reason is not None:
             result.skip(reason)  # a failure stays a failure
         report.results.append(result)

@@ -38,7 +38,6 @@ from rollcheck.properties.core.property import PropertySet, RecordsProperty
 from rollcheck.properties.core.report import Finding
 from rollcheck.properties.rollout.readers.chunk import Chunk, RecordedData
 from rollcheck.properties.rollout.recorded_spaces import ObservationBox
-from rollcheck.properties.rollout.replay import Replayer
 
 __all__ = ["DEFAULT_CAP", "RECORDED_PROPERTIES", "StreamRun", "check_stream"]
 
@@ -73,7 +72,7 @@ class StreamRun:
     actions: "int | Box"
     obs_space: "ObservationBox | None" = None
     cap: int = DEFAULT_CAP
-    replayer: "Replayer | None" = None
+    replayed: Any = None  # a replay_worker.ReplayResult: the rows where an episode stopped reproducing
     count: dict = field(default_factory=dict)
     findings: dict = field(default_factory=dict)
     bad_rows: set = field(default_factory=set)
@@ -480,19 +479,30 @@ def check_episode_ends(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
 
 
 def check_replay(run: StreamRun, chunk: Chunk) -> "np.ndarray | None":
-    """Re-simulate the chunk's rows with their recorded actions; each episode's first divergence."""
-    if run.replayer is None or run.replayer.out_of_time or not len(chunk):
+    """The chunk's rows where the (already run, supervised) replay found an episode's first divergence."""
+    r = run.replayed
+    if r is None or not r.rows.size or not len(chunk):
         return None
-    ep, st = run.where(np.arange(len(chunk)))
-    found = run.replayer.rows(chunk.index, ep, st, chunk.obs, chunk.next_obs, chunk.actions, chunk.rewards,
-                              run.te, run.tr)
-    if not found:
+    lo, hi = np.searchsorted(r.rows, [int(chunk.index[0]), int(chunk.index[-1]) + 1])
+    if lo == hi:
         return None
-    run.add("recorded.replay_reproduces", len(found), lambda room: (
-        run.finding(index, e, s, f"transition {index}: replaying the recorded actions diverges here: {what}")
-        for index, e, s, what in found[:room]))
+    hits = r.rows[lo:hi]
+    pos = np.minimum(np.searchsorted(chunk.index, hits), len(chunk) - 1)
+    inside = chunk.index[pos] == hits
+    hits, pos = hits[inside], pos[inside]
+    if not hits.size:
+        return None
+
+    def make(room: int):
+        for index in hits[:room].tolist():
+            if index in r.words:
+                e, s, what = r.words[index]
+                stopped = r.stopped_at is not None and index == r.stopped_at[0]
+                yield run.finding(index, e, s, f"transition {index}: " + (
+                    what if stopped else f"replaying the recorded actions diverges here: {what}"))
+    run.add("recorded.replay_reproduces", int(hits.size), make)
     bad = np.zeros(len(chunk), dtype=bool)
-    bad[np.searchsorted(chunk.index, [f[0] for f in found])] = True
+    bad[pos] = True
     return bad
 
 
@@ -550,8 +560,6 @@ def check_stream(run: StreamRun) -> int:
         run.last_bad = bool(n_bad and bad[-1])
         run.end(chunk)
         seen += len(chunk)
-    if run.replayer is not None:
-        run.replayer.finish()
     for index, violations in run.data.schema_violations():
         by: dict[str, list[Violation]] = {}
         for v in violations:

@@ -7,8 +7,14 @@ step, then ``step`` with the recorded actions — and reports, per episode, the 
 the recorded reset observation, next observation, reward or flags differ from the env's
 (observations compared exactly, NaN equal to NaN). Seeds: Minari's per-episode seeds, or
 ``seed`` for the first episode and an unseeded ``reset()`` for the next ones (one env collecting
-episode after episode, as a plain Gymnasium loop does). Bounded by ``time_budget`` seconds: the
-episodes not reached are counted, never judged.
+episode after episode, as a plain Gymnasium loop does). Bounded by ``time_budget`` seconds,
+checked before every ``reset`` and ``step``: the episodes not reached are counted, never judged
+(an episode the budget cuts short is checked but not reproduced).
+
+The env is user code: :mod:`~rollcheck.properties.rollout.replay_worker` runs the replay in a
+supervised worker process. ``position`` (an ``int64[5]`` array, typically in memory shared with
+the supervisor) holds ``(transition, episode, step)`` of the call in flight and the episodes
+checked and reproduced so far, so a hang or crash is named by episode and step; ``on_divergence`` hears each divergence as it is found.
 """
 
 from __future__ import annotations
@@ -45,6 +51,8 @@ class Replayer:
     seeds: tuple = ()
     seed: "int | None" = None
     time_budget: float = 60.0
+    position: Any = None
+    on_divergence: "Callable[[tuple[int, int, int, str]], None] | None" = None
     env: Any = None
     started: "float | None" = None
     episodes_checked: int = 0
@@ -70,6 +78,22 @@ class Replayer:
             self.env.close()
             self.env = None
 
+    def _at(self, index: int, episode: int, step: int) -> bool:
+        """Record where the next env call is; ``False`` (and ``out_of_time``) once the budget is spent."""
+        if self.position is not None:
+            self.position[:] = (index, episode, step, self.episodes_checked, self.episodes_reproduced)
+        if time.perf_counter() - self.started > self.time_budget:
+            self.out_of_time = True
+            return False
+        return True
+
+    def _found(self, found: list, item: tuple[int, int, int, str]) -> None:
+        self._diverged = True
+        found.append(item)
+        self.divergences.append(item)
+        if self.on_divergence is not None:
+            self.on_divergence(item)
+
     def _finish(self) -> None:
         if self._episode is not None and not self._diverged:
             self.episodes_reproduced += 1
@@ -84,8 +108,7 @@ class Replayer:
         for i in range(len(index)):
             ep, st = int(episode[i]), int(step[i])
             if ep != self._episode:
-                if time.perf_counter() - self.started > self.time_budget:
-                    self.out_of_time = True
+                if not self._at(int(index[i]), ep, st):
                     break
                 self._finish()
                 self._episode, self._diverged = ep, False
@@ -97,23 +120,25 @@ class Replayer:
                     first = self._reset(ep)
                 except Exception as exc:  # the env broke: this episode cannot reproduce
                     self.episodes_checked += 1
-                    self._diverged = True
-                    found.append((int(index[i]), ep, st, f"env.reset raised {type(exc).__name__}: {exc}"))
+                    self._found(found, (int(index[i]), ep, st, f"env.reset raised {type(exc).__name__}: {exc}"))
                     continue
                 self.episodes_checked += 1
                 if not _same(first, obs[i]):
-                    self._diverged = True
-                    found.append((int(index[i]), ep, st, f"reset observation differs: env {np.asarray(first).tolist()!r:.120} "
-                                                         f"vs recorded obs {np.asarray(obs[i]).tolist()!r:.120}"))
+                    self._found(found, (int(index[i]), ep, st,
+                                        f"reset observation differs: env {np.asarray(first).tolist()!r:.120} "
+                                        f"vs recorded obs {np.asarray(obs[i]).tolist()!r:.120}"))
                     continue
             if self._diverged:
                 continue
+            if not self._at(int(index[i]), ep, st):
+                self._diverged = True  # cut short by the budget: checked, not reproduced
+                break
             action = actions[i]
             try:
                 nxt, reward, term, trunc, _ = self.env.step(action.item() if np.ndim(action) == 0 else np.asarray(action))
             except Exception as exc:  # the env broke on a recorded action
-                self._diverged = True
-                found.append((int(index[i]), ep, st, f"env.step({action.tolist()!r}) raised {type(exc).__name__}: {exc}"))
+                self._found(found, (int(index[i]), ep, st,
+                                    f"env.step({action.tolist()!r}) raised {type(exc).__name__}: {exc}"))
                 continue
             what = []
             if next_obs is not None and not _same(nxt, next_obs[i]):
@@ -125,8 +150,7 @@ class Replayer:
                 what.append(f"flags: env terminated={bool(term)}, truncated={bool(trunc)} vs recorded "
                             f"terminated={bool(terminated[i])}, truncated={bool(truncated[i])}")
             if what:
-                self._diverged = True
-                found.append((int(index[i]), ep, st, "; ".join(what)))
+                self._found(found, (int(index[i]), ep, st, "; ".join(what)))
         return found
 
     def finish(self) -> None:
