@@ -21,6 +21,10 @@ Invariants enforced:
   its text, so an action (which must be an exact non-negative integer) can refuse it, while a
   reward or an observation entry still reads as the float.
 
+- **Streaming.** :class:`JsonScanner` finds a document's bracket structure block by block
+  (depth, and where its shallow commas and colons are) without parsing it, so a reader can cut a
+  large array into batches and parse each with :func:`loads_strict`.
+
 Pure: text in, values out (no I/O). ``NaN``/``Infinity`` tokens are passed to ``parse_constant``
 so the caller decides what they mean.
 """
@@ -35,7 +39,7 @@ import numpy as np
 
 from .errors import RollcheckError
 
-__all__ = ["DEFAULT_MAX_DEPTH", "DuplicateKeyObject", "InexactFloat", "JsonDepthError", "json_depth",
+__all__ = ["DEFAULT_MAX_DEPTH", "DuplicateKeyObject", "InexactFloat", "JsonDepthError", "JsonScanner", "json_depth",
            "loads_strict"]
 
 DEFAULT_MAX_DEPTH = 64
@@ -148,3 +152,72 @@ def loads_strict(text: "str | bytes", *, max_depth: int = DEFAULT_MAX_DEPTH, exa
                           parse_constant=parse_constant)
     except RecursionError:  # malformed text the pre-scan could not measure
         raise JsonDepthError(max_depth + 1, max_depth) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Streaming: the structure of a document fed in blocks (depth, and where its shallow separators are)
+# ---------------------------------------------------------------------------------------------
+
+_STRUCTURAL = np.zeros(256, dtype=bool)
+_STRUCTURAL[list(b"{}[],:")] = True
+_DELTA = np.zeros(256, dtype=np.int64)
+_DELTA[list(b"{[")] = 1
+_DELTA[list(b"}]")] = -1
+
+
+class JsonScanner:
+    """The bracket structure of a JSON text fed in blocks, without parsing it (pure, vectorised).
+
+    :meth:`feed` returns, for each structural byte (``{ } [ ] , :``) outside strings whose depth
+    before it is at most ``shallow``, its absolute offset, the byte and that depth; it tracks the
+    deepest nesting seen (as :func:`json_depth`, which this agrees with on valid JSON) and whether a
+    closer ever came without its opener (``unbalanced``). A quote preceded by an odd run of
+    backslashes is escaped; runs and open strings carry across blocks.
+    """
+
+    def __init__(self, shallow: int = 2) -> None:
+        self.shallow = shallow
+        self.offset = 0          # bytes fed so far
+        self.depth = 0
+        self.deepest = 0
+        self.unbalanced = False
+        self._quotes = 0         # unescaped quotes so far (odd: inside a string)
+        self._backslashes = 0    # the backslash run that ends the bytes fed so far
+
+    def feed(self, block: bytes) -> "tuple[np.ndarray, np.ndarray, np.ndarray]":
+        arr = np.frombuffer(block, dtype=np.uint8)
+        n = arr.size
+        base = self.offset
+        self.offset += n
+        if not n:
+            return np.zeros(0, np.int64), np.zeros(0, np.uint8), np.zeros(0, np.int64)
+        quotes = np.flatnonzero(arr == 0x22)
+        if self._backslashes or b"\\" in block:
+            bs = arr == 0x5C
+            last_plain = np.maximum.accumulate(np.where(bs, -1, np.arange(n)))  # last non-backslash at or before i
+            prev = quotes - 1
+            safe = np.maximum(prev, 0)
+            run = np.where(prev < 0, 0, prev - last_plain[safe])          # backslashes right before each quote
+            run = run + np.where((prev < 0) | (last_plain[safe] < 0), self._backslashes, 0)
+            quotes = quotes[run % 2 == 0]
+            tail = n - 1 - int(last_plain[-1])
+            self._backslashes = tail + (self._backslashes if last_plain[-1] < 0 else 0)
+        marks = np.flatnonzero(_STRUCTURAL[arr])
+        outside = ((np.searchsorted(quotes, marks) + self._quotes) & 1) == 0
+        self._quotes += quotes.size
+        marks = marks[outside]
+        if not marks.size:
+            return np.zeros(0, np.int64), np.zeros(0, np.uint8), np.zeros(0, np.int64)
+        chars = arr[marks]
+        after = np.cumsum(_DELTA[chars]) + self.depth
+        before = after - _DELTA[chars]
+        self.deepest = max(self.deepest, int(after.max()))
+        if int(after.min()) < 0:
+            self.unbalanced = True
+        self.depth = int(after[-1])
+        keep = before <= self.shallow
+        return marks[keep] + base, chars[keep], before[keep]
+
+    @property
+    def in_string(self) -> bool:
+        return bool(self._quotes & 1)

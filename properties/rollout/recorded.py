@@ -39,7 +39,8 @@ from rollcheck.spec.shape import Shape, as_shape
 from rollcheck.properties.core.report import Finding, PropertyResult, Report
 from rollcheck.properties.rollout.readers.chunk import DEFAULT_CHUNK_ROWS, RecordedData
 from rollcheck.properties.rollout.readers.errors import RolloutFileError
-from rollcheck.properties.rollout.readers.json_reader import json_document, json_meta, read_json
+from rollcheck.properties.rollout.readers.json_reader import document_batches, json_document, json_meta, read_json
+from rollcheck.properties.rollout.readers.json_stream import DEFAULT_BATCH_ROWS, open_layout, transition_batches
 from rollcheck.properties.rollout.readers.npz_reader import read_npz
 from rollcheck.properties.rollout.readers.source import DEFAULT_MAX_BYTES, RolloutSource, open_source
 from rollcheck.properties.rollout.recorded_checks import DEFAULT_CAP, RECORDED_PROPERTIES, StreamRun, check_stream
@@ -88,7 +89,7 @@ def open_recording(path: "str | Path", *, obs_shape: "Shape | Iterable[int] | No
     source = open_source(name, max_bytes)
     fmt = detect_format(source)
     if fmt == "json":
-        doc = json_document(source.read_bytes())
+        doc, batches, first_row = _json_parts(source, min(chunk_rows, DEFAULT_BATCH_ROWS))
         meta = json_meta(doc)
         shape = _merge_shape(obs_shape, meta.get("obs_shape"))
         if action_space is None and "n_actions" in meta:
@@ -101,15 +102,15 @@ def open_recording(path: "str | Path", *, obs_shape: "Shape | Iterable[int] | No
                 action_space = box_from_json(doc["action_space"])
             except ArgumentError as exc:
                 raise RolloutFileError(f"the file's action_space header: {exc}") from None
-        if action_space is None and box_bounds is not None and doc["transitions"]:
-            first = doc["transitions"][0]
+        first = first_row() if action_space is None and box_bounds is not None else None
+        if first is not None:
             dims = np.shape(first.get("action")) if isinstance(first, dict) else ()
             action_space = Box(tuple(int(d) for d in dims), box_bounds[0], box_bounds[1], "float64")
         if shape is None or action_space is None:
             raise ArgumentError("an interchange JSON file needs obs_shape and n_actions (--obs-shape, --n-actions; "
                                 "--box-actions LO HI or an action_space header for Box actions) unless its meta "
                                 "block states them")
-        return read_json(source, doc, shape, action_space, contract), shape, action_space
+        return read_json(source, doc, batches, shape, action_space, contract), shape, action_space
     if fmt == "npz":
         data = read_npz(source, chunk_rows)
     elif fmt == "hdf5":
@@ -119,6 +120,30 @@ def open_recording(path: "str | Path", *, obs_shape: "Shape | Iterable[int] | No
         from rollcheck.properties.rollout.readers.minari_reader import read_minari_path
         data = read_minari_path(source.path, chunk_rows=chunk_rows)
     return _declared(data, obs_shape, action_space, box_bounds)
+
+
+def _json_parts(source: RolloutSource, batch_rows: int) -> "tuple[dict, Callable[[], Any], Callable[[], Any]]":
+    """``(top-level members but transitions, batches of transitions, the first transition or None)``:
+    streamed where :func:`open_layout` finds the document plain, else read whole (its own words)."""
+    layout = open_layout(source)
+    if layout is None:
+        doc = json_document(source.read_bytes())
+        rows = doc["transitions"]
+        return ({k: v for k, v in doc.items() if k != "transitions"}, document_batches(doc, batch_rows),
+                lambda: rows[0] if rows else None)
+
+    def batches(size: int = batch_rows) -> Any:
+        try:
+            yield from transition_batches(source, layout, size)
+        except ValueError as exc:  # not JSON after all: the whole-document reader words it
+            json_document(source.read_bytes())
+            raise RolloutFileError(f"bad JSON in {source.name!r}: {exc}") from None
+
+    def first_row() -> Any:
+        for _, rows in batches(1):
+            return rows[0]
+        return None
+    return layout.members, batches, first_row
 
 
 def _merge_shape(given: "Shape | Iterable[int] | None", stored: "list[int] | None") -> "Shape | None":

@@ -22,7 +22,7 @@ boundaries (the last row, the episode counters). Invariants enforced:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -542,6 +542,19 @@ RECORDED_PROPERTIES = PropertySet([
 ])
 
 
+def _schema_rows(run: StreamRun, rows: "Iterable[tuple[int, list[Violation]]]") -> None:
+    """Rows judged by the spec itself (never array rows): each violation under its property."""
+    for index, violations in rows:
+        by: dict[str, list[Violation]] = {}
+        for v in violations:
+            by.setdefault(_property_of(v), []).append(v)
+        for pid, vs in by.items():
+            run.add(pid, 1, lambda room, vs=vs: (run.finding(v.index, None, None, str(v), v) for v in vs))
+        if violations:
+            run.bad_rows_count += 1
+            run.mark_bad([index])
+
+
 def check_stream(run: StreamRun) -> int:
     """Run every per-chunk check over ``run.data``; the number of transitions seen."""
     seen = 0
@@ -560,15 +573,8 @@ def check_stream(run: StreamRun) -> int:
         run.last_bad = bool(n_bad and bad[-1])
         run.end(chunk)
         seen += len(chunk)
-    for index, violations in run.data.schema_violations():
-        by: dict[str, list[Violation]] = {}
-        for v in violations:
-            by.setdefault(_property_of(v), []).append(v)
-        for pid, vs in by.items():
-            run.add(pid, 1, lambda room, vs=vs: (run.finding(v.index, None, None, str(v), v) for v in vs))
-        if violations:
-            run.bad_rows_count += 1
-            run.mark_bad([index])
+        _schema_rows(run, chunk.schema)
+    _schema_rows(run, run.data.schema_violations())
     for pid, items in run.data.metadata_findings.items():
         run.add(pid, len(items), lambda room, items=items: (
             run.finding(step, episode, None, message) if step is not None else

@@ -63,7 +63,9 @@ def choose_naming(names: "set[str] | list[str]", where: str) -> tuple[str, dict[
 class Chunk:
     """Rows ``index`` of a recorded rollout. ``next_obs`` is ``None`` where the format stores one
     observation sequence per episode (next_obs[t] is obs[t+1] by construction, or not stored);
-    ``episode``/``step`` are given where the format stores episodes explicitly (Minari)."""
+    ``episode``/``step`` are given where the format stores episodes explicitly (Minari) or counts
+    them itself (JSON); ``schema`` holds the spec's verdicts on the chunk's rows that are not array
+    rows (JSON rows of the wrong types), judged in the same pass."""
 
     index: np.ndarray
     obs: np.ndarray
@@ -74,6 +76,7 @@ class Chunk:
     truncated: np.ndarray
     episode: "np.ndarray | None" = None
     step: "np.ndarray | None" = None
+    schema: tuple = ()  # (index, violations) of this chunk's rows that never became array rows (JSON)
 
     def __post_init__(self) -> None:
         n = len(self.index)

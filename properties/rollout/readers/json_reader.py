@@ -1,8 +1,10 @@
 """Reading TorchLean's interchange JSON into columns (with or without an exporter ``meta`` block).
 
 Mirrors TorchLean's ``NN.Runtime.RL.Boundary.Json`` (``loadRolloutAll``: one result per
-transition). The document is read once by :func:`rollcheck.spec.boundary_json.parse_document`
-(bounded depth, no duplicate keys, exact action numbers). Rows whose every field is plainly
+transition). The document is streamed by :mod:`~rollcheck.properties.rollout.readers.json_stream`
+(bounded depth, no duplicate keys, exact action numbers, batch by batch), or read whole by
+:func:`rollcheck.spec.boundary_json.parse_document` when the stream hands it back (the same
+strictness; see there). Each batch is one chunk. Rows whose every field is plainly
 well-typed (an ``int`` action, ``bool`` flags, float/int leaves of exactly ``obs_shape``) become
 array rows and are judged by the one contract judge; every other row is judged by the spec's
 ``parse_transition_json`` itself, so the violations are the spec's own, word for word.
@@ -18,7 +20,7 @@ and ``seed`` (each optional); any other top-level key is ignored, as Lean ignore
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -30,9 +32,10 @@ from rollcheck.spec.shape import Shape
 
 from rollcheck.properties.rollout.readers.chunk import Chunk, RecordedData, ReplayInfo
 from rollcheck.properties.rollout.readers.errors import RolloutFileError
+from rollcheck.properties.rollout.readers.json_stream import DEFAULT_BATCH_ROWS
 from rollcheck.properties.rollout.readers.source import RolloutSource
 
-__all__ = ["META_KEYS", "json_document", "json_meta", "read_json", "spec_row_violations"]
+__all__ = ["META_KEYS", "document_batches", "json_document", "json_meta", "read_json", "spec_row_violations"]
 
 META_KEYS = ("obs_shape", "n_actions", "env_id", "seed")
 _BIG = 1e300  # ints beyond this go to the spec (float conversion, overflow messages)
@@ -103,46 +106,64 @@ def json_meta(doc: dict) -> dict:
     return out
 
 
-def read_json(source: RolloutSource, doc: dict, shape: Shape, n_actions: "int | Box",
-              contract: Contract) -> RecordedData:
-    """The plain rows of ``doc`` as one array chunk; the other rows judged by the spec (see above)."""
-    rows = doc["transitions"]
-    n = len(rows)
+def read_json(source: RolloutSource, members: dict, batches: "Callable[[], Iterator[tuple[int, list]]]",
+              shape: Shape, n_actions: "int | Box", contract: Contract) -> RecordedData:
+    """The rows of ``batches()`` (``(first index, rows)``, in order) as array chunks, one per batch;
+    the rows that are not plain are judged by the spec in the same chunk (see above). ``members``
+    are the document's other top-level values (the ``meta`` block). ``n`` is known after a pass."""
     action_dims = n_actions.shape.dims if isinstance(n_actions, Box) else None
-    plain = np.fromiter((_plain_row(tj, shape.dims, action_dims) for tj in rows), dtype=bool, count=n)
-    idx = np.flatnonzero(plain)
     dims = shape.dims
+    current: dict = {}  # the batch being checked: index -> row, for word_row
 
     def chunks() -> Iterator[Chunk]:
-        if idx.size == 0:
-            return
-        sel = [rows[i] for i in idx.tolist()]
-        k = len(sel)
-        obs = np.array([tj["obs"] for tj in sel], dtype=np.float64).reshape(k, *dims)
-        nxt = np.array([tj["next_obs"] for tj in sel], dtype=np.float64).reshape(k, *dims)
-        if action_dims is None:
-            act = np.fromiter((tj["action"] for tj in sel), dtype=np.int64, count=k)
-        else:
-            act = np.array([tj["action"] for tj in sel], dtype=np.float64).reshape(k, *action_dims)
-        rew = np.fromiter((tj["reward"] for tj in sel), dtype=np.float64, count=k)
-        te = np.fromiter((tj["terminated"] for tj in sel), dtype=bool, count=k)
-        tr = np.fromiter((tj["truncated"] for tj in sel), dtype=bool, count=k)
-        # Episodes are counted over every row whose flags are booleans (the others end none).
-        done = np.fromiter(((type(tj) is dict and (tj.get("terminated") is True or tj.get("truncated") is True))
-                            for tj in rows), dtype=bool, count=n)
-        episode_all = np.cumsum(done) - done
-        starts = np.flatnonzero(np.concatenate(([True], done[:-1])))
-        step_all = np.arange(n) - starts[np.searchsorted(starts, np.arange(n), side="right") - 1]
-        yield Chunk(idx, obs, nxt, act, rew, te, tr, episode=episode_all[idx], step=step_all[idx])
+        episode = step = 0  # carried across batches; episodes end at every row whose flags are True booleans
+        total = 0
+        for first, rows in batches():
+            n = len(rows)
+            total = first + n
+            current.clear()
+            current.update(zip(range(first, first + n), rows))
+            plain = np.fromiter((_plain_row(tj, dims, action_dims) for tj in rows), dtype=bool, count=n)
+            done = np.fromiter(((type(tj) is dict and (tj.get("terminated") is True or tj.get("truncated") is True))
+                                for tj in rows), dtype=bool, count=n)
+            ends_before = np.cumsum(done) - done
+            episodes = episode + ends_before
+            starts = np.flatnonzero(done[:-1]) + 1
+            pos = np.arange(n)
+            k = np.searchsorted(starts, pos, side="right")
+            steps = np.where(k > 0, pos - starts[np.maximum(k - 1, 0)] if starts.size else pos, pos + step)
+            if n:
+                episode += int(done.sum())
+                step = 0 if done[-1] else int(steps[-1]) + 1
+            schema = tuple((first + i, spec_row_violations(rows[i], first + i, shape, n_actions, contract))
+                           for i in np.flatnonzero(~plain).tolist())
+            sel = [rows[i] for i in np.flatnonzero(plain).tolist()]
+            k = len(sel)
+            idx = np.flatnonzero(plain) + first
+            obs = np.array([tj["obs"] for tj in sel], dtype=np.float64).reshape(k, *dims)
+            nxt = np.array([tj["next_obs"] for tj in sel], dtype=np.float64).reshape(k, *dims)
+            if action_dims is None:
+                act = np.fromiter((tj["action"] for tj in sel), dtype=np.int64, count=k)
+            else:
+                act = np.array([tj["action"] for tj in sel], dtype=np.float64).reshape(k, *action_dims)
+            rew = np.fromiter((tj["reward"] for tj in sel), dtype=np.float64, count=k)
+            te = np.fromiter((tj["terminated"] for tj in sel), dtype=bool, count=k)
+            tr = np.fromiter((tj["truncated"] for tj in sel), dtype=bool, count=k)
+            yield Chunk(idx, obs, nxt, act, rew, te, tr, episode=episodes[plain], step=steps[plain], schema=schema)
+        data.n = total
 
-    def spec_rows() -> Iterator[tuple[int, list[Violation]]]:
-        for i in np.flatnonzero(~plain).tolist():
-            yield i, spec_row_violations(rows[i], i, shape, n_actions, contract)
+    def word(i: int) -> list[Violation]:
+        return spec_row_violations(current[i], i, shape, n_actions, contract)
 
-    meta = json_meta(doc)
+    meta = json_meta(members)
     replay = ReplayInfo(env=meta.get("env_id"), seeds=(meta["seed"],) if "seed" in meta else ())
-    return RecordedData(format="json", naming="interchange", n=n, chunks=chunks, names={},
-                        schema_violations=spec_rows, replay=replay, obs_row_shape=dims,
-                        action_row_shape=() if action_dims is None else action_dims,
-                        meta={"exporter_meta": meta} if meta else {},
-                        word_row=lambda i: spec_row_violations(rows[i], i, shape, n_actions, contract))
+    data = RecordedData(format="json", naming="interchange", n=0, chunks=chunks, names={}, replay=replay,
+                        obs_row_shape=dims, action_row_shape=() if action_dims is None else action_dims,
+                        meta={"exporter_meta": meta} if meta else {}, word_row=word)
+    return data
+
+
+def document_batches(doc: dict, batch_rows: int = DEFAULT_BATCH_ROWS) -> "Callable[[], Iterator[tuple[int, list]]]":
+    """A whole document's transitions as batches (the reader of a document already in memory)."""
+    rows = doc["transitions"]
+    return lambda: ((i, rows[i:i + batch_rows]) for i in range(0, len(rows), batch_rows))
