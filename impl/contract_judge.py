@@ -60,7 +60,7 @@ from rollcheck.spec.contract import (Contract, action_space_violations, done_fla
 from rollcheck.spec.errors import ArgumentError, Violation
 from rollcheck.spec.shape import Shape, as_shape
 
-__all__ = ["action_bad_mask", "action_ok", "action_space_all_ok", "action_space_bad_mask", "batch_bad_mask",
+__all__ = ["accepted_reward", "action_bad_mask", "action_ok", "action_space_all_ok", "action_space_bad_mask", "batch_bad_mask",
            "batch_transition_violations", "box_action_bad_mask", "box_action_ok", "column_bad_mask",
            "column_extremes", "done_flags_all_ok", "done_flags_bad_mask", "flags_ok", "is_flag", "judge_columns",
            "judge_flags", "judge_observation", "judge_reward", "judge_transition", "observation_all_ok",
@@ -554,6 +554,16 @@ def judge_flags(contract: Contract, terminated: Any, truncated: Any) -> list[Vio
     if is_flag(terminated) and is_flag(truncated) and flags_ok(contract, bool(terminated), bool(truncated)):
         return []
     return done_flags_violations(contract, terminated, truncated)
+
+
+def accepted_reward(contract: Contract, reward: Any, terminated: Any, truncated: Any) -> "float | None":
+    """The scalar part of one step in one call (a session's hot path): the reward as the spec's float
+    when both flags are bools, the flags pass :func:`flags_ok` and the reward passes
+    :func:`reward_ok`; ``None`` otherwise (then the spec decides and words every violation)."""
+    if not (is_flag(terminated) and is_flag(truncated) and flags_ok(contract, terminated, truncated)):
+        return None
+    r = plain_reward(reward)
+    return r if r is not None and reward_ok(contract, r) else None
 
 
 def judge_transition(contract: Contract, observation: Any, next_observation: Any, action: Any, reward: Any,

@@ -66,7 +66,7 @@ from rollcheck.spec.arguments import check_bool, check_count, check_instance, ch
 from rollcheck.spec.environment import Env
 from rollcheck.spec.errors import ArgumentError
 
-from .contract_judge import action_ok, box_action_ok, flags_ok, is_flag, observation_ok, plain_reward, reward_ok
+from .contract_judge import accepted_reward, action_ok, box_action_ok, observation_ok
 
 __all__ = ["BridgeSource", "CheckedSession", "GymnasiumSource", "SessionState", "Source", "SpecEnvSource",
            "box_of_gymnasium", "checked_action", "checked_box_action", "checked_observation",
@@ -85,7 +85,7 @@ def _noop() -> None:
 
 def _fast_array(obs: Any, dims: tuple[int, ...]) -> "np.ndarray | None":
     """A fresh writable float64 copy of ``obs`` if it is a real numpy value of shape ``dims``."""
-    if isinstance(obs, (np.ndarray, np.generic)) and obs.dtype.kind in "fiu" and obs.shape == dims:
+    if (type(obs) is np.ndarray or isinstance(obs, np.generic)) and obs.shape == dims and obs.dtype.kind in "fiu":
         if obs.dtype.itemsize > 8:  # longdouble: the float64 values the spec sees
             with np.errstate(over="ignore", under="ignore"):
                 return np.array(obs, dtype=np.float64)
@@ -143,12 +143,11 @@ def checked_transition(contract: Contract, observation: np.ndarray, next_obs: An
     are read-only float64 copies; raises ``ContractViolation`` with every violation otherwise.
     """
     nxt = _fast_array(next_obs, obs_shape.dims)
-    if (nxt is not None and is_flag(terminated) and is_flag(truncated)
-            and (action_checked or action_ok(n_actions, action))):
-        te, tr, r = bool(terminated), bool(truncated), plain_reward(reward)
-        if (r is not None and flags_ok(contract, te, tr) and reward_ok(contract, r)
-                and observation_ok(contract, nxt)):
-            return Transition(observation, action, r, _frozen(nxt), te, tr)
+    if nxt is not None and (action_checked or action_ok(n_actions, action)):
+        r = accepted_reward(contract, reward, terminated, truncated)
+        if r is not None and observation_ok(contract, nxt):
+            nxt.setflags(write=False)  # the fresh copy becomes the transition's own immutable value
+            return Transition(observation, action, r, nxt, terminated, truncated)
     # Slow path: the spec decides, and raises with the full violation list.
     return check_transition_fin(contract, observation, next_obs, action, reward, terminated, truncated,
                                 obs_shape=obs_shape, action_space=n_actions)

@@ -113,6 +113,8 @@ def as_logits(logits: Any, field: str = "logits") -> list[float]:
 def finite_logits(logits: Any, field: str = "logits") -> list[float]:
     """:func:`as_logits`, then reject NaN and ±inf (the collectors' check; see the module docstring)."""
     zs = as_logits(logits, field)
+    if math.isfinite(sum(zs)):  # NaN or ±inf entries make the sum non-finite; an overflow is checked below
+        return zs
     for i, x in enumerate(zs):
         if math.isnan(x) or math.isinf(x):
             raise ArgumentError(f"{field}[{i}]={x} is not finite (TorchLean would sample action {len(zs) - 1} "

@@ -58,18 +58,21 @@ class Step:
             if state.dtype.kind not in "fiu":
                 raise ArgumentError(f"Step.state has dtype {state.dtype}; a real tensor is required")
             state.setflags(write=False)
-        done, terminated = check_bool("Step.done", done), check_bool("Step.terminated", terminated)
+        if not (done is True or done is False):
+            done = check_bool("Step.done", done)
+        if not (terminated is True or terminated is False):
+            terminated = check_bool("Step.terminated", terminated)
         if terminated and not done:
             raise ArgumentError("Step.terminated=True but Step.done=False (done = terminated or truncated)")
-        store = object.__setattr__
-        store(self, "state", state)
-        store(self, "action", as_action(action, "Step.action"))
-        store(self, "old_log_prob", check_real("Step.old_log_prob", old_log_prob))
-        store(self, "reward", check_real("Step.reward", reward))
-        store(self, "done", done)
-        store(self, "value", check_real("Step.value", value))
-        store(self, "next_value", check_real("Step.next_value", next_value))
-        store(self, "terminated", terminated)
+        # The frozen dataclass's fields, set in one update (what object.__setattr__ per field would do);
+        # a Python float is a real as it stands (check_real's own first test, without the call).
+        self.__dict__.update(
+            state=state, action=action if type(action) is int and action >= 0 else as_action(action, "Step.action"),
+            old_log_prob=old_log_prob if type(old_log_prob) is float else check_real("Step.old_log_prob", old_log_prob),
+            reward=reward if type(reward) is float else check_real("Step.reward", reward), done=done,
+            value=value if type(value) is float else check_real("Step.value", value),
+            next_value=next_value if type(next_value) is float else check_real("Step.next_value", next_value),
+            terminated=terminated)
 
     @property
     def truncated_only(self) -> bool:

@@ -45,6 +45,12 @@ def is_own_frozen(value: Any, dtype: Any = _FLOAT64) -> bool:
     return kind_ok and not value.flags.writeable
 
 
+def _owned_float64(value: Any) -> bool:
+    """:func:`is_own_frozen` for float64 (the constructors' common case, tested first)."""
+    return (type(value) is np.ndarray and value.base is None and value.dtype is _FLOAT64
+            and not value.flags.writeable)
+
+
 def frozen_array(value: Any, field: str, dtype: Any = _FLOAT64) -> np.ndarray:
     """A read-only copy of ``value`` as a real array (``dtype=None`` keeps a real dtype).
 
@@ -77,18 +83,21 @@ class Transition:
                  truncated: Any) -> None:
         # Each field is checked once and stored once (a checked session's values pass every test
         # on its first comparison: owned read-only float64 arrays, int, float, bool).
-        obs = frozen_array(observation, "observation")
-        nxt = frozen_array(next_observation, "next_observation")
+        obs = observation if _owned_float64(observation) else frozen_array(observation, "observation")
+        nxt = (next_observation if _owned_float64(next_observation)
+               else frozen_array(next_observation, "next_observation"))
         if obs.shape != nxt.shape:
             raise ArgumentError(
                 f"next_observation has shape {list(nxt.shape)} but observation has shape {list(obs.shape)}")
-        store = object.__setattr__
-        store(self, "observation", obs)
-        store(self, "action", as_action(action, "action"))
-        store(self, "reward", check_real("reward", reward))
-        store(self, "next_observation", nxt)
-        store(self, "terminated", check_bool("terminated", terminated))
-        store(self, "truncated", check_bool("truncated", truncated))
+        # The frozen dataclass's fields, set in one update (what object.__setattr__ per field would do).
+        self.__dict__.update(observation=obs,
+                             action=action if type(action) is int and action >= 0 else as_action(action, "action"),
+                             reward=reward if type(reward) is float else check_real("reward", reward),
+                             next_observation=nxt,
+                             terminated=terminated if terminated is True or terminated is False
+                             else check_bool("terminated", terminated),
+                             truncated=truncated if truncated is True or truncated is False
+                             else check_bool("truncated", truncated))
 
     @property
     def done(self) -> bool:

@@ -8,11 +8,13 @@ import math
 import numpy as np
 from hypothesis import given, strategies as st
 
-from rollcheck.impl.contract_judge import observation_ok as observation_array_ok, reward_ok
+from rollcheck.impl.contract_judge import (accepted_reward, action_ok, box_action_ok,
+                                          observation_ok as observation_array_ok, reward_ok)
 from rollcheck.impl.session import checked_observation, checked_transition
 from rollcheck.properties.strategies import SPECIAL_FLOATS, contracts, shaped_tensors, shapes, transitions
-from rollcheck.spec import (Contract, ContractViolation, Shape, Transition, check_observation, check_transition_fin,
-                            observation_holds, reward_holds)
+from rollcheck.spec import (Box, Contract, ContractViolation, Shape, action_violations,
+                            box_action_violations, check_observation, check_transition_fin, done_flags_violations,
+                            observation_holds, reward_holds, reward_violations)
 
 floats = st.one_of(st.floats(allow_subnormal=True), st.sampled_from(SPECIAL_FLOATS))
 
@@ -121,3 +123,73 @@ def test_all_finite_handles_overflowing_sums_and_empty_arrays():
     assert observation_array_ok(Contract(), large)
     large[57] = -np.inf
     assert not observation_array_ok(Contract(), large)
+
+
+# ---------------------------------------------------------------------------------------------
+# The judge's one-step predicates the session's fast path uses, against the spec (both ways)
+# ---------------------------------------------------------------------------------------------
+
+flags = st.one_of(st.booleans(), st.sampled_from([np.bool_(True), np.bool_(False), 1, 0, None]))
+rewards = st.one_of(floats, st.integers(-2**1100, 2**1100), st.sampled_from([np.float32(0.5), np.float16(np.inf),
+                                                                             np.int64(3), True, "1.0", None]))
+
+
+@given(contracts(), rewards, flags, flags)
+def test_accepted_reward_accepts_exactly_what_the_spec_accepts_and_gives_its_float(contract, reward, te, tr):
+    got = accepted_reward(contract, reward, te, tr)
+    spec_ok = not done_flags_violations(contract, te, tr) and not reward_violations(contract, reward)
+    if got is not None:  # never a false pass
+        assert spec_ok and type(got) is float and (got == float(reward) or (got != got and float(reward) != float(reward)))
+    elif type(reward) is float and (te is True or te is False) and (tr is True or tr is False):
+        assert not spec_ok  # and for plain values never a false alarm
+
+
+@st.composite
+def boxes_and_actions(draw):
+    dims = draw(shapes(max_rank=2, max_side=3))
+    size = math.prod(dims)
+    bounded = draw(st.sampled_from(["both", "low", "none"]))
+    lo = draw(st.lists(st.floats(-5, 5), min_size=size, max_size=size))
+    width = draw(st.lists(st.floats(0, 5), min_size=size, max_size=size))
+    box = Box(dims, lo if bounded != "none" else None,
+              [a + w for a, w in zip(lo, width)] if bounded == "both" else None, "float64")
+    kind = draw(st.sampled_from(["float", "inside", "other_shape", "bool"]))
+    if kind == "inside":
+        value = np.array([a + w / 2 for a, w in zip(lo, width)], dtype=np.float64).reshape(dims)
+    elif kind == "float":
+        value = draw(shaped_tensors(dims, as_numpy=True, dtypes=("float32", "float64")))
+    elif kind == "other_shape":
+        value = draw(shaped_tensors(draw(shapes(max_rank=2, max_side=3)), as_numpy=True))
+    else:
+        value = np.zeros(dims, dtype=bool)
+    return box, value
+
+
+@given(boxes_and_actions())
+def test_box_action_ok_is_the_box_contract(case):
+    box, value = case
+    assert box_action_ok(box, value) == (not box_action_violations(box, value)) == action_ok(box, value)
+
+
+@given(st.integers(1, 5), st.one_of(st.integers(-3, 8), st.sampled_from([True, np.int64(1), 1.0, None])))
+def test_action_ok_never_passes_what_fin_n_refuses(n, action):
+    if action_ok(n, action):
+        assert not action_violations(n, action) and type(action) is int
+    elif type(action) is int:
+        assert action_violations(n, action)
+
+
+@given(contracts(), boxes_and_actions(), floats, st.booleans(), st.booleans())
+def test_checked_transition_with_a_box_agrees_with_check_transition_fin(contract, case, reward, te, tr):
+    box, action = case
+    shape = Shape.of([2])
+    try:  # the session's stored observation always passed the session's contract
+        observation = checked_observation(contract, np.zeros(2), shape)
+    except ContractViolation:
+        return
+    args = (contract, observation, np.array([0.5, -0.5]), action, reward, te, tr)
+    fast = _outcome(checked_transition, *args, shape, box)
+    spec = _outcome(check_transition_fin, *args, obs_shape=shape, action_space=box)
+    assert fast[0] == spec[0] and fast[1] == spec[1]
+    if fast[0] == "ok":
+        assert fast[1].action.dtype == np.float64 and not fast[1].action.flags.writeable
