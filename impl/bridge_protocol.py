@@ -64,6 +64,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
+from rollcheck.impl.contract_judge import action_ok
 from rollcheck.spec import ContractViolation, Shape
 from rollcheck.spec.errors import RollcheckError, ArgumentError, format_value
 
@@ -488,7 +489,7 @@ def as_actions(actions: Iterable[Any], n_actions: int) -> list[int]:
         if isinstance(a, (bool, np.bool_)) or not hasattr(a, "__index__"):
             raise ArgumentError(f"actions[{i}]={a!r} should be an integer action")
         a = int(a)
-        if not 0 <= a < n_actions:
+        if not action_ok(n_actions, a):  # the contract's Fin n_actions, as the judge states it
             raise ArgumentError(f"actions[{i}]={a} should be in [0, {n_actions}) (n_actions={n_actions})")
         out.append(a)
     return out

@@ -59,6 +59,7 @@ from typing import Any, Callable, Iterable
 
 from rollcheck.impl.bridge_io import POLL_READ, AdaptiveSpin, spin_us_from_env, validate_spin_us
 from rollcheck.impl.bridge_protocol import encode_error, encode_float, encode_tensor, nonfinite_fields
+from rollcheck.impl.contract_judge import action_ok
 from rollcheck.spec.errors import ArgumentError, RollcheckError
 
 __all__ = ["DEFAULT_MAX_LINE_BYTES", "EnvServer", "NONFINITE_POLICIES", "add_arguments",
@@ -314,7 +315,7 @@ def _action(value: Any, field: str, n_actions: int) -> int:
         value = int(value)
     if type(value) is not int:
         raise RequestError(f"field {field!r}={_short(value)} should be an integer action")
-    if not 0 <= value < n_actions:
+    if not action_ok(n_actions, value):  # the contract's Fin n_actions, as the judge states it
         raise RequestError(f"field {field!r}={value} should be in [0, {n_actions}) (n_actions={n_actions})")
     return value
 
