@@ -222,7 +222,16 @@ def test_seeds_as_numpy_ints_work_and_bools_are_refused(adapter):
     assert bridge_session(ScriptedClient(), seed=np.uint8(3)).start() is not None
 
 
-def test_a_spec_env_session_ignores_no_argument_and_resets_to_the_initial_state():
+def test_a_spec_env_source_takes_the_same_seeds_though_a_pure_env_ignores_them():
+    rec = Recorded("none")
+    sess = CheckedSession.of_source(SpecEnvSource(rec.env), obs_shape=(2,), n_actions=2, seed=np.int64(7))
+    run(sess, "discrete", steps=2)
+    for bad in (True, np.bool_(True), -3):
+        with pytest.raises(ArgumentError, match="seed="):
+            CheckedSession.of_source(SpecEnvSource(rec.env), obs_shape=(2,), n_actions=2, seed=bad)
+
+
+def test_a_spec_env_session_without_reset_on_done_runs_on_and_refuses_bad_arguments():
     rec = Recorded("none")
     sess = CheckedSession.of_env(rec.env, obs_shape=(2,), n_actions=np.int64(2), reset_on_done=False)
     trs, _ = run(sess, "discrete", steps=7)
