@@ -122,6 +122,7 @@ _LAZY = {
     "validate_rollout_file": "rollcheck.properties.rollout.recorded",
     "RolloutFileError": "rollcheck.properties.rollout.recorded",
     "fuzz_env": "rollcheck.properties.env.fuzz",
+    "WorkerBroke": "rollcheck.properties.env.fuzz",
     "env_hypothesis_tests": "rollcheck.properties.env.hypothesis_tests",
     "collector_hypothesis_tests": "rollcheck.properties.collector.hypothesis_tests",
     "layers_of": "rollcheck.properties.env.runner",

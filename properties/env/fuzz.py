@@ -31,6 +31,7 @@ states are the same after the run as before it; the run is a function of ``seed`
 
 from __future__ import annotations
 
+import functools
 import random
 import sys
 import time
@@ -46,21 +47,26 @@ from rollcheck.properties.env.catalog import (DETERMINISM_FRESH_INSTANCES, DETER
 from rollcheck.properties.core.property import RunProperty
 from rollcheck.properties.env.runner import (Checker, Counters, PropertyFailure, episode_limit, failure, layers_of,
                                              run_program)
-from rollcheck.properties.env.search import Deadline, run_search
+from rollcheck.properties.env.jobs import PARTS, run_parts
+from rollcheck.properties.env.search import Deadline, SearchOutcome, run_search
 from rollcheck.properties.env.target import EnvTarget, TargetError, reproducer, resolve_target
 from rollcheck.properties.core.report import Finding, PropertyResult, Report
 from rollcheck.spec.contract import Contract
-from rollcheck.spec.errors import ArgumentError
+from rollcheck.spec.errors import ArgumentError, RollcheckError
 from rollcheck.spec.arguments import check_count, check_seed
 
-__all__ = ["fuzz_env", "ProgramRunner", "DEFAULT_MAX_EXAMPLES", "DEFAULT_MAX_STEPS", "DEFAULT_TIME_BUDGET"]
+__all__ = ["fuzz_env", "WorkerBroke", "ProgramRunner", "DEFAULT_MAX_EXAMPLES", "DEFAULT_MAX_STEPS", "DEFAULT_TIME_BUDGET",
+           "DEFAULT_CALL_TIMEOUT"]
 
 DEFAULT_MAX_EXAMPLES = 300
 DEFAULT_MAX_STEPS = 400
 DEFAULT_TIME_BUDGET = 60.0
+DEFAULT_CALL_TIMEOUT = 60.0
 #: examples the search is sized for within its share of the budget (programs shorten to fit)
 TARGET_EXAMPLES = 30
 _DETERMINISM = ("determinism.fresh_instances", "determinism.reseeded_instance", "reset.purity")
+#: the properties the program search judges (the others are judged once per run, or by the vector search)
+_SEARCHED = frozenset(ENV_PROPERTIES.without(["spaces.well_formed", "determinism.seeds_differ", "vector"]).ids)
 
 
 def _positive(name: str, value: Any) -> int:
@@ -114,8 +120,8 @@ class ProgramRunner:
             try:
                 rec_b = run_program(b, program.seed, program.actions, checker)
             except PropertyFailure as exc:
-                if exc.pid in self.silenced:
-                    return  # the env cannot go on; that property was reported already
+                if exc.pid in self.silenced or exc.pid not in self.active:
+                    return  # the env cannot go on; that property was reported already (or is not judged here)
                 raise
             finally:
                 self.probes_run += checker.probes_run
@@ -299,7 +305,8 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
              skip: Sequence[str] = (), contract: "Contract | None" = None, vector: "int | None" = None,
              progress: "bool | None" = False, time_budget: "float | None" = DEFAULT_TIME_BUDGET,
              vector_wrappers: Sequence[Any] = (), make_kwargs: "dict | None" = None,
-             max_episode_steps: "int | None" = None, database: Any = None) -> Report:
+             max_episode_steps: "int | None" = None, database: Any = None, jobs: "int | None" = None,
+             call_timeout: float = DEFAULT_CALL_TIMEOUT) -> Report:
     """Fuzz ``make_env`` (a registered id, ``"module:EnvId"``, ``"MODULE:FACTORY"`` or a zero-argument
     callable), wrapped by ``wrappers`` in order, against every env property; return the :class:`Report`.
 
@@ -313,9 +320,21 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
     shrunk failures are saved there and replayed first by every later run with the same target.
     ``progress=None`` shows a progress bar on stderr only when it is a terminal. A target that cannot
     be built gives a report with ``error`` set (exit status 2).
+
+    ``jobs=N`` splits the run into its independent parts (:data:`~rollcheck.properties.env.jobs.PARTS`:
+    the per-call search, the replay search, the static checks, the vector search), each with a
+    fixed share of ``time_budget``, and runs them ``N`` at a time in worker processes (each user call
+    supervised with ``call_timeout``); the merged report is the same for every ``N`` (up to timings
+    and what the budget cut). ``jobs=None`` runs one search over every property in this process.
     """
     max_examples, max_steps = _positive("max_examples", max_examples), _positive("max_steps", max_steps)
     seed = check_seed("seed", seed, optional=False)
+    if jobs is not None:
+        return _fuzz_in_parts(make_env, check_count("jobs", jobs), call_timeout, dict(
+            wrappers=wrappers, max_examples=max_examples, max_steps=max_steps, seed=seed, skip=skip,
+            contract=contract, vector=vector, progress=progress, time_budget=time_budget,
+            vector_wrappers=vector_wrappers, make_kwargs=make_kwargs, max_episode_steps=max_episode_steps,
+            database=database))
     if vector is not None:
         _positive("vector", vector)
     time_budget = _check_budget("time_budget", time_budget)
@@ -375,9 +394,12 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
         _static_checks(target, active, seed, results, search.meta, seeds_actions, n_seeds)
         search_deadline = Deadline(None if deadline.at is None else
                                    deadline.at - budget * (0.4 if vector else 0.05))
-        outcome = run_search(search.example, programs(space, steps), seed=seed, max_examples=max_examples,
-                             deadline=search_deadline, shrink_seconds=0.15 * budget, silenced=search.silenced,
-                             database=database, database_key=_database_key(target, steps))
+        if active & _SEARCHED:
+            outcome = run_search(search.example, programs(space, steps), seed=seed, max_examples=max_examples,
+                                 deadline=search_deadline, shrink_seconds=0.15 * budget, silenced=search.silenced,
+                                 database=database, database_key=_database_key(target, steps))
+        else:  # only whole-run or vector properties are active: no program search to run
+            outcome = SearchOutcome()
         if outcome.error is not None:
             report.error = _internal_error(outcome.error)
         cut = {"search": outcome.cut_short, "shrinking": sorted(outcome.shrink_cut)}
@@ -454,3 +476,110 @@ def _internal_error(cause: BaseException) -> str:
     import traceback
     tb = "".join(traceback.format_exception(type(cause), cause, cause.__traceback__, limit=-4))
     return f"the search stopped on an unexpected {type(cause).__name__}: {cause}\n{tb}"
+
+
+# ---------------------------------------------------------------------------------------------
+# jobs=N: the independent parts of a run in worker processes, merged into one report
+# ---------------------------------------------------------------------------------------------
+
+def _members(pid: str, members: tuple) -> bool:
+    return any(pid == m or pid.startswith(m + ".") for m in members)
+
+
+def _part_report(make_env: Any, kwargs: dict) -> dict:
+    return fuzz_env(make_env, **kwargs).to_dict()
+
+
+def _fuzz_in_parts(make_env: Any, jobs: int, call_timeout: float, kwargs: dict) -> Report:
+    """:func:`fuzz_env` with ``jobs``: each part of :data:`PARTS` that has an active property is a
+    ``fuzz_env`` run of those properties only, with its share of the budget; the reports merge in
+    part order (so the result does not depend on ``jobs`` or on which worker finished first)."""
+    started = time.perf_counter()
+    vector, skip, budget = kwargs["vector"], list(kwargs["skip"]), _check_budget("time_budget", kwargs["time_budget"])
+    if vector is not None:
+        _positive("vector", vector)
+    props = ENV_PROPERTIES if vector else ENV_PROPERTIES.without([p.id for p in VECTOR_PROPERTIES])
+    active = props.without(skip).ids
+    parts = [(name, [pid for pid in active if _members(pid, members)], share) for name, members, share in PARTS]
+    parts = [(name, ids, share) for name, ids, share in parts if ids]
+    total = sum(share for _, _, share in parts)
+    tasks = []
+    for name, ids, share in parts:
+        part_vector = vector if name == "vector" else None
+        own = ENV_PROPERTIES if part_vector else ENV_PROPERTIES.without([p.id for p in VECTOR_PROPERTIES])
+        part = dict(kwargs, skip=[pid for pid in own.ids if pid not in ids], vector=part_vector,
+                    time_budget=None if budget is None else budget * share / total,
+                    progress=kwargs["progress"] if name == "calls" else False)  # one bar: the main search
+        tasks.append((name, functools.partial(_part_report, make_env, part)))
+    report = Report(title="rollcheck env", target=str(make_env if isinstance(make_env, str) else getattr(make_env, "__name__", make_env)),
+                    meta={"seed": kwargs["seed"], "max_examples": kwargs["max_examples"],
+                          "max_steps": kwargs["max_steps"], "vector": vector, "time_budget_s": budget,
+                          "skipped": skip, "jobs": jobs, "parts": [name for name, _, _ in parts]})
+    report.results = [PropertyResult(p.id, p.lean, p.statement) for p in props]
+    try:
+        outcomes = run_parts(tasks, jobs=jobs, call_timeout=call_timeout,
+                             deadline_s=None if budget is None else budget + 30.0)
+    except KeyboardInterrupt:
+        report.meta.update(incomplete=True, cut_short="interrupted (KeyboardInterrupt): no part's results were kept")
+        report.error = "interrupted before the search finished"
+        report.duration_s = time.perf_counter() - started
+        raise _Interrupted(report) from None
+    broken = next((o.broken for o in outcomes if o.broken is not None), None)
+    if broken is not None:
+        raise WorkerBroke(broken)
+    _merge(report, parts, outcomes, skip)
+    report.duration_s = time.perf_counter() - started
+    return report
+
+
+class WorkerBroke(RollcheckError):
+    """``fuzz_env(jobs=N)``: the subject broke a part's worker (raised a ``BaseException``, exited,
+    crashed or hung); ``outcome`` is the supervisor's :class:`~rollcheck.impl.supervisor.Outcome`
+    naming the call (``rollcheck env`` turns it into an error report, as when its own worker breaks)."""
+
+    def __init__(self, outcome: Any) -> None:
+        super().__init__(f"the env broke a worker: {outcome.describe()}")
+        self.outcome = outcome
+
+
+_SUMMED = ("examples", "explored", "shrink_runs", "checked_steps", "env_steps")
+_FIRST = ("resolved", "measured_cost_s", "program_max_steps", "max_episode_steps", "probing", "probes", "seeds_differ")
+
+
+def _merge(report: Report, parts: list, outcomes: list, skip: list) -> None:
+    by_id = {r.id: i for i, r in enumerate(report.results)}
+    owner = {pid: name for name, ids, _ in parts for pid in ids}
+    cut, errors = [], []
+    for (name, ids, _share), outcome in zip(parts, outcomes):
+        if not outcome.ok:
+            errors.append(f"part {name!r} ({', '.join(ids)}): {outcome.reason}")
+            for pid in ids:
+                report.results[by_id[pid]].set_error(f"not evaluated: the {name} part's worker {outcome.reason}")
+            report.meta["incomplete"] = True
+            continue
+        part = Report.from_dict(outcome.value)
+        if part.target:
+            report.target = part.target
+        for r in part.results:
+            if owner.get(r.id) == name:
+                report.results[by_id[r.id]] = r
+        for key in _SUMMED:
+            report.meta[key] = report.meta.get(key, 0) + int(part.meta.get(key, 0) or 0)
+        for key in _FIRST:
+            if key in part.meta and key not in report.meta:
+                report.meta[key] = part.meta[key]
+        if part.meta.get("incomplete"):
+            report.meta["incomplete"] = True
+            cut.append(f"{name}: {part.meta.get('cut_short')}")
+        if part.error:
+            errors.append(f"part {name!r}: {part.error}")
+    for r in report.results:
+        if r.id not in owner:
+            r.skip("skipped on request (--skip)")
+    report.meta.setdefault("incomplete", False)
+    report.meta["cut_short"] = "; ".join(cut) or "no: the search ran to completion"
+    if errors and len(errors) == len(parts):  # every part broke off (e.g. the env cannot be built)
+        reasons = {e.split(": ", 1)[1] for e in errors}
+        report.error = reasons.pop() if len(reasons) == 1 else "\n".join(errors)
+    elif errors:
+        report.meta["part_errors"] = errors

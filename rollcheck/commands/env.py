@@ -3,7 +3,7 @@
     rollcheck env ENV [--wrapper MODULE:CALLABLE ...] [--time-budget SECONDS] [--max-examples N]
                       [--max-steps K] [--seed S] [--report-dir DIR] [--skip PROPERTY ...] [--vector N]
                       [--make-kwargs JSON] [--max-episode-steps N] [--obs-range LO HI]
-                      [--reward-range LO HI] [--database DIR|redis://HOST:PORT] [--progress]
+                      [--reward-range LO HI] [--database DIR|redis://HOST:PORT] [--jobs N] [--progress]
 
 ``ENV`` is resolved as Gymnasium resolves ids, registry first: a registered id (``CartPole-v1``;
 third-party ids such as ``ALE/Pong-v5`` or ``MiniGrid-Empty-5x5-v0`` import their package's
@@ -12,7 +12,10 @@ zero-argument callable returning an env; the current directory is importable, as
 ``python -m``); the report says which was used. ``--time-budget`` (default 60 s) bounds the whole
 run; the report says how much each property explored and whether the budget cut it short.
 ``--database`` shares Hypothesis's example database (a directory, or Redis through Hypothesis's
-``RedisExampleDatabase``), so a failure found by any run replays first in every other. Each
+``RedisExampleDatabase``), so a failure found by any run replays first in every other.
+``--jobs N`` (default: the machine's cores; 1 with ``--in-process``) runs the independent parts of
+the search (per-call, replays, static checks, vector) N at a time in worker processes and merges
+one report, the same for every N given the seed (up to timings and what the budget cut). Each
 ``--wrapper`` is applied in order. Exit status: 0 every property holds, 1 a property is violated
 (the report shows a replayable snippet per finding), 2 ENV or a wrapper cannot be imported or
 built, or an argument is invalid. Reports (Markdown, JSON, JUnit) go to ``--report-dir``.
@@ -67,12 +70,14 @@ def register(subparsers) -> None:
                    help="Contract.reward_range: every reward in [LO, HI]")
     p.add_argument("--database", default=None, metavar="DIR|redis://HOST:PORT",
                    help="Hypothesis example database shared by runs (a directory, or a Redis URL)")
+    p.add_argument("--jobs", type=int, default=None, metavar="N",
+                   help="worker processes for the independent parts of the search (default: the machine's cores)")
     p.add_argument("--progress", action="store_true", help="show progress on stderr even when it is not a terminal")
     add_run_options(p)
     p.set_defaults(handler=run)
 
 
-_PRESENTATION = ("report_dir", "progress", "timeout", "traceback", "handler", "command", "argv", "in_process")
+_PRESENTATION = ("report_dir", "progress", "timeout", "traceback", "handler", "command", "argv", "in_process", "jobs")
 
 
 def database_from(spec: "str | None") -> Any:
@@ -137,7 +142,8 @@ def _usage_or_subject(exc: Exception) -> bool:
 
 def _work(args: argparse.Namespace) -> dict:
     """In the worker: resolve the target, fuzz it; the report as data (or a UsageProblem)."""
-    from rollcheck.properties.env.fuzz import fuzz_env
+    from rollcheck.properties.env.fuzz import WorkerBroke, fuzz_env
+    from rollcheck.properties.env.jobs import default_jobs
     from rollcheck.properties.env.target import TargetError, resolve_target
     from rollcheck.spec.errors import ArgumentError
 
@@ -146,14 +152,18 @@ def _work(args: argparse.Namespace) -> dict:
     except TargetError as exc:
         if _usage_or_subject(exc):
             raise UsageProblem(str(exc)) from None
+    jobs = args.jobs if args.jobs is not None else (1 if args.in_process else default_jobs())
     try:
         report = fuzz_env(args.env, wrappers=args.wrapper, max_examples=args.max_examples,
                           max_steps=args.max_steps, seed=args.seed, skip=args.skip, vector=args.vector,
                           progress=True if args.progress else None, time_budget=args.time_budget,
                           make_kwargs=_make_kwargs(args.make_kwargs), max_episode_steps=args.max_episode_steps,
-                          contract=_contract(args), database=database_from(args.database))
+                          contract=_contract(args), database=database_from(args.database), jobs=jobs,
+                          call_timeout=args.timeout)
     except ArgumentError as exc:
         raise UsageProblem(f"ArgumentError: {exc}") from None
+    except WorkerBroke as exc:  # the subject broke a part's worker: reported as if it broke this one
+        return {"broken": exc.outcome}
     report.provenance = run_provenance(args.argv, {"seed": args.seed})
     return report.to_dict()
 
@@ -174,6 +184,8 @@ def run(args: argparse.Namespace) -> int:
         print("rollcheck env: interrupted; the results above are incomplete and no report was written",
               file=sys.stderr)
         return 130
+    if isinstance(outcome, dict) and "broken" in outcome:
+        outcome = Broken(outcome["broken"])
     if isinstance(outcome, Broken):
         report = broken_report("rollcheck env", args.env, _properties(args), outcome, with_traceback=args.traceback)
     else:
