@@ -542,14 +542,16 @@ RECORDED_PROPERTIES = PropertySet([
 ])
 
 
-def _schema_rows(run: StreamRun, rows: "Iterable[tuple[int, list[Violation]]]") -> None:
-    """Rows judged by the spec itself (never array rows): each violation under its property."""
-    for index, violations in rows:
+def _schema_rows(run: StreamRun, rows: "Iterable[tuple]") -> None:
+    """Rows judged by the spec itself (never array rows): each violation under its property.
+    A row is ``(index, violations)`` or ``(index, violations, episode, step)``."""
+    for index, violations, *where in rows:
+        episode, step = where if where else (None, None)
         by: dict[str, list[Violation]] = {}
         for v in violations:
             by.setdefault(_property_of(v), []).append(v)
         for pid, vs in by.items():
-            run.add(pid, 1, lambda room, vs=vs: (run.finding(v.index, None, None, str(v), v) for v in vs))
+            run.add(pid, 1, lambda room, vs=vs: (run.finding(v.index, episode, step, str(v), v) for v in vs))
         if violations:
             run.bad_rows_count += 1
             run.mark_bad([index])

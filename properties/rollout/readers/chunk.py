@@ -76,7 +76,7 @@ class Chunk:
     truncated: np.ndarray
     episode: "np.ndarray | None" = None
     step: "np.ndarray | None" = None
-    schema: tuple = ()  # (index, violations) of this chunk's rows that never became array rows (JSON)
+    schema: tuple = ()  # (index, violations, episode, step) of the rows that never became array rows (JSON)
 
     def __post_init__(self) -> None:
         n = len(self.index)

@@ -135,8 +135,8 @@ def read_json(source: RolloutSource, members: dict, batches: "Callable[[], Itera
             if n:
                 episode += int(done.sum())
                 step = 0 if done[-1] else int(steps[-1]) + 1
-            schema = tuple((first + i, spec_row_violations(rows[i], first + i, shape, n_actions, contract))
-                           for i in np.flatnonzero(~plain).tolist())
+            schema = tuple((first + i, spec_row_violations(rows[i], first + i, shape, n_actions, contract),
+                            int(episodes[i]), int(steps[i])) for i in np.flatnonzero(~plain).tolist())
             sel = [rows[i] for i in np.flatnonzero(plain).tolist()]
             k = len(sel)
             idx = np.flatnonzero(plain) + first
