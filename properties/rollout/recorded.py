@@ -45,7 +45,7 @@ from rollcheck.properties.rollout.readers.npz_reader import read_npz
 from rollcheck.properties.rollout.readers.source import DEFAULT_MAX_BYTES, RolloutSource, open_source
 from rollcheck.properties.rollout.recorded_checks import DEFAULT_CAP, RECORDED_PROPERTIES, StreamRun, check_stream
 from rollcheck.properties.rollout.recorded_spaces import ObservationBox, action_space_of, describe_action_space
-from rollcheck.properties.rollout.replay_worker import ReplayResult, replay_supervised
+from rollcheck.properties.rollout.replay_worker import ReplayResult, describe, replay_supervised
 
 __all__ = ["RECORDED_PROPERTIES", "RolloutFileError", "detect_format", "open_recording", "validate_rollout_file"]
 
@@ -308,7 +308,7 @@ def validate_rollout_file(path: "str | Path", obs_shape: "Shape | Iterable[int] 
             if replayed.outcome is not None:
                 o = replayed.outcome
                 report.meta["replay_stopped"] = {"outcome": o.kind, "call": o.call, "where": o.where,
-                                                 "describe": o.describe(), "at": replayed.stopped_at}
+                                                 "describe": describe(o), "at": replayed.stopped_at}
         run = StreamRun(data, contract, shape, action_space, obs_space=data.observation_space, cap=cap,
                         replayed=replayed)
         seen = check_stream(run)
@@ -335,7 +335,7 @@ def validate_rollout_file(path: "str | Path", obs_shape: "Shape | Iterable[int] 
         if prop.id == "recorded.replay_reproduces" and run.replayed is not None and run.replayed.outcome is not None \
                 and run.replayed.stopped_at is None:  # the worker broke before its first env call
             result.fail(Finding(message=f"the replay stopped before its first env call: "
-                                        f"{run.replayed.outcome.describe()}", context={"outcome": run.replayed.outcome.kind}))
+                                        f"{describe(run.replayed.outcome)}", context={"outcome": run.replayed.outcome.kind}))
         if reason is not None:
             result.skip(reason)  # a failure stays a failure
         report.results.append(result)

@@ -40,7 +40,7 @@ from rollcheck.properties.rollout.readers.chunk import RecordedData
 from rollcheck.properties.rollout.recorded_checks import StreamRun
 from rollcheck.properties.rollout.replay import Replayer
 
-__all__ = ["ReplayResult", "replay_in_process", "replay_supervised"]
+__all__ = ["ReplayResult", "describe", "replay_in_process", "replay_supervised"]
 
 _RECORD = struct.Struct("!I")
 _POSITION = 5  # transition, episode, step of the call in flight; episodes checked, reproduced
@@ -69,9 +69,14 @@ class ReplayResult:
         if stopped_at is not None:
             rows.append(stopped_at[0])
             words.setdefault(stopped_at[0], (stopped_at[1], stopped_at[2],
-                                             f"the replay stopped here: {outcome.describe() if outcome else 'broke'}"))
+                                             f"the replay stopped here: {describe(outcome) if outcome else 'broke'}"))
         return cls(np.unique(np.asarray(rows, dtype=np.int64)), words, checked, reproduced, out_of_time, outcome,
                    stopped_at)
+
+
+def describe(outcome: Outcome) -> str:
+    """The supervisor's one line, naming the option that bounds a replay's call (``--time-budget``)."""
+    return outcome.describe().replace("(--timeout)", "(--time-budget)")
 
 
 def _replay(data: RecordedData, contract: Contract, shape: Shape, actions: "int | Box", cap: int,
