@@ -61,6 +61,11 @@ def detect_format(source: RolloutSource) -> str:
         return "npz"
     if head.startswith(_HDF5_MAGIC):
         return "hdf5"
+    offset = 512  # an HDF5 superblock may follow a user block of 512, 1024, 2048, ... bytes
+    while offset + len(_HDF5_MAGIC) <= source.size and not head.startswith((b"{", b"[")):
+        if source.bytes_at(offset, len(_HDF5_MAGIC)) == _HDF5_MAGIC:
+            return "hdf5"
+        offset *= 2
     if head.startswith(b"\x93NUMPY"):
         raise RolloutFileError(f"{source.name!r} is a single .npy array; a rollout is an .npz archive of columns")
     return "json"

@@ -64,6 +64,14 @@ class RolloutSource:
         except OSError as exc:
             raise RolloutFileError(f"cannot read rollout file {self.name!r}: {exc}") from None
 
+    def bytes_at(self, offset: int, n: int) -> bytes:
+        """``n`` bytes at ``offset`` (fewer at the end), without consuming anything."""
+        if self.data is not None:
+            return self.data[offset:offset + n]
+        with self.open_binary() as fh:
+            fh.seek(offset)
+            return fh.read(n)
+
     def read_bytes(self) -> bytes:
         """The whole content (at most ``max_bytes``; checked again in case the file grew)."""
         if self.data is not None:
