@@ -95,6 +95,8 @@ def max_vec(zs: Sequence[float]) -> float:
 
 def as_logits(logits: Any, field: str = "logits") -> list[float]:
     """``logits`` (list, tuple or 1-D numpy array) as a non-empty list of floats (NaN and ±inf kept)."""
+    if type(logits) is list and logits and all(type(x) is float for x in logits):
+        return list(logits)  # already what this returns (e.g. finite_logits' list): a fresh copy, unchecked again
     if hasattr(logits, "tolist") and not isinstance(logits, (list, tuple)):
         shape = getattr(logits, "shape", None)
         if shape is not None and len(shape) != 1:
