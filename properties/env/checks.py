@@ -18,6 +18,9 @@ Mirrors:
 
 Invariant enforced: :func:`snapshot` copies every mutable container and array, so comparing a
 snapshot with the live value (:func:`values_equal`) detects aliasing by *value*, not identity.
+:func:`safe_repr`/:func:`short` never call a ``__repr__`` the user wrote (it may raise or loop), and
+cut what they render; :func:`in_space` and :func:`same_value` are fast screens that answer "surely
+fine" only where the full check (:func:`value_in_space_problems`, :func:`first_difference`) agrees.
 
 References: https://gymnasium.farama.org/api/spaces/ , ``gymnasium.utils.env_checker``.
 """

@@ -44,7 +44,7 @@ def random_actions(space: Any, rng_seed: int, k: int) -> list:
     """``k`` actions from ``space``, deterministic in ``rng_seed`` (never touches global RNGs)."""
     rng = np.random.default_rng(rng_seed)
     if isinstance(space, spaces.Discrete):
-        return [int(a) for a in rng.integers(space.start, space.start + space.n, size=k)]
+        return rng.integers(space.start, space.start + space.n, size=k).tolist()  # Python ints
     if isinstance(space, spaces.Box) and space.dtype.kind == "f":
         low, high = space.low.astype(np.float64), space.high.astype(np.float64)
         finite = np.isfinite(low) & np.isfinite(high)

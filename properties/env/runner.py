@@ -15,6 +15,10 @@ stack (outermost = 0, the base env last): what each layer received from the harn
 layer and emitted. Calls a layer makes to itself inside its own ``reset``/``step`` are internal and
 pass through unobserved; the per-layer checks name the first layer that breaks its own contract.
 
+Each call is screened at once and its Box bounds and numeric contract rules are judged in batches by
+the contract judge (:class:`Checker`); the failure raised is the one judging every call at once
+would raise (the first in call order, in the same words).
+
 Mirrors TorchLean ``Gymnasium.Session.stepChecked`` (check every transition, reset on done) and
 ``Session.reset (seed?)``. Invariant enforced: the harness never calls ``step`` on an env whose
 last step returned ``terminated`` or ``truncated`` without a reset in between.
@@ -27,6 +31,7 @@ import pickle
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
@@ -118,6 +123,13 @@ def _name(layer: Any) -> str:
     return type(layer).__name__
 
 
+_WRAPPER_OBS, _WRAPPER_ACT = gym.Wrapper.observation_space, gym.Wrapper.action_space
+
+
+def _new_call(fields: tuple) -> LayerCall:
+    return tuple.__new__(LayerCall, fields)  # every field given: skips NamedTuple's keyword handling
+
+
 class LayerInstrument:
     """Log what every layer of the stack receives and emits, at the boundaries between layers.
 
@@ -136,8 +148,40 @@ class LayerInstrument:
         self.internal_calls = 0
         self._active: list[int] = []  # the layers whose reset/step is running, outermost first
         self._callers = [f"layer {j} ({_name(layer)})" for j, layer in enumerate(self.layers)]
+        # layers whose spaces are gymnasium.Wrapper's own properties (the inner layer's unless set)
+        self._wrapper_spaces = [getattr(type(layer), "observation_space", None) is _WRAPPER_OBS
+                                and getattr(type(layer), "action_space", None) is _WRAPPER_ACT for layer in self.layers]
         self._saved: list[dict] = []
         self.install()
+
+    def spaces(self, i: int) -> tuple:
+        """``(observation_space, action_space)`` of layer ``i``, exactly as its properties return them:
+        ``gymnasium.Wrapper``'s properties (the layer's own space if set, else the inner layer's) are
+        followed through the layers' ``__dict__`` instead of a chain of property calls."""
+        layers, plain = self.layers, self._wrapper_spaces
+        obs = act = None
+        j = i
+        while obs is None or act is None:
+            layer = layers[j]
+            if not plain[j] or j + 1 == len(layers):
+                if obs is None:
+                    obs = layer.observation_space
+                if act is None:
+                    act = layer.action_space
+                break
+            d = layer.__dict__
+            if "_observation_space" not in d or "_action_space" not in d:  # not set up by Wrapper.__init__
+                if obs is None:
+                    obs = layer.observation_space
+                if act is None:
+                    act = layer.action_space
+                break
+            if obs is None:
+                obs = d["_observation_space"]
+            if act is None:
+                act = d["_action_space"]
+            j += 1
+        return obs, act
 
     def install(self) -> None:
         self._saved = []
@@ -155,7 +199,7 @@ class LayerInstrument:
                     layer.__dict__[k] = saved[k]
 
     def _step_proxy(self, i: int, orig: Callable) -> Callable:
-        layer, name, active, done, names = self.layers[i], _name(self.layers[i]), self._active, self.done, self._callers
+        name, active, done, names, spaces_of = _name(self.layers[i]), self._active, self.done, self._callers, self.spaces
         instrument = self
 
         def step(action: Any) -> Any:
@@ -172,13 +216,13 @@ class LayerInstrument:
                 done[i] = bool(out[2]) or bool(out[3])
             except Exception:
                 done[i] = True
-            instrument.log.append(LayerCall(i, name, "step", action, out, layer.observation_space,
-                                            layer.action_space, past, caller))
+            obs_space, act_space = spaces_of(i)
+            instrument.log.append(_new_call((i, name, "step", action, out, obs_space, act_space, past, caller)))
             return out
         return step
 
     def _reset_proxy(self, i: int, orig: Callable) -> Callable:
-        layer, name, active, done, names = self.layers[i], _name(self.layers[i]), self._active, self.done, self._callers
+        name, active, done, names, spaces_of = _name(self.layers[i]), self._active, self.done, self._callers, self.spaces
         instrument = self
 
         def reset(*args: Any, **kwargs: Any) -> Any:
@@ -192,8 +236,8 @@ class LayerInstrument:
             finally:
                 active.pop()
             done[i] = False
-            instrument.log.append(LayerCall(i, name, "reset", None, out, layer.observation_space,
-                                            layer.action_space, False, caller))
+            obs_space, act_space = spaces_of(i)
+            instrument.log.append(_new_call((i, name, "reset", None, out, obs_space, act_space, False, caller)))
             return out
         return reset
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import warnings
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -75,3 +76,29 @@ def test_a_late_nan_in_a_batch_is_reported_at_its_own_step():
     assert out[0] == "failed" and out[1] in ("spaces.observation_in_space", "numerics.observation_finite")
     assert out == _outcome(target, 0, actions, 200, 1, (), Contract())
     assert isinstance(out[3], int) and out[3] < 120
+
+
+class _OwnSpaceProperty(gym.Wrapper):
+    """A wrapper whose spaces are properties of its own (the instrument must ask them)."""
+
+    @property
+    def observation_space(self):
+        return self.env.observation_space
+
+    @property
+    def action_space(self):
+        return gym.spaces.Discrete(2)
+
+
+@pytest.mark.parametrize("name, env, wrappers", STACKS, ids=[s[0] for s in STACKS])
+def test_the_instrument_reads_every_layers_spaces_as_its_properties_do(name, env, wrappers):
+    from rollcheck.properties.env.runner import LayerInstrument, layers_of
+
+    stack = resolve_target(env, wrappers).make()
+    for top in (stack, _OwnSpaceProperty(stack)):
+        instrument = LayerInstrument(top)
+        for i, layer in enumerate(layers_of(top)):
+            obs, act = instrument.spaces(i)
+            assert obs is layer.observation_space
+            assert act == layer.action_space and (type(layer) is _OwnSpaceProperty or act is layer.action_space)
+        instrument.remove()
