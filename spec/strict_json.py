@@ -136,15 +136,16 @@ def _pairs(pairs: "list[tuple[str, Any]]") -> dict:
 
 
 def loads_strict(text: "str | bytes", *, max_depth: int = DEFAULT_MAX_DEPTH, exact_numbers: bool = True,
-                 parse_constant: "Callable[[str], Any] | None" = None) -> Any:
+                 parse_constant: "Callable[[str], Any] | None" = None, depth_checked: bool = False) -> Any:
     """``json.loads`` with the invariants of the module docstring.
 
     ``exact_numbers=False`` reads fractional numbers as plain floats (Python's fast path); callers
     that find a float where an exact integer is required read the text again with ``True``.
     Raises :class:`JsonDepthError` (a ``ValueError``) for a document deeper than ``max_depth`` and
-    ``ValueError`` for text that is not JSON.
+    ``ValueError`` for text that is not JSON. ``depth_checked=True`` skips the pre-scan for text
+    whose depth the caller has already bounded (a :class:`JsonScanner` over the whole document).
     """
-    depth = json_depth(text, max_depth)
+    depth = 0 if depth_checked else json_depth(text, max_depth)
     if depth > max_depth:
         raise JsonDepthError(depth, max_depth)
     try:

@@ -278,7 +278,9 @@ def validate_rollout_file(path: "str | Path", obs_shape: "Shape | Iterable[int] 
     ``replay`` re-simulates every episode with its recorded actions (``recorded.replay_reproduces``):
     an env id, a zero-argument env factory, or ``"dataset"`` for the env spec a Minari dataset
     stores; ``seed`` seeds the first episode's reset where the file stores no per-episode seeds;
-    ``time_budget`` (seconds) bounds the replay.
+    ``time_budget`` (seconds) bounds the replay. The env runs in a supervised worker process
+    (:mod:`~rollcheck.properties.rollout.replay_worker`): an env that hangs, crashes or exits
+    becomes a finding naming the episode and step it broke at (``meta["replay_stopped"]`` says how).
     """
     contract = Contract() if contract is None else contract
     if not isinstance(contract, Contract):

@@ -71,8 +71,8 @@ def _read(source: RolloutSource, start: int, stop: int) -> bytes:
     return b"".join(_blocks(source, start, stop))
 
 
-def _loads(text: bytes, exact: bool = False) -> Any:
-    return loads_strict(text, exact_numbers=exact, parse_constant=NonStandardToken)
+def _loads(text: bytes, exact: bool = False, depth_checked: bool = False) -> Any:
+    return loads_strict(text, exact_numbers=exact, parse_constant=NonStandardToken, depth_checked=depth_checked)
 
 
 def open_layout(source: RolloutSource, max_depth: int = DEFAULT_MAX_DEPTH) -> "JsonLayout | None":
@@ -153,7 +153,8 @@ def _needs_exact(rows: list) -> bool:
 def transition_batches(source: RolloutSource, layout: JsonLayout,
                        batch_rows: int = DEFAULT_BATCH_ROWS) -> Iterator[tuple[int, list]]:
     """``(index of the first row, rows)`` for consecutive batches of the ``transitions`` array, each
-    parsed by the strict parser (``ValueError`` for text that is not JSON)."""
+    parsed by the strict parser (``ValueError`` for text that is not JSON). ``layout`` comes from
+    :func:`open_layout`, whose scan bounded the whole document's depth."""
     start, stop = layout.transitions
     scanner = JsonScanner(shallow=1)
     buf = bytearray()
@@ -181,9 +182,10 @@ def transition_batches(source: RolloutSource, layout: JsonLayout,
                 if index or not done or len(cuts) != 1:
                     raise ValueError(f"Expecting value at byte {cut}")
             else:
-                rows = _loads(b"[" + text + b"]")
+                # depth: bounded by open_layout's scan of the whole document
+                rows = _loads(b"[" + text + b"]", depth_checked=True)
                 if _needs_exact(rows):  # a fractional action: read the numbers again from their text
-                    rows = _loads(b"[" + text + b"]", exact=True)
+                    rows = _loads(b"[" + text + b"]", exact=True, depth_checked=True)
                 yield index, rows
                 index += len(rows)
             element = cut + 1
