@@ -20,7 +20,8 @@ holds, 1 some transitions violate one (a summary of all of them is printed), 2 t
 read, holds no transitions, or the options are invalid. ``--replay`` re-simulates every episode
 with its recorded actions in ``ENV`` (left out: the env a Minari dataset or a JSON ``meta`` block
 names) from ``--seed`` (Minari: each episode's stored seed) and reports each episode's first
-step that does not reproduce, within ``--time-budget`` seconds.
+step that does not reproduce, within ``--time-budget`` seconds; the env runs in a supervised
+worker, so one that hangs or crashes is reported (episode and step) instead of ending the command.
 
 ``--torchlean`` answers as TorchLean's ``loadRolloutAll`` would (interchange JSON; needs
 ``--obs-shape`` and ``--n-actions``), and ``--compare A B`` names the first step and field where two
