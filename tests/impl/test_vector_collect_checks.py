@@ -12,7 +12,9 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from rollcheck.impl.contract_judge import column_bad_mask
 from rollcheck.impl.vector_collect import _batch_clean
+from rollcheck.properties.strategies import SPECIAL_FLOATS
 from rollcheck.spec import Contract, transition_violations
 
 special = st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.1, 1e308, -1e308, 5e-324, np.nan, np.inf, -np.inf])
@@ -61,3 +63,21 @@ def test_ill_typed_columns_are_never_clean():
     assert not _batch_clean(Contract(), ok[0], ok[1], np.zeros(2), ok[3], 2)             # float flags
     assert not _batch_clean(Contract(), ok[0], [0.0, 0.0], ok[2], ok[3], 2)              # not an array
     assert not _batch_clean(Contract(), ok[0], np.zeros(3), ok[2], ok[3], 2)             # wrong length
+
+
+# The per-step quick verdict: the scalar predicates used for a few sub-envs (n <= 64) and the masks
+# used for more agree with the judge's masks, for every reward dtype
+@given(contracts, st.one_of(st.integers(1, 9), st.integers(60, 70)), st.sampled_from(["float64", "float32", "float16", "int64", "bool"]),
+       st.data())
+def test_small_batch_quick_verdict_is_the_mask_verdict(contract, n, reward_dtype, data):
+    values = st.one_of(st.floats(-3, 3), st.sampled_from(SPECIAL_FLOATS))
+    nxt = np.array(data.draw(st.lists(values, min_size=2 * n, max_size=2 * n)), dtype=np.float64).reshape(n, 2)
+    with np.errstate(over="ignore", invalid="ignore"):
+        rew = np.array(data.draw(st.lists(values, min_size=n, max_size=n)), dtype=np.float64)
+        rew = np.nan_to_num(rew).astype(reward_dtype) if reward_dtype in ("int64", "bool") else rew.astype(reward_dtype)
+    te = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    tr = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    nxt.setflags(write=False)
+    masks = not column_bad_mask(contract, obs_shape=(2,), next_observation=nxt, reward=rew, terminated=te,
+                                truncated=tr).any()
+    assert _batch_clean(contract, nxt, rew, te, tr, n) == masks
