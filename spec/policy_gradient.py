@@ -32,6 +32,8 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+import numpy as np
+
 from .arguments import check_index, check_reals
 from .errors import ArgumentError
 from .random_stream import uniform
@@ -114,7 +116,11 @@ def as_logits(logits: Any, field: str = "logits") -> list[float]:
 
 def finite_logits(logits: Any, field: str = "logits") -> list[float]:
     """:func:`as_logits`, then reject NaN and ±inf (the collectors' check; see the module docstring)."""
-    zs = as_logits(logits, field)
+    if (type(logits) is np.ndarray and logits.ndim == 1 and logits.size and logits.dtype.kind == "f"
+            and logits.dtype.itemsize <= 8):
+        zs = logits.tolist()  # a policy's 1-D float output: exactly the floats as_logits reads from it
+    else:
+        zs = as_logits(logits, field)
     if math.isfinite(sum(zs)):  # NaN or ±inf entries make the sum non-finite; an overflow is checked below
         return zs
     for i, x in enumerate(zs):

@@ -45,12 +45,6 @@ def is_own_frozen(value: Any, dtype: Any = _FLOAT64) -> bool:
     return kind_ok and not value.flags.writeable
 
 
-def _owned_float64(value: Any) -> bool:
-    """:func:`is_own_frozen` for float64 (the constructors' common case, tested first)."""
-    return (type(value) is np.ndarray and value.base is None and value.dtype is _FLOAT64
-            and not value.flags.writeable)
-
-
 def frozen_array(value: Any, field: str, dtype: Any = _FLOAT64) -> np.ndarray:
     """A read-only copy of ``value`` as a real array (``dtype=None`` keeps a real dtype).
 
@@ -83,9 +77,11 @@ class Transition:
                  truncated: Any) -> None:
         # Each field is checked once and stored once (a checked session's values pass every test
         # on its first comparison: owned read-only float64 arrays, int, float, bool).
-        obs = observation if _owned_float64(observation) else frozen_array(observation, "observation")
-        nxt = (next_observation if _owned_float64(next_observation)
-               else frozen_array(next_observation, "next_observation"))
+        obs, nxt = observation, next_observation  # owned read-only float64 arrays are values already
+        if not (type(obs) is np.ndarray and obs.base is None and obs.dtype is _FLOAT64 and not obs.flags.writeable):
+            obs = frozen_array(obs, "observation")
+        if not (type(nxt) is np.ndarray and nxt.base is None and nxt.dtype is _FLOAT64 and not nxt.flags.writeable):
+            nxt = frozen_array(nxt, "next_observation")
         if obs.shape != nxt.shape:
             raise ArgumentError(
                 f"next_observation has shape {list(nxt.shape)} but observation has shape {list(obs.shape)}")

@@ -12,6 +12,8 @@ from rollcheck.impl.contract_judge import (accepted_reward, action_ok, box_actio
                                           observation_ok as observation_array_ok, reward_ok)
 from rollcheck.impl.session import checked_observation, checked_transition
 from rollcheck.properties.strategies import SPECIAL_FLOATS, contracts, shaped_tensors, shapes, transitions
+from rollcheck.spec.errors import ArgumentError
+from rollcheck.spec.policy_gradient import as_logits, finite_logits
 from rollcheck.spec import (Box, Contract, ContractViolation, Shape, action_violations,
                             box_action_violations, check_observation, check_transition_fin, done_flags_violations,
                             observation_holds, reward_holds, reward_violations)
@@ -193,3 +195,28 @@ def test_checked_transition_with_a_box_agrees_with_check_transition_fin(contract
     assert fast[0] == spec[0] and fast[1] == spec[1]
     if fast[0] == "ok":
         assert fast[1].action.dtype == np.float64 and not fast[1].action.flags.writeable
+
+
+@given(st.lists(floats, max_size=5), st.sampled_from(["float16", "float32", "float64", "int64", "longdouble"]),
+       st.booleans())
+def test_finite_logits_reads_a_numpy_vector_as_as_logits_does(xs, dtype, two_d):
+    """The collectors' fast reading of a 1-D float array gives as_logits' floats and the same refusals."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        arr = np.array(xs, dtype=np.float64).astype(dtype) if dtype != "int64" else np.array(
+            [int(x) if math.isfinite(x) and abs(x) < 1e15 else 0 for x in xs], dtype=np.int64)
+    if two_d:
+        arr = arr.reshape(1, -1)
+
+    def outcome(value):
+        try:
+            return ("ok", finite_logits(value))
+        except ArgumentError as exc:
+            return ("refused", str(exc))
+
+    fast = outcome(arr)
+    oracle = outcome(as_logits(arr)) if not two_d and arr.size else ("refused", None)
+    assert fast[0] == oracle[0]
+    if fast[0] == "ok":
+        assert fast[1] == oracle[1] and all(type(x) is float for x in fast[1])
+    elif oracle[1] is not None:
+        assert fast[1] == oracle[1]
