@@ -39,6 +39,7 @@ __all__ = ["META_KEYS", "document_batches", "json_document", "json_meta", "read_
 
 META_KEYS = ("obs_shape", "n_actions", "env_id", "seed")
 _BIG = 1e300  # ints beyond this go to the spec (float conversion, overflow messages)
+_FLOAT_ONLY = frozenset({float})
 
 
 def _leaf(x: Any) -> bool:
@@ -51,8 +52,8 @@ def _plain_tensor(x: Any, dims: tuple[int, ...], depth: int = 0) -> bool:
         return _leaf(x)
     if type(x) is not list or len(x) != dims[depth]:
         return False
-    if depth == len(dims) - 1:
-        return all(_leaf(y) for y in x)
+    if depth == len(dims) - 1:  # the innermost list: plain floats (the common case) in one C-level pass
+        return set(map(type, x)) <= _FLOAT_ONLY or all(map(_leaf, x))
     return all(_plain_tensor(y, dims, depth + 1) for y in x)
 
 
