@@ -32,6 +32,7 @@ from xml.etree import ElementTree as ET
 
 from rollcheck.impl.atomic_io import replace_files
 from rollcheck.spec.errors import ArgumentError, RollcheckError
+from rollcheck.spec.errors import safe_repr as spec_safe_repr
 
 __all__ = ["Finding", "PropertyResult", "Report", "ReportWriteError", "STATUSES", "pasteable", "report_stem",
            "safe_repr"]
@@ -84,17 +85,9 @@ def report_stem(command: str, subject: str, options: "dict | None" = None) -> st
 
 
 def safe_repr(x: Any, limit: int = _REPR_LIMIT) -> str:
-    """``repr(x)`` cut to ``limit`` characters; never raises (a user object's ``__repr__`` may)."""
-    try:
-        text = repr(x)
-    except Exception as exc:  # noqa: BLE001 — user code: any failure is described, not raised
-        try:
-            name = type(x).__qualname__
-        except Exception:  # noqa: BLE001
-            name = "object"
-        return f"<{name} whose __repr__ raised {type(exc).__name__}>"
-    if not isinstance(text, str):
-        return "<repr returned a non-string>"
+    """The spec's :func:`~rollcheck.spec.errors.safe_repr` of ``x`` (no user ``__repr__`` is called),
+    cut to ``limit`` characters saying how much was left out."""
+    text = spec_safe_repr(x, limit)
     return text if len(text) <= limit else text[:limit] + f"... ({len(text) - limit} more characters)"
 
 
