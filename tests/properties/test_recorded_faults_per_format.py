@@ -11,29 +11,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
+from recorded_zoo import record
 from rollcheck.properties.rollout.recorded import validate_rollout_file
 from rollcheck.spec import Contract
 
 CONTRACT = Contract(obs_range=(-10.0, 10.0))
 FORMATS = ["npz-rollcheck", "npz-interchange", "npz-d4rl", pytest.param("hdf5", marks=pytest.mark.h5py), "json"]
-
-
-def record(episodes=3, max_steps=12):
-    env = gym.make("CartPole-v1", max_episode_steps=max_steps)
-    rng = np.random.default_rng(0)
-    cols = {k: [] for k in ("obs", "actions", "rewards", "terminated", "truncated", "next_obs")}
-    for ep in range(episodes):
-        obs, _ = env.reset(seed=0 if ep == 0 else None)
-        done = False
-        while not done:
-            a = int(rng.integers(2))
-            nxt, r, te, tr, _ = env.step(a)
-            for k, v in (("obs", obs), ("actions", a), ("rewards", r), ("terminated", te), ("truncated", tr),
-                         ("next_obs", nxt)):
-                cols[k].append(v)
-            obs, done = nxt, te or tr
-    env.close()
-    return {k: np.asarray(v) for k, v in cols.items()}
 
 
 def write(path, fmt, cols):
@@ -66,7 +49,7 @@ def write(path, fmt, cols):
 
 @pytest.fixture(scope="module")
 def cols():
-    return record()
+    return record(max_steps=12)
 
 
 def _where(f):

@@ -14,27 +14,10 @@ import numpy as np
 import pytest
 
 from rollcheck.impl.supervisor import supported
+from recorded_zoo import record
 from rollcheck.properties.rollout.recorded import validate_rollout_file
 
 pytestmark = pytest.mark.skipif(not supported(), reason="the supervisor needs os.fork")
-
-
-def record(episodes=3, seed=0, max_steps=15):
-    env = gym.make("CartPole-v1", max_episode_steps=max_steps)
-    rng = np.random.default_rng(seed)
-    cols = {k: [] for k in ("obs", "actions", "rewards", "terminated", "truncated", "next_obs")}
-    for ep in range(episodes):
-        obs, _ = env.reset(seed=seed if ep == 0 else None)
-        done = False
-        while not done:
-            a = int(rng.integers(2))
-            nxt, r, te, tr, _ = env.step(a)
-            for k, v in (("obs", obs), ("actions", a), ("rewards", r), ("terminated", te), ("truncated", tr),
-                         ("next_obs", nxt)):
-                cols[k].append(v)
-            obs, done = nxt, te or tr
-    env.close()
-    return {k: np.asarray(v) for k, v in cols.items()}
 
 
 class Breaks(gym.Wrapper):
@@ -60,7 +43,7 @@ class Breaks(gym.Wrapper):
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
-    cols = record()
+    cols = record(max_steps=15)
     folder = tmp_path_factory.mktemp("replay")
     np.savez(folder / "r.npz", **cols)
     cols["rewards"] = cols["rewards"].copy()
