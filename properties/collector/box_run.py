@@ -26,8 +26,6 @@ finding, never a crash of the harness.
 
 from __future__ import annotations
 
-import random
-import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -37,7 +35,7 @@ from rollcheck.spec.arguments import check_count, check_nat
 from rollcheck.spec import Box, Contract, Rollout, Shape, Transition, check_transition_fin
 from rollcheck.spec.errors import ArgumentError
 
-from rollcheck.properties.collector.run import CollectorInputs, gymnasium_session
+from rollcheck.properties.collector.run import CollectorInputs, call_collector, gymnasium_session
 from rollcheck.properties.collector.trace import (CASTS, END_KINDS, SessionTrace, StepBudgetExceeded, TracedStep,
                                                   RecordedSession, cast_functions)
 
@@ -284,11 +282,6 @@ def box_inputs(case: BoxCollectorCase) -> BoxInputs:
     return BoxInputs(case, session, trace, policy, cast_obs, cast_reward)
 
 
-def _rng_state() -> tuple:
-    st = np.random.get_state(legacy=False)
-    return (random.getstate(), (st["state"]["key"].tobytes(), st["state"]["pos"], st["has_gauss"]))
-
-
 @dataclass
 class BoxCollectorRun:
     """The outcome of calling a continuous ``collect`` on one case (see ``CollectorRun``)."""
@@ -320,20 +313,8 @@ def run_box_collector(collect: Callable[..., Any], case: BoxCollectorCase, *, rn
     """Call ``collect`` once on fresh instrumented inputs for ``case`` and record what happened."""
     inputs = box_inputs(case)
     run = BoxCollectorRun(collect, case, inputs, tolerance=tolerance)
-    args, kwargs = inputs.args(rng_seed)
-    before = _rng_state()
     try:
-        result = collect(*args, **kwargs)
-    except Exception as exc:  # the collector's own failure is a finding, not a harness crash
-        tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
-        run.error = f"{type(exc).__name__}: {exc}\n" + "".join(tb[-3:])
-        result = None
+        call_collector(collect, inputs, run, rng_seed)
     finally:
-        run.global_rng_touched = before != _rng_state()
         inputs.close()
-    if run.error is None:
-        if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], Rollout)):
-            run.error = f"collect returned {type(result).__name__} {result!r:.120}; expected a (Rollout, counter) pair"
-        else:
-            run.rollout, run.counter = result
     return run

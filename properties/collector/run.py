@@ -39,7 +39,7 @@ from rollcheck.properties.core.tolerances import Tolerances
 from rollcheck.properties.collector.trace import (CollectorCase, MlpPolicy, RecordedSession, ScriptedSession, SessionTrace,
                               cast_functions)
 
-__all__ = ["CollectorInputs", "CollectorRun", "build_inputs", "gymnasium_session", "run_collector"]
+__all__ = ["CollectorInputs", "CollectorRun", "build_inputs", "call_collector", "gymnasium_session", "run_collector"]
 
 
 def gymnasium_session(env_id: str, env_seed: int) -> Any:
@@ -152,11 +152,11 @@ class CollectorRun:
         return self._variants[kind]
 
 
-def run_collector(collect: Callable[..., Any], case: CollectorCase, *, buffers: "str | None" = None,
-                  rng_seed: "int | None" = None, tolerance: Any = None) -> CollectorRun:
-    """Call ``collect`` once on fresh instrumented inputs for ``case`` and record what happened."""
-    inputs = build_inputs(case, buffers=buffers)
-    run = CollectorRun(collect, case, inputs, tolerance=Tolerances.of(tolerance))
+def call_collector(collect: Callable[..., Any], inputs: CollectorInputs, run: Any,
+                   rng_seed: "int | None" = None) -> None:
+    """Call ``collect`` once on ``inputs`` and record in ``run`` what happened: the exception (with a
+    traceback tail) or the return-type problem in ``error``, else ``rollout`` and ``counter``, and
+    whether any global RNG moved. Shared by the discrete and the continuous collector runs."""
     args, kwargs = inputs.args(rng_seed)
     before = _rng_state()
     try:
@@ -164,21 +164,27 @@ def run_collector(collect: Callable[..., Any], case: CollectorCase, *, buffers: 
     except Exception as exc:  # the collector's own failure is a finding, not a harness crash
         tb = traceback.format_exception(type(exc), exc, exc.__traceback__)
         run.error = f"{type(exc).__name__}: {exc}\n" + "".join(tb[-3:])
-        result = None
+        return
     finally:
-        after = _rng_state()
-        run.global_rng_touched = before != after
+        run.global_rng_touched = before != _rng_state()
+    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], Rollout)):
+        run.error = f"collect returned {type(result).__name__} {result!r:.120}; expected a (Rollout, counter) pair"
+    else:
+        run.rollout, run.counter = result
+
+
+def run_collector(collect: Callable[..., Any], case: CollectorCase, *, buffers: "str | None" = None,
+                  rng_seed: "int | None" = None, tolerance: Any = None) -> CollectorRun:
+    """Call ``collect`` once on fresh instrumented inputs for ``case`` and record what happened."""
+    inputs = build_inputs(case, buffers=buffers)
+    run = CollectorRun(collect, case, inputs, tolerance=Tolerances.of(tolerance))
     try:
-        if run.error is None:
-            if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], Rollout)):
-                run.error = (f"collect returned {type(result).__name__} {result!r:.120}; "
-                             "expected a (Rollout, counter) pair")
-            else:
-                run.rollout, run.counter = result
-                before_states = [st.state.copy() for st in run.rollout.steps]
-                inputs.session.scribble()
-                run.changed_by_scribble = [t for t, (b, st) in enumerate(zip(before_states, run.rollout.steps))
-                                           if not np.array_equal(b, st.state, equal_nan=True)]
+        call_collector(collect, inputs, run, rng_seed)
+        if run.rollout is not None:   # a returned state a later scribble changes was not copied
+            before_states = [st.state.copy() for st in run.rollout.steps]
+            inputs.session.scribble()
+            run.changed_by_scribble = [t for t, (b, st) in enumerate(zip(before_states, run.rollout.steps))
+                                       if not np.array_equal(b, st.state, equal_nan=True)]
     finally:
         inputs.close()
     return run
