@@ -12,7 +12,8 @@ import pytest
 from rollcheck.impl.supervisor import Outcome, run_supervised, supported
 from rollcheck.spec.errors import ArgumentError
 
-pytestmark = pytest.mark.skipif(not supported(), reason="needs os.fork")
+pytestmark = pytest.mark.skipif(not supported(), reason="the supervisor forks its worker (os.fork, os.setpgid): "
+                                "without them there is no worker to test and rollcheck runs user code in-process")
 
 
 USER_ENV = """

@@ -17,7 +17,8 @@ from rollcheck.impl.supervisor import supported
 from recorded_zoo import record
 from rollcheck.properties.rollout.recorded import validate_rollout_file
 
-pytestmark = pytest.mark.skipif(not supported(), reason="the supervisor needs os.fork")
+pytestmark = pytest.mark.skipif(not supported(), reason="--replay runs the env in a forked worker (os.fork, "
+                                "os.setpgid); this platform has neither, so there is no supervised replay to test")
 
 
 class Breaks(gym.Wrapper):
