@@ -33,7 +33,6 @@ from typing import Any, Callable
 import numpy as np
 
 from rollcheck.spec import Rollout
-from rollcheck.spec.errors import safe_repr
 
 from rollcheck.properties.core.tolerances import Tolerances
 
@@ -169,8 +168,7 @@ def call_collector(collect: Callable[..., Any], inputs: CollectorInputs, run: An
     finally:
         run.global_rng_touched = before != _rng_state()
     if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], Rollout)):
-        run.error = (f"collect returned {type(result).__name__} {safe_repr(result, 120)}; "
-                     "expected a (Rollout, counter) pair")
+        run.error = f"collect returned {type(result).__name__} {result!r:.120}; expected a (Rollout, counter) pair"
     else:
         run.rollout, run.counter = result
 

@@ -133,13 +133,3 @@ def test_recorded_gymnasium_session_traces_the_pre_reset_observation():
     assert not np.array_equal(steps[t].transition.next_observation, steps[t].after)   # reset happened
     assert np.array_equal(steps[t + 1].presented, steps[t].after)
     assert all(np.array_equal(o, st.presented) for (o, _tr), st in zip(out, steps))
-
-
-def test_a_return_value_whose_repr_raises_is_worded_without_calling_it():
-    class Unprintable:
-        def __repr__(self):
-            raise RuntimeError("no repr")
-
-    run = run_collector(lambda *args, **kwargs: Unprintable(), CollectorCase())
-    assert run.rollout is None and run.error.startswith("collect returned Unprintable <")
-    assert "Unprintable object>; expected a (Rollout, counter) pair" in run.error
