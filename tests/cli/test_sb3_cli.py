@@ -29,7 +29,7 @@ def test_bad_options_exit_2(argv, capsys):
 
 @pytest.mark.sb3
 def test_real_run_on_cartpole_writes_reports(tmp_path, capsys):
-    pytest.importorskip("stable_baselines3", reason="optional extra rollcheck[sb3] not installed")
+    pytest.importorskip("stable_baselines3", reason="optional extra rollcheck[sb3] not installed: .ci/run installs the extras and runs these tests under -m extras")
     code = main(["sb3", "CartPole-v1", "--n-envs", "2", "--n-steps", "48", "--max-episode-steps", "15",
                  "--report-dir", str(tmp_path)])
     out = capsys.readouterr().out

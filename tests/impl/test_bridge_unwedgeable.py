@@ -25,7 +25,7 @@ from rollcheck.impl.bridge_client import (BridgeProtocolError, BridgeServerError
                                           GymnasiumClient)
 from rollcheck.impl.bridge_server import EnvServer, _serve_loop, serve
 
-pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux /proc")
+pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads the bridge worker's state from Linux's /proc; the unwedgeable-bridge guarantees are Linux-only and CI runs on Linux")
 
 FAKE_SERVER = textwrap.dedent('''
     import json, os, subprocess, sys, time

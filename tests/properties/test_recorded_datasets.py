@@ -92,7 +92,7 @@ def test_box_actions_out_of_bounds_are_named(tmp_path):
 # ---------------------------------------------------------------------------------------------
 
 def _write_d4rl(path, cols, next_obs=True):
-    h5py = pytest.importorskip("h5py")
+    h5py = pytest.importorskip("h5py", reason="optional extra rollcheck[datasets] (h5py) not installed: .ci/run installs the extras and runs these tests under -m extras")
     with h5py.File(path, "w") as f:
         f["observations"] = cols["obs"].astype(np.float32)
         f["actions"] = cols["actions"]
@@ -129,7 +129,7 @@ def test_d4rl_hdf5_validates_clean_and_names_nan_reward_and_broken_chain(tmp_pat
 
 @pytest.mark.h5py
 def test_d4rl_hdf5_layout_problems_are_errors(tmp_path):
-    h5py = pytest.importorskip("h5py")
+    h5py = pytest.importorskip("h5py", reason="optional extra rollcheck[datasets] (h5py) not installed: .ci/run installs the extras and runs these tests under -m extras")
     with h5py.File(tmp_path / "x.hdf5", "w") as f:
         f["observations"] = np.zeros((3, 4))
         f["actions"] = np.zeros(3, int)
@@ -144,7 +144,7 @@ def test_d4rl_hdf5_layout_problems_are_errors(tmp_path):
 
 @pytest.fixture
 def minari_store(tmp_path, monkeypatch):
-    pytest.importorskip("minari")
+    pytest.importorskip("minari", reason="optional extra rollcheck[datasets] (minari) not installed: .ci/run installs the extras and runs these tests under -m extras")
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path / "minari"))
     return tmp_path / "minari"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-sb3 = pytest.importorskip("stable_baselines3", reason="optional extra rollcheck[sb3] not installed")
+sb3 = pytest.importorskip("stable_baselines3", reason="optional extra rollcheck[sb3] not installed: .ci/run installs the extras and runs these tests under -m extras")
 pytestmark = pytest.mark.sb3
 
 import torch as th  # noqa: E402

@@ -141,7 +141,7 @@ def test_bad_arguments_are_named():
 
 @pytest.mark.sb3
 def test_sb3_vec_envs_are_recorded_below_their_info_dicts():
-    pytest.importorskip("stable_baselines3")
+    pytest.importorskip("stable_baselines3", reason="optional extra rollcheck[sb3] not installed: .ci/run installs the extras and runs these tests under -m extras")
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     actions = _actions(3)

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 pytestmark = pytest.mark.tianshou
-torch = pytest.importorskip("torch")
-pytest.importorskip("tianshou")
+torch = pytest.importorskip("torch", reason="optional extra torch (rollcheck[tianshou]) not installed: .ci/run installs the extras and runs these tests under -m extras")
+pytest.importorskip("tianshou", reason="optional extra rollcheck[tianshou] not installed: .ci/run installs the extras and runs these tests under -m extras")
 
 from tianshou.algorithm import PPO  # noqa: E402
 from tianshou.algorithm.modelfree.reinforce import DiscreteActorPolicy  # noqa: E402

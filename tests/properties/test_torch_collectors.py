@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-torch = pytest.importorskip("torch", reason="optional extra: torch")
+torch = pytest.importorskip("torch", reason="optional extra torch not installed: .ci/run installs the extras and runs these tests under -m extras")
 pytestmark = pytest.mark.torch
 
 from hypothesis import settings  # noqa: E402

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 pytestmark = pytest.mark.torchrl
-torch = pytest.importorskip("torch")
-pytest.importorskip("torchrl")
+torch = pytest.importorskip("torch", reason="optional extra torch (rollcheck[torchrl]) not installed: .ci/run installs the extras and runs these tests under -m extras")
+pytest.importorskip("torchrl", reason="optional extra rollcheck[torchrl] not installed: .ci/run installs the extras and runs these tests under -m extras")
 
 from tensordict.nn import TensorDictModule  # noqa: E402
 from torchrl.collectors import Collector  # noqa: E402
