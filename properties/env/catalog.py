@@ -18,19 +18,19 @@ names users pass to ``--skip`` and read in reports.
 
 from __future__ import annotations
 
-import pickle
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from rollcheck.properties.env.checks import (done_flag_problems, first_difference, observation_numeric_problems,
-                                             reward_problems, short, space_problems, value_in_space_problems)
+                                             reward_problems, same_value, short, space_problems,
+                                             value_in_space_problems)
 from rollcheck.impl.contract_judge import judge_columns
 from rollcheck.properties.core.property import BatchProperty, CallProperty, PropertySet, RunProperty
 from rollcheck.spec.contract import Contract
 
-__all__ = ["Call", "LayerCall", "ENV_PROPERTIES", "PER_CALL", "RUN_LEVEL", "VECTOR_PROPERTIES", "trajectory_difference",
+__all__ = ["Call", "LayerCall", "ENV_PROPERTIES", "PER_CALL", "RUN_LEVEL", "VECTOR_PROPERTIES", "trajectory_difference", "same_record",
            "ActionProbe", "ArrayPair", "LayerStack", "ReturnedValue", "SeedRuns", "TrajectoryPair", "VectorBatch",
            "SPACES_OBSERVATION_IN_SPACE", "NUMERICS_OBSERVATION_FINITE", "NUMERICS_REWARD", "NUMERICS_DONE_FLAGS",
            "NUMERICS_INFO_DICT", "EPISODE_NEVER_PAST_DONE", "EPISODE_TRUNCATED_AT_LIMIT", "WRAPPER_LAYER_CONTRACT",
@@ -219,7 +219,7 @@ def trajectory_difference(expected: list, actual: list) -> "tuple[int, str] | No
     Records are ``(kind, obs, reward, terminated, truncated)``; ``info`` is not compared (it may
     carry wall-clock time, e.g. ``RecordEpisodeStatistics``'s ``episode.t``).
     """
-    if _same_bytes(expected, actual):
+    if _same_records(expected, actual):
         return None
     for i, (a, b) in enumerate(zip(expected, actual)):
         d = first_difference(a, b)
@@ -230,12 +230,36 @@ def trajectory_difference(expected: list, actual: list) -> "tuple[int, str] | No
     return None
 
 
-def _same_bytes(expected: list, actual: list) -> bool:
-    """A fast sufficient test of equality: identical pickles (the slow comparison decides otherwise)."""
-    try:
-        return pickle.dumps(expected, protocol=5) == pickle.dumps(actual, protocol=5)
-    except Exception:
+def same_record(x: Any, y: Any) -> bool:
+    """A fast sufficient test that two trajectory records ``(kind, obs, reward, terminated,
+    truncated)`` are the same value: ``True`` only when :func:`~rollcheck.properties.env.checks.first_difference`
+    would find nothing (equal kinds, arrays of one dtype and shape with equal bytes, plain scalars of
+    one type that compare equal, else :func:`~rollcheck.properties.env.checks.same_value`); ``False``
+    means "ask the slow comparison", which may still find them equal (NaN rewards, say)."""
+    if type(x) is not tuple or type(y) is not tuple or len(x) != 5 or len(y) != 5 or x[0] != y[0]:
         return False
+    o, p = x[1], y[1]
+    if type(o) is np.ndarray:
+        if type(p) is not np.ndarray or o.dtype != p.dtype or o.shape != p.shape or o.dtype.kind == "O" \
+                or o.tobytes() != p.tobytes():
+            return False
+    elif not same_value(o, p):
+        return False
+    r, a, b = x[2], x[3], x[4]
+    tr, ta, tb = type(r), type(a), type(b)
+    if tr is not type(y[2]) or ta is not type(y[3]) or tb is not type(y[4]):
+        return False
+    if tr in _PLAIN_SCALARS and ta in _PLAIN_SCALARS and tb in _PLAIN_SCALARS:
+        return r == y[2] and a == y[3] and b == y[4]
+    return same_value(r, y[2]) and same_value(a, y[3]) and same_value(b, y[4])
+
+
+def _same_records(expected: list, actual: list) -> bool:
+    """Every record the same value (:func:`same_record`): a fast sufficient test of equality."""
+    return len(expected) == len(actual) and all(map(same_record, expected, actual))
+
+
+_PLAIN_SCALARS = frozenset((float, int, bool, type(None)))
 
 
 def _same_trajectory(pair: TrajectoryPair) -> list[str]:

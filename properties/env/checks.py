@@ -40,7 +40,7 @@ from rollcheck.spec.contract import Contract
 from rollcheck.spec.errors import safe_repr
 
 __all__ = ["safe_repr", "snapshot", "fingerprint", "values_equal", "first_difference", "space_problems", "value_in_space_problems", "in_space", "same_value",
-           "observation_numeric_problems", "reward_problems", "done_flag_problems", "short"]
+           "observation_numeric_problems", "reward_problems", "done_flag_problems", "short", "DIGEST_BYTES"]
 
 
 def short(value: Any, limit: int = 120) -> str:
@@ -71,14 +71,15 @@ def snapshot(value: Any) -> Any:
         return ("<uncopyable>", safe_repr(value, 400))
 
 
-_DIGEST_BYTES = 4096
+#: arrays up to this many bytes are kept whole in trajectories; larger ones as digests (:func:`fingerprint`)
+DIGEST_BYTES = 4096
 
 
 def fingerprint(value: Any) -> Any:
     """:func:`snapshot`, except that an array over 4 KiB becomes ``("<array digest>", dtype, shape, hash)``:
     equal arrays give equal fingerprints, so trajectories of image observations compare in bounded memory."""
     if isinstance(value, np.ndarray):
-        if value.nbytes <= _DIGEST_BYTES or value.dtype.kind == "O":
+        if value.nbytes <= DIGEST_BYTES or value.dtype.kind == "O":
             return value.copy()
         data = np.ascontiguousarray(value)
         if data.dtype.kind in "fc":  # every NaN payload and -0.0/0.0 alike, as array_equal(equal_nan) compares

@@ -55,8 +55,8 @@ from rollcheck.spec.contract import Contract
 from rollcheck.spec.errors import ArgumentError, RollcheckError
 from rollcheck.spec.arguments import check_count, check_seed
 
-__all__ = ["fuzz_env", "WorkerBroke", "ProgramRunner", "DEFAULT_MAX_EXAMPLES", "DEFAULT_MAX_STEPS", "DEFAULT_TIME_BUDGET",
-           "DEFAULT_CALL_TIMEOUT"]
+__all__ = ["fuzz_env", "WorkerBroke", "ProgramRunner", "default_max_steps", "DEFAULT_MAX_EXAMPLES", "DEFAULT_MAX_STEPS",
+           "DEFAULT_TIME_BUDGET", "DEFAULT_CALL_TIMEOUT"]
 
 DEFAULT_MAX_EXAMPLES = 300
 DEFAULT_MAX_STEPS = 400
@@ -285,6 +285,15 @@ def _measure(target: EnvTarget, space: Any, seed: int, seconds: float) -> dict:
     return {"make_s": t1 - t0, "reset_s": t2 - t1, "step_s": (t3 - t2) / max(1, steps + resets), "steps": steps}
 
 
+def default_max_steps(limit: "int | None") -> int:
+    """Actions per program at most, by default: :data:`DEFAULT_MAX_STEPS`, or the episode limit plus a
+    quarter of that when it is more, so a program can run an episode into its ``TimeLimit``
+    (``episode.truncated_at_limit`` is judged only there) and on past the reset after it."""
+    if limit is None:
+        return DEFAULT_MAX_STEPS
+    return max(DEFAULT_MAX_STEPS, int(limit) + DEFAULT_MAX_STEPS // 4)
+
+
 def _program_length(cost: dict, seconds: float, max_steps: int) -> int:
     """Actions per program so that about :data:`TARGET_EXAMPLES` examples fit in ``seconds``: an
     example makes three instances, resets about four times and steps about four times its length."""
@@ -301,7 +310,7 @@ def _check_budget(name: str, value: Any) -> "float | None":
 
 
 def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (),
-             max_examples: int = DEFAULT_MAX_EXAMPLES, max_steps: int = DEFAULT_MAX_STEPS, seed: int = 0,
+             max_examples: int = DEFAULT_MAX_EXAMPLES, max_steps: "int | None" = None, seed: int = 0,
              skip: Sequence[str] = (), contract: "Contract | None" = None, vector: "int | None" = None,
              progress: "bool | None" = False, time_budget: "float | None" = DEFAULT_TIME_BUDGET,
              vector_wrappers: Sequence[Any] = (), make_kwargs: "dict | None" = None,
@@ -311,7 +320,8 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
     callable), wrapped by ``wrappers`` in order, against every env property; return the :class:`Report`.
 
     At most ``max_examples`` programs of at most ``max_steps`` actions each are searched (``seed``
-    fixes the search) within ``time_budget`` seconds (``None``: no bound; programs are shortened to
+    fixes the search; ``max_steps=None``: :func:`default_max_steps` of the env's episode limit, so
+    a program can run an episode into its time limit) within ``time_budget`` seconds (``None``: no bound; programs are shortened to
     fit the measured step cost); ``skip`` names properties (or prefixes like ``determinism``) to
     leave out; ``vector=N`` also checks a ``SyncVectorEnv`` of N copies (each of ``vector_wrappers``,
     a callable ``vector_env -> vector_env``, is applied to it in order). ``make_kwargs`` and
@@ -327,7 +337,8 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
     supervised with ``call_timeout``); the merged report is the same for every ``N`` (up to timings
     and what the budget cut). ``jobs=None`` runs one search over every property in this process.
     """
-    max_examples, max_steps = _positive("max_examples", max_examples), _positive("max_steps", max_steps)
+    max_examples = _positive("max_examples", max_examples)
+    max_steps = None if max_steps is None else _positive("max_steps", max_steps)
     seed = check_seed("seed", seed, optional=False)
     if jobs is not None:
         return _fuzz_in_parts(make_env, check_count("jobs", jobs), call_timeout, dict(
@@ -367,6 +378,9 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
                 space, limit = env.action_space, episode_limit(env)
             finally:
                 _close(env)
+            if max_steps is None:
+                max_steps = default_max_steps(limit)
+                report.meta["max_steps"] = max_steps
             budget = time_budget if time_budget is not None else 600.0
             cost = _measure(target, space, seed, seconds=0.05 * budget)
         except TargetError as exc:
@@ -419,6 +433,8 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
             r.examples += search.counters.examples.get(pid, 0)
             r.steps += search.counters.steps.get(pid, 0)
             r.episodes += search.counters.episodes.get(pid, 0)
+        if outcome.error is None:
+            _unexercised(results, search.counters, limit, steps)
         if search.probe_notes:
             search.meta["probing"] = " | ".join(search.probe_notes)
         if "actions.accepted" in active:
@@ -446,6 +462,22 @@ def fuzz_env(make_env: "str | Callable[[], Any]", *, wrappers: Sequence[Any] = (
     if report.meta.get("incomplete") and report.error == "interrupted before the search finished":
         raise _Interrupted(report)
     return report
+
+
+def _unexercised(results: dict, counters: Counters, limit: "int | None", max_steps: int) -> None:
+    """A conditional property that no checked call exercised earned no ``held``: it is skipped, saying why
+    (``episode.truncated_at_limit`` is judged only at a step reaching the limit, ``episode.never_past_done``
+    only after some layer returned terminated or truncated)."""
+    checked = counters.steps.get("_checked", 0)
+    for pid, key, why in (
+            ("episode.truncated_at_limit", "_at_limit",
+             f"no checked episode reached max_episode_steps={limit} in {checked} checked steps (programs of at most "
+             f"{max_steps} actions): raise --max-steps or --time-budget, or lower the limit with --max-episode-steps"),
+            ("episode.never_past_done", "_done",
+             f"no layer returned terminated or truncated in {checked} checked steps, so no call could come after one")):
+        r = results.get(pid)
+        if r is not None and r.status == "held" and checked and not counters.steps.get(key, 0):
+            r.skip(f"not exercised: {why}")
 
 
 class _Interrupted(KeyboardInterrupt):

@@ -36,10 +36,10 @@ import numpy as np
 from gymnasium import spaces
 
 from rollcheck.impl.contract_judge import column_bad_mask
-from rollcheck.properties.env.checks import (first_difference, fingerprint, in_space, observation_numeric_problems, same_value,
-                                             short, snapshot)
+from rollcheck.properties.env.checks import (DIGEST_BYTES, first_difference, fingerprint, in_space,
+                                             observation_numeric_problems, same_value, short, snapshot)
 from rollcheck.properties.env.catalog import (ALIASING_NO_MUTATION, ALIASING_NO_SHARED_MEMORY, PER_CALL, ArrayPair,
-                                             Call, LayerCall, ReturnedValue)
+                                             Call, LayerCall, ReturnedValue, same_record)
 from rollcheck.spec.contract import Contract
 from rollcheck.spec.errors import RollcheckError
 
@@ -124,6 +124,7 @@ def _name(layer: Any) -> str:
 
 
 _WRAPPER_OBS, _WRAPPER_ACT = gym.Wrapper.observation_space, gym.Wrapper.action_space
+_UNSET = object()
 
 
 def _new_call(fields: tuple) -> LayerCall:
@@ -139,15 +140,20 @@ class LayerInstrument:
     is inside its own ``reset``/``step`` (LunarLander's ``reset`` calls ``self.step``) is *internal*:
     it goes straight to the original method, unlogged and unjudged, and leaves the layer's "done"
     state alone. A layer's "done" state is cleared when a ``reset`` of it returns.
+
+    A proxy keeps only a raw record ``(index, kind, action, out, past_done, caller index)``
+    (:meth:`take_raw`); the layers' spaces are read once per harness call, when it returns
+    (:meth:`all_spaces`), and :meth:`layer_calls` turns the records into :class:`LayerCall` s.
     """
 
     def __init__(self, env: Any) -> None:
         self.layers = layers_of(env)
-        self.log: list[LayerCall] = []
+        self._raw: list[tuple] = []  # raw records of the calls since the last take
         self.done = [False] * len(self.layers)
         self.internal_calls = 0
         self._active: list[int] = []  # the layers whose reset/step is running, outermost first
-        self._callers = [f"layer {j} ({_name(layer)})" for j, layer in enumerate(self.layers)]
+        self._callers = [f"layer {j} ({_name(layer)})" for j, layer in enumerate(self.layers)] + ["the harness"]
+        self.names = [_name(layer) for layer in self.layers]
         # layers whose spaces are gymnasium.Wrapper's own properties (the inner layer's unless set)
         self._wrapper_spaces = [getattr(type(layer), "observation_space", None) is _WRAPPER_OBS
                                 and getattr(type(layer), "action_space", None) is _WRAPPER_ACT for layer in self.layers]
@@ -183,6 +189,34 @@ class LayerInstrument:
             j += 1
         return obs, act
 
+    def inherits_spaces(self, j: int) -> bool:
+        """Layer ``j`` is a ``gymnasium.Wrapper`` that set neither space: its spaces are, by
+        ``Wrapper``'s properties, exactly layer ``j + 1``'s."""
+        if not self._wrapper_spaces[j] or j + 1 == len(self.layers):
+            return False
+        d = self.layers[j].__dict__
+        return d.get("_observation_space", _UNSET) is None and d.get("_action_space", _UNSET) is None
+
+    def all_spaces(self) -> list:
+        """``(observation_space, action_space)`` of every layer, as :meth:`spaces` reads them, in one
+        pass from the base env outwards (a plain ``gymnasium.Wrapper`` layer inherits what it did not set)."""
+        layers, plain = self.layers, self._wrapper_spaces
+        n = len(layers)
+        out: list = [None] * n
+        below: "tuple | None" = None
+        for j in range(n - 1, -1, -1):
+            layer = layers[j]
+            if plain[j] and below is not None:
+                d = layer.__dict__
+                if "_observation_space" in d and "_action_space" in d:
+                    o, a = d["_observation_space"], d["_action_space"]
+                    if o is not None or a is not None:  # else both inherited: the very same pair
+                        below = (below[0] if o is None else o, below[1] if a is None else a)
+                    out[j] = below
+                    continue
+            out[j] = below = (layer.observation_space, layer.action_space)
+        return out
+
     def install(self) -> None:
         self._saved = []
         for i, layer in enumerate(self.layers):
@@ -199,14 +233,14 @@ class LayerInstrument:
                     layer.__dict__[k] = saved[k]
 
     def _step_proxy(self, i: int, orig: Callable) -> Callable:
-        name, active, done, names, spaces_of = _name(self.layers[i]), self._active, self.done, self._callers, self.spaces
+        active, done, log = self._active, self.done, self._raw
         instrument = self
 
         def step(action: Any) -> Any:
             if active and active[-1] >= i:  # a call from inside layer i (or an inner one) to itself: internal
                 instrument.internal_calls += 1
                 return orig(action)
-            past, caller = done[i], names[active[-1]] if active else "the harness"
+            past, caller = done[i], active[-1] if active else -1
             active.append(i)
             try:
                 out = orig(action)
@@ -216,34 +250,55 @@ class LayerInstrument:
                 done[i] = bool(out[2]) or bool(out[3])
             except Exception:
                 done[i] = True
-            obs_space, act_space = spaces_of(i)
-            instrument.log.append(_new_call((i, name, "step", action, out, obs_space, act_space, past, caller)))
+            log.append((i, "step", action, out, past, caller))
             return out
         return step
 
     def _reset_proxy(self, i: int, orig: Callable) -> Callable:
-        name, active, done, names, spaces_of = _name(self.layers[i]), self._active, self.done, self._callers, self.spaces
+        active, done, log = self._active, self.done, self._raw
         instrument = self
 
         def reset(*args: Any, **kwargs: Any) -> Any:
             if active and active[-1] >= i:
                 instrument.internal_calls += 1
                 return orig(*args, **kwargs)
-            caller = names[active[-1]] if active else "the harness"
+            caller = active[-1] if active else -1
             active.append(i)
             try:
                 out = orig(*args, **kwargs)
             finally:
                 active.pop()
             done[i] = False
-            obs_space, act_space = spaces_of(i)
-            instrument.log.append(_new_call((i, name, "reset", None, out, obs_space, act_space, False, caller)))
+            log.append((i, "reset", None, out, False, caller))
             return out
         return reset
 
+    def take_raw(self) -> list:
+        """The raw records of the calls since the last take, in the order they returned (inner first)."""
+        log = self._raw
+        if not log:
+            return []
+        raw = log[:]
+        log.clear()
+        return raw
+
+    def layer_calls(self, raw: list, spaces_now: "list | None" = None) -> list[LayerCall]:
+        """``raw`` records as :class:`LayerCall` s, with each layer's spaces as they are now."""
+        if not raw:
+            return []
+        spaces_now = self.all_spaces() if spaces_now is None else spaces_now
+        names, callers = self.names, self._callers
+        return [_new_call((i, names[i], kind, action, out, spaces_now[i][0], spaces_now[i][1], past, callers[caller]))
+                for i, kind, action, out, past, caller in raw]
+
+    @property
+    def log(self) -> list[LayerCall]:
+        """The calls since the last take, as :class:`LayerCall` s (kept until taken)."""
+        return self.layer_calls(self._raw)
+
     def take(self) -> list[LayerCall]:
-        log, self.log = self.log, []
-        return log
+        """The calls since the last take, as :class:`LayerCall` s."""
+        return self.layer_calls(self.take_raw())
 
 
 def probe_actions(space: Any) -> list:
@@ -330,18 +385,26 @@ class Checker:
         self.make, self.probe_steps = make, set(probe_steps)
         self.probe_every, self.probes_left = probe_every, max_probes
         self.probe_values = probe_actions(env.action_space) if "actions.accepted" in active and make else []
+        # the history a probe replays is kept only while a probe may still come (before the last probed step)
+        self._history_until = float("inf") if probe_every > 0 else max(probe_steps, default=-1)
         self.probe_notes: list[str] = []
         self.history: list = []  # ("reset", kwargs, record) / ("step", action, record) since the last seeded reset
         self.probes_run = 0
         self.batch = batch
         self.pending: list = []  # calls whose numeric rules the judge has not seen yet
         self.tally = [0, 0, 0]   # steps, resets, probe steps: added to ``counters`` by :meth:`close`
+        # the calls that exercise the conditional properties: a step at the episode limit
+        # (episode.truncated_at_limit), a call after which some layer was done (episode.never_past_done)
+        self.exercised = [0, 0]
         self._batched = [p for p in self.per_call if p.id in _BATCHED]
         self._screened = [p for p in self.per_call if p.id not in _BATCHED]
         self._mutation = "aliasing.no_mutation" in active
         self._shared = "aliasing.no_shared_memory" in active
         self._in_space = "spaces.observation_in_space" in active
         self._layer_contract = "wrapper.layer_contract" in active
+        # what the screen still has to clear (``silenced`` does not change while a program runs)
+        self._screen_space = self._in_space and "spaces.observation_in_space" not in silenced
+        self._screen_layers = self._layer_contract and "wrapper.layer_contract" not in silenced
 
     def fail(self, pid: str, message: str, **kw: Any) -> None:
         self.flush()  # a call still batched comes first
@@ -353,7 +416,7 @@ class Checker:
 
     def on_call(self, kind: str, step: int, episode: int, t: int, action: Any, out: Any,
                 reset_kwargs: "dict | None" = None, record: "tuple | None" = None) -> None:
-        layer_calls = self.instrument.take()
+        raw = self.instrument.take_raw()
         is_step = kind == "step"
         if is_step:
             obs, reward, te, tr, info = out
@@ -361,36 +424,47 @@ class Checker:
             (obs, info), reward, te, tr = out, None, None, None
         if record is None:
             record = _record(kind, obs, reward, te, tr)
-        if self.probe_values:
+        if self.probe_values and step < self._history_until:
             if not is_step and reset_kwargs and "seed" in reset_kwargs:
                 self.history = []
             self.history.append(("step", action if type(action) is int else snapshot(action), record) if is_step
                                 else ("reset", dict(reset_kwargs or {}), record))
         self.tally[0 if is_step else 1] += 1
+        if is_step and t == self.limit:
+            self.exercised[0] += 1
+        if True in self.instrument.done:
+            self.exercised[1] += 1
         copy = record[1]
         obs_copy = copy if type(copy) is np.ndarray and type(obs) is np.ndarray else None
-        row = self._defer(kind, step, episode, t, obs, obs_copy, copy, reward, te, tr, info, layer_calls)
+        # one copy of info for the batch row and the aliasing window (both only read it)
+        info_copy = ({} if type(info) is dict and not info else snapshot(info)) if self._mutation else None
+        row = self._defer(kind, step, episode, t, obs, obs_copy, copy, reward, te, tr, info, info_copy, raw)
         if row is None:
             self.flush()
-            self._judge_now(kind, step, episode, t, action, out, layer_calls)
+            self._judge_now(kind, step, episode, t, action, out, self.instrument.layer_calls(raw))
         elif row is not _CLEAR:
-            self.pending.append(row)
-            if len(self.pending) >= self.batch:
+            pending = self.pending
+            pending.append(row)
+            if len(pending) >= self.batch:
                 self.flush()
         if self._mutation:
-            info_copy = {} if type(info) is dict and not info else snapshot(info)
-            if self.returned:
-                last = self.returned[-1]
-                if not (_unchanged_array(last[3], last[2]) and _unchanged_info(last[5], last[4])):
+            returned = self.returned
+            if returned:
+                last = returned[-1]
+                live, kept, live_info = last[2], last[3], last[4]
+                if not (type(live) is np.ndarray and type(kept) is np.ndarray and live.dtype == kept.dtype
+                        and live.shape == kept.shape and live.tobytes() == kept.tobytes()) \
+                        or not (not last[5] if type(live_info) is dict and not live_info
+                                else same_value(last[5], live_info)):
                     self._check_alias([last], step)
-            self.returned.append((step, kind, obs, obs_copy if obs_copy is not None else snapshot(obs), info, info_copy))
+            returned.append((step, kind, obs, obs_copy if obs_copy is not None else snapshot(obs), info, info_copy))
         if self._shared:
             self._check_shared(kind, step, obs, info)
 
     # -- per-call judgement ---------------------------------------------------------------------
 
     def _defer(self, kind: str, step: int, episode: int, t: int, obs: Any, obs_copy: Any, shown: Any, reward: Any,
-               te: Any, tr: Any, info: Any, layer_calls: list) -> Any:
+               te: Any, tr: Any, info: Any, info_copy: Any, raw: list) -> Any:
         """Screen one call. ``None``: judge it at once (the screen cannot clear it); :data:`_CLEAR`:
         nothing left to judge; else the row the batched judgement takes (copies and plain scalars):
         ``(kind, step, episode, t, obs judged by the numeric rules or None, reward, terminated,
@@ -398,9 +472,7 @@ class Checker:
         of the innermost layer passing that observation through or None)``."""
         is_step = kind == "step"
         space = self.env.observation_space
-        silenced = self.silenced
-        check_space = self._in_space and "spaces.observation_in_space" not in silenced
-        check_layers = self._layer_contract and "wrapper.layer_contract" not in silenced
+        check_space, check_layers = self._screen_space, self._screen_layers
         bounds = None
         outer_ok: "bool | None" = None  # the outer observation is in its space (None: not decided yet)
         if check_space or check_layers:
@@ -413,14 +485,15 @@ class Checker:
                     return None
         if not isinstance(info, dict):
             return None
-        for lc in layer_calls:
-            if lc.past_done:
+        for r in raw:
+            if r[4]:  # past done
                 return None
         if is_step and self.limit is not None and t == self.limit:
             return None  # episode.truncated_at_limit: the full check decides
         layer = None
-        if check_layers:
-            layer = _layers_screen(layer_calls, obs, space, bounds, outer_ok)
+        if check_layers and raw:
+            instrument = self.instrument
+            layer = _layers_screen(raw, instrument, obs, space, bounds, outer_ok)
             if layer is False:
                 return None
         judged_obs, r, a, b = None, None, None, None
@@ -439,7 +512,8 @@ class Checker:
                 r, a, b = float(reward), bool(te), bool(tr)
         if judged_obs is None and bounds is None and r is None:
             return _CLEAR
-        info_copy = {} if type(info) is dict and not info else snapshot(info)
+        if info_copy is None:
+            info_copy = {} if not info else snapshot(info)  # info is a dict here
         return (kind, step, episode, t, judged_obs, r, a, b, obs_copy if obs_copy is not None else shown, info_copy,
                 bounds, layer)
 
@@ -491,6 +565,10 @@ class Checker:
         steps, resets, probes = self.tally
         self.tally = [0, 0, 0]
         add = self.counters.add
+        at_limit, done = self.exercised
+        self.exercised = [0, 0]
+        add("_at_limit", steps=at_limit)
+        add("_done", steps=done)
         add("_checked", steps=steps)
         add("_all", steps=steps + probes)
         add("actions.accepted", steps=steps + probes, episodes=resets)
@@ -505,6 +583,16 @@ class Checker:
     # -- aliasing -------------------------------------------------------------------------------
 
     def _check_shared(self, kind: str, step: int, obs: Any, info: Any) -> None:
+        if type(obs) is np.ndarray and type(info) is dict and not info:  # the common case: one array, no info
+            if obs.size:
+                for label, other_path, other in self.previous_arrays:
+                    if np.may_share_memory(obs, other):
+                        self._shared_problem(kind, step, obs, other, "observation",
+                                             f"{other_path} {label(self._where(kind, step))}")
+                self.previous_arrays = [(_previous_label, "observation", obs)]
+            else:
+                self.previous_arrays = []
+            return
         now: list = []
         _array_leaves(obs, "observation", now)
         if type(info) is not dict or info:
@@ -589,7 +677,7 @@ class Checker:
                 got, exc_text = None, f"{type(exc).__name__}: {exc}"
             else:
                 exc_text = ""
-            d = None if got is None or same_value(rec, got) else first_difference(rec, got)
+            d = None if got is None or same_record(rec, got) else first_difference(rec, got)
             if got is None or d is not None:
                 note = (f"actions.accepted: a probe before action {step} was skipped: a fresh instance replaying the "
                         f"recorded (seed, actions) history diverged at call {i} ({exc_text or d}), so a probe there "
@@ -617,46 +705,44 @@ def _is_flag(x: Any) -> bool:
     return x is True or x is False or type(x) is np.bool_
 
 
-def _unchanged_array(copy: Any, live: Any) -> bool:
-    """``True`` when ``live`` surely still equals its ``copy`` (same dtype, shape and bytes)."""
-    return type(live) is np.ndarray and type(copy) is np.ndarray and live.dtype == copy.dtype \
-        and live.shape == copy.shape and live.tobytes() == copy.tobytes()
-
-
-def _unchanged_info(copy: Any, live: Any) -> bool:
-    """``True`` when the ``info`` returned earlier surely still equals its copy."""
-    if type(live) is dict and not live:
-        return not copy
-    return same_value(copy, live)
-
-
-def _layers_screen(layer_calls: list, obs: Any, space: Any, bounds: Any, outer_ok: "bool | None") -> Any:
-    """Screen ``wrapper.layer_contract``: ``False`` when the full check must decide; else ``None``, or
-    ``(index, name)`` of the innermost layer that passes the outer observation (the same object,
-    against the same space object) through, when that observation's bounds are left to the batch.
-    A value passed through unchanged (the same object, against the same space) is screened once."""
+def _layers_screen(raw: list, instrument: LayerInstrument, obs: Any, space: Any, bounds: Any,
+                   outer_ok: "bool | None") -> Any:
+    """Screen ``wrapper.layer_contract`` over the instrument's raw records: ``False`` when the full
+    check must decide; else ``None``, or ``(index, name)`` of the innermost layer that passes the
+    outer observation (the same object, against the same space object) through, when that
+    observation's bounds are left to the batch. A value passed through unchanged (the same object,
+    against the same space) is screened once, and a layer that inherits its inner layer's spaces
+    and passes that layer's values through (the same objects) has that layer's verdict."""
     seen: set = set()
     deferred = None
-    for lc in layer_calls:
-        out, is_step = lc.out, lc.kind == "step"
+    p_index, p_kind, p_action, p_out = -1, None, None, None  # the record screened (or passed) last
+    for index, kind, action, out, _past, _caller in raw:
+        if index == p_index - 1 and kind is p_kind and action is p_action and type(out) is tuple \
+                and len(out) == len(p_out) and out[0] is p_out[0] \
+                and (len(out) == 2 or (out[1] is p_out[1] and out[2] is p_out[2] and out[3] is p_out[3])) \
+                and instrument.inherits_spaces(index):
+            p_index = index
+            continue  # the same values against the same spaces as the layer just inside: its verdict
+        is_step = kind == "step"
         if type(out) is not tuple or len(out) != (5 if is_step else 2):
             return False
-        action, action_space = lc.action, lc.action_space
-        if is_step and lc.index > 0 and action is not None and action_space is not None:
-            if type(action_space) is spaces.Discrete and type(action) is int:
-                if not action_space.start <= action < action_space.start + action_space.n:
-                    return False
-            else:
-                key = (id(action_space), id(action))
-                if key not in seen:
-                    if in_space(action_space, action) is not True:
+        p_index, p_kind, p_action, p_out = index, kind, action, out
+        value_space, action_space = instrument.spaces(index)
+        if is_step and index > 0 and action is not None and action_space is not None:
+            key = (id(action_space), id(action))
+            if key not in seen:
+                if type(action_space) is spaces.Discrete and type(action) is int:
+                    start = int(action_space.start)
+                    if not start <= action < start + int(action_space.n):
                         return False
-                    seen.add(key)
-        value, value_space = out[0], lc.observation_space
+                elif in_space(action_space, action) is not True:
+                    return False
+                seen.add(key)
+        value = out[0]
         if value is obs and value_space is space:
             if bounds is not None:
-                if deferred is None or lc.index > deferred[0]:
-                    deferred = (lc.index, lc.name)
+                if deferred is None or index > deferred[0]:
+                    deferred = (index, instrument.names[index])
             else:
                 if outer_ok is None:
                     outer_ok = in_space(space, obs) is True
@@ -669,9 +755,9 @@ def _layers_screen(layer_calls: list, obs: Any, space: Any, bounds: Any, outer_o
                     return False
                 seen.add(key)
         if is_step:
-            if not (_is_flag(out[2]) and _is_flag(out[3])):
+            te, tr, r = out[2], out[3], out[1]
+            if not ((te is True or te is False or type(te) is np.bool_) and (tr is True or tr is False or type(tr) is np.bool_)):
                 return False
-            r = out[1]
             if not (type(r) is float or type(r) is int or isinstance(r, np.floating)):
                 return False
     return deferred
@@ -679,33 +765,53 @@ def _layers_screen(layer_calls: list, obs: Any, space: Any, bounds: Any, outer_o
 
 def _flag_rows(contract: Contract, pending: list) -> list[int]:
     """Indices of the batched calls that may break a deferred rule (a superset): observations outside
-    their Box's bounds, and whatever the contract judge refuses in the numeric columns."""
+    their Box's bounds, and whatever the contract judge refuses in the numeric columns.
+
+    A row whose bounds are batched holds one copy of the observation (of the Box's own dtype and
+    shape) for both judgements, so each Box's rows make one column for both."""
     n = len(pending)
     bad = np.zeros(n, dtype=bool)
-    boxes: dict = {}
-    judged: dict = {}
+    boxed: dict = {}  # id(Box) -> (Box, rows, judged by the numeric rules too?)
+    loose: dict = {}  # (dtype, shape) -> rows whose observation only the numeric rules judge
     steps = []
     for i, row in enumerate(pending):
-        if row[10] is not None:
-            boxes.setdefault(id(row[10]), (row[10], []))[1].append(i)
-        if row[4] is not None:
-            judged.setdefault((row[4].dtype, row[4].shape), []).append(i)
-        if row[0] == "step" and row[5] is not None:
+        box = row[10]
+        if box is not None:
+            group = boxed.get(id(box))
+            if group is None:
+                group = boxed[id(box)] = (box, [], [])
+            group[1].append(i)
+            group[2].append(row[4] is not None)
+        elif row[4] is not None:
+            loose.setdefault((row[4].dtype, row[4].shape), []).append(i)
+        if row[5] is not None:  # a reward (set on steps only)
             steps.append(i)
-    for box, rows in boxes.values():
-        column = np.stack([pending[i][8] for i in rows])
+    judge_obs = contract.check_obs_finite or contract.obs_range is not None
+    for box, rows, judged in boxed.values():
+        column = _column([pending[i][8] for i in rows], box.shape)
         inside = (column >= box.low) & (column <= box.high)  # Box.contains, row by row
         bad[rows] |= ~inside.reshape(len(rows), -1).all(axis=1)
-    if contract.check_obs_finite or contract.obs_range is not None:
-        for (_dtype, shape), rows in judged.items():
-            column = np.stack([pending[i][4] for i in rows])
-            bad[rows] |= column_bad_mask(contract, obs_shape=shape, observation=column)
+        if judge_obs and any(judged):
+            if not all(judged):
+                keep = np.array(judged)
+                column, rows = column[keep], [r for r, k in zip(rows, judged) if k]
+            bad[rows] |= column_bad_mask(contract, obs_shape=box.shape, observation=column)
+    if judge_obs:
+        for (_dtype, shape), rows in loose.items():
+            bad[rows] |= column_bad_mask(contract, obs_shape=shape, observation=_column([pending[i][4] for i in rows], shape))
     if steps:
         rewards = np.array([pending[i][5] for i in steps], dtype=np.float64)
         te = np.array([pending[i][6] for i in steps], dtype=bool)
         tr = np.array([pending[i][7] for i in steps], dtype=bool)
         bad[steps] |= column_bad_mask(contract, obs_shape=(), reward=rewards, terminated=te, truncated=tr)
     return np.flatnonzero(bad).tolist()
+
+
+def _column(arrays: list, shape: tuple) -> np.ndarray:
+    """``np.stack(arrays)`` for arrays of one dtype and ``shape`` (one concatenation: faster for many small ones)."""
+    if not shape:
+        return np.array(arrays)
+    return np.concatenate(arrays).reshape((len(arrays), *shape))
 
 
 def _true(out: Any, i: int) -> bool:
@@ -726,7 +832,11 @@ def _summary(kind: str, out: Any) -> Any:
 
 def _record(kind: str, obs: Any, reward: Any = None, te: Any = None, tr: Any = None) -> tuple:
     """One trajectory record; large arrays are kept as digests (:func:`fingerprint`), so memory stays bounded."""
-    return (kind, fingerprint(obs), reward if type(reward) in _PLAIN else snapshot(reward),
+    if type(obs) is np.ndarray and obs.nbytes <= DIGEST_BYTES and obs.dtype.kind != "O":
+        kept = obs.copy()  # fingerprint's own answer for a small array, without the call
+    else:
+        kept = fingerprint(obs)
+    return (kind, kept, reward if type(reward) in _PLAIN else snapshot(reward),
             te if type(te) in _PLAIN else snapshot(te), tr if type(tr) in _PLAIN else snapshot(tr))
 
 
@@ -795,8 +905,10 @@ def _run_checked(env: Any, seed: int, actions: Sequence[Any], checker: Checker) 
     out = _reset(env, checker, -1, seed=seed)
     records = [_record("reset", out[0])]
     checker.on_call("reset", -1, 0, 0, None, out, reset_kwargs={"seed": seed}, record=records[-1])
+    probe = checker.maybe_probe if checker.probe_values else None
     for step, action in enumerate(actions):
-        checker.maybe_probe(step)
+        if probe is not None:
+            probe(step)
         try:
             out = env.step(action)
         except Exception as exc:

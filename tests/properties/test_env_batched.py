@@ -97,8 +97,10 @@ def test_the_instrument_reads_every_layers_spaces_as_its_properties_do(name, env
     stack = resolve_target(env, wrappers).make()
     for top in (stack, _OwnSpaceProperty(stack)):
         instrument = LayerInstrument(top)
+        every = instrument.all_spaces()  # the one pass from the base env outwards reads the same objects
         for i, layer in enumerate(layers_of(top)):
             obs, act = instrument.spaces(i)
+            assert every[i][0] is obs and (every[i][1] is act or type(layer) is _OwnSpaceProperty)
             assert obs is layer.observation_space
             assert act == layer.action_space and (type(layer) is _OwnSpaceProperty or act is layer.action_space)
         instrument.remove()
