@@ -76,7 +76,6 @@ def main() -> None:
             fuzz, report = fuzz_steps_per_second(env_id, wrappers, args.seconds)
             raw = (raw_before + raw_steps_per_second(make, args.seconds / 4)) / 2  # the load may drift: average
             runs.append((fuzz / raw, raw, fuzz, report))
-            print(f"  run: raw {raw_before:.0f}..{raw:.0f} fuzz {fuzz:.0f}", flush=True)
         ratio, raw, fuzz, report = sorted(runs, key=lambda r: r[0])[len(runs) // 2]
         name = env_id + "".join(f"+{w.__name__}" for w in wrappers)
         target = ">= 50%" if 1 / raw < 1e-3 else ">= 80%"

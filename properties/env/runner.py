@@ -669,25 +669,28 @@ class Checker:
 
     def _replay_history(self, fresh: Any, step: int) -> bool:
         """Replay the recorded history into ``fresh``; ``False`` (and a note) when it diverges."""
-        for i, (kind, arg, rec) in enumerate(self.history):
-            try:
-                out = fresh.reset(**arg) if kind == "reset" else fresh.step(arg)
-                got = _record(kind, out[0]) if kind == "reset" else _record(kind, out[0], out[1], out[2], out[3])
-            except Exception as exc:
-                got, exc_text = None, f"{type(exc).__name__}: {exc}"
-            else:
-                exc_text = ""
-            d = None if got is None or same_record(rec, got) else first_difference(rec, got)
-            if got is None or d is not None:
-                note = (f"actions.accepted: a probe before action {step} was skipped: a fresh instance replaying the "
-                        f"recorded (seed, actions) history diverged at call {i} ({exc_text or d}), so a probe there "
-                        f"would not test the state the run reached")
-                if note not in self.probe_notes and len(self.probe_notes) < 5:
-                    self.probe_notes.append(note)
-                return False
-            if kind == "step":
-                self.counters.add("_all", steps=1)
-        return True
+        replayed = 0  # steps reproduced faithfully (env steps the fuzzer took)
+        try:
+            for i, (kind, arg, rec) in enumerate(self.history):
+                try:
+                    out = fresh.reset(**arg) if kind == "reset" else fresh.step(arg)
+                    got = _record(kind, out[0]) if kind == "reset" else _record(kind, out[0], out[1], out[2], out[3])
+                except Exception as exc:
+                    got, exc_text = None, f"{type(exc).__name__}: {exc}"
+                else:
+                    exc_text = ""
+                d = None if got is None or same_record(rec, got) else first_difference(rec, got)
+                if got is None or d is not None:
+                    note = (f"actions.accepted: a probe before action {step} was skipped: a fresh instance replaying "
+                            f"the recorded (seed, actions) history diverged at call {i} ({exc_text or d}), so a probe "
+                            f"there would not test the state the run reached")
+                    if note not in self.probe_notes and len(self.probe_notes) < 5:
+                        self.probe_notes.append(note)
+                    return False
+                replayed += kind == "step"
+            return True
+        finally:
+            self.counters.add("_all", steps=replayed)
 
 
 #: the per-call properties judged in batches by the contract judge (the rest are screened per call)
@@ -773,8 +776,14 @@ def _flag_rows(contract: Contract, pending: list) -> list[int]:
     bad = np.zeros(n, dtype=bool)
     boxed: dict = {}  # id(Box) -> (Box, rows, judged by the numeric rules too?)
     loose: dict = {}  # (dtype, shape) -> rows whose observation only the numeric rules judge
-    steps = []
-    for i, row in enumerate(pending):
+    box = pending[0][10]
+    if box is not None and all(row[10] is box and row[4] is not None for row in pending):  # the usual batch
+        boxed[id(box)] = (box, list(range(n)), [True] * n)
+        steps = [i for i, row in enumerate(pending) if row[5] is not None]
+        rows_left: list = []
+    else:
+        steps, rows_left = [], pending
+    for i, row in enumerate(rows_left):
         box = row[10]
         if box is not None:
             group = boxed.get(id(box))
@@ -812,6 +821,14 @@ def _column(arrays: list, shape: tuple) -> np.ndarray:
     if not shape:
         return np.array(arrays)
     return np.concatenate(arrays).reshape((len(arrays), *shape))
+
+
+def _done(out: Any) -> bool:
+    """``terminated or truncated`` of a checked 5-tuple (a flag that cannot be read as a bool counts as not set)."""
+    te, tr = out[2], out[3]
+    if te is False and tr is False:  # the usual step, decided without a call
+        return False
+    return _true(out, 2) or _true(out, 3)
 
 
 def _true(out: Any, i: int) -> bool:
@@ -893,7 +910,7 @@ def _run_unchecked(env: Any, seed: int, actions: Sequence[Any]) -> list:
             out = _unpack(out, 5, "step(...)", None, step)
         t += 1
         append(_record("step", out[0], out[1], out[2], out[3]))
-        if _true(out, 2) or _true(out, 3):
+        if _done(out):
             episode, t = episode + 1, 0
             out = _reset(env, None, step)
             append(_record("reset", out[0]))
@@ -920,7 +937,7 @@ def _run_checked(env: Any, seed: int, actions: Sequence[Any], checker: Checker) 
         t += 1
         records.append(_record("step", out[0], out[1], out[2], out[3]))
         checker.on_call("step", step, episode, t, action, out, record=records[-1])
-        if _true(out, 2) or _true(out, 3):
+        if _done(out):
             episode, t = episode + 1, 0
             out = _reset(env, checker, step)
             records.append(_record("reset", out[0]))
