@@ -50,15 +50,16 @@ import tempfile
 import threading
 import time
 import traceback
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType, TracebackType
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 from rollcheck.spec.errors import ArgumentError
 from rollcheck.spec.arguments import check_real
 
-__all__ = ["DEFAULT_TIMEOUT", "HARNESS_PACKAGES", "Interrupted", "Outcome", "interrupted_by_signal",
-           "run_supervised", "supported"]
+__all__ = ["DEFAULT_TIMEOUT", "HARNESS_PACKAGES", "Interrupted", "Outcome", "bind_to_parent",
+           "interrupted_by_signal", "reaping_descendants", "run_supervised", "supported"]
 
 DEFAULT_TIMEOUT = 60.0
 HARNESS_PACKAGES = ("rollcheck", "hypothesis")
@@ -303,15 +304,12 @@ def _watchdog(channel: _Channel, harness: _Harness, main_id: int, timeout: float
 
 
 def _run_worker(fn: Callable[..., Any], args: tuple, kwargs: dict, write_fd: int, dump_fd: int,
-                timeout: float, sample_s: float, packages: tuple) -> None:
+                timeout: float, sample_s: float, packages: tuple, parent: int) -> None:
     """The forked worker: run ``fn`` and report how it ended; never returns."""
     status = 0
     try:
         os.setpgid(0, 0)
-        parent = os.getppid()
-        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
-        if os.getppid() != parent:
-            os._exit(70)
+        bind_to_parent(parent)
         signal.signal(signal.SIGINT, _on_sigint)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         faulthandler.enable(file=dump_fd, all_threads=True)
@@ -428,6 +426,35 @@ def _kill_orphans(before: set[int], rounds: int = 20) -> None:
         time.sleep(0.01)
 
 
+def bind_to_parent(parent: int) -> None:
+    """In a freshly forked process: die (``SIGKILL``) when ``parent``, the pid that forked it, dies.
+
+    ``PR_SET_PDEATHSIG`` on Linux; if the parent is already gone by then (it died between the fork
+    and this call, so the signal will never come), exit at once. Elsewhere: no effect.
+    """
+    _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(70)
+
+
+@contextmanager
+def reaping_descendants() -> Iterator[None]:
+    """Within the block this process is a child subreaper (Linux); on leaving it, however it is left
+    (``KeyboardInterrupt`` included), every child that appeared during the block is killed and reaped,
+    and so, round by round, is every descendant that escaped into a session of its own (it is
+    re-parented to this process when its parent dies). Elsewhere only the children are known."""
+    before = _children()
+    reaper = _get_subreaper()
+    if reaper == 0:
+        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
+    try:
+        yield
+    finally:
+        _kill_orphans(before)
+        if reaper == 0:
+            _prctl(_PR_SET_CHILD_SUBREAPER, 0)
+
+
 def _read_dump(fd: int) -> str:
     try:
         os.lseek(fd, 0, os.SEEK_SET)
@@ -489,43 +516,55 @@ def run_supervised(fn: "str | Callable[..., Any]", *args: Any, timeout: float = 
     sys.stderr.flush()
     dump = tempfile.TemporaryFile()
     read_fd, write_fd = os.pipe()
-    before = _children()
-    reaper = _get_subreaper()
-    if reaper == 0:
-        _prctl(_PR_SET_CHILD_SUBREAPER, 1)
-    start = time.monotonic()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover — the worker (coverage cannot see past os._exit)
-        os.close(read_fd)
-        _run_worker(target, args, kwargs, write_fd, dump.fileno(), float(timeout), sample_s, packages)
-    os.close(write_fd)
-    try:
-        os.setpgid(pid, pid)   # also here, so killpg works even before the worker ran a line
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
+    parent = os.getpid()
+    with reaping_descendants():
+        pid = None
         try:
-            return _supervise(pid, read_fd, dump.fileno(), judge, float(timeout), grace_s, start)
+            start = time.monotonic()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover — the worker (coverage cannot see past os._exit)
+                os.close(read_fd)
+                _run_worker(target, args, kwargs, write_fd, dump.fileno(), float(timeout), sample_s, packages,
+                            parent)
+            os.close(write_fd)
+            write_fd = None
+            try:
+                os.setpgid(pid, pid)   # also here, so killpg works even before the worker ran a line
+            except (ProcessLookupError, PermissionError):
+                pass
+            return _supervised(pid, read_fd, dump.fileno(), judge, float(timeout), grace_s, interrupt_grace_s,
+                               start)
+        finally:
+            if pid:
+                _kill_group(pid)
+                try:
+                    os.kill(pid, signal.SIGKILL)   # in case it had not got its own group yet
+                except ProcessLookupError:
+                    pass
+                _reap(pid)
+            if write_fd is not None:
+                os.close(write_fd)
+            os.close(read_fd)
+            dump.close()
+
+
+def _supervised(pid: int, read_fd: int, dump_fd: int, judge: _Harness, timeout: float, grace_s: float,
+                interrupt_grace_s: float, start: float) -> Outcome:
+    """Supervise the worker ``pid`` to its outcome; on Ctrl-C, give it ``interrupt_grace_s`` to end."""
+    try:
+        return _supervise(pid, read_fd, dump_fd, judge, timeout, grace_s, start)
+    except KeyboardInterrupt:
+        # a real Ctrl-C: let the worker stop cleanly (it may hand back what it found), briefly
+        try:
+            os.kill(pid, signal.SIGINT)
+        except ProcessLookupError:
+            raise Interrupted(None) from None
+        try:
+            outcome = _supervise(pid, read_fd, dump_fd, judge, interrupt_grace_s, 0.0, start,
+                                 deadline=time.monotonic() + interrupt_grace_s)
         except KeyboardInterrupt:
-            # a real Ctrl-C: let the worker stop cleanly (it may hand back what it found), briefly
-            try:
-                os.kill(pid, signal.SIGINT)
-            except ProcessLookupError:
-                raise Interrupted(None) from None
-            try:
-                outcome = _supervise(pid, read_fd, dump.fileno(), judge, interrupt_grace_s, 0.0, start,
-                                     deadline=time.monotonic() + interrupt_grace_s)
-            except KeyboardInterrupt:
-                outcome = None
-            raise Interrupted(outcome) from None
-    finally:
-        _kill_group(pid)
-        _reap(pid)
-        _kill_orphans(before)
-        if reaper == 0:
-            _prctl(_PR_SET_CHILD_SUBREAPER, 0)
-        os.close(read_fd)
-        dump.close()
+            outcome = None
+        raise Interrupted(outcome) from None
 
 
 def _supervise(pid: int, fd: int, dump_fd: int, judge: _Harness, timeout: float, grace_s: float,

@@ -10,14 +10,15 @@ in part order. Which part runs where or when never changes what it computes, so 
 is the same for every ``jobs`` (up to timings and what a time budget cut).
 
 Not a TorchLean definition. Invariants enforced: no worker outlives :func:`run_parts` (each is
-killed and reaped on return, on an exception, on a timeout and on Ctrl-C, and dies with its
-parent through ``PR_SET_PDEATHSIG``); results come back in part order whatever the finishing
-order.
+killed and reaped on return, on an exception, on a timeout and on Ctrl-C, a worker forked in the
+instant before a Ctrl-C included, and dies with its parent through ``PR_SET_PDEATHSIG``), and
+neither does any process the subject started in a killed worker, even in a session of its own
+(the run is a child subreaper on Linux: :func:`~rollcheck.impl.supervisor.reaping_descendants`);
+results come back in part order whatever the finishing order.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 import pickle
 import select
@@ -27,7 +28,7 @@ import traceback
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from rollcheck.impl.supervisor import DEFAULT_TIMEOUT, run_supervised, supported
+from rollcheck.impl.supervisor import DEFAULT_TIMEOUT, bind_to_parent, reaping_descendants, run_supervised, supported
 from rollcheck.spec.arguments import check_count
 from rollcheck.spec.errors import ArgumentError
 
@@ -63,9 +64,9 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _child(task: Callable[[], Any], name: str, write_fd: int, timeout: float) -> None:  # pragma: no cover — forked
+def _child(task: Callable[[], Any], name: str, write_fd: int, timeout: float, parent: int) -> None:  # pragma: no cover — forked
     try:
-        _die_with_parent()
+        bind_to_parent(parent)
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what a Ctrl-C ends
         outcome = run_supervised(task, timeout=timeout)
         if outcome.ok:
@@ -82,13 +83,6 @@ def _child(task: Callable[[], Any], name: str, write_fd: int, timeout: float) ->
         except OSError:
             break
     os._exit(0)
-
-
-def _die_with_parent() -> None:
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-    except Exception:
-        pass
 
 
 def _kill(pid: int) -> None:
@@ -124,58 +118,67 @@ def run_parts(tasks: Sequence[tuple[str, Callable[[], Any]]], *, jobs: int, dead
     results: list["PartOutcome | None"] = [None] * len(tasks)
     waiting = list(range(len(tasks)))
     running: dict[int, tuple[int, int, bytearray]] = {}  # read fd -> (pid, part index, bytes so far)
-    try:
-        while waiting or running:
-            while waiting and len(running) < jobs:
-                i = waiting.pop(0)
-                name, task = tasks[i]
-                read_fd, write_fd = os.pipe()
-                pid = os.fork()
-                if pid == 0:  # pragma: no cover — the worker
-                    os.close(read_fd)
-                    _child(task, name, write_fd, call_timeout)
-                os.close(write_fd)
-                running[read_fd] = (pid, i, bytearray())
-            left = None if end is None else end - time.monotonic()
-            if left is not None and left <= 0:
-                for fd, (pid, i, _buf) in list(running.items()):
-                    _kill(pid)
-                    os.close(fd)
-                    results[i] = PartOutcome(tasks[i][0], False, reason=f"did not finish within {deadline_s:.0f} s")
+    with reaping_descendants():  # also a worker forked just before a Ctrl-C, and what a killed worker's subject started
+        try:
+            _run_workers(tasks, jobs, deadline_s, end, call_timeout, results, waiting, running)
+        finally:
+            for fd, (pid, _i, _buf) in running.items():
+                _kill(pid)
+                os.close(fd)
+    return [r if r is not None else PartOutcome(tasks[i][0], False, reason="not run") for i, r in enumerate(results)]
+
+
+def _run_workers(tasks: Sequence[tuple[str, Callable[[], Any]]], jobs: int, deadline_s: "float | None",
+                 end: "float | None", call_timeout: float, results: list, waiting: list, running: dict) -> None:
+    """:func:`run_parts`' loop: keep ``jobs`` workers busy, collect each result as its pipe closes."""
+    parent = os.getpid()
+    while waiting or running:
+        while waiting and len(running) < jobs:
+            i = waiting.pop(0)
+            name, task = tasks[i]
+            read_fd, write_fd = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover — the worker
+                os.close(read_fd)
+                _child(task, name, write_fd, call_timeout, parent)
+            os.close(write_fd)
+            running[read_fd] = (pid, i, bytearray())
+        left = None if end is None else end - time.monotonic()
+        if left is not None and left <= 0:
+            for fd, (pid, i, _buf) in list(running.items()):
+                _kill(pid)
+                os.close(fd)
+                results[i] = PartOutcome(tasks[i][0], False, reason=f"did not finish within {deadline_s:.0f} s")
+            running.clear()
+            for i in waiting:
+                results[i] = PartOutcome(tasks[i][0], False, reason="not started: the run's deadline passed")
+            waiting.clear()
+            break
+        ready, _, _ = select.select(list(running), [], [], 0.5 if left is None else min(0.5, left))
+        for fd in ready:
+            pid, i, buf = running[fd]
+            chunk = os.read(fd, 1 << 16)
+            if chunk:
+                buf += chunk
+                continue
+            del running[fd]
+            os.close(fd)
+            try:
+                os.waitpid(pid, 0)
+            except ChildProcessError:
+                pass
+            try:
+                results[i] = pickle.loads(bytes(buf))
+            except Exception:
+                results[i] = PartOutcome(tasks[i][0], False, reason="the worker ended without a result")
+            if results[i].broken is not None:  # the subject broke it: stop the run here
+                for other, (other_pid, j, _buf) in list(running.items()):
+                    _kill(other_pid)
+                    os.close(other)
+                    results[j] = PartOutcome(tasks[j][0], False, reason=f"stopped: the {tasks[i][0]} part broke")
                 running.clear()
-                for i in waiting:
-                    results[i] = PartOutcome(tasks[i][0], False, reason="not started: the run's deadline passed")
+                for j in waiting:
+                    results[j] = PartOutcome(tasks[j][0], False, reason=f"not started: the {tasks[i][0]} part broke")
                 waiting.clear()
                 break
-            ready, _, _ = select.select(list(running), [], [], 0.5 if left is None else min(0.5, left))
-            for fd in ready:
-                pid, i, buf = running[fd]
-                chunk = os.read(fd, 1 << 16)
-                if chunk:
-                    buf += chunk
-                    continue
-                del running[fd]
-                os.close(fd)
-                try:
-                    os.waitpid(pid, 0)
-                except ChildProcessError:
-                    pass
-                try:
-                    results[i] = pickle.loads(bytes(buf))
-                except Exception:
-                    results[i] = PartOutcome(tasks[i][0], False, reason="the worker ended without a result")
-                if results[i].broken is not None:  # the subject broke it: stop the run here
-                    for other, (other_pid, j, _buf) in list(running.items()):
-                        _kill(other_pid)
-                        os.close(other)
-                        results[j] = PartOutcome(tasks[j][0], False, reason=f"stopped: the {tasks[i][0]} part broke")
-                    running.clear()
-                    for j in waiting:
-                        results[j] = PartOutcome(tasks[j][0], False, reason=f"not started: the {tasks[i][0]} part broke")
-                    waiting.clear()
-                    break
-    finally:
-        for fd, (pid, _i, _buf) in running.items():
-            _kill(pid)
-            os.close(fd)
-    return [r if r is not None else PartOutcome(tasks[i][0], False, reason="not run") for i, r in enumerate(results)]
+

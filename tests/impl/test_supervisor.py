@@ -123,3 +123,17 @@ def test_arguments_are_checked():
 def test_module_reference_and_kwargs():
     o = run_supervised("os.path:join", "a", "b", timeout=5)
     assert o.kind == "returned" and o.value == os.path.join("a", "b")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_worker_whose_parent_is_already_gone_exits_at_once():
+    """bind_to_parent(pid) in a fork: if the parent that forked it is not ``pid`` any more (it died before the
+    death signal was armed, so none will come), the worker ends itself instead of running on as an orphan."""
+    from rollcheck.impl.supervisor import bind_to_parent
+
+    for parent, expected in ((os.getpid(), 0), (os.getpid() + 10_000_000, 70)):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover — the fork
+            bind_to_parent(parent)
+            os._exit(0)
+        assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == expected

@@ -170,3 +170,50 @@ def test_the_cli_takes_jobs_and_writes_the_same_report_for_1_and_2(tmp_path):
     (one, name1), (two, name2) = run(1), run(2)
     assert one == two and name1 == name2  # the report name does not depend on --jobs either
     assert one["numerics.reward"][0] == "failed"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="a process escaping into a session of its own is "
+                    "re-parented to a child subreaper only on Linux; elsewhere the run can kill only its own children")
+def test_ctrl_c_also_ends_what_a_subject_started_in_a_session_of_its_own(tmp_path):
+    """The part worker is SIGKILLed on Ctrl-C, so its own cleanup never runs: the subject's child (in a
+    session of its own, beyond any process group) is re-parented to the run, which kills it."""
+    marker = f"rollcheck-jobs-escapee-{os.getpid()}"
+    script = tmp_path / "escape.py"
+    script.write_text(textwrap.dedent(f"""
+        import os, signal, subprocess, sys, threading, time
+        from rollcheck.properties.env.jobs import run_parts
+
+        def escapes():
+            subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", {marker!r}],
+                             start_new_session=True)
+            time.sleep(60)
+
+        def started():
+            for _ in range(300):
+                if any({marker!r} in open(f"/proc/{{p}}/cmdline", errors="replace").read()
+                       for p in os.listdir("/proc") if p.isdigit() and os.path.exists(f"/proc/{{p}}/cmdline")):
+                    break
+                time.sleep(0.1)
+            os.kill(os.getpid(), signal.SIGINT)
+
+        threading.Thread(target=started, daemon=True).start()
+        try:
+            run_parts([("a", escapes), ("b", escapes)], jobs=2, deadline_s=None)
+        except KeyboardInterrupt:
+            print("interrupted")
+    """))
+    try:
+        out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=60)
+        assert out.stdout.split() == ["interrupted"], (out.stdout, out.stderr)
+        alive = [p for p in os.listdir("/proc") if p.isdigit() and _cmdline_has(p, marker)]
+        assert alive == [], alive
+    finally:
+        subprocess.run(["pkill", "-f", marker])
+
+
+def _cmdline_has(pid: str, marker: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", errors="replace") as f:
+            return marker in f.read()
+    except OSError:
+        return False
