@@ -249,6 +249,8 @@ def in_space(space: Any, value: Any) -> "bool | None":
     if ts is spaces.Discrete:
         if type(value) is int:
             return bool(space.start <= value < space.start + space.n)
+        if type(value) is space.dtype.type:  # a scalar of the space's own dtype (what sample() returns)
+            return bool(space.start <= int(value) < space.start + space.n)
         return None
     return None
 

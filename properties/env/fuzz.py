@@ -286,12 +286,15 @@ def _measure(target: EnvTarget, space: Any, seed: int, seconds: float) -> dict:
 
 
 def default_max_steps(limit: "int | None") -> int:
-    """Actions per program at most, by default: :data:`DEFAULT_MAX_STEPS`, or the episode limit plus a
-    quarter of that when it is more, so a program can run an episode into its ``TimeLimit``
-    (``episode.truncated_at_limit`` is judged only there) and on past the reset after it."""
+    """Actions per program at most, by default: :data:`DEFAULT_MAX_STEPS`, or twice the episode limit
+    when that is more, so a program can run two episodes into their ``TimeLimit``
+    (``episode.truncated_at_limit`` is judged only there): the reset after a truncation and the
+    next episode's count are exercised too. Longer programs also spread the fixed cost of an example
+    (drawing it, three fresh instances, the probe) over more env steps; with a time budget the
+    length is cut to fit the measured step cost."""
     if limit is None:
         return DEFAULT_MAX_STEPS
-    return max(DEFAULT_MAX_STEPS, int(limit) + DEFAULT_MAX_STEPS // 4)
+    return max(DEFAULT_MAX_STEPS, 2 * int(limit))
 
 
 def _program_length(cost: dict, seconds: float, max_steps: int) -> int:

@@ -11,6 +11,10 @@ action list is drawn as a few *segments*, each shrinking independently:
 - ``random``: ``k`` actions sampled from the action space by a seeded generator (long
   episodes at a small cost in Hypothesis choices).
 
+A Discrete action is a Python ``int`` in ``explicit`` and ``repeat`` segments and a scalar of the
+space's dtype (``np.int64``, as ``Discrete.sample()`` and a policy's ``argmax`` give it) in
+``random`` ones, so an env that mishandles either representation meets both.
+
 Not a TorchLean definition: this is the search space over TorchLean's ``Session.reset (seed?)``
 and ``stepChecked`` calls. Invariant enforced: every action drawn is an element of the action
 space with exactly its dtype (Box bounds included), and no program is longer than ``max_steps``.
@@ -43,8 +47,8 @@ class Program:
 def random_actions(space: Any, rng_seed: int, k: int) -> list:
     """``k`` actions from ``space``, deterministic in ``rng_seed`` (never touches global RNGs)."""
     rng = np.random.default_rng(rng_seed)
-    if isinstance(space, spaces.Discrete):
-        return rng.integers(space.start, space.start + space.n, size=k).tolist()  # Python ints
+    if isinstance(space, spaces.Discrete):  # scalars of the space's dtype, as Discrete.sample() gives them
+        return list(rng.integers(space.start, space.start + space.n, size=k).astype(space.dtype, copy=False))
     if isinstance(space, spaces.Box) and space.dtype.kind == "f":
         low, high = space.low.astype(np.float64), space.high.astype(np.float64)
         finite = np.isfinite(low) & np.isfinite(high)

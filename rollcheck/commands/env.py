@@ -52,8 +52,8 @@ def register(subparsers) -> None:
     p.add_argument("--max-examples", type=int, default=DEFAULT_MAX_EXAMPLES, metavar="N",
                    help=f"programs to search (default {DEFAULT_MAX_EXAMPLES})")
     p.add_argument("--max-steps", type=int, default=None, metavar="K",
-                   help=f"actions per program at most (default {DEFAULT_MAX_STEPS}, or the env's max_episode_steps "
-                        f"+ {DEFAULT_MAX_STEPS // 4} when that is more, so a program can reach the time limit)")
+                   help=f"actions per program at most (default {DEFAULT_MAX_STEPS}, or twice the env's max_episode_steps "
+                        f"when that is more, so a program can run two episodes into the time limit)")
     p.add_argument("--seed", type=int, default=0, metavar="S", help="search seed (default 0)")
     p.add_argument("--report-dir", default="reports", metavar="DIR",
                    help="where env-<ENV>-<options digest>.md / .json / .junit.xml go (default: reports)")

@@ -118,8 +118,19 @@ def test_programs_draw_valid_actions_with_the_space_dtype(space, data):
         assert space.contains(a), (space, a)
         if isinstance(a, np.ndarray):
             assert a.dtype == space.dtype and a.shape == space.shape
-        else:
-            assert isinstance(a, int) and not isinstance(a, bool)
+        else:  # Discrete: a Python int (explicit, repeat segments) or a scalar of its dtype (random segments)
+            assert (type(a) is int) or type(a) is space.dtype.type, (space, type(a))
+
+
+def test_discrete_actions_come_in_both_representations():
+    from hypothesis import find
+
+    from rollcheck.properties.env.programs import action_strategy, random_actions
+
+    space = spaces.Discrete(3, start=-1)
+    sampled = random_actions(space, 7, 40)
+    assert {type(a) for a in sampled} == {np.int64} and {int(a) for a in sampled} == {-1, 0, 1}
+    assert type(find(action_strategy(space), lambda a: True)) is int
 
 
 def test_vector_reward_finiteness_is_judged_in_float64_like_the_spec():
@@ -175,3 +186,19 @@ def test_objects_with_identity_equality_are_compared_by_their_attributes():
     assert first_difference(a, b) is None  # a snapshot (a copy) of an unchanged object
     b.value.append(3)
     assert "__dict__['value']" in first_difference(a, b)
+
+
+@given(start=st.integers(-3, 3), n=st.integers(1, 4), value=st.integers(-6, 8),
+       kind=st.sampled_from(["int", "int64", "int32", "uint8", "bool", "float"]))
+def test_the_discrete_screen_never_clears_what_the_full_check_rejects(start, n, value, kind):
+    """``in_space`` (the screen) on a Discrete space: ``True`` exactly when the full check finds nothing,
+    ``False`` only when it finds something; ``None`` (ask the full check) for every other representation."""
+    from rollcheck.properties.env.checks import in_space, value_in_space_problems
+
+    space = spaces.Discrete(n, start=start)
+    v = {"int": value, "int64": np.int64(value), "int32": np.int32(value), "uint8": np.uint8(value % 256),
+         "bool": bool(value % 2), "float": float(value)}[kind]
+    screened, problems = in_space(space, v), value_in_space_problems(space, v, "action")
+    assert screened is None or screened is (not problems), (v, screened, problems)
+    if kind in ("int", "int64"):
+        assert screened is not None  # a Python int and a scalar of the space's dtype are screened, not judged in full

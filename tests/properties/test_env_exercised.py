@@ -29,15 +29,15 @@ def _fuzz(env, wrappers=(), **kw):
 def test_default_program_length_reaches_the_episode_limit():
     assert default_max_steps(None) == DEFAULT_MAX_STEPS
     assert default_max_steps(200) == DEFAULT_MAX_STEPS  # MountainCar: 400 actions cross the limit already
-    assert default_max_steps(500) == 500 + DEFAULT_MAX_STEPS // 4  # CartPole, Acrobot
-    assert default_max_steps(1000) == 1000 + DEFAULT_MAX_STEPS // 4  # MuJoCo
+    assert default_max_steps(500) == 1000  # CartPole, Acrobot: two episodes to the limit
+    assert default_max_steps(1000) == 2000  # MuJoCo (a time budget cuts it to the measured step cost)
 
 
 def test_a_time_limit_bug_on_long_episodes_is_caught_with_the_defaults():
     # Acrobot's random episodes run into the 500-step limit; TimeoutAsTermination reports that cut
     # as a termination. With 400-action programs (the old default) no program could reach it.
     report = _fuzz("Acrobot-v1", (f"{zoo.__name__}:TimeoutAsTermination",))
-    assert report.meta["max_steps"] == 600
+    assert report.meta["max_steps"] == 1000
     assert "episode.truncated_at_limit" in {r.id for r in report.failed}, report.to_markdown()
     short = _fuzz("Acrobot-v1", (f"{zoo.__name__}:TimeoutAsTermination",), max_steps=DEFAULT_MAX_STEPS)
     r = short.result("episode.truncated_at_limit")  # too short to reach the limit: not a pass, "not exercised"
