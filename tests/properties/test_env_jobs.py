@@ -112,10 +112,12 @@ def _children(pid):
 def test_a_hang_in_a_part_names_the_call_stops_the_run_and_leaves_no_worker(tmp_path, monkeypatch):
     (tmp_path / "hanging_env.py").write_text(HANGING)
     monkeypatch.syspath_prepend(str(tmp_path))
+    before = set(_children(os.getpid()))  # another test in this worker may have left a child of its own
     with pytest.raises(WorkerBroke, match=r"step\(.*did not return within 2 s") as caught:
         fuzz_env("hanging_env:make_env", jobs=2, call_timeout=2.0, max_examples=4, max_steps=20, time_budget=20)
     assert caught.value.outcome.kind == "hung" and "hanging_env.py" in caught.value.outcome.where
-    assert _children(os.getpid()) == []
+    left = set(_children(os.getpid())) - before
+    assert not left, {pid: _command(pid) for pid in left}
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="lists the worker processes from Linux's "
@@ -209,6 +211,14 @@ def test_ctrl_c_also_ends_what_a_subject_started_in_a_session_of_its_own(tmp_pat
         assert alive == [], alive
     finally:
         subprocess.run(["pkill", "-f", marker])
+
+
+def _command(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip() or "(no command line: a zombie?)"
+    except OSError:
+        return "(gone)"
 
 
 def _cmdline_has(pid: str, marker: str) -> bool:
