@@ -121,10 +121,8 @@ def run_parts(tasks: Sequence[tuple[str, Callable[[], Any]]], *, jobs: int, dead
     with reaping_descendants():  # also a worker forked just before a Ctrl-C, and what a killed worker's subject started
         try:
             _run_workers(tasks, jobs, deadline_s, end, call_timeout, results, waiting, running)
-        finally:
-            for fd, (pid, _i, _buf) in running.items():
-                _kill(pid)
-                os.close(fd)
+        finally:  # a Ctrl-C or an error of the loop itself: whatever still runs is killed
+            _stop_all(tasks, results, running, waiting, "interrupted", "not started: the run was interrupted")
     return [r if r is not None else PartOutcome(tasks[i][0], False, reason="not run") for i, r in enumerate(results)]
 
 
@@ -145,14 +143,8 @@ def _run_workers(tasks: Sequence[tuple[str, Callable[[], Any]]], jobs: int, dead
             running[read_fd] = (pid, i, bytearray())
         left = None if end is None else end - time.monotonic()
         if left is not None and left <= 0:
-            for fd, (pid, i, _buf) in list(running.items()):
-                _kill(pid)
-                os.close(fd)
-                results[i] = PartOutcome(tasks[i][0], False, reason=f"did not finish within {deadline_s:.0f} s")
-            running.clear()
-            for i in waiting:
-                results[i] = PartOutcome(tasks[i][0], False, reason="not started: the run's deadline passed")
-            waiting.clear()
+            _stop_all(tasks, results, running, waiting, f"did not finish within {deadline_s:.0f} s",
+                      "not started: the run's deadline passed")
             break
         ready, _, _ = select.select(list(running), [], [], 0.5 if left is None else min(0.5, left))
         for fd in ready:
@@ -172,13 +164,22 @@ def _run_workers(tasks: Sequence[tuple[str, Callable[[], Any]]], jobs: int, dead
             except Exception:
                 results[i] = PartOutcome(tasks[i][0], False, reason="the worker ended without a result")
             if results[i].broken is not None:  # the subject broke it: stop the run here
-                for other, (other_pid, j, _buf) in list(running.items()):
-                    _kill(other_pid)
-                    os.close(other)
-                    results[j] = PartOutcome(tasks[j][0], False, reason=f"stopped: the {tasks[i][0]} part broke")
-                running.clear()
-                for j in waiting:
-                    results[j] = PartOutcome(tasks[j][0], False, reason=f"not started: the {tasks[i][0]} part broke")
-                waiting.clear()
+                broke = tasks[i][0]
+                _stop_all(tasks, results, running, waiting, f"stopped: the {broke} part broke",
+                          f"not started: the {broke} part broke")
                 break
+
+
+def _stop_all(tasks: Sequence[tuple[str, Callable[[], Any]]], results: list, running: dict, waiting: list,
+              stopped: str, not_started: str) -> None:
+    """Kill and reap every running worker (its part ends with the reason ``stopped``) and start none
+    of the waiting parts (reason ``not_started``)."""
+    for fd, (pid, i, _buf) in list(running.items()):
+        _kill(pid)
+        os.close(fd)
+        results[i] = PartOutcome(tasks[i][0], False, reason=stopped)
+    running.clear()
+    for i in waiting:
+        results[i] = PartOutcome(tasks[i][0], False, reason=not_started)
+    waiting.clear()
 

@@ -92,22 +92,6 @@ def _size(value: Any) -> tuple:
     return (len(getattr(value, "actions", ())), len(getattr(value, "history", ())))
 
 
-def run_search(run: Callable[[Any], None], strategy: Any, *, seed: int, max_examples: int, deadline: Deadline,
-               shrink_seconds: float, silenced: set, database: Any = None, database_key: "bytes | None" = None,
-               max_phases: int = 32) -> SearchOutcome:
-    """Search ``strategy`` with ``run`` (raises :class:`PropertyFailure` when a property fails).
-
-    ``silenced`` (property ids already reported) grows as phases find failures; a failure of a
-    silenced property counts as a pass. ``max_examples`` bounds the hunt over all phases;
-    ``deadline`` bounds the time; each phase may shrink for ``shrink_seconds`` at most.
-    """
-    out = SearchOutcome()
-    with _fewer_collections():
-        _run_phases(out, run, strategy, seed, max_examples, deadline, shrink_seconds, silenced, database,
-                    database_key, max_phases)
-    return out
-
-
 @contextmanager
 def _fewer_collections() -> Iterator[None]:
     """The garbage collector's thresholds raised to at least :data:`GC_THRESHOLDS` inside the block,
@@ -121,9 +105,17 @@ def _fewer_collections() -> Iterator[None]:
         gc.set_threshold(*before)
 
 
-def _run_phases(out: SearchOutcome, run: Callable[[Any], None], strategy: Any, seed: int, max_examples: int,
-                deadline: Deadline, shrink_seconds: float, silenced: set, database: Any,
-                database_key: "bytes | None", max_phases: int) -> None:
+@_fewer_collections()
+def run_search(run: Callable[[Any], None], strategy: Any, *, seed: int, max_examples: int, deadline: Deadline,
+               shrink_seconds: float, silenced: set, database: Any = None, database_key: "bytes | None" = None,
+               max_phases: int = 32) -> SearchOutcome:
+    """Search ``strategy`` with ``run`` (raises :class:`PropertyFailure` when a property fails).
+
+    ``silenced`` (property ids already reported) grows as phases find failures; a failure of a
+    silenced property counts as a pass. ``max_examples`` bounds the hunt over all phases;
+    ``deadline`` bounds the time; each phase may shrink for ``shrink_seconds`` at most.
+    """
+    out = SearchOutcome()
     timing = [0.0, 0]  # seconds spent running examples, examples run
 
     for phase in range(max_phases):
@@ -192,3 +184,4 @@ def _run_phases(out: SearchOutcome, run: Callable[[Any], None], strategy: Any, s
             out.cut_short = out.cut_short or deadline.passed()
             break  # a whole phase found nothing new: the search is over
         silenced.add(locked["pid"])
+    return out

@@ -125,7 +125,8 @@ def test_module_reference_and_kwargs():
     assert o.kind == "returned" and o.value == os.path.join("a", "b")
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="bind_to_parent arms Linux's PR_SET_PDEATHSIG; "
+                    "elsewhere it does nothing, so there is nothing to check")
 def test_a_worker_whose_parent_is_already_gone_exits_at_once():
     """bind_to_parent(pid) in a fork: if the parent that forked it is not ``pid`` any more (it died before the
     death signal was armed, so none will come), the worker ends itself instead of running on as an orphan."""
